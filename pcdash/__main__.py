@@ -1,0 +1,5 @@
+import sys
+
+from pcdash.cli import main
+
+sys.exit(main())

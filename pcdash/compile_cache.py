@@ -1,0 +1,25 @@
+"""JAX's persistent compilation cache, so compiled sweep programs survive restarts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+
+_enabled: Path | None = None
+
+
+def enable_compile_cache(path: str | os.PathLike | None = None) -> Path:
+    """Turn on the persistent cache at ``path`` (default ``$PCDASH_CACHE_DIR/jax`` or
+    ``~/.cache/pcdash/jax``). Idempotent; returns the directory in use."""
+    global _enabled
+    if _enabled is not None:
+        return _enabled
+    root = Path(path or os.environ.get("PCDASH_CACHE_DIR", Path.home() / ".cache" / "pcdash")) / "jax"
+    root.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(root))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    _enabled = root
+    return root

@@ -1,0 +1,68 @@
+"""One CRE member as an :class:`~pcdash.engine.Algorithm`: Adam on the routed loss."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import equinox as eqx
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from pcdash.cre.losses import ce_per_example, mse_per_example, routed_loss
+from pcdash.cre.models import build_cre
+
+
+@dataclass(frozen=True)
+class CREAlgorithm:
+    """Trains a CRE of variant ``arch`` with the gradient routing of
+    :func:`pcdash.cre.losses.routed_loss`; ``hp["lam"]`` is the member's λ."""
+
+    arch: str
+    input_shape: tuple[int, ...]
+    num_classes: int
+    latent_dim: int
+    latent_activation: str = "relu"
+    lr: float = 1e-3
+
+    @property
+    def optimizer(self) -> optax.GradientTransformation:
+        return optax.adam(self.lr)
+
+    def build(self, key: PRNGKeyArray) -> eqx.Module:
+        return build_cre(
+            self.arch, self.input_shape, self.num_classes, self.latent_dim,
+            latent_activation=self.latent_activation, key=key,
+        )
+
+    def carry_from_model(self, model: eqx.Module):
+        return model, model.init_state(), self.optimizer.init(eqx.filter(model, eqx.is_inexact_array))
+
+    def init(self, key: PRNGKeyArray, hp: Mapping[str, Array]):
+        return self.carry_from_model(self.build(key))
+
+    def train_step(self, carry, hp: Mapping[str, Array], x: Float[Array, "batch ..."], y: Int[Array, " batch"], key: PRNGKeyArray):
+        model, state, opt_state = carry
+        grad_fn = eqx.filter_value_and_grad(routed_loss, has_aux=True)
+        (_, (metrics, state)), grads = grad_fn(model, state, x, y, hp["lam"])
+        updates, opt_state = self.optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_inexact_array))
+        model = eqx.apply_updates(model, updates)
+        return (model, state, opt_state), metrics
+
+    def evaluate(self, carry, hp: Mapping[str, Array], x: Float[Array, "batch ..."], y: Int[Array, " batch"]):
+        model, state, _ = carry
+        z, _ = model.encode(x, state, train=False)
+        logits = model.classify(z)
+        return {
+            "accuracy": (jnp.argmax(logits, -1) == y).astype(jnp.float32),
+            "mse": mse_per_example(model.decode(z), x),
+            "ce": ce_per_example(logits, y),
+        }
+
+
+def encode_decode(carry, x: Float[Array, "batch ..."]):
+    """Latent codes, reconstructions and predicted classes of one member (evaluation mode)."""
+    model, state, _ = carry
+    z, _ = model.encode(x, state, train=False)
+    return z, model.decode(z), jnp.argmax(model.classify(z), -1)

@@ -1,0 +1,194 @@
+"""CRE sweeps: λ × dim(z) × seed grids (and baselines) trained as one program per latent
+dimension, returning the tidy result frame and, for a fixed evaluation subset, every member's
+latent codes and reconstructions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from pcdash.cre.algorithm import CREAlgorithm, encode_decode
+from pcdash.cre.baselines import ProjectionCRE, pca_components, pca_reconstruction_mse, random_projection
+from pcdash.cre.config import CREConfig
+from pcdash.data import Dataset, load_dataset
+from pcdash.engine import TrainResult
+from pcdash.errors import ConfigError
+from pcdash.results import history_to_frame
+from pcdash.sweep import Group, SweepProgress, run_groups
+
+TRAIN_METRICS = {"accuracy": "accuracy", "mse": "mse", "ce": "ce", "loss": "loss"}
+EVAL_METRICS = {"accuracy": "accuracy", "mse": "mse", "ce": "ce"}
+
+
+@dataclass
+class Snapshot:
+    """A fixed evaluation subset and, per member id, its latent codes ``z``, reconstructions
+    ``x_hat`` and predicted classes, as of ``epoch``."""
+
+    x: np.ndarray
+    y: np.ndarray
+    z: dict[int, np.ndarray] = field(default_factory=dict)
+    x_hat: dict[int, np.ndarray] = field(default_factory=dict)
+    pred: dict[int, np.ndarray] = field(default_factory=dict)
+    epoch: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class CRESweepOutput:
+    config: CREConfig
+    frame: pd.DataFrame
+    members: pd.DataFrame
+    snapshot: Snapshot
+    stopped: bool
+    seconds: float
+    compile_seconds: float
+    class_names: tuple[str, ...]
+    input_shape: tuple[int, ...]
+
+
+def evaluation_subset(data: Dataset, points_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``points_per_class`` test points of every class (fewer where the split has fewer),
+    fixed by ``seed`` so every member is shown the same inputs."""
+    rng = np.random.default_rng(seed)
+    idx = []
+    for c in range(data.num_classes):
+        members = np.flatnonzero(data.y_test == c)
+        idx.extend(rng.permutation(members)[:points_per_class])
+    idx = np.sort(np.asarray(idx, dtype=int))
+    return np.asarray(data.x_test[idx]), np.asarray(data.y_test[idx])
+
+
+@eqx.filter_jit
+def _encode_members(carry, x):
+    return eqx.filter_vmap(encode_decode, in_axes=(eqx.if_array(0), None))(carry, x)
+
+
+def _snapshot_hook(snapshot: Snapshot, member_ids: np.ndarray) -> Callable:
+    def hook(carry, record):
+        z, x_hat, pred = (np.asarray(a) for a in _encode_members(carry, jnp.asarray(snapshot.x)))
+        for i, m in enumerate(member_ids):
+            if record.diverged[i]:
+                continue
+            snapshot.z[int(m)], snapshot.x_hat[int(m)], snapshot.pred[int(m)] = z[i], x_hat[i], pred[i]
+            snapshot.epoch[int(m)] = record.epoch
+
+    return hook
+
+
+def _to_frame(result: TrainResult, members: pd.DataFrame) -> pd.DataFrame:
+    return history_to_frame(result, members, train_metrics=TRAIN_METRICS, eval_metrics=EVAL_METRICS)
+
+
+def _baseline_carry(algo: CREAlgorithm, kind: str, seeds: np.ndarray, data: Dataset):
+    d_in = data.input_dim
+    k = algo.latent_dim
+    if kind == "pca":
+        comps, mean = pca_components(data.x_train, k)
+        projections = [(comps, mean)] * len(seeds)
+    else:
+        mean = np.zeros(d_in, np.float32)
+        projections = [(random_projection(d_in, k, int(s)), mean) for s in seeds]
+
+    def make(key, comps, mean):
+        return algo.carry_from_model(ProjectionCRE(comps, mean, algo.build(key)))
+
+    keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds, dtype=jnp.uint32) + 10_000)
+    comps = jnp.stack([p[0] for p in projections])
+    means = jnp.stack([p[1] for p in projections])
+    return eqx.filter_vmap(make)(keys, comps, means)
+
+
+def build_groups(config: CREConfig, data: Dataset, snapshot: Snapshot) -> tuple[list[Group], pd.DataFrame]:
+    """One group per latent dimension (every λ × seed), then one per baseline and dimension."""
+    groups, tables = [], []
+    next_id = 0
+    seeds = np.arange(config.seeds)
+    for dim in config.latent_dims:
+        algo = CREAlgorithm(config.arch, data.input_shape, data.num_classes, int(dim), config.latent_activation, config.lr)
+        lam, seed = (a.ravel() for a in np.meshgrid(np.asarray(config.lambdas, dtype=np.float64), seeds, indexing="ij"))
+        ids = np.arange(next_id, next_id + len(lam))
+        next_id += len(lam)
+        members = pd.DataFrame({
+            "member": ids, "dataset": config.dataset, "arch": config.arch, "model": "cre",
+            "latent_dim": int(dim), "lam": lam, "seed": seed.astype(int),
+        })
+        groups.append(Group(algo, {"lam": lam}, seed, members, _to_frame,
+                            epoch_hook=_snapshot_hook(snapshot, ids), label=f"dim(z)={dim}"))
+        tables.append(members)
+    for kind in config.baselines:
+        for dim in config.latent_dims:
+            if dim > data.input_dim:
+                raise ConfigError(f"a {kind.upper()} baseline of dim {dim} needs inputs of at least that many features; {config.dataset} has {data.input_dim}")
+            algo = CREAlgorithm(config.arch, data.input_shape, data.num_classes, int(dim), "linear", config.lr)
+            ids = np.arange(next_id, next_id + len(seeds))
+            next_id += len(seeds)
+            members = pd.DataFrame({
+                "member": ids, "dataset": config.dataset, "arch": config.arch, "model": kind,
+                "latent_dim": int(dim), "lam": np.nan, "seed": seeds,
+            })
+            carry = _baseline_carry(algo, kind, seeds, data)
+            groups.append(Group(algo, {"lam": np.full(len(seeds), 0.5)}, seeds, members, _to_frame,
+                                init_carry=carry, label=f"{kind.upper()} dim(z)={dim}"))
+            tables.append(members)
+    return groups, pd.concat(tables, ignore_index=True)
+
+
+def _pca_analytic_rows(config: CREConfig, data: Dataset, first_id: int) -> pd.DataFrame:
+    rows = []
+    for i, dim in enumerate(config.latent_dims):
+        for split in ("val", "test"):
+            x, _ = data.split(split)
+            if len(x) == 0:
+                continue
+            rows.append({
+                "member": first_id + i, "dataset": config.dataset, "arch": config.arch, "model": "pca-analytic",
+                "latent_dim": int(dim), "lam": np.nan, "seed": 0, "epoch": config.epochs, "split": split,
+                "accuracy": np.nan, "mse": pca_reconstruction_mse(data.x_train, x, int(dim)), "ce": np.nan,
+                "loss": np.nan, "diverged": False, "epoch_seconds": 0.0,
+            })
+    return pd.DataFrame(rows)
+
+
+def run_cre_sweep(
+    config: CREConfig,
+    *,
+    on_progress: Callable[[SweepProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    data: Dataset | None = None,
+) -> CRESweepOutput:
+    """Train every member of ``config``. Validation picks models; test is only reported.
+
+    Raises:
+        ConfigError: the configuration cannot run (message meant for the user).
+        DataError: the dataset is missing or corrupt.
+    """
+    config = config.validate()
+    data = data or load_dataset(config.dataset, val_fraction=config.val_fraction)
+    batch = min(config.batch_size, len(data.x_train))
+    if batch != config.batch_size:
+        config = replace(config, batch_size=batch)
+    x_sub, y_sub = evaluation_subset(data, config.points_per_class)
+    snapshot = Snapshot(x_sub, y_sub)
+    groups, members = build_groups(config, data, snapshot)
+    eval_sets = {s: data.split(s) for s in ("val", "test")}
+
+    def progress(p: SweepProgress):
+        if on_progress is not None:
+            p.extras = {"snapshot": snapshot, "members": members}
+            on_progress(p)
+
+    run = run_groups(groups, data.x_train, data.y_train, eval_sets=eval_sets, epochs=config.epochs,
+                     batch_size=config.batch_size, on_progress=progress, should_stop=should_stop)
+    frame = run.frame
+    if "pca" in config.baselines and not run.stopped:
+        frame = pd.concat([frame, _pca_analytic_rows(config, data, int(members["member"].max()) + 1)], ignore_index=True)
+    return CRESweepOutput(
+        config, frame, members, snapshot, run.stopped, run.seconds,
+        sum(r.compile_s for r in run.results), tuple(data.class_names), tuple(data.input_shape),
+    )
