@@ -1,0 +1,1 @@
+"""Classification-reconstruction encoders: models, routed loss, sweeps, baselines."""

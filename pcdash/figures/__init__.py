@@ -1,0 +1,1 @@
+"""Figure builders: pure functions from results (DataFrames, arrays) to plotly Figures."""
