@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats  # scikit-learn depends on scipy
 
 from pcdash.engine import TrainResult
 
@@ -110,8 +111,6 @@ def write_csv_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
     """Mean and a Student-t confidence interval (lo, hi); a single value gives a zero-width
     interval, and NaNs are ignored."""
-    from scipy import stats  # scikit-learn depends on scipy
-
     arr = np.asarray([v for v in values if np.isfinite(v)], dtype=np.float64)
     if arr.size == 0:
         return (np.nan, np.nan, np.nan)

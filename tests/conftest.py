@@ -4,6 +4,11 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Keep test runs from writing into the user's cache and data directories.
 os.environ.setdefault("PCDASH_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache", "pcdash"))
 
+import tempfile  # noqa: E402
+
+# Saved runs go to a fresh folder per test session, so a page never finds an old result.
+os.environ["PCDASH_RUNS_DIR"] = tempfile.mkdtemp(prefix="pcdash-runs-")
+
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

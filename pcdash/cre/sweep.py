@@ -20,6 +20,7 @@ from pcdash.data import Dataset, load_dataset
 from pcdash.engine import TrainResult
 from pcdash.errors import ConfigError
 from pcdash.results import history_to_frame
+from pcdash.runs import load_run, save_run
 from pcdash.sweep import Group, SweepProgress, run_groups
 
 TRAIN_METRICS = {"accuracy": "accuracy", "mse": "mse", "ce": "ce", "loss": "loss"}
@@ -192,3 +193,35 @@ def run_cre_sweep(
         config, frame, members, snapshot, run.stopped, run.seconds,
         sum(r.compile_s for r in run.results), tuple(data.class_names), tuple(data.input_shape),
     )
+
+
+MEMBER_COLUMNS = ["member", "dataset", "arch", "model", "latent_dim", "lam", "seed"]
+
+
+def save_cre_output(out: CRESweepOutput) -> None:
+    """Keep a finished sweep on disk under its configuration key (see :mod:`pcdash.runs`)."""
+    snap = out.snapshot
+    arrays = {"x": snap.x, "y": snap.y}
+    for m in snap.z:
+        arrays[f"z_{m}"], arrays[f"xhat_{m}"], arrays[f"pred_{m}"] = snap.z[m], snap.x_hat[m], snap.pred[m]
+    meta = {"seconds": out.seconds, "stopped": out.stopped, "class_names": list(out.class_names),
+            "input_shape": list(out.input_shape), "compile_seconds": out.compile_seconds}
+    save_run(out.config.key(), "cre", out.config.to_dict(), out.frame, arrays, meta)
+
+
+def load_cre_output(config: CREConfig) -> CRESweepOutput | None:
+    """The saved sweep of ``config``, or None."""
+    run = load_run(config.key())
+    if run is None or run.kind != "cre":
+        return None
+    snap = Snapshot(run.arrays["x"], run.arrays["y"])
+    for name, value in run.arrays.items():
+        kind, _, member = name.partition("_")
+        if member.isdigit():
+            target = {"z": snap.z, "xhat": snap.x_hat, "pred": snap.pred}[kind]
+            target[int(member)] = value
+    members = run.frame[[c for c in MEMBER_COLUMNS if c in run.frame]].drop_duplicates("member")
+    members = members[members["model"] != "pca-analytic"].reset_index(drop=True)
+    return CRESweepOutput(config, run.frame, members, snap, bool(run.meta.get("stopped")), float(run.meta.get("seconds", 0)),
+                          float(run.meta.get("compile_seconds", 0)), tuple(run.meta.get("class_names", ())),
+                          tuple(run.meta.get("input_shape", ())))

@@ -1,0 +1,38 @@
+"""Latent dimension: accuracy and MSE against dim(z) for a few λ, with PCA and random
+projection at the same dimension, and 95% intervals over seeds (the paper's Fig. 4)."""
+
+import streamlit as st
+
+from pcdash.errors import PcdashError
+from pcdash.figures.cre import latent_dim_curves
+from pcdash.parsing import parse_float_list, parse_int_list
+from pcdash.results import final_rows
+from pcdash.ui import state
+from pcdash.ui.widgets import cre_result, cre_sidebar, job_panel, replace_config, show_figure, start_cre_job
+
+st.title("Latent dimension")
+st.caption("Growing dim(z) narrows the gap between λ values: the two tasks compete for room in z.")
+base = cre_sidebar()
+
+if base is not None:
+    c1, c2, c3 = st.columns([2, 2, 1])
+    dims_text = state.text("dim(z) values", "ld_dims", "1,2,3,4,8,16", container=c1, help="comma-separated, each ≥ 1")
+    lams_text = state.text("λ values", "ld_lams", "0,0.5,0.9,1", container=c2, help="comma-separated, in [0, 1]")
+    with_baselines = state.toggle("PCA and RP", "ld_base", True, container=c3)
+    state.sync_url({"ld_dims": dims_text, "ld_lams": lams_text, "ld_base": with_baselines})
+    try:
+        config = replace_config(
+            base, latent_dims=parse_int_list(dims_text, "dim(z) values"), lambdas=parse_float_list(lams_text, "λ values"),
+            baselines=("pca", "rp") if with_baselines else (),
+        )
+    except PcdashError as err:
+        st.error(str(err))
+        config = None
+    if config is not None:
+        st.caption(f"{config.n_members} CRE models" + (f" + {2 * len(config.latent_dims) * config.seeds} baseline models" if with_baselines else ""))
+
+        def draw(result, live):
+            frame = result.frame
+            show_figure(latent_dim_curves(frame), final_rows(frame, "test"), "latent_dimension", key=f"ld_{'live' if live else 'done'}")
+
+        job_panel(cre_result(config), start=lambda restart: start_cre_job(config, restart=restart), body=draw, key="ld")

@@ -1,0 +1,117 @@
+"""End to end: a real server, Debian's Chromium driven by Playwright. Opens every page, runs a
+tiny sweep from the Trade-off page, waits for it to finish and checks the charts are drawn.
+Screenshots of every page go to ``artifacts/screenshots/``."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PAGES = {"home": "", "tradeoff": "tradeoff", "latent": "latent", "reconstructions": "reconstructions",
+         "latent_dim": "latent_dim", "energy": "energy", "runs": "runs"}
+TINY = "lams=0,0.5,1&seeds=2&epochs=3&batch=128"
+
+if CHROMIUM is None:  # CI installs it (.ci/run); a developer machine without it cannot run these
+    pytest.fail("Debian's chromium is required for the browser tests: apt-get install chromium", pytrace=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise RuntimeError("streamlit did not start")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+def _wait_idle(page, timeout=90_000):
+    """Streamlit shows its status widget while a script runs; wait for the app to settle."""
+    page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+    page.wait_for_timeout(300)
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    _wait_idle(page)
+    return page, errors
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_each_page_opens_without_error(server, browser, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page, errors = _open(browser, f"{server}/{PAGES[name]}")
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert page.locator("h1").count() >= 1
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.close()
+    assert not errors, errors
+
+
+def test_tiny_sweep_from_the_tradeoff_page(server, browser):
+    page, _ = _open(browser, f"{server}/tradeoff?{TINY}")
+    page.get_by_role("button", name="Train").first.click()
+    page.get_by_text("Trained in").wait_for(timeout=240_000)
+    _wait_idle(page)
+    charts = page.locator(".js-plotly-plot")
+    assert charts.count() >= 4
+    # the box plot really has boxes drawn in it
+    assert page.locator(".js-plotly-plot .boxlayer path").count() > 0
+    page.screenshot(path=str(SHOTS / "tradeoff_trained.png"), full_page=True)
+    # the other CRE pages show the same sweep without retraining
+    for name in ("latent", "reconstructions"):
+        page.goto(f"{server}/{PAGES[name]}?{TINY}")
+        _wait_idle(page)
+        page.get_by_text("Trained in").wait_for(timeout=60_000)
+        page.wait_for_selector(".js-plotly-plot", timeout=60_000)
+        page.screenshot(path=str(SHOTS / f"{name}_trained.png"), full_page=True)
+    page.close()

@@ -1,0 +1,88 @@
+"""Every page renders without an exception, bad input gets a message, and a tiny sweep run from
+the Trade-off page draws one box per λ."""
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+PAGES = [
+    "pages/home.py",
+    "pages/tradeoff.py",
+    "pages/latent_space.py",
+    "pages/reconstructions.py",
+    "pages/latent_dimension.py",
+    "pages/energy_dynamics.py",
+    "pages/runs.py",
+]
+
+
+def _app(page: str | None = None, **params) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_without_exception(page):
+    at = _app(page)
+    assert not at.exception, at.exception
+
+
+def _run_until(at: AppTest, done, timeout=240.0):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the sweep did not finish in time")
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def test_tiny_sweep_from_the_tradeoff_page_draws_one_box_per_lambda():
+    at = _app("pages/tradeoff.py", lams="0,0.5,1", seeds="2", epochs="2", batch="128")
+    assert at.sidebar.text_input(key="w_lams").value == "0,0.5,1"  # the link set the control
+    at.button(key="tradeoff_train").click()
+    _run_until(at, lambda a: any("Trained in" in c.value for c in a.caption))
+    figs = _figures(at)
+    boxes = [t for f in figs for t in f["data"] if t.get("type") == "box"]
+    acc = sorted(t["meta"]["lam"] for t in boxes if t["meta"]["metric"] == "accuracy")
+    mse = sorted(t["meta"]["lam"] for t in boxes if t["meta"]["metric"] == "mse")
+    assert acc == mse == [0.0, 0.5, 1.0]  # one box per λ and metric
+    assert all(len(t["y"]) == 2 for t in boxes)  # one value per seed
+    # the URL keeps the controls, so the link reproduces the view
+    assert at.query_params["lams"] == ["0,0.5,1"] or at.query_params["lams"] == "0,0.5,1"
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("lams", "0,1.5", "λ must lie in"),
+    ("lams", "", "empty"),
+    ("lams", "a,b", "comma-separated numbers"),
+    ("dims", "0", "≥ 1"),
+])
+def test_bad_input_gets_a_clear_message_not_a_traceback(field, value, message):
+    at = _app("pages/tradeoff.py")
+    at.sidebar.text_input(key=f"w_{field}").set_value(value)
+    at.run()
+    assert not at.exception
+    assert any(message in e.value for e in at.sidebar.error), [e.value for e in at.sidebar.error]
+
+
+def test_a_bad_link_value_is_reported_and_replaced_by_the_default():
+    at = _app(None, dataset="imagenet")
+    assert not at.exception
+    assert at.sidebar.selectbox(key="w_dataset").value == "digits"
+    assert any("imagenet" in w.value for w in at.warning)
