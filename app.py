@@ -4,19 +4,19 @@ import streamlit as st
 
 from pcdash.ui.widgets import export_format_control
 
-st.set_page_config(page_title="pcdash", page_icon="🧠", layout="wide")
+st.set_page_config(page_title="pcdash", page_icon=":material/neurology:", layout="wide")
 
 CRE_PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/tradeoff.py", title="Trade-off", icon="⚖️", url_path="tradeoff"),
-    st.Page("pages/latent_space.py", title="Latent space", icon="🧭", url_path="latent"),
-    st.Page("pages/reconstructions.py", title="Reconstructions", icon="🖼️", url_path="reconstructions"),
-    st.Page("pages/latent_dimension.py", title="Latent dimension", icon="📏", url_path="latent_dim"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/tradeoff.py", title="Trade-off", icon=":material/balance:", url_path="tradeoff"),
+    st.Page("pages/latent_space.py", title="Latent space", icon=":material/scatter_plot:", url_path="latent"),
+    st.Page("pages/reconstructions.py", title="Reconstructions", icon=":material/image:", url_path="reconstructions"),
+    st.Page("pages/latent_dimension.py", title="Latent dimension", icon=":material/straighten:", url_path="latent_dim"),
 ]
 PC_PAGES = [
-    st.Page("pages/energy_dynamics.py", title="Energy dynamics", icon="⚡", url_path="energy"),
+    st.Page("pages/energy_dynamics.py", title="Energy dynamics", icon=":material/bolt:", url_path="energy"),
 ]
-TOOLS = [st.Page("pages/runs.py", title="Runs", icon="🗂️", url_path="runs")]
+TOOLS = [st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs")]
 
 page = st.navigation({"Classification vs reconstruction": CRE_PAGES, "Predictive coding": PC_PAGES, "Tools": TOOLS})
 st.session_state["page_family"] = "pc" if page in PC_PAGES else "cre"
