@@ -2,7 +2,7 @@
 
 Import from here; the files are named after what they compute: ``network`` (μ_l), ``energies``
 (F_l), ``inference`` (h updates), ``gradients`` (θ updates, PC and BP), ``optimizers``,
-``algorithms`` (the engine's Algorithm), ``config`` and ``sweep``.
+``algorithms`` (the engine's Algorithm), ``config``, ``sweep``, ``saving`` and ``cli``.
 """
 
 from pcdash.pcn.algorithms import ALGORITHMS, HYPERPARAMETERS, PCNAlgorithm, PCNCarry
@@ -32,13 +32,8 @@ from pcdash.pcn.optimizers import (
     state_optimizer,
     weight_optimizer,
 )
-from pcdash.pcn.sweep import (
-    PCNProgress,
-    PCNSweepOutput,
-    WidthRun,
-    energy_trace_for_batch,
-    run_pcn_sweep,
-)
+from pcdash.pcn.saving import load_pcn_output, save_pcn_output
+from pcdash.pcn.sweep import PCNSweepOutput, WidthRun, energy_trace_for_batch, run_pcn_sweep
 
 __all__ = [
     "ACTIVATIONS",
@@ -49,7 +44,6 @@ __all__ = [
     "PCNAlgorithm",
     "PCNCarry",
     "PCNConfig",
-    "PCNProgress",
     "PCNSweepOutput",
     "STATE_OPTIMIZERS",
     "WEIGHT_OPTIMIZERS",
@@ -64,11 +58,13 @@ __all__ = [
     "init_mlp",
     "layer_energies",
     "layer_prediction",
+    "load_pcn_output",
     "nudged_target",
     "output_energy",
     "pc_weight_gradients",
     "predictions",
     "run_pcn_sweep",
+    "save_pcn_output",
     "select_optimizer",
     "squared_error",
     "state_optimizer",

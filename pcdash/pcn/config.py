@@ -1,0 +1,179 @@
+"""What a PCN sweep trains: a validated, hashable description of the grid."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+
+import pandas as pd
+
+from pcdash.errors import ConfigError
+from pcdash.pcn.algorithms import ALGORITHMS, PCNAlgorithm
+from pcdash.pcn.network import ACTIVATIONS
+from pcdash.pcn.optimizers import STATE_OPTIMIZERS, WEIGHT_OPTIMIZERS
+
+MAX_MEMBERS = 1024  # per sweep: a bigger grid is almost certainly a typo
+MAX_WIDTH = 8192
+MAX_DEPTH = 16
+MAX_INFERENCE_STEPS = 1000
+
+
+@dataclass(frozen=True)
+class PCNConfig:
+    """A grid of PCN members: every width × γ × weight optimiser × seed.
+
+    Widths change shapes, so each width is its own compiled program; γ, optimiser and seed vary
+    inside it. ``depth`` counts hidden layers; ``seeds = N`` means seeds ``0 … N−1``. Lists
+    given for the grid fields are stored as tuples, so a config is hashable.
+    """
+
+    dataset: str = "digits"
+    algorithm: str = "pc-se"
+    widths: tuple[int, ...] = (64,)
+    depth: int = 2
+    activation: str = "leaky_relu"
+    state_lrs: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3)
+    optimizers: tuple[str, ...] = ("adamw",)
+    inference_steps: int = 8
+    state_optimizer: str = "sgd"
+    state_momentum: float = 0.9
+    weight_lr: float = 1e-3
+    weight_decay: float = 1e-4
+    weight_momentum: float = 0.9
+    batch_size: int = 64
+    epochs: int = 5
+    seeds: int = 1
+    val_fraction: float = 0.1
+
+    def __post_init__(self) -> None:
+        for name in ("widths", "state_lrs", "optimizers"):
+            value = getattr(self, name)
+            if isinstance(value, str | int | float):
+                value = (value,)
+            object.__setattr__(self, name, tuple(value))
+
+    def validate(self) -> PCNConfig:
+        """Raise :class:`~pcdash.errors.ConfigError` with a one-line message if this cannot run."""
+        from pcdash.data import DATASETS
+
+        _choice("dataset", self.dataset, DATASETS)
+        _choice("algorithm", self.algorithm, ALGORITHMS)
+        _choice("activation", self.activation, tuple(ACTIVATIONS))
+        _choice("state optimizer", self.state_optimizer, STATE_OPTIMIZERS)
+        for opt in _non_empty("optimizers", self.optimizers):
+            _choice("weight optimizer", opt, WEIGHT_OPTIMIZERS)
+        for width in _non_empty("widths", self.widths):
+            _int_in("width", width, 1, MAX_WIDTH)
+        for gamma in _non_empty("state learning rates (gammas)", self.state_lrs):
+            _positive("state learning rate γ", gamma)
+        _int_in("depth (hidden layers)", self.depth, 1, MAX_DEPTH)
+        _int_in("inference steps T", self.inference_steps, 1, MAX_INFERENCE_STEPS)
+        _int_in("batch size", self.batch_size, 1, 1 << 20)
+        _int_in("epochs", self.epochs, 1, 10_000)
+        _int_in("seeds", self.seeds, 1, MAX_MEMBERS)
+        _positive("weight learning rate", self.weight_lr)
+        _in_range("state momentum", self.state_momentum, 0.0, 1.0)
+        _in_range("weight momentum", self.weight_momentum, 0.0, 1.0)
+        _in_range("weight decay", self.weight_decay, 0.0, math.inf)
+        _in_range("validation fraction", self.val_fraction, 0.0, 1.0)
+        n = len(self.widths) * len(self.optimizers) * len(self.gammas) * self.seeds
+        if n > MAX_MEMBERS:
+            raise ConfigError(
+                f"the grid has {n} members; at most {MAX_MEMBERS} are allowed in one sweep"
+            )
+        return self
+
+    @property
+    def is_pc(self) -> bool:
+        return self.algorithm.startswith("pc")
+
+    @property
+    def gammas(self) -> tuple[float, ...]:
+        """The γ values actually swept: BP has no inference, so it trains one member per
+        optimiser × seed (its ``state_lr`` is reported as NaN)."""
+        return tuple(float(g) for g in self.state_lrs) if self.is_pc else (math.nan,)
+
+    def layer_sizes(self, width: int, *, input_dim: int, num_classes: int) -> tuple[int, ...]:
+        return (input_dim, *([int(width)] * self.depth), num_classes)
+
+    def algorithm_for(self, width: int, *, input_dim: int, num_classes: int) -> PCNAlgorithm:
+        """The static algorithm (one compiled program) of one width."""
+        return PCNAlgorithm(
+            self.layer_sizes(width, input_dim=input_dim, num_classes=num_classes),
+            algorithm=self.algorithm,
+            activation=self.activation,
+            inference_steps=int(self.inference_steps),
+            state_optimizer=self.state_optimizer,
+            state_momentum=float(self.state_momentum),
+            weight_decay=float(self.weight_decay),
+            weight_momentum=float(self.weight_momentum),
+        )
+
+    def members(self, width: int, *, first_member: int = 0) -> pd.DataFrame:
+        """One row per member of ``width``'s program, in training order (optimiser, γ, seed)."""
+        rows = [
+            {
+                "member": first_member + i,
+                "dataset": self.dataset,
+                "algorithm": self.algorithm,
+                "optimizer": opt,
+                "state_lr": gamma,
+                "width": int(width),
+                "depth": int(self.depth),
+                "activation": self.activation,
+                "inference_steps": int(self.inference_steps),
+                "weight_lr": float(self.weight_lr),
+                "seed": seed,
+            }
+            for i, (opt, gamma, seed) in enumerate(
+                itertools.product(self.optimizers, self.gammas, range(self.seeds))
+            )
+        ]
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def key(self) -> str:
+        """A short stable hash naming this configuration (results are saved under it)."""
+        blob = json.dumps({"kind": "pcn", **self.to_dict()}, sort_keys=True, default=list)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _choice(what: str, value: object, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
+
+
+def _non_empty(what: str, values: Sequence) -> Sequence:
+    if len(values) == 0:
+        raise ConfigError(f"{what}: give at least one value")
+    return values
+
+
+def _number(what: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{what} must be finite, got {value}")
+    return float(value)
+
+
+def _positive(what: str, value: object) -> None:
+    if _number(what, value) <= 0:
+        raise ConfigError(f"{what} must be > 0, got {value}")
+
+
+def _in_range(what: str, value: object, lo: float, hi: float) -> None:
+    if not lo <= _number(what, value) < hi:
+        raise ConfigError(f"{what} must be in [{lo}, {hi}), got {value}")
+
+
+def _int_in(what: str, value: object, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= value <= hi:
+        raise ConfigError(f"{what} must be an integer in [{lo}, {hi}], got {value!r}")

@@ -1,0 +1,75 @@
+"""Inference: the states ``h`` descend the energy while the weights stay fixed (PCX paper, Eq. 2-3).
+
+Each example's states follow its own energy: ``h_l ← h_l − γ ∂F^{(n)}/∂h_l`` (through the state
+optimiser), with ``∂F/∂h_l = ε_l − (∂μ_{l+1}/∂h_l)ᵀ ε_{l+1}`` and ``ε_l = h_l − μ_l``, so γ does
+not depend on the batch size. The reported energies are batch averages.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from pcdash.pcn.energies import layer_energies
+from pcdash.pcn.network import MLP, forward_pass, layer_prediction
+from pcdash.pcn.optimizers import state_optimizer
+
+Hidden = tuple[Float[Array, "batch _"], ...]
+
+
+def forward_init(mlp: MLP, x: Float[Array, "batch d_0"]) -> Hidden:
+    """Forward initialisation of the free states: ``h_l^{(0)} = μ_l`` for ``l = 1 … L−1``,
+    so that every hidden prediction error starts at zero (PCX paper, §5.1)."""
+    return forward_pass(mlp, x)[:-1]
+
+
+def inference(
+    mlp: MLP,
+    x: Float[Array, "batch d_0"],
+    target: Float[Array, "batch k"],
+    *,
+    steps: int,
+    state_lr: float | Float[Array, ""],
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
+    loss: str = "se",
+) -> tuple[Hidden, Float[Array, "steps_plus_1 L"]]:
+    """``T`` steps of an optax optimiser on the hidden states, from forward initialisation.
+
+    ``h^{(t+1)} = h^{(t)} + opt(∇_h F^{(n)}(h^{(t)}))`` with ``h_0 = x`` and ``h_L = target`` clamped.
+
+    Args:
+        mlp: the weights θ (fixed during inference).
+        x: the clamped input.
+        target: the clamped output (one-hot label, or a nudged target).
+        steps: ``T``, the number of inference steps (static).
+        state_lr: γ, the state learning rate (may be a traced scalar).
+        optimizer: ``"sgd"`` (with ``momentum``) or ``"adam"``.
+        loss: output energy, ``"se"`` or ``"ce"``.
+
+    Returns:
+        The relaxed hidden states ``(h_1, …, h_{L−1})`` and the per-layer energies
+        ``F_l(h^{(t)})`` for ``t = 0 … T``, shape ``(T + 1, L)``.
+    """
+    mu_1 = layer_prediction(mlp, 1, x)  # h_0 and θ are fixed: μ_1 is the same at every step
+    batch = x.shape[0]
+    opt = state_optimizer(optimizer, state_lr, momentum=momentum)
+
+    def energies(hidden: Hidden) -> Float[Array, " L"]:
+        return layer_energies(mlp, x, hidden, target, loss=loss, mu_1=mu_1)
+
+    def per_example_energy(hidden: Hidden) -> tuple[Float[Array, ""], Float[Array, " L"]]:
+        e = energies(hidden)
+        return batch * jnp.sum(e), e  # Σ_n F^{(n)}: its gradient is each example's own ∂F^{(n)}/∂h
+
+    def step(carry, _):
+        hidden, opt_state = carry
+        (_, e), grads = jax.value_and_grad(per_example_energy, has_aux=True)(hidden)
+        updates, opt_state = opt.update(grads, opt_state, hidden)
+        return (jax.tree_util.tree_map(jnp.add, hidden, updates), opt_state), e
+
+    hidden0 = forward_init(mlp, x)
+    (hidden, _), trace = jax.lax.scan(step, (hidden0, opt.init(hidden0)), None, length=steps)
+    trace = jnp.concatenate([trace, energies(hidden)[None, :]], axis=0)
+    return hidden, trace

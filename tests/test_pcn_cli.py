@@ -1,0 +1,50 @@
+"""``python -m pcdash pcn``: a CSV with per-layer energies, or one line and a non-zero exit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pcdash.cli import main
+
+
+def test_pcn_command_writes_one_row_per_member_per_evaluation(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "results.csv"
+    argv = ["pcn", "--dataset", "moons", "--gammas", "0.01,0.1", "--widths", "8", "--depth", "2",
+            "--steps", "3", "--epochs", "1", "--seeds", "1", "--out", str(out), "--quiet"]  # fmt: skip
+
+    assert main(argv) == 0
+
+    frame = pd.read_csv(out)
+    required = ["dataset", "algorithm", "optimizer", "state_lr", "width", "seed", "epoch", "split"]
+    required += ["accuracy", "diverged", "energy_1", "energy_2", "energy_3"]
+    assert set(required) <= set(frame.columns)
+    assert len(frame) == 2 * 1 * 3  # members × epochs × (train, val, test)
+    assert sorted(frame["state_lr"].unique()) == [0.01, 0.1]
+    assert "wrote 6 rows" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--gammas", "0.1,-1"],
+        ["--gammas", "fast"],
+        ["--gammas", ""],
+        ["--widths", "0"],
+        ["--widths", "8.5"],
+        ["--algorithm", "backprop"],
+        ["--optimizer", "adagrad"],
+        ["--steps", "0"],
+        ["--dataset", "imagenet"],
+    ],
+)
+def test_bad_pcn_arguments_exit_non_zero_with_one_line(tmp_path: Path, capsys, bad) -> None:
+    out = tmp_path / "results.csv"
+    code = main(["pcn", "--dataset", "moons", *bad, "--out", str(out), "--quiet"])
+
+    err = capsys.readouterr().err.strip()
+    assert code != 0
+    assert err.startswith("pcdash: error:") and "\n" not in err
+    assert not out.exists()
