@@ -92,7 +92,7 @@ def _run_sweep(args) -> int:
     if not args.quiet:
         print(file=sys.stderr)
     write_csv_atomic(out.frame, args.out)
-    n_div = int(out.frame.drop_duplicates("member")["diverged"].sum()) if len(out.frame) else 0
+    n_div = int(out.frame.groupby("member")["diverged"].any().sum()) if len(out.frame) else 0
     print(f"wrote {len(out.frame)} rows for {config.n_members} members to {args.out} in {out.seconds:.1f}s"
           + (f" ({n_div} diverged)" if n_div else ""))
     return 0

@@ -86,3 +86,30 @@ def test_a_bad_link_value_is_reported_and_replaced_by_the_default():
     assert not at.exception
     assert at.sidebar.selectbox(key="w_dataset").value == "digits"
     assert any("imagenet" in w.value for w in at.warning)
+
+
+def test_tiny_pcn_sweep_from_the_energy_page_draws_energies_per_layer():
+    at = _app("pages/energy_dynamics.py", gammas="0.01,0.1", pseeds="1", pepochs="2", depth="2", wopt="adamw,sgd")
+    at.button(key="energy_train").click()
+    _run_until(at, lambda a: any("Trained in" in c.value for c in a.caption))
+    figs = _figures(at)
+    log_y = [f for f in figs if f["layout"].get("yaxis", {}).get("type") == "log"]
+    assert log_y, "no log-scale energy plot"
+    per_step = next(f for f in figs if "inference step" in json.dumps(f["layout"].get("xaxis", {})).lower())
+    layer_lines = [t for t in per_step["data"] if t.get("mode", "").startswith("lines")]
+    assert len(layer_lines) == 3  # two hidden layers and the output
+    names = json.dumps([t.get("name") for f in figs for t in f["data"]])
+    assert "SGD" in names and "AdamW" in names  # Fig. 6c compares the weight optimisers
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("gammas", "0,0.1", "γ"),
+    ("widths", "0", "width"),
+    ("gammas", "x", "comma-separated numbers"),
+])
+def test_bad_pcn_input_gets_a_clear_message(field, value, message):
+    at = _app("pages/energy_dynamics.py")
+    at.sidebar.text_input(key=f"w_{field}").set_value(value)
+    at.run()
+    assert not at.exception
+    assert any(message in e.value for e in at.sidebar.error), [e.value for e in at.sidebar.error]
