@@ -15,6 +15,8 @@ CRE_PAGES = [
 ]
 PC_PAGES = [
     st.Page("pages/energy_dynamics.py", title="Energy dynamics", icon=":material/bolt:", url_path="energy"),
+    st.Page("pages/pc_algorithms.py", title="PC algorithms", icon=":material/compare_arrows:", url_path="algorithms"),
+    st.Page("pages/pc_vs_bp.py", title="PC vs BP", icon=":material/difference:", url_path="pc_vs_bp"),
 ]
 TOOLS = [st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs")]
 

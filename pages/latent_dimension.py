@@ -8,7 +8,14 @@ from pcdash.figures.cre import latent_dim_curves
 from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.results import final_rows
 from pcdash.ui import state
-from pcdash.ui.widgets import cre_result, cre_sidebar, job_panel, replace_config, show_figure, start_cre_job
+from pcdash.ui.widgets import (
+    cre_result,
+    cre_sidebar,
+    job_panel,
+    replace_config,
+    show_figure,
+    start_cre_job,
+)
 
 st.title("Latent dimension")
 st.caption("Growing dim(z) narrows the gap between λ values: the two tasks compete for room in z.")

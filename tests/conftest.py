@@ -14,10 +14,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
-
 def tree_allclose(a, b, rtol=1e-5, atol=1e-6) -> bool:
     la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
-    return len(la) == len(lb) and all(np.allclose(x, y, rtol=rtol, atol=atol) for x, y in zip(la, lb))
+    return len(la) == len(lb) and all(np.allclose(x, y, rtol=rtol, atol=atol) for x, y in zip(la, lb, strict=True))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -30,11 +30,11 @@ def test_routed_gradients_match_separately_computed_ones(lam, arch):
     g_ce = eqx.filter_grad(lambda m: _separate_losses(m, x, y)[1])(model)
 
     expected_encoder = jax.tree_util.tree_map(lambda a, b: lam * a + (1 - lam) * b, g_mse.encoder, g_ce.encoder)
-    for got, want in zip(jax.tree_util.tree_leaves(g.encoder), jax.tree_util.tree_leaves(expected_encoder)):
+    for got, want in zip(jax.tree_util.tree_leaves(g.encoder), jax.tree_util.tree_leaves(expected_encoder), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
-    for got, want in zip(jax.tree_util.tree_leaves(g.decoder), jax.tree_util.tree_leaves(g_mse.decoder)):
+    for got, want in zip(jax.tree_util.tree_leaves(g.decoder), jax.tree_util.tree_leaves(g_mse.decoder), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
-    for got, want in zip(jax.tree_util.tree_leaves(g.classifier), jax.tree_util.tree_leaves(g_ce.classifier)):
+    for got, want in zip(jax.tree_util.tree_leaves(g.classifier), jax.tree_util.tree_leaves(g_ce.classifier), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
     # the heads learn at both ends of the λ range: a plain weighted sum would zero one of them
     assert any(float(jnp.abs(leaf).max()) > 0 for leaf in jax.tree_util.tree_leaves(g.decoder))

@@ -38,7 +38,7 @@ class MLP(eqx.Module):
 
     def __init__(self, sizes: Sequence[int], *, final: str, key: PRNGKeyArray):
         keys = jax.random.split(key, len(sizes) - 1)
-        self.layers = tuple(eqx.nn.Linear(a, b, key=k) for a, b, k in zip(sizes[:-1], sizes[1:], keys))
+        self.layers = tuple(eqx.nn.Linear(a, b, key=k) for a, b, k in zip(sizes[:-1], sizes[1:], keys, strict=True))
         self.final = final
 
     def __call__(self, x: Float[Array, "batch d_in"]) -> Float[Array, "batch d_out"]:

@@ -1,4 +1,5 @@
-"""PC-SE, PC-CE, BP-SE and BP-CE as one :class:`pcdash.engine.Algorithm`.
+"""PC-SE, PC-CE, BP-SE, BP-CE, iPC and the nudging rules (PN, NN, CN) as one
+:class:`pcdash.engine.Algorithm`.
 
 One training step on a batch (PCX paper, Fig. 1b and Appendix A): forward initialisation,
 ``T`` inference steps on the states, then one optimiser step on the weights with
@@ -6,6 +7,27 @@ One training step on a batch (PCX paper, Fig. 1b and Appendix A): forward initia
 forward pass. Per-member hyperparameters (``hp``) are the state learning rate γ
 (``state_lr``), the weight learning rate (``weight_lr``) and the weight optimiser (``opt_id``:
 0 AdamW, 1 SGD with momentum), so all of them can vary inside one compiled program.
+
+The other learning rules (PCX paper, §4 and Appendix B), all with the squared-error output:
+
+* ``ipc`` — incremental PC: the weights are updated after *every* inference step (T updates
+  per batch), from the states of that moment.
+* ``pn`` — positive nudging: the output is clamped to ``μ_L + β (y − μ_L)`` (``μ_L`` of the
+  forward pass) instead of ``y``.
+* ``nn`` — negative nudging: clamped to ``μ_L − β (y − μ_L)``, and the weight update inverted.
+* ``cn`` — centred nudging: epochs alternate between PN (even epochs, counting from 0) and NN.
+
+β follows the paper's schedule: ``β_e = min(1, β_0 + β_ir · e)`` in epoch ``e = 0, 1, …``. The
+engine's ``train_step`` gets no epoch, so the carry counts steps and the epoch is
+``step // hp["steps_per_epoch"]`` (every nudging member must get ``steps_per_epoch`` in hp).
+
+Switches on any PC rule (static fields): ``precision`` — trainable per-layer log-variances
+``s_l`` (``F_l ← exp(−s_l) F_l + ½ n_l s_l``, learned with the weights by the weight
+optimiser); ``update_every = k`` — relaxed convergence, the weights are updated every ``k``
+inference steps from the current states instead of once after all ``T`` (``ipc`` is ``k = 1``);
+``weight_decay`` — decoupled decay of AdamW (on the weights and log-variances; SGD has none);
+``alignment`` — also report ``bp_cosine``, per layer, the cosine between the PC weight update
+of the step and the BP gradient at the step's starting weights.
 """
 
 from __future__ import annotations
@@ -19,21 +41,27 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from pcdash.pcn.energies import layer_energies
+from pcdash.pcn.energies import layer_energies, output_energy
 from pcdash.pcn.gradients import bp_loss_and_gradients, pc_weight_gradients
-from pcdash.pcn.inference import inference
+from pcdash.pcn.inference import forward_init, inference, relax_steps
 from pcdash.pcn.network import ACTIVATIONS, MLP, forward_pass, init_mlp
-from pcdash.pcn.optimizers import STATE_OPTIMIZERS, weight_optimizer
+from pcdash.pcn.optimizers import STATE_OPTIMIZERS, state_optimizer, weight_optimizer
 
-ALGORITHMS = ("pc-se", "pc-ce", "bp-se", "bp-ce")
-HYPERPARAMETERS = ("state_lr", "weight_lr", "opt_id")
+ALGORITHMS = ("pc-se", "pc-ce", "bp-se", "bp-ce", "ipc", "pn", "nn", "cn")
+NUDGING = ("pn", "nn", "cn")
+ALGORITHM_LABELS = {"pc-se": "PC-SE", "pc-ce": "PC-CE", "bp-se": "BP-SE", "bp-ce": "BP-CE", "ipc": "iPC",
+                    "pn": "PN", "nn": "NN", "cn": "CN"}  # fmt: skip
+HYPERPARAMETERS = ("state_lr", "weight_lr", "opt_id", "steps_per_epoch")
 
 
 class PCNCarry(NamedTuple):
-    """One member's training state."""
+    """One member's training state: weights, optimiser state (over ``(mlp, log_var)``), the
+    number of training steps taken and the per-layer log-variances (zeros unless ``precision``)."""
 
     mlp: MLP
     opt_state: optax.OptState
+    step: Array | int = 0
+    log_var: Array | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +79,11 @@ class PCNAlgorithm:
     state_momentum: float = 0.9
     weight_decay: float = 1e-4
     weight_momentum: float = 0.9
+    precision: bool = False
+    update_every: int = 0  # 0: after all T inference steps (standard PC)
+    beta0: float = 0.1
+    beta_rate: float = 0.1
+    alignment: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
@@ -66,15 +99,43 @@ class PCNAlgorithm:
             raise ValueError(f"unknown state optimizer {self.state_optimizer!r}")
         if len(self.sizes) < 2 or min(self.sizes) < 1:
             raise ValueError(f"bad layer sizes {self.sizes}")
+        k = self.weight_update_interval
+        if k and (k < 1 or self.inference_steps % k):
+            raise ValueError(f"update_every {k} must divide the inference steps {self.inference_steps}")
 
     @property
     def loss(self) -> str:
-        """The output energy / loss: ``"se"`` or ``"ce"``."""
-        return self.algorithm.rsplit("-", 1)[1]
+        """The output energy / loss: ``"se"`` or ``"ce"`` (iPC and nudging use ``"se"``)."""
+        return self.algorithm.rsplit("-", 1)[1] if "-" in self.algorithm else "se"
 
     @property
     def is_pc(self) -> bool:
-        return self.algorithm.startswith("pc")
+        return not self.algorithm.startswith("bp")
+
+    @property
+    def weight_update_interval(self) -> int:
+        """Inference steps between weight updates: 1 for iPC, ``update_every`` if set, else 0
+        (one update after all T steps)."""
+        return 1 if self.algorithm == "ipc" else int(self.update_every)
+
+    def nudge(self, hp: Mapping[str, Array], step: Array) -> tuple[Array, Array]:
+        """``(sign, β)`` of this step: the output target is ``μ_L + sign · β (y − μ_L)`` and the
+        weight update is multiplied by ``sign``. ``(1, 1)`` for the non-nudging rules."""
+        if self.algorithm not in NUDGING:
+            return jnp.float32(1.0), jnp.float32(1.0)
+        if "steps_per_epoch" in hp:
+            spe = jnp.maximum(jnp.round(hp["steps_per_epoch"]).astype(jnp.int32), 1)
+            epoch = jnp.asarray(step, jnp.int32) // spe
+        else:  # no schedule known: stay in epoch 0 (β = β_0, CN positive)
+            epoch = jnp.int32(0)
+        beta = jnp.minimum(1.0, self.beta0 + self.beta_rate * epoch.astype(jnp.float32))
+        if self.algorithm == "pn":
+            sign = jnp.float32(1.0)
+        elif self.algorithm == "nn":
+            sign = jnp.float32(-1.0)
+        else:  # cn: even epochs positive, odd epochs negative
+            sign = jnp.where(epoch % 2 == 0, 1.0, -1.0).astype(jnp.float32)
+        return sign, beta
 
     @property
     def num_layers(self) -> int:
@@ -96,7 +157,8 @@ class PCNAlgorithm:
 
     def init(self, key: PRNGKeyArray, hp: Mapping[str, Array]) -> PCNCarry:
         mlp = init_mlp(key, self.sizes, activation=self.activation)
-        return PCNCarry(mlp, self._weight_optimizer(hp).init(mlp))
+        log_var = jnp.zeros(self.num_layers, jnp.float32)
+        return PCNCarry(mlp, self._weight_optimizer(hp).init((mlp, log_var)), jnp.int32(0), log_var)
 
     def relax(
         self,
@@ -104,6 +166,7 @@ class PCNAlgorithm:
         hp: Mapping[str, Array],
         x: Float[Array, "batch d_0"],
         target: Float[Array, "batch k"],
+        log_var: Array | None = None,
     ) -> tuple[tuple[Array, ...], Float[Array, "steps_plus_1 L"]]:
         """Inference on one batch: relaxed hidden states and energies ``(T + 1, L)``.
 
@@ -120,6 +183,7 @@ class PCNAlgorithm:
                 optimizer=self.state_optimizer,
                 momentum=self.state_momentum,
                 loss=self.loss,
+                log_var=log_var if self.precision else None,
             )
         hidden = forward_pass(mlp, x)[:-1]
         energies = layer_energies(mlp, x, hidden, target, loss=self.loss)
@@ -143,22 +207,42 @@ class PCNAlgorithm:
         ``energy_trace`` ``(T + 1, L)``.
         """
         del key  # deterministic
-        mlp, opt_state = carry
+        mlp, opt_state, step, log_var = carry
+        if log_var is None:
+            log_var = jnp.zeros(self.num_layers, jnp.float32)
         x, target = self._prepare(x, y)
+        opt = self._weight_optimizer(hp)
         logits = forward_pass(mlp, x)[-1]
+        params = (mlp, log_var)
+        if self.alignment or not self.is_pc:
+            bp_loss, bp_grads = bp_loss_and_gradients(mlp, x, target, loss=self.loss)
+        else:  # the loss of the forward pass, without BP's backward pass
+            bp_loss, bp_grads = output_energy(target, logits, loss=self.loss), None
         if self.is_pc:
-            hidden, trace = self.relax(mlp, hp, x, target)
-            grads, energies = pc_weight_gradients(mlp, x, hidden, target, loss=self.loss)
-            loss = trace[0, -1]  # at forward initialisation F = F_L = the output loss
+            sign, beta = self.nudge(hp, step)
+            if self.algorithm in NUDGING:
+                target = logits + sign * beta * (target - logits)
+            if self.weight_update_interval:
+                params, opt_state, trace, energies, direction = self._incremental(params, opt_state, hp, x, target, sign)
+            else:
+                hidden, trace = self.relax(mlp, hp, x, target, log_var)
+                grads, energies = self._pc_grads(params, x, hidden, target)
+                grads = jax.tree_util.tree_map(lambda g: sign * g, grads)
+                updates, opt_state = opt.update(grads, opt_state, params)
+                params = optax.apply_updates(params, updates)
+                direction = grads[0]
+            loss = bp_loss  # the output loss of the forward pass (= F at forward initialisation for PC-SE/CE)
         else:
-            loss, grads = bp_loss_and_gradients(mlp, x, target, loss=self.loss)
+            loss, grads = bp_loss, (bp_grads, jnp.zeros_like(log_var))
             _, trace = self.relax(mlp, hp, x, target)
             energies = trace[-1]
-        updates, opt_state = self._weight_optimizer(hp).update(grads, opt_state, mlp)
-        new_mlp = optax.apply_updates(mlp, updates)
+            updates, opt_state = opt.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
+            direction = bp_grads
+        new_mlp, log_var = params
         # The engine flags a member whose loss is not finite: states or weights that blew up
         # during this step count too, not only from the next step's forward pass on.
-        finite = jnp.all(jnp.isfinite(trace))
+        finite = jnp.all(jnp.isfinite(trace)) & jnp.all(jnp.isfinite(log_var))
         for leaf in jax.tree_util.tree_leaves(new_mlp):
             finite = finite & jnp.all(jnp.isfinite(leaf))
         metrics = {
@@ -168,7 +252,50 @@ class PCNAlgorithm:
             "energies": energies,
             "energy_trace": trace,
         }
-        return PCNCarry(new_mlp, opt_state), metrics
+        if self.precision:
+            metrics["log_var"] = log_var
+        if self.alignment:
+            metrics["bp_cosine"] = layer_cosines(direction, bp_grads)
+        return PCNCarry(new_mlp, opt_state, step + 1, log_var), metrics
+
+    def _pc_grads(self, params, x, hidden, target):
+        mlp, log_var = params
+        if self.precision:
+            return pc_weight_gradients(mlp, x, hidden, target, loss=self.loss, log_var=log_var)
+        grads, energies = pc_weight_gradients(mlp, x, hidden, target, loss=self.loss)
+        return (grads, jnp.zeros_like(log_var)), energies
+
+    def _incremental(self, params, opt_state, hp, x, target, sign):
+        """Inference cut into ``T / k`` pieces of ``k`` steps, each followed by a weight update
+        from the current states (iPC: ``k = 1``). The states and the state optimiser carry on
+        across updates. Returns the new params and optimiser state, the energy trace
+        ``(T + 1, L)`` (the last row: before the last weight update), the last energies and the
+        sum of the weight gradients applied (the step's update direction)."""
+        k = self.weight_update_interval
+        opt = self._weight_optimizer(hp)
+        sopt = state_optimizer(self.state_optimizer, hp["state_lr"], momentum=self.state_momentum)
+        hidden0 = forward_init(params[0], x)
+
+        def piece(c, _):
+            params, opt_state, hidden, sstate, total = c
+            lv = params[1] if self.precision else None
+            hidden, sstate, tr = relax_steps(params[0], x, target, hidden, sstate, steps=k, state_lr=hp["state_lr"],
+                                             optimizer=self.state_optimizer, momentum=self.state_momentum,
+                                             loss=self.loss, log_var=lv)  # fmt: skip
+            grads, energies = self._pc_grads(params, x, hidden, target)
+            grads = jax.tree_util.tree_map(lambda g: sign * g, grads)
+            updates, opt_state = opt.update(grads, opt_state, params)
+            params = optax.apply_updates(params, updates)
+            total = jax.tree_util.tree_map(jnp.add, total, grads[0])
+            return (params, opt_state, hidden, sstate, total), (tr, energies)
+
+        zero = jax.tree_util.tree_map(jnp.zeros_like, params[0])
+        init = (params, opt_state, hidden0, sopt.init(hidden0), zero)
+        (params, opt_state, _, _, total), (trs, energies) = jax.lax.scan(
+            piece, init, None, length=self.inference_steps // k
+        )
+        trace = jnp.concatenate([trs.reshape(-1, self.num_layers), energies[-1:]], axis=0)
+        return params, opt_state, trace, energies[-1], total
 
     def evaluate(
         self,
@@ -202,4 +329,13 @@ class PCNAlgorithm:
     ) -> Float[Array, "steps_plus_1 L"]:
         """Per-layer energies over the inference steps on a chosen batch, weights unchanged."""
         x, target = self._prepare(x, y)
-        return self.relax(carry.mlp, hp, x, target)[1]
+        return self.relax(carry.mlp, hp, x, target, carry.log_var)[1]
+
+
+def layer_cosines(a: MLP, b: MLP) -> Float[Array, " L"]:
+    """Per layer ``l``: the cosine between ``(W_l, b_l)`` of ``a`` and of ``b``, flattened."""
+    out = []
+    for wa, ba, wb, bb in zip(a.weights, a.biases, b.weights, b.biases, strict=True):
+        va, vb = jnp.concatenate([wa.ravel(), ba.ravel()]), jnp.concatenate([wb.ravel(), bb.ravel()])
+        out.append(jnp.dot(va, vb) / (jnp.linalg.norm(va) * jnp.linalg.norm(vb) + 1e-12))
+    return jnp.stack(out)

@@ -35,6 +35,12 @@ def add_pcn_arguments(parser: argparse.ArgumentParser) -> None:
                         help=", ".join(STATE_OPTIMIZERS))  # fmt: skip
     parser.add_argument("--weight-lr", type=float, default=d.weight_lr)
     parser.add_argument("--val-fraction", type=float, default=d.val_fraction)
+    parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW decoupled weight decay")
+    parser.add_argument("--precision", action="store_true", help="trainable per-layer precision (log-variances)")
+    parser.add_argument("--update-every", type=int, default=d.update_every,
+                        help="relaxed convergence: update the weights every k inference steps (0: after T)")  # fmt: skip
+    parser.add_argument("--beta0", type=float, default=d.beta0, help="nudging (pn, nn, cn): initial β")
+    parser.add_argument("--beta-rate", type=float, default=d.beta_rate, help="nudging: β increment per epoch")
 
 
 def config_from_args(args: argparse.Namespace) -> PCNConfig:
@@ -55,6 +61,11 @@ def config_from_args(args: argparse.Namespace) -> PCNConfig:
         epochs=args.epochs,
         seeds=args.seeds,
         val_fraction=args.val_fraction,
+        weight_decay=args.weight_decay,
+        precision=bool(args.precision),
+        update_every=args.update_every,
+        beta0=args.beta0,
+        beta_rate=args.beta_rate,
     ).validate()
 
 

@@ -49,6 +49,11 @@ class PCNConfig:
     epochs: int = 5
     seeds: int = 1
     val_fraction: float = 0.1
+    precision: bool = False  # trainable per-layer log-variances
+    update_every: int = 0  # relaxed convergence: weights updated every k inference steps (0: after T)
+    beta0: float = 0.1  # nudging: β in the first epoch
+    beta_rate: float = 0.1  # nudging: β grows by this much per epoch, up to 1
+    track_alignment: bool = False  # record the per-layer cosine of the PC update with the BP gradient
 
     def __post_init__(self) -> None:
         for name in ("widths", "state_lrs", "optimizers"):
@@ -81,6 +86,12 @@ class PCNConfig:
         _in_range("weight momentum", self.weight_momentum, 0.0, 1.0)
         _in_range("weight decay", self.weight_decay, 0.0, math.inf)
         _in_range("validation fraction", self.val_fraction, 0.0, 1.0)
+        _int_in("update every k inference steps", self.update_every, 0, self.inference_steps)
+        if self.update_every and self.inference_steps % self.update_every:
+            raise ConfigError(f"update every k = {self.update_every} must divide the inference steps T = "
+                              f"{self.inference_steps}")  # fmt: skip
+        _in_range("β_0 (initial nudging)", self.beta0, 1e-6, 1.0 + 1e-9)
+        _in_range("β growth per epoch", self.beta_rate, 0.0, 1.0 + 1e-9)
         n = len(self.widths) * len(self.optimizers) * len(self.gammas) * self.seeds
         if n > MAX_MEMBERS:
             raise ConfigError(
@@ -90,7 +101,7 @@ class PCNConfig:
 
     @property
     def is_pc(self) -> bool:
-        return self.algorithm.startswith("pc")
+        return not self.algorithm.startswith("bp")
 
     @property
     def gammas(self) -> tuple[float, ...]:
@@ -112,6 +123,11 @@ class PCNConfig:
             state_momentum=float(self.state_momentum),
             weight_decay=float(self.weight_decay),
             weight_momentum=float(self.weight_momentum),
+            precision=bool(self.precision),
+            update_every=int(self.update_every),
+            beta0=float(self.beta0),
+            beta_rate=float(self.beta_rate),
+            alignment=bool(self.track_alignment),
         )
 
     def members(self, width: int, *, first_member: int = 0) -> pd.DataFrame:
@@ -128,6 +144,9 @@ class PCNConfig:
                 "activation": self.activation,
                 "inference_steps": int(self.inference_steps),
                 "weight_lr": float(self.weight_lr),
+                "weight_decay": float(self.weight_decay),
+                "precision": bool(self.precision),
+                "update_every": int(self.update_every),
                 "seed": seed,
             }
             for i, (opt, gamma, seed) in enumerate(
@@ -141,8 +160,15 @@ class PCNConfig:
 
     def key(self) -> str:
         """A short stable hash naming this configuration (results are saved under it)."""
-        blob = json.dumps({"kind": "pcn", **self.to_dict()}, sort_keys=True, default=list)
+        d = self.to_dict()
+        for name, default in _KEY_DEFAULTS.items():  # fields added later keep older keys unchanged
+            if d[name] == default:
+                del d[name]
+        blob = json.dumps({"kind": "pcn", **d}, sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+_KEY_DEFAULTS = {"precision": False, "update_every": 0, "beta0": 0.1, "beta_rate": 0.1, "track_alignment": False}
 
 
 def _choice(what: str, value: object, allowed: Sequence[str]) -> None:

@@ -49,6 +49,7 @@ def layer_energies(
     *,
     loss: str = "se",
     mu_1: Float[Array, "batch d_1"] | None = None,
+    log_var: Float[Array, " L"] | None = None,
 ) -> Float[Array, " L"]:
     """``(F_1, …, F_L)`` with ``F_l = ½‖h_l − μ_l‖²`` (``l < L``) and ``F_L`` the output energy.
 
@@ -59,13 +60,34 @@ def layer_energies(
         target: the clamped output ``h_L`` (one-hot label, or a nudged target).
         loss: output energy, ``"se"`` or ``"ce"``.
         mu_1: ``μ_1(x)`` if already computed (it does not depend on the states).
+        log_var: per-layer log-variances ``s_l`` (trainable precision), or None for unit
+            variances. A squared-error layer's energy becomes ``exp(−s_l) F_l + ½ n_l s_l``
+            (Gaussian with variance ``exp(s_l)``, up to a constant); a cross-entropy output is
+            left unscaled.
 
     Returns:
         One energy per layer, layer 1 = first hidden layer, layer L = output.
     """
     mus = predictions(mlp, x, hidden, mu_1=mu_1)
     hidden_energies = [squared_error(h, mu) for h, mu in zip(hidden, mus[:-1], strict=True)]
-    return jnp.stack([*hidden_energies, output_energy(target, mus[-1], loss=loss)])
+    energies = jnp.stack([*hidden_energies, output_energy(target, mus[-1], loss=loss)])
+    if log_var is None:
+        return energies
+    return precision_weighted(energies, log_var, tuple(mu.shape[-1] for mu in mus), loss=loss)
+
+
+def precision_weighted(
+    energies: Float[Array, " L"], log_var: Float[Array, " L"], dims: tuple[int, ...], *, loss: str = "se"
+) -> Float[Array, " L"]:
+    """``F_l ← exp(−s_l) F_l + ½ n_l s_l`` for every squared-error layer (all hidden layers, and
+    the output for ``loss="se"``): the negative log-likelihood of ``N(h_l; μ_l, exp(s_l) I)``
+    without its constant. ``∂F_l/∂s_l = ½ n_l − exp(−s_l) F_l`` is zero where the variance
+    ``exp(s_l)`` equals the mean squared error per unit."""
+    n = jnp.asarray(dims, energies.dtype)
+    weighted = jnp.exp(-log_var) * energies + 0.5 * n * log_var
+    if loss != "se":
+        weighted = weighted.at[-1].set(energies[-1])
+    return weighted
 
 
 def energy(

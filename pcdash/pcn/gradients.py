@@ -24,17 +24,27 @@ def pc_weight_gradients(
     target: Float[Array, "batch k"],
     *,
     loss: str = "se",
-) -> tuple[MLP, Float[Array, " L"]]:
+    log_var: Float[Array, " L"] | None = None,
+) -> tuple[MLP, Float[Array, " L"]] | tuple[tuple[MLP, Float[Array, " L"]], Float[Array, " L"]]:
     """``∇_θ F(h, θ)`` at the given states, with the per-layer energies ``(F_1, …, F_L)``.
 
-    F is the batch-averaged energy, so the gradient is the batch mean of each example's.
+    F is the batch-averaged energy, so the gradient is the batch mean of each example's. With
+    ``log_var`` (trainable precision) the gradient is ``(∇_θ F, ∇_s F)``.
     """
+    if log_var is None:
 
-    def total(m: MLP) -> tuple[Float[Array, ""], Float[Array, " L"]]:
-        e = layer_energies(m, x, hidden, target, loss=loss)
+        def total(m: MLP) -> tuple[Float[Array, ""], Float[Array, " L"]]:
+            e = layer_energies(m, x, hidden, target, loss=loss)
+            return e.sum(), e
+
+        (_, energies), grads = jax.value_and_grad(total, has_aux=True)(mlp)
+        return grads, energies
+
+    def total_p(params):
+        e = layer_energies(params[0], x, hidden, target, loss=loss, log_var=params[1])
         return e.sum(), e
 
-    (_, energies), grads = jax.value_and_grad(total, has_aux=True)(mlp)
+    (_, energies), grads = jax.value_and_grad(total_p, has_aux=True)((mlp, log_var))
     return grads, energies
 
 

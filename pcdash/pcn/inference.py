@@ -34,6 +34,7 @@ def inference(
     optimizer: str = "sgd",
     momentum: float = 0.9,
     loss: str = "se",
+    log_var: Float[Array, " L"] | None = None,
 ) -> tuple[Hidden, Float[Array, "steps_plus_1 L"]]:
     """``T`` steps of an optax optimiser on the hidden states, from forward initialisation.
 
@@ -47,29 +48,51 @@ def inference(
         state_lr: γ, the state learning rate (may be a traced scalar).
         optimizer: ``"sgd"`` (with ``momentum``) or ``"adam"``.
         loss: output energy, ``"se"`` or ``"ce"``.
+        log_var: per-layer log-variances (trainable precision), or None.
 
     Returns:
         The relaxed hidden states ``(h_1, …, h_{L−1})`` and the per-layer energies
         ``F_l(h^{(t)})`` for ``t = 0 … T``, shape ``(T + 1, L)``.
     """
+    opt = state_optimizer(optimizer, state_lr, momentum=momentum)
+    hidden0 = forward_init(mlp, x)
+    hidden, _, trace = relax_steps(mlp, x, target, hidden0, opt.init(hidden0), steps=steps, state_lr=state_lr,
+                                   optimizer=optimizer, momentum=momentum, loss=loss, log_var=log_var)
+    final = layer_energies(mlp, x, hidden, target, loss=loss, log_var=log_var)
+    return hidden, jnp.concatenate([trace, final[None, :]], axis=0)
+
+
+def relax_steps(
+    mlp: MLP,
+    x: Float[Array, "batch d_0"],
+    target: Float[Array, "batch k"],
+    hidden: Hidden,
+    opt_state,
+    *,
+    steps: int,
+    state_lr: float | Float[Array, ""],
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
+    loss: str = "se",
+    log_var: Float[Array, " L"] | None = None,
+) -> tuple[Hidden, object, Float[Array, "steps L"]]:
+    """``steps`` inference steps from the given states and state-optimiser state (so inference
+    can be cut into pieces with weight updates in between: iPC, relaxed convergence).
+
+    Returns the new states, the optimiser state and the energies *before* each step."""
     mu_1 = layer_prediction(mlp, 1, x)  # h_0 and θ are fixed: μ_1 is the same at every step
     batch = x.shape[0]
     opt = state_optimizer(optimizer, state_lr, momentum=momentum)
 
-    def energies(hidden: Hidden) -> Float[Array, " L"]:
-        return layer_energies(mlp, x, hidden, target, loss=loss, mu_1=mu_1)
-
-    def per_example_energy(hidden: Hidden) -> tuple[Float[Array, ""], Float[Array, " L"]]:
-        e = energies(hidden)
+    def per_example_energy(h: Hidden) -> tuple[Float[Array, ""], Float[Array, " L"]]:
+        e = layer_energies(mlp, x, h, target, loss=loss, mu_1=mu_1, log_var=log_var)
         return batch * jnp.sum(e), e  # Σ_n F^{(n)}: its gradient is each example's own ∂F^{(n)}/∂h
 
     def step(carry, _):
-        hidden, opt_state = carry
-        (_, e), grads = jax.value_and_grad(per_example_energy, has_aux=True)(hidden)
-        updates, opt_state = opt.update(grads, opt_state, hidden)
-        return (jax.tree_util.tree_map(jnp.add, hidden, updates), opt_state), e
+        h, s = carry
+        (_, e), grads = jax.value_and_grad(per_example_energy, has_aux=True)(h)
+        updates, s = opt.update(grads, s, h)
+        return (jax.tree_util.tree_map(jnp.add, h, updates), s), e
 
-    hidden0 = forward_init(mlp, x)
-    (hidden, _), trace = jax.lax.scan(step, (hidden0, opt.init(hidden0)), None, length=steps)
-    trace = jnp.concatenate([trace, energies(hidden)[None, :]], axis=0)
-    return hidden, trace
+    (hidden, opt_state), trace = jax.lax.scan(step, (hidden, opt_state), None, length=steps)
+    return hidden, opt_state, trace

@@ -30,7 +30,8 @@ from pcdash.sweep import Group, SweepProgress, run_groups
 
 TRAIN_METRICS = {"loss": "loss", "accuracy": "accuracy", "energy": "energy"}
 EVAL_METRICS = {"accuracy": "accuracy", "loss": "loss", "ce": "ce", "mse": "mse"}
-PER_LAYER = {"energies": "energy"}  # -> energy_1 … energy_L (layer 1 = first hidden)
+PER_LAYER = {"energies": "energy", "bp_cosine": "bp_cosine", "log_var": "log_var"}
+# -> energy_1 … energy_L (layer 1 = first hidden); bp_cosine_l and log_var_l when recorded
 
 
 @dataclass
@@ -63,12 +64,13 @@ def to_frame(result: TrainResult, members: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def hyperparameters(members: pd.DataFrame) -> dict[str, np.ndarray]:
+def hyperparameters(members: pd.DataFrame, steps_per_epoch: int = 1) -> dict[str, np.ndarray]:
     """Per-member ``hp`` of :class:`PCNAlgorithm` (BP members, whose γ is NaN, get 0)."""
     return {
         "state_lr": np.nan_to_num(members["state_lr"].to_numpy(np.float32), nan=0.0),
         "weight_lr": members["weight_lr"].to_numpy(np.float32),
         "opt_id": members["optimizer"].map(WEIGHT_OPTIMIZERS.index).to_numpy(np.float32),
+        "steps_per_epoch": np.full(len(members), steps_per_epoch, np.float32),
     }
 
 
@@ -111,7 +113,8 @@ def run_pcn_sweep(
         )
         members = config.members(width, first_member=first)
         first += len(members)
-        groups.append(Group(algo, hyperparameters(members), members["seed"].to_numpy(), members,
+        spe = len(y["train"]) // config.batch_size
+        groups.append(Group(algo, hyperparameters(members, spe), members["seed"].to_numpy(), members,
                             to_frame, label=f"width {width}"))  # fmt: skip
         tables.append(members)
     all_members = pd.concat(tables, ignore_index=True)

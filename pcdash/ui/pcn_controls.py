@@ -9,7 +9,15 @@ import streamlit as st
 from pcdash.data import DATASETS, describe
 from pcdash.errors import PcdashError
 from pcdash.parsing import parse_float_list, parse_int_list
-from pcdash.pcn import ACTIVATIONS, ALGORITHMS, STATE_OPTIMIZERS, PCNConfig, load_pcn_output, run_pcn_sweep, save_pcn_output
+from pcdash.pcn import (
+    ACTIVATIONS,
+    ALGORITHMS,
+    STATE_OPTIMIZERS,
+    PCNConfig,
+    load_pcn_output,
+    run_pcn_sweep,
+    save_pcn_output,
+)
 from pcdash.ui import state
 from pcdash.ui.jobs import Job
 from pcdash.ui.widgets import dataset_label, job_manager
@@ -79,3 +87,25 @@ def start_pcn_job(config: PCNConfig, *, restart: bool = False) -> Job:
 
     return job_manager().submit(config.key(), f"PCN sweep · {config.dataset} · {config.algorithm}", runner,
                                 on_done=save_pcn_output, restart=restart)
+
+
+def comparison_key(variants) -> str:
+    """A stable job key for a list of ``(name, PCNConfig)``."""
+    import hashlib
+
+    blob = "|".join(f"{name}:{config.key()}" for name, config in variants)
+    return "cmp-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def comparison_result(variants) -> Job | None:
+    return job_manager().get(comparison_key(variants))
+
+
+def start_comparison_job(variants, label: str, *, restart: bool = False) -> Job:
+    """Train every ``(name, PCNConfig)`` as the groups of one sweep, in the background."""
+    from pcdash.pcn.compare import run_pcn_comparison
+
+    def runner(on_progress, should_stop):
+        return run_pcn_comparison(variants, on_progress=on_progress, should_stop=should_stop)
+
+    return job_manager().submit(comparison_key(variants), label, runner, restart=restart)

@@ -1,0 +1,93 @@
+"""PC algorithms: every learning rule (PC-SE, PC-CE, iPC, PN, NN, CN) beside BP on the same MLP —
+final test accuracy ± spread over seeds, time per epoch, and accuracy curves over epochs (the MLP
+rows of Table 1 of the PCX paper)."""
+
+from dataclasses import replace
+
+import streamlit as st
+
+from pcdash.errors import PcdashError
+from pcdash.figures.pc_compare import (
+    accuracy_curves,
+    algorithm_table,
+    time_per_epoch,
+    variant_label,
+)
+from pcdash.pcn import ALGORITHMS, PCNConfig
+from pcdash.ui import state
+from pcdash.ui.pcn_controls import PCN_DATASETS, comparison_result, start_comparison_job
+from pcdash.ui.widgets import dataset_label, job_panel, memo, show_figure
+
+DEFAULT = PCNConfig(state_lrs=(0.1,), widths=(64,), depth=2, epochs=8, seeds=2, batch_size=32, inference_steps=8,
+                    weight_lr=1e-3)  # fmt: skip
+
+st.title("PC algorithms")
+st.caption("Standard PC (squared-error and cross-entropy output), incremental PC, positive, negative and centred "
+           "nudging, and backprop on the same MLP (Pinchetti et al., §4 and Appendix B). Nudging uses "
+           "β_e = min(1, β₀ + β_ir·e) in epoch e.")  # fmt: skip
+
+sb = st.sidebar
+sb.header("Algorithms")
+v = {}
+v["adata"] = state.select("Dataset", "adata", PCN_DATASETS, DEFAULT.dataset, format_func=dataset_label, container=sb)
+v["algs"] = state.text("Algorithms", "algs", ",".join(ALGORITHMS), container=sb,
+                       help="comma-separated: " + ", ".join(ALGORITHMS) + "; each is its own compiled program")
+v["awidth"] = state.number("Width", "awidth", DEFAULT.widths[0], min_value=1, max_value=4096, container=sb)
+v["adepth"] = state.number("Hidden layers", "adepth", DEFAULT.depth, min_value=1, max_value=8, container=sb)
+v["aseeds"] = state.number("Seeds", "aseeds", DEFAULT.seeds, min_value=1, max_value=10, container=sb)
+v["aepochs"] = state.number("Epochs", "aepochs", DEFAULT.epochs, min_value=1, max_value=200, container=sb)
+with sb.expander("Inference and learning"):
+    v["agamma"] = state.number("State learning rate γ", "agamma", DEFAULT.state_lrs[0], min_value=1e-5, max_value=10.0,
+                               fmt_str="%.4g", container=st)  # fmt: skip
+    v["aT"] = state.number("Inference steps T", "aT", DEFAULT.inference_steps, min_value=1, max_value=200, container=st)
+    v["awlr"] = state.number("Weight learning rate", "awlr", DEFAULT.weight_lr, min_value=1e-6, max_value=1.0,
+                             fmt_str="%.4g", container=st)  # fmt: skip
+    v["abeta0"] = state.number("β₀ (nudging)", "abeta0", DEFAULT.beta0, min_value=0.001, max_value=1.0, fmt_str="%.3g",
+                               container=st)  # fmt: skip
+    v["abetar"] = state.number("β growth per epoch", "abetar", DEFAULT.beta_rate, min_value=0.0, max_value=1.0,
+                               fmt_str="%.3g", container=st)  # fmt: skip
+    v["abatch"] = state.number("Batch size", "abatch", DEFAULT.batch_size, min_value=1, max_value=4096, container=st)
+state.sync_url(v)
+state.report_bad_url_values()
+
+variants = None
+try:
+    names = [a.strip() for a in v["algs"].split(",") if a.strip()]
+    if not names:
+        raise PcdashError("choose at least one algorithm")
+    unknown = [a for a in names if a not in ALGORITHMS]
+    if unknown:
+        raise PcdashError(f"unknown algorithm {unknown[0]!r}; choose from {', '.join(ALGORITHMS)}")
+    base = replace(DEFAULT, dataset=v["adata"], widths=(int(v["awidth"]),), depth=int(v["adepth"]), seeds=int(v["aseeds"]),
+                   epochs=int(v["aepochs"]), state_lrs=(float(v["agamma"]),), inference_steps=int(v["aT"]),
+                   weight_lr=float(v["awlr"]), beta0=float(v["abeta0"]), beta_rate=float(v["abetar"]),
+                   batch_size=int(v["abatch"]))  # fmt: skip
+    variants = [(a, replace(base, algorithm=a).validate()) for a in dict.fromkeys(names)]
+except PcdashError as err:
+    sb.error(str(err))
+
+if variants is not None:
+
+    def draw(result, live):
+        tag = "live" if live else "done"
+        frame = result.frame
+        table = memo(f"alg_table_{tag}", frame, lambda: algorithm_table(frame))
+        st.subheader("Final test accuracy and time per epoch")
+        shown = table.assign(algorithm=table["variant"].map(variant_label)).rename(columns={
+            "algorithm": "Algorithm", "accuracy_mean": "Test accuracy (%)", "accuracy_std": "± std (seeds)",
+            "seeds": "Seeds", "diverged": "Diverged", "epoch_seconds": "s / epoch", "time_vs_bp": "× BP time"})  # fmt: skip
+        st.dataframe(shown.drop(columns=["variant"]), hide_index=True, key=f"alg_df_{tag}")
+        a, b = st.columns(2)
+        with a:
+            show_figure(memo(f"alg_curves_{tag}", frame, lambda: accuracy_curves(frame)),
+                        frame[frame["split"] == "test"] if len(frame) else frame, "algorithm_accuracy_curves",
+                        key=f"alg_curves_{tag}")  # fmt: skip
+        with b:
+            show_figure(time_per_epoch(table), table, "algorithm_time_per_epoch", key=f"alg_time_{tag}")
+        if len(table) and table["diverged"].sum():
+            st.warning(f"{int(table['diverged'].sum())} model(s) diverged (NaN/inf); their accuracy is left out.")
+
+    job_panel(comparison_result(variants),
+              start=lambda restart: start_comparison_job(variants, f"PC algorithms · {variants[0][1].dataset}",
+                                                         restart=restart),
+              body=draw, key="algorithms", placeholder="Accuracy of every learning rule appears here")  # fmt: skip

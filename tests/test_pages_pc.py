@@ -1,0 +1,80 @@
+"""The PC algorithms and PC-vs-BP pages render, reject bad input, and a tiny run draws figures;
+on digits the PC variants land within a few points of BP."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.test_pages import _figures, _run_until
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _page(page: str, **params) -> AppTest:
+    at = AppTest.from_file(str(ROOT / page), default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    return at
+
+
+@pytest.mark.parametrize("page", ["pages/pc_algorithms.py", "pages/pc_vs_bp.py"])
+def test_page_renders(page):
+    at = _page(page)
+    assert not at.exception, at.exception
+
+
+@pytest.mark.parametrize("page,field,value,message", [
+    ("pages/pc_algorithms.py", "algs", "pc-se,backprop", "unknown algorithm"),
+    ("pages/pc_algorithms.py", "algs", "", "at least one"),
+    ("pages/pc_vs_bp.py", "conds", "magic", "unknown condition"),
+])
+def test_bad_input_gets_a_message(page, field, value, message):
+    at = _page(page)
+    at.sidebar.text_input(key=f"w_{field}").set_value(value)
+    at.run()
+    assert not at.exception
+    assert any(message in e.value for e in at.sidebar.error), [e.value for e in at.sidebar.error]
+
+
+def test_tiny_run_on_the_algorithms_page_draws_one_curve_per_algorithm():
+    at = _page("pages/pc_algorithms.py", algs="pn,bp-se", aseeds="1", aepochs="2", awidth="16", aT="2")
+    at.button(key="algorithms_train").click()
+    _run_until(at, lambda a: any("Trained in" in c.value for c in a.caption))
+    figs = _figures(at)
+    lines = {t["meta"]["variant"] for f in figs for t in f["data"] if t.get("meta", {}).get("split") == "test"}
+    assert lines == {"pn", "bp-se"}
+    bars = [t for f in figs for t in f["data"] if t.get("type") == "bar"]
+    assert bars and bars[0]["meta"]["variants"] == ["pn", "bp-se"]
+
+
+def test_tiny_run_on_the_pc_vs_bp_page_draws_landscapes_histograms_and_cosines():
+    at = _page("pages/pc_vs_bp.py", conds="precision", cseeds="1", cepochs="2", cwidth="16", cT="2", cdepth="2")
+    at.button(key="pc_vs_bp_train").click()
+    _run_until(at, lambda a: any("Trained in" in c.value for c in a.caption))
+    figs = _figures(at)
+    kinds = {(t["meta"].get("kind"), t["meta"].get("model")) for f in figs for t in f["data"] if isinstance(t.get("meta"), dict)}
+    assert ("surface", "precision") in kinds and ("contour", "bp-se") in kinds
+    layers = {t["meta"]["layer"] for f in figs for t in f["data"] if t.get("type") == "histogram"}
+    assert layers == {1, 2, 3}
+    cos = [t for f in figs for t in f["data"] if "layer" in (t.get("meta") or {}) and t.get("type") == "scatter"]
+    assert len(cos) == 3
+
+
+def test_pc_variants_land_within_a_few_points_of_bp_on_digits():
+    from dataclasses import replace
+
+    from pcdash.figures.pc_compare import algorithm_table
+    from pcdash.pcn import PCNConfig
+    from pcdash.pcn.compare import run_pcn_comparison
+
+    base = PCNConfig(state_lrs=(0.1,), widths=(64,), depth=1, epochs=6, seeds=1, batch_size=32, inference_steps=4,
+                     weight_lr=2e-3, beta0=0.5, beta_rate=0.25)  # fmt: skip
+    names = ("pc-se", "ipc", "pn", "nn", "cn", "bp-se")
+    out = run_pcn_comparison([(n, replace(base, algorithm=n)) for n in names])
+    table = algorithm_table(out.frame).set_index("variant")
+    bp = table.loc["bp-se", "accuracy_mean"]
+    assert bp > 90
+    for n in names[:-1]:
+        assert table.loc[n, "accuracy_mean"] > bp - 5, table
