@@ -12,6 +12,7 @@ comparison is repeated on a digits-sized MLP, where per-step work is small.
 PCX is optional (``pip install pcx==0.6.3 --no-deps``); without it that comparison is skipped.
 
     python benchmarks/bench_pcn.py [--batches 36] [--rounds 5]
+    python benchmarks/bench_pcn.py --algorithms     # every learning rule's time per epoch ÷ BP-SE
 """
 
 from __future__ import annotations
@@ -205,11 +206,27 @@ def grid_vs_sequential(setting: Setting, batches: int, rounds: int) -> None:
           f"(one program {t['in_a_row'] / t['together']:.2f}x faster)")  # fmt: skip
 
 
+def algorithms_vs_bp(batches: int, rounds: int) -> None:
+    """Time per epoch of every learning rule relative to BP-SE on the same MLP, one run."""
+    from pcdash.pcn import ALGORITHMS
+
+    x, y = random_data()
+    timers = {name: pcdash_timer(x, y, [STATE_LR], batches, name=name) for name in ALGORITHMS}
+    t = fastest(timers, rounds)
+    print(f"\nlearning rules on {BENCH.describe()}, T={T}; {batches} batches per run")
+    for name in ALGORITHMS:
+        print(f"  {name:6s}: {t[name]:7.2f} s/epoch  ({t[name] / t['bp-se']:.2f}x BP-SE)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=36, help="batches per timed run")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved runs; fastest kept")
+    parser.add_argument("--algorithms", action="store_true", help="only time every learning rule vs BP")
     args = parser.parse_args()
+    if args.algorithms:
+        algorithms_vs_bp(min(args.batches, BENCH.batches_per_epoch), args.rounds)
+        return
     b = min(args.batches, BENCH.batches_per_epoch)
     x, y = random_data()
     backend = f"{jax.devices()[0].device_kind} ({jax.default_backend()})"
@@ -233,6 +250,7 @@ def main() -> None:
 
     grid_vs_sequential(BENCH, b, args.rounds)
     grid_vs_sequential(SMALL, 20, args.rounds)
+    algorithms_vs_bp(b, args.rounds)
 
 
 if __name__ == "__main__":
