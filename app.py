@@ -17,6 +17,7 @@ PC_PAGES = [
     st.Page("pages/energy_dynamics.py", title="Energy dynamics", icon=":material/bolt:", url_path="energy"),
     st.Page("pages/pc_algorithms.py", title="PC algorithms", icon=":material/compare_arrows:", url_path="algorithms"),
     st.Page("pages/pc_vs_bp.py", title="PC vs BP", icon=":material/difference:", url_path="pc_vs_bp"),
+    st.Page("pages/generative.py", title="Generative & memory", icon=":material/auto_awesome:", url_path="generative"),
 ]
 TOOLS = [st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs")]
 

@@ -1,0 +1,223 @@
+"""Generative & memory: a PC autoencoder against backprop, Monte Carlo PC samples, associative
+recall of noisy or half-erased images and energy-based OOD detection (PCX paper, §4.2,
+Appendices C and F). Each tab trains its own small model in the background."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+from pcdash.data import dataset_available
+from pcdash.errors import PcdashError
+from pcdash.figures.generative import (
+    density_2d,
+    mse_bars,
+    ood_histograms,
+    recall_heatmap,
+    recall_pictures,
+    reconstructions,
+    roc_curves,
+    sample_grid,
+    training_curves,
+)
+from pcdash.parsing import parse_float_list, parse_int_list
+from pcdash.pcn.autoencoder import AEConfig, run_autoencoder
+from pcdash.pcn.mcpc import MCPC_DATASETS, default_mcpc, run_mcpc
+from pcdash.pcn.memory import MemoryConfig, recall_table, run_memory
+from pcdash.pcn.ood import OOD_SETS, SCORES, OODConfig, run_ood
+from pcdash.ui import state
+from pcdash.ui.widgets import dataset_label, job_manager, job_panel, memo, show_figure
+
+IMAGE_SETS = tuple(d for d in ("digits", "mnist", "fashion_mnist") if d == "digits" or dataset_available(d))
+
+st.title("Generative & memory")
+st.caption("A decoder-only PCN infers its top latent with the image clamped at the bottom; with Langevin noise in "
+           "the state updates (MCPC) it samples; its energy attracts corrupted memories back and tells familiar "
+           "inputs from strange ones (Pinchetti et al., §4.2, Appendices C and F). Everything runs offline on digits.")
+
+
+def run_part(part: str, config, runner, label: str, body) -> None:
+    """The job panel of one tab: the job is keyed by a stable hash of the part's config."""
+    def start(restart: bool):
+        return job_manager().submit(config.key(), label, lambda p, s: runner(config, p, s), restart=restart)
+
+    job_panel(job_manager().get(config.key()), start=start, body=body, key=part)
+
+
+def live_curves(progress, part: str, metric: str = "loss") -> None:
+    show_figure(training_curves(progress.frame, metric, title="Training (live)"), progress.frame, f"{part}_live",
+                key=f"{part}_live")
+
+
+def build(config, tag: str, result, fn):
+    return memo((config.key(), tag), result, fn)
+
+
+def checked(make):
+    try:
+        return make().validate()
+    except PcdashError as err:
+        st.error(str(err))
+        return None
+
+
+tab_ae, tab_mcpc, tab_mem, tab_ood = st.tabs(["Autoencoder", "MCPC sampling", "Associative memory", "OOD detection"])
+state.report_bad_url_values()
+
+# ------------------------------------------------------------------ 1. autoencoder
+with tab_ae:
+    st.markdown("**PC autoencoder vs backprop.** The PC model is only a decoder: for each image the latent "
+                "`h_0` (and every hidden state) is inferred with the image clamped at `h_L` (Appendix C.1). "
+                "The BP autoencoder adds an encoder MLP to the *same* decoder.")
+    c = st.columns(5)
+    v = {"g_ae_data": state.select("Dataset", "g_ae_data", IMAGE_SETS, "digits", format_func=dataset_label, container=c[0]),
+         "g_ae_latent": state.number("Latent size", "g_ae_latent", 8, min_value=1, max_value=256, container=c[1]),
+         "g_ae_hidden": state.number("Hidden width", "g_ae_hidden", 64, min_value=1, max_value=1024, container=c[2]),
+         "g_ae_gammas": state.text("γ (comma-separated)", "g_ae_gammas", "0.05,0.1", container=c[3]),
+         "g_ae_epochs": state.number("Epochs", "g_ae_epochs", 8, min_value=1, max_value=200, container=c[4])}
+    c = st.columns(5)
+    v["g_ae_T"] = state.number("Inference steps T", "g_ae_T", 20, min_value=1, max_value=200, container=c[0])
+    v["g_ae_seeds"] = state.number("Seeds", "g_ae_seeds", 1, min_value=1, max_value=5, container=c[1])
+    v["g_ae_batch"] = state.number("Batch size", "g_ae_batch", 64, min_value=1, max_value=1024, container=c[2])
+    state.sync_url(v)
+    ae = checked(lambda: AEConfig(dataset=v["g_ae_data"], latent=int(v["g_ae_latent"]), hidden=int(v["g_ae_hidden"]),
+                                  gammas=parse_float_list(v["g_ae_gammas"], "γ"), epochs=int(v["g_ae_epochs"]),
+                                  inference_steps=int(v["g_ae_T"]), seeds=int(v["g_ae_seeds"]),
+                                  batch_size=int(v["g_ae_batch"])))
+    if ae is not None:
+        def ae_body(result, live):
+            if live:
+                live_curves(result, "g_ae", "test_mse")
+                return
+            a, b = st.columns(2)
+            with a:
+                show_figure(build(ae, "recon", result, lambda: reconstructions(result.arrays)), None,
+                            "ae_reconstructions", key="g_ae_recon")
+            with b:
+                table = result.tables.get("mse")
+                show_figure(build(ae, "bars", result, lambda: mse_bars(table)), table, "ae_test_mse", key="g_ae_bars")
+            show_figure(build(ae, "curves", result, lambda: training_curves(result.frame, "test_mse",
+                                                                             title="Test MSE over training",
+                                                                             y_title="Test MSE (per pixel)")),
+                        result.frame, "ae_curves", key="g_ae_curves")
+
+        run_part("g_ae", ae, run_autoencoder, f"PC vs BP autoencoder · {ae.dataset}", ae_body)
+
+# ------------------------------------------------------------------ 2. MCPC
+with tab_mcpc:
+    st.markdown("**Monte Carlo PC.** Langevin noise in the state updates, `Δh = −γ ∇F + √(2γ) N`, "
+                "`N ~ N(0, σ²_mcpc)` (Eq. 4), as `optax.chain(sgd(γ), add_langevin_noise(γ, σ²))`. Samples: every "
+                "state free, the latent drawn from its prior, the sensory layer recorded.")
+    c = st.columns(5)
+    data = state.select("Dataset", "g_mc_data", MCPC_DATASETS[:3], "moons", format_func=dataset_label, container=c[0])
+    d0 = default_mcpc(data)
+    v = {"g_mc_data": data,
+         "g_mc_epochs": state.number("Epochs", "g_mc_epochs", d0.epochs, min_value=1, max_value=200, container=c[1]),
+         "g_mc_temp": state.number("Noise σ²_mcpc", "g_mc_temp", d0.temperature, min_value=0.0, max_value=10.0,
+                                   step=0.1, container=c[2]),
+         "g_mc_gamma": state.number("γ", "g_mc_gamma", d0.gamma, min_value=1e-5, max_value=1.0, fmt_str="%.4g",
+                                    step=0.005, container=c[3]),
+         "g_mc_steps": state.number("Sampling steps", "g_mc_steps", d0.sample_steps, min_value=1, max_value=20000,
+                                    container=c[4])}
+    state.sync_url(v)
+    mc = checked(lambda: replace(d0, epochs=int(v["g_mc_epochs"]), temperature=float(v["g_mc_temp"]),
+                                 gamma=float(v["g_mc_gamma"]), sample_steps=int(v["g_mc_steps"])))
+    if mc is not None:
+        def mc_body(result, live):
+            if live:
+                live_curves(result, "g_mc")
+                return
+            s = result.scalars
+            st.caption(f"Distance of the samples' mean and covariance to the data's: {s['distance_before']:.3f} "
+                       f"before training → {s['distance_after']:.3f} after.")
+            a, b = st.columns(2)
+            for col, key, title in ((a, "samples_before", "Before training"), (b, "samples", "After training")):
+                with col:
+                    if "image_shape" in result.arrays:
+                        shape = tuple(int(i) for i in result.arrays["image_shape"])
+                        fig = build(mc, key, result, lambda k=key, t=title, s=shape: sample_grid(result.arrays[k], s, title=t))
+                    else:
+                        fig = build(mc, key, result, lambda k=key, t=title: density_2d(result.arrays["data"],
+                                                                                      result.arrays[k], title=t))
+                    show_figure(fig, None, f"mcpc_{key}", key=f"g_mc_{key}")
+            show_figure(training_curves(result.frame, title="Reconstruction MSE during training"), result.frame,
+                        "mcpc_curves", key="g_mc_curves")
+
+        run_part("g_mc", mc, run_mcpc, f"MCPC · {mc.dataset}", mc_body)
+
+# ------------------------------------------------------------------ 3. associative memory
+with tab_mem:
+    st.markdown("**Associative memory.** A generative PCN memorises n images; recall relaxes every state, the "
+                "sensory layer included, from a noisy (σ = 0.2) or half-erased image, keeping the visible half "
+                "fixed (Appendix C.3, Table 3).")
+    c = st.columns(5)
+    v = {"g_mem_ns": state.text("n images (comma-separated)", "g_mem_ns", "4,16,64", container=c[0]),
+         "g_mem_widths": state.text("Widths (comma-separated)", "g_mem_widths", "32,64", container=c[1]),
+         "g_mem_steps": state.number("Training steps", "g_mem_steps", 300, min_value=1, max_value=5000, container=c[2]),
+         "g_mem_recall": state.number("Recall steps", "g_mem_recall", 400, min_value=1, max_value=20000, container=c[3]),
+         "g_mem_sigma": state.number("Noise σ", "g_mem_sigma", 0.2, min_value=0.0, max_value=2.0, step=0.05,
+                                     container=c[4])}
+    state.sync_url(v)
+    mem = checked(lambda: MemoryConfig(ns=parse_int_list(v["g_mem_ns"], "n images"),
+                                       widths=parse_int_list(v["g_mem_widths"], "widths"),
+                                       train_steps=int(v["g_mem_steps"]), recall_steps=int(v["g_mem_recall"]),
+                                       noise_std=float(v["g_mem_sigma"])))
+    if mem is not None:
+        def mem_body(result, live):
+            if live:
+                live_curves(result, "g_mem")
+                return
+            rows = result.tables.get("recall")
+            for kind, name in (("noise", f"Gaussian noise σ = {mem.noise_std:g}"), ("mask", "bottom half erased")):
+                st.subheader(f"Recall from {name}")
+                a, b = st.columns([2, 3])
+                with a:
+                    table = recall_table(rows, kind)
+                    show_figure(build(mem, f"heat_{kind}", result, lambda t=table, n=name: recall_heatmap(
+                        t, title=f"Recall MSE · {n}")), rows[rows["corruption"] == kind] if rows is not None else None,
+                                f"memory_{kind}_table", key=f"g_mem_heat_{kind}")
+                with b:
+                    width = max(mem.widths)
+                    pics = result.arrays.get(f"{kind}_{width}")
+                    if pics is not None:
+                        show_figure(build(mem, f"pics_{kind}", result, lambda p=pics, w=width: recall_pictures(
+                            p, title=f"n = {min(mem.ns)} · width {w}")), None, f"memory_{kind}_pictures",
+                                    key=f"g_mem_pics_{kind}")
+            show_figure(training_curves(result.frame, title="Reconstruction MSE while memorising"), result.frame,
+                        "memory_curves", key="g_mem_curves")
+
+        run_part("g_mem", mem, run_memory, f"Associative memory · {len(mem.widths)} widths", mem_body)
+
+# ------------------------------------------------------------------ 4. OOD
+with tab_ood:
+    st.markdown("**Energy-based OOD detection.** A PC classifier's energy with its output clamped to its own "
+                "prediction, before and after inference, against the max softmax (Appendix F). Offline the OOD "
+                "set is a shifted copy of the test set; MNIST vs FashionMNIST when both are downloaded.")
+    c = st.columns(4)
+    ood_sets = tuple(s for s in OOD_SETS if s != "fashion_mnist" or dataset_available("fashion_mnist"))
+    v = {"g_ood_data": state.select("ID dataset", "g_ood_data", IMAGE_SETS, "digits", format_func=dataset_label,
+                                    container=c[0]),
+         "g_ood_set": state.select("OOD set", "g_ood_set", ood_sets, "noise", container=c[1]),
+         "g_ood_epochs": state.number("Epochs", "g_ood_epochs", 10, min_value=1, max_value=200, container=c[2]),
+         "g_ood_T": state.number("Test inference steps", "g_ood_T", 50, min_value=1, max_value=1000, container=c[3])}
+    state.sync_url(v)
+    ood = checked(lambda: OODConfig(dataset=v["g_ood_data"], ood=v["g_ood_set"], epochs=int(v["g_ood_epochs"]),
+                                    test_steps=int(v["g_ood_T"])))
+    if ood is not None:
+        def ood_body(result, live):
+            if live:
+                live_curves(result, "g_ood")
+                return
+            auroc = {k: result.scalars[f"auroc_{k}"] for k in SCORES if f"auroc_{k}" in result.scalars}
+            cols = st.columns(len(auroc) + 1)
+            cols[0].metric("Test accuracy", f"{result.scalars.get('test_accuracy', np.nan):.3f}")
+            for col, (k, a) in zip(cols[1:], auroc.items(), strict=True):
+                col.metric(f"AUROC · {k.replace('_', ' ')}", f"{a:.3f}")
+            scores = result.tables.get("scores")
+            show_figure(build(ood, "hist", result, lambda: ood_histograms(scores)), scores, "ood_scores", key="g_ood_hist")
+            roc = result.tables.get("roc")
+            show_figure(build(ood, "roc", result, lambda: roc_curves(roc, auroc)), roc, "ood_roc", key="g_ood_roc")
+
+        run_part("g_ood", ood, run_ood, f"OOD · {ood.dataset} vs {ood.ood}", ood_body)

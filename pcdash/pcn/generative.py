@@ -1,0 +1,265 @@
+"""Generative predictive coding: a decoder-only PCN whose top latent is inferred (PCX paper,
+Appendix C.1), its Monte Carlo variant (C.2, Langevin noise in the state updates) and the
+backprop autoencoder with the same decoder that it is compared with.
+
+Notation: the decoder is an :class:`~pcdash.pcn.network.MLP` with widths ``(d_0, …, d_L)``;
+``h_0`` is the top latent, ``h_L`` the sensory (data) layer, ``μ_l = f_l(h_{l−1})``. Per example
+
+    F = prior/2 ‖h_0‖² + Σ_{l<L} ½‖h_l − μ_l‖² + 1/(2 σ²_L) ‖h_L − μ_L‖²
+
+(``prior = 0`` leaves the latent unconstrained, as in the PCX autoencoder; ``σ²_L`` is the
+sensory-layer variance of the MCPC experiments). Training clamps ``h_L = x`` and relaxes every
+other state from ``h_0 = 0`` and a forward pass; recall and sampling leave (part of) ``h_L`` free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from pcdash.pcn.network import ACTIVATIONS, MLP, init_mlp, layer_prediction
+
+States = tuple[Float[Array, "batch _"], ...]  # (h_0, h_1, …, h_L)
+
+
+# --------------------------------------------------------------------------- Langevin noise
+
+
+class LangevinState(NamedTuple):
+    key: PRNGKeyArray
+
+
+def add_langevin_noise(lr: float | Array, temperature: float | Array, key: PRNGKeyArray) -> optax.GradientTransformation:
+    """Adds ``√(2 γ T) · N(0, 1)`` to every update (PCX paper, Eq. 4 with ``σ²_mcpc = T``).
+
+    Chained after ``optax.sgd(γ)`` it turns gradient descent on the states into unadjusted
+    Langevin dynamics ``Δh = −γ ∇_h F + √(2γ) N``, ``N ~ N(0, σ²_mcpc)``. The key is carried in
+    the state, so every call draws fresh noise."""
+
+    def init(params):
+        del params
+        return LangevinState(key)
+
+    def update(updates, state, params=None):
+        del params
+        next_key, sub = jax.random.split(state.key)
+        leaves, treedef = jax.tree_util.tree_flatten(updates)
+        scale = jnp.sqrt(2.0 * lr * temperature)
+        keys = jax.random.split(sub, len(leaves))
+        noisy = [u + scale * jax.random.normal(k, u.shape, u.dtype) for u, k in zip(leaves, keys, strict=True)]
+        return jax.tree_util.tree_unflatten(treedef, noisy), LangevinState(next_key)
+
+    return optax.GradientTransformation(init, update)
+
+
+def state_optimizer(state_lr, *, momentum: float = 0.0, temperature: float | Array = 0.0,
+                    key: PRNGKeyArray | None = None) -> optax.GradientTransformation:
+    """SGD on the states, with Langevin noise when ``temperature > 0`` (MCPC)."""
+    sgd = optax.sgd(state_lr, momentum=momentum if momentum > 0 else None)
+    if key is None:
+        return sgd
+    return optax.chain(sgd, add_langevin_noise(state_lr, temperature, key))
+
+
+# --------------------------------------------------------------------------- energy and inference
+
+
+def per_example_energy(mlp: MLP, states: States, *, prior: float = 0.0, out_var: float = 1.0) -> Float[Array, " batch"]:
+    """``F^{(n)}`` of the module docstring, one value per example."""
+    energy = 0.5 * prior * jnp.sum(jnp.square(states[0]), axis=-1)
+    for layer in range(1, mlp.num_layers + 1):
+        mu = layer_prediction(mlp, layer, states[layer - 1])
+        sq = jnp.sum(jnp.square(states[layer] - mu), axis=-1)
+        energy = energy + 0.5 * (sq / out_var if layer == mlp.num_layers else sq)
+    return energy
+
+
+def initial_states(mlp: MLP, h0: Float[Array, "batch d_0"], h_out: Float[Array, "batch d_L"] | None) -> States:
+    """``h_0`` given, hidden states by a forward pass (zero hidden errors), ``h_L = h_out`` (or
+    ``μ_L`` when None)."""
+    states = [h0]
+    for layer in range(1, mlp.num_layers + 1):
+        states.append(layer_prediction(mlp, layer, states[-1]))
+    if h_out is not None:
+        states[-1] = h_out
+    return tuple(states)
+
+
+def relax(mlp: MLP, states: States, *, steps: int, optimizer: optax.GradientTransformation,
+          fixed: Array | bool = False, prior: float = 0.0, out_var: float = 1.0) -> tuple[States, Float[Array, " steps"]]:
+    """``steps`` optimiser steps on every state; entries of ``h_L`` where ``fixed`` is True keep
+    their initial value (the clamped data, or the visible half of a masked image). Returns the
+    final states and the batch-mean energy before each step."""
+    clamp = states[-1]
+
+    def total(s):
+        e = per_example_energy(mlp, s, prior=prior, out_var=out_var)
+        return jnp.sum(e), jnp.mean(e)
+
+    def step(carry, _):
+        s, opt_state = carry
+        (_, e), grads = jax.value_and_grad(total, has_aux=True)(s)
+        updates, opt_state = optimizer.update(grads, opt_state, s)
+        s = jax.tree_util.tree_map(jnp.add, s, updates)
+        s = (*s[:-1], jnp.where(fixed, clamp, s[-1]))
+        return (s, opt_state), e
+
+    (states, _), trace = jax.lax.scan(step, (states, optimizer.init(states)), None, length=steps)
+    return states, trace
+
+
+def infer_latents(mlp: MLP, x: Float[Array, "batch d_L"], *, steps: int, state_lr, momentum: float = 0.9,
+                  prior: float = 0.0, out_var: float = 1.0, temperature=0.0, key: PRNGKeyArray | None = None) -> States:
+    """Clamp ``h_L = x`` and relax every other state from ``h_0 = 0`` (Appendix C.1)."""
+    h0 = jnp.zeros((x.shape[0], mlp.sizes[0]), x.dtype)
+    opt = state_optimizer(state_lr, momentum=momentum, temperature=temperature, key=key)
+    states, _ = relax(mlp, initial_states(mlp, h0, x), steps=steps, optimizer=opt, fixed=True, prior=prior,
+                      out_var=out_var)
+    return states
+
+
+def reconstruct(mlp: MLP, x: Float[Array, "batch d_L"], *, steps: int, state_lr, momentum: float = 0.9,
+                prior: float = 0.0, out_var: float = 1.0) -> Float[Array, "batch d_L"]:
+    """``μ_L(h_{L−1})`` after inferring the latents of ``x``: the PC autoencoder's output."""
+    states = infer_latents(mlp, x, steps=steps, state_lr=state_lr, momentum=momentum, prior=prior, out_var=out_var)
+    return layer_prediction(mlp, mlp.num_layers, states[-2])
+
+
+# --------------------------------------------------------------------------- engine algorithms
+
+
+class GenCarry(NamedTuple):
+    mlp: MLP
+    opt_state: optax.OptState
+
+
+@dataclass(frozen=True)
+class GenerativePCN:
+    """A decoder-only PCN trained by inference then one AdamW step on ``∇_θ F`` (an
+    :class:`pcdash.engine.Algorithm`). ``temperature > 0`` makes it MCPC: Langevin noise in the
+    training inference. Per-member ``hp``: ``state_lr`` (γ) and ``weight_lr``; with
+    ``count_examples``, also ``n_images``: only examples whose label (their index) is below it
+    count (associative memory: one program for every n)."""
+
+    sizes: tuple[int, ...]  # (latent, hidden…, data)
+    activation: str = "leaky_relu"
+    inference_steps: int = 20
+    eval_steps: int = 20
+    state_momentum: float = 0.9
+    prior: float = 0.0
+    out_var: float = 1.0
+    temperature: float = 0.0
+    weight_decay: float = 1e-4
+    count_examples: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}")
+        if len(self.sizes) < 2 or min(self.sizes) < 1:
+            raise ValueError(f"bad layer sizes {self.sizes}")
+
+    def _wopt(self, hp):
+        return optax.adamw(hp["weight_lr"], weight_decay=self.weight_decay)
+
+    def init(self, key: PRNGKeyArray, hp: Mapping[str, Array]) -> GenCarry:
+        mlp = init_mlp(key, self.sizes, activation=self.activation)
+        return GenCarry(mlp, self._wopt(hp).init(mlp))
+
+    def _weights(self, hp, y):
+        if not self.count_examples:
+            return jnp.ones(y.shape, jnp.float32)
+        return (y < hp["n_images"]).astype(jnp.float32)
+
+    def train_step(self, carry: GenCarry, hp, x, y: Int[Array, " batch"], key: PRNGKeyArray):
+        mlp, opt_state = carry
+        x = x.reshape(x.shape[0], -1)
+        noisy = self.temperature > 0
+        states = infer_latents(mlp, x, steps=self.inference_steps, state_lr=hp["state_lr"],
+                               momentum=0.0 if noisy else self.state_momentum, prior=self.prior, out_var=self.out_var,
+                               temperature=self.temperature, key=key if noisy else None)
+        states = jax.lax.stop_gradient(states)
+        w = self._weights(hp, y)
+
+        def loss_fn(m):
+            return jnp.sum(w * per_example_energy(m, states, prior=self.prior, out_var=self.out_var)) / jnp.maximum(
+                jnp.sum(w), 1.0)
+
+        energy, grads = jax.value_and_grad(loss_fn)(mlp)
+        updates, opt_state = self._wopt(hp).update(grads, opt_state, mlp)
+        new_mlp = optax.apply_updates(mlp, updates)
+        recon = layer_prediction(mlp, mlp.num_layers, states[-2])
+        mse = jnp.sum(w * jnp.mean(jnp.square(recon - x), axis=-1)) / jnp.maximum(jnp.sum(w), 1.0)
+        finite = jnp.isfinite(energy)
+        for leaf in jax.tree_util.tree_leaves(new_mlp):
+            finite = finite & jnp.all(jnp.isfinite(leaf))
+        return GenCarry(new_mlp, opt_state), {"loss": jnp.where(finite, mse, jnp.nan), "energy": energy}
+
+    def evaluate(self, carry: GenCarry, hp, x, y):
+        x = x.reshape(x.shape[0], -1)
+        recon = reconstruct(carry.mlp, x, steps=self.eval_steps, state_lr=hp["state_lr"],
+                            momentum=self.state_momentum, prior=self.prior, out_var=self.out_var)
+        return {"mse": jnp.mean(jnp.square(recon - x), axis=-1)}
+
+
+class AECarry(NamedTuple):
+    encoder: MLP
+    decoder: MLP
+    opt_state: optax.OptState
+
+
+@dataclass(frozen=True)
+class BPAutoencoder:
+    """Encoder MLP ``(d_L, …, d_0)`` + the same decoder as :class:`GenerativePCN`, trained by
+    backprop on the per-pixel MSE with AdamW. ``hp``: ``weight_lr`` (``state_lr`` is ignored)."""
+
+    sizes: tuple[int, ...]  # the decoder's (latent, hidden…, data)
+    activation: str = "leaky_relu"
+    weight_decay: float = 1e-4
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+
+    def _wopt(self, hp):
+        return optax.adamw(hp["weight_lr"], weight_decay=self.weight_decay)
+
+    def init(self, key, hp) -> AECarry:
+        k1, k2 = jax.random.split(key)
+        enc = init_mlp(k1, self.sizes[::-1], activation=self.activation)
+        dec = init_mlp(k2, self.sizes, activation=self.activation)
+        return AECarry(enc, dec, self._wopt(hp).init((enc, dec)))
+
+    @staticmethod
+    def _recon(enc: MLP, dec: MLP, x):
+        h = x
+        for layer in range(1, enc.num_layers + 1):
+            h = layer_prediction(enc, layer, h)
+        for layer in range(1, dec.num_layers + 1):
+            h = layer_prediction(dec, layer, h)
+        return h
+
+    def reconstruct(self, carry: AECarry, x):
+        return self._recon(carry.encoder, carry.decoder, x.reshape(x.shape[0], -1))
+
+    def train_step(self, carry: AECarry, hp, x, y, key):
+        del y, key
+        x = x.reshape(x.shape[0], -1)
+
+        def loss_fn(params):
+            return jnp.mean(jnp.square(self._recon(*params, x) - x))
+
+        params = (carry.encoder, carry.decoder)
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = self._wopt(hp).update(grads, carry.opt_state, params)
+        enc, dec = optax.apply_updates(params, updates)
+        return AECarry(enc, dec, opt_state), {"loss": loss, "energy": loss}
+
+    def evaluate(self, carry: AECarry, hp, x, y):
+        x = x.reshape(x.shape[0], -1)
+        return {"mse": jnp.mean(jnp.square(self._recon(carry.encoder, carry.decoder, x) - x), axis=-1)}

@@ -1,0 +1,93 @@
+"""The Generative & memory page renders, rejects bad input with a message, and one tiny run per
+tab draws the expected figures (checked on the plotly specs)."""
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+os.environ.setdefault("PCDASH_WARMUP", "0")
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "generative.py")
+
+
+def _app(**params) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def _train(at: AppTest, part: str, timeout: float = 120.0) -> list[dict]:
+    at.button(key=f"{part}_train").click()
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        at.run()
+        assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
+        if any("Trained in" in c.value for c in at.caption):
+            return _figures(at)
+        time.sleep(0.3)
+    raise AssertionError(f"{part} did not finish in time")
+
+
+def _metas(figs, key):
+    return [t.get("meta", {}) for f in figs for t in f["data"] if isinstance(t.get("meta"), dict) and key in t["meta"]]
+
+
+def test_page_renders_with_a_train_button_per_tab():
+    at = _app()
+    keys = {b.key for b in at.button}
+    assert {"g_ae_train", "g_mc_train", "g_mem_train", "g_ood_train"} <= keys
+    assert [t.label for t in at.tabs] == ["Autoencoder", "MCPC sampling", "Associative memory", "OOD detection"]
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"g_ae_gammas": "0.1,-1"}, "γ must be > 0"),
+    ({"g_mem_ns": "a,b"}, "comma-separated"),
+    ({"g_mc_gamma": "0.5"}, "γ / σ²_L"),
+])
+def test_bad_input_gets_a_message(params, message):
+    at = _app(**params)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_tiny_autoencoder_run_shows_pc_and_bp():
+    at = _app(g_ae_epochs="2", g_ae_gammas="0.1", g_ae_hidden="16", g_ae_T="5")
+    figs = _train(at, "g_ae")
+    bars = _metas(figs, "gamma")
+    assert sorted(m["model"] for m in bars) == ["BP", "PC"]
+    grids = [f["layout"]["meta"] for f in figs if isinstance(f["layout"].get("meta"), dict) and "grid" in f["layout"]["meta"]]
+    assert [3, 8] in [g["grid"] for g in grids]  # original, PC, BP rows
+
+
+def test_tiny_mcpc_run_draws_densities_over_the_data():
+    at = _app(g_mc_data="moons", g_mc_epochs="1", g_mc_steps="20")
+    figs = _train(at, "g_mc")
+    roles = [m["role"] for m in _metas(figs, "role")]
+    assert roles.count("samples") == 2 and roles.count("data") == 2  # before and after training
+
+
+def test_tiny_memory_run_draws_the_table_and_pictures():
+    at = _app(g_mem_ns="2,4", g_mem_widths="16", g_mem_steps="20", g_mem_recall="20")
+    figs = _train(at, "g_mem")
+    heat = _metas(figs, "width")
+    assert len(heat) == 2 and all(m["n"] == [2, 4] and m["width"] == [16] for m in heat)  # noise and mask
+
+
+def test_tiny_ood_run_draws_roc_curves_with_auroc():
+    at = _app(g_ood_epochs="1", g_ood_T="5")
+    figs = _train(at, "g_ood")
+    scores = {m["score"]: m.get("auroc") for m in _metas(figs, "score") if "auroc" in m}
+    assert set(scores) == {"energy_before", "energy_after", "max_softmax"}
+    assert all(0.0 <= a <= 1.0 for a in scores.values())
+    hist = {(m["set"], m["score"]) for m in _metas(figs, "set")}
+    assert len(hist) == 6
