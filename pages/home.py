@@ -3,7 +3,7 @@
 import streamlit as st
 
 from pcdash.figures.cre import tradeoff_means
-from pcdash.ui.widgets import cre_result, cre_sidebar, job_panel, show_figure, start_cre_job
+from pcdash.ui.widgets import cre_result, cre_sidebar, job_panel, memo, show_figure, start_cre_job
 
 st.title("pcdash")
 st.markdown(
@@ -34,7 +34,9 @@ st.markdown(
 )
 if config is not None:
     def draw(result, live):
-        fig = tradeoff_means(result.frame)
-        show_figure(fig, None, "tradeoff_means", key=f"home_means_{'live' if live else 'done'}")
+        tag = "live" if live else "done"
+        fig = memo(("home_means", tag), result.frame, lambda: tradeoff_means(result.frame))  # rebuilt when epochs finish
+        show_figure(fig, None, "tradeoff_means", key=f"home_means_{tag}")
 
-    job_panel(cre_result(config), start=lambda restart: start_cre_job(config, restart=restart), body=draw, key="home")
+    job_panel(cre_result(config), start=lambda restart: start_cre_job(config, restart=restart), body=draw, key="home",
+              placeholder="Mean accuracy and MSE per λ appear here, epoch by epoch, as the models train.")

@@ -6,7 +6,7 @@ import streamlit as st
 from pcdash.figures.cre import pareto, tradeoff_boxes, tradeoff_means, training_curves
 from pcdash.results import final_rows, select_by_validation
 from pcdash.ui import state
-from pcdash.ui.widgets import cre_result, cre_sidebar, job_panel, show_figure, start_cre_job
+from pcdash.ui.widgets import cre_result, cre_sidebar, job_panel, memo, show_figure, start_cre_job
 
 st.title("Classification–reconstruction trade-off")
 st.caption("Classification (blue) is best at λ = 0, reconstruction (orange) at λ = 1; nothing in between wins both.")
@@ -18,28 +18,41 @@ state.sync_url({"split": split, "pick": epoch_rule})
 
 
 def draw(result, live):
-    frame = result.frame
-    frame = frame[frame["model"] == "cre"] if "model" in frame else frame
-    shown = frame
-    if epoch_rule == "best on validation" and not live:
-        shown = select_by_validation(frame, "loss", split=split)
+    source = result.frame  # a new object whenever epochs finish: figures are rebuilt only then
     tag = "live" if live else "done"
+
+    def frames():
+        frame = source[source["model"] == "cre"] if "model" in source else source
+        shown = frame
+        if epoch_rule == "best on validation" and not live:
+            shown = select_by_validation(frame, "loss", split=split)
+        return frame, shown, final_rows(shown, split)
+
+    def figure(name, build):
+        return memo(("tradeoff", name, tag, split, epoch_rule), source,
+                    lambda: build(*memo(("tradeoff", tag, split, epoch_rule), source, frames)))
+
     left, right = st.columns(2)
     with left:
-        show_figure(tradeoff_boxes(shown, split=split), final_rows(shown, split), "tradeoff_boxes", key=f"boxes_{tag}")
+        fig, data = figure("boxes", lambda f, s, final: (tradeoff_boxes(s, split=split), final))
+        show_figure(fig, data, "tradeoff_boxes", key=f"boxes_{tag}")
     with right:
-        show_figure(tradeoff_means(shown, split=split), final_rows(shown, split), "tradeoff_means", key=f"means_{tag}")
+        fig, data = figure("means", lambda f, s, final: (tradeoff_means(s, split=split), final))
+        show_figure(fig, data, "tradeoff_means", key=f"means_{tag}")
     left, right = st.columns(2)
     with left:
-        show_figure(pareto(shown, split=split), final_rows(shown, split), "pareto", key=f"pareto_{tag}")
+        fig, data = figure("pareto", lambda f, s, final: (pareto(s, split=split), final))
+        show_figure(fig, data, "pareto", key=f"pareto_{tag}")
     with right:
         metric = st.radio("Training curves of", ("accuracy", "mse", "ce"), horizontal=True, key=f"curve_metric_{tag}")
-        curves = frame[frame["split"].isin(["train", "val"])]
-        show_figure(training_curves(frame, metric=metric), curves, f"training_{metric}", key=f"curves_{tag}")
-    diverged = frame.groupby("member")["diverged"].any().sum() if len(frame) else 0
+        fig, data = figure(f"curves_{metric}", lambda f, s, final: (training_curves(f, metric=metric),
+                                                                    f[f["split"].isin(["train", "val"])]))
+        show_figure(fig, data, f"training_{metric}", key=f"curves_{tag}")
+    diverged = figure("diverged", lambda f, s, final: f.groupby("member")["diverged"].any().sum() if len(f) else 0)
     if diverged:
         st.warning(f"{int(diverged)} model(s) diverged (loss became NaN/inf); they are left out of the plots.")
 
 
 if config is not None:
-    job_panel(cre_result(config), start=lambda restart: start_cre_job(config, restart=restart), body=draw, key="tradeoff")
+    job_panel(cre_result(config), start=lambda restart: start_cre_job(config, restart=restart), body=draw, key="tradeoff",
+              placeholder="Accuracy and MSE per λ appear here, epoch by epoch, as the models train.")

@@ -148,25 +148,66 @@ def _train_chunk(
 
 
 @eqx.filter_jit
-def _evaluate(algo: Algorithm, dynamic: Carry, static: Carry, hp: Mapping[str, Array], x: Array, y: Array, eval_batch: int):
-    """Mean of the per-example metrics over ``x`` for every member, in fixed-size batches
-    (padded, with padding masked out) so memory stays bounded on large sets."""
-    n = x.shape[0]
-    n_batches = -(-n // eval_batch)
-    pad = n_batches * eval_batch - n
-    xp = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)]) if pad else x
-    yp = jnp.concatenate([y, jnp.zeros((pad,), y.dtype)]) if pad else y
-    mask = (jnp.arange(n_batches * eval_batch) < n).reshape(n_batches, eval_batch)
-    xb = xp.reshape(n_batches, eval_batch, *x.shape[1:])
-    yb = yp.reshape(n_batches, eval_batch)
+def _evaluate(algo: Algorithm, dynamic: Carry, static: Carry, hp: Mapping[str, Array], xb: Array, yb: Array, segb: Array,
+              n_segments: int):
+    """Per-split sums of the per-example metrics for every member: ``(member, split)`` each.
+
+    Every split is evaluated by this one program (one compile, one call per epoch, whatever the
+    split sizes): the splits are concatenated, padded and cut into fixed-size batches on the host
+    (see :class:`_EvalPlan`); ``segb`` names each example's split, padding has id ``n_segments``
+    and counts nowhere. Batches keep memory bounded on large sets."""
 
     def one_batch(args):
-        xi, yi, mi = args
+        xi, yi, si = args
         metrics = jax.vmap(lambda d, h: algo.evaluate(eqx.combine(d, static), h, xi, yi))(dynamic, hp)
-        return jax.tree_util.tree_map(lambda v: jnp.sum(jnp.where(mi, v, 0.0), axis=-1), metrics)
+        return jax.tree_util.tree_map(
+            lambda v: jnp.stack([jnp.sum(jnp.where(si == s, v, 0.0), axis=-1) for s in range(n_segments)], axis=-1),
+            metrics,
+        )
 
-    sums = jax.lax.map(one_batch, (xb, yb, mask))
-    return jax.tree_util.tree_map(lambda s: jnp.sum(s, axis=0) / n, sums)
+    sums = jax.lax.map(one_batch, (xb, yb, segb))
+    return jax.tree_util.tree_map(lambda s: jnp.sum(s, axis=0), sums)
+
+
+@dataclass(frozen=True)
+class _EvalPlan:
+    """The evaluation splits as one padded, batched set on the device."""
+
+    names: tuple[str, ...]
+    counts: tuple[int, ...]
+    xb: Array  # (batches, batch, ...)
+    yb: Array  # (batches, batch)
+    segb: Array  # (batches, batch): index into ``names``; ``len(names)`` marks padding
+
+    @staticmethod
+    def build(eval_sets: Mapping[str, tuple[Any, Any]] | None, eval_batch: int) -> _EvalPlan | None:
+        sets = [(k, np.asarray(v[0]), np.asarray(v[1], dtype=np.int32)) for k, v in (eval_sets or {}).items()]
+        sets = [s for s in sets if s[1].shape[0] > 0]
+        if not sets:
+            return None
+        counts = tuple(s[1].shape[0] for s in sets)
+        total = sum(counts)
+        batch = max(1, min(eval_batch, total))
+        n_batches = -(-total // batch)
+        pad = n_batches * batch - total
+        x0 = sets[0][1]
+        x = np.concatenate([s[1] for s in sets] + [np.zeros((pad, *x0.shape[1:]), x0.dtype)])
+        y = np.concatenate([s[2] for s in sets] + [np.zeros(pad, np.int32)])
+        seg = np.concatenate([np.full(c, i, np.int32) for i, c in enumerate(counts)] + [np.full(pad, len(sets), np.int32)])
+        return _EvalPlan(
+            tuple(s[0] for s in sets), counts,
+            jax.device_put(x.reshape(n_batches, batch, *x.shape[1:])),
+            jax.device_put(y.reshape(n_batches, batch)),
+            jax.device_put(seg.reshape(n_batches, batch)),
+        )
+
+    def args(self) -> tuple:
+        return self.xb, self.yb, self.segb, len(self.names)
+
+    def split(self, sums: Mapping[str, Array]) -> dict[str, dict[str, np.ndarray]]:
+        """Means per split from :func:`_evaluate`'s sums."""
+        host = {k: np.asarray(v) for k, v in sums.items()}
+        return {name: {k: v[:, i] / count for k, v in host.items()} for i, (name, count) in enumerate(zip(self.names, self.counts, strict=True))}
 
 
 @functools.partial(jax.jit, static_argnums=2)
@@ -197,6 +238,114 @@ def default_chunk_steps(steps_per_epoch: int, target: int = 64) -> int:
     return best if best * 4 >= target else target
 
 
+@eqx.filter_jit
+def _member_keys(seeds: Int[Array, " member"]) -> tuple[PRNGKeyArray, PRNGKeyArray, PRNGKeyArray]:
+    """Each member's initialisation, data-order and step keys, from its seed (one program)."""
+    root = jax.vmap(jax.random.PRNGKey)(seeds)
+    return tuple(jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(root) for i in range(3))
+
+
+def _scalar(value: int) -> Array:
+    # Host values go to the device with device_put: jnp.asarray/jnp.zeros would each compile a
+    # small program (one more persistent-cache lookup per process), and every call site must pass
+    # the same kind of value or the jit caches would not be shared with precompile().
+    return jax.device_put(np.int32(value))
+
+
+@dataclass
+class _Plan:
+    """Everything :func:`train_members` passes to the compiled programs, built once, so that
+    :func:`precompile` lowers exactly the programs a later training run calls."""
+
+    algo: Algorithm
+    hp: dict[str, Array]
+    n_members: int
+    x: Array
+    y: Array
+    batch_size: int
+    steps_per_epoch: int
+    chunk: int
+    evals: _EvalPlan | None
+    init_keys: PRNGKeyArray
+    data_keys: PRNGKeyArray
+    step_keys: PRNGKeyArray
+
+    @property
+    def chunks_per_epoch(self) -> int:
+        return -(-self.steps_per_epoch // self.chunk)
+
+    @property
+    def ragged(self) -> bool:
+        return self.steps_per_epoch % self.chunk != 0
+
+    def initial_state(self, init_carry: Carry | None):
+        carry = init_carry if init_carry is not None else _init_members(self.algo, self.init_keys, self.hp)
+        carry, static = eqx.partition(carry, eqx.is_array)
+        zero_metrics = _zeros_like_metrics(self.algo, carry, static, self.hp, self.x, self.y, self.step_keys, self.batch_size)
+        diverged = jax.device_put(np.zeros(self.n_members, bool))
+        return carry, static, diverged, zero_metrics
+
+    def permutations(self, epoch: int) -> Array:
+        return _permutations(self.data_keys, _scalar(epoch), self.x.shape[0])
+
+    def chunk_args(self, state, static, perms, c: int) -> tuple:
+        return (state, static, self.algo, self.hp, self.x, self.y, perms, self.step_keys, _scalar(c * self.chunk),
+                self.batch_size, self.chunk, _scalar(self.steps_per_epoch), self.ragged)
+
+    def evaluate(self, carry, static) -> dict[str, dict[str, np.ndarray]]:
+        if self.evals is None:
+            return {}
+        return self.evals.split(_evaluate(self.algo, carry, static, self.hp, *self.evals.args()))
+
+
+def _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch) -> _Plan:
+    seeds = np.asarray(seeds, dtype=np.uint32)
+    n_members = len(seeds)
+    if n_members == 0:
+        raise ValueError("no members to train")
+    hp = {k: np.asarray(v, dtype=np.float32) for k, v in hp.items()}
+    for k, v in hp.items():
+        if v.shape != (n_members,):
+            raise ValueError(f"hyperparameter {k!r} has shape {v.shape}, expected ({n_members},)")
+    x = x_train if isinstance(x_train, jax.Array) else jax.device_put(np.asarray(x_train))
+    y = jax.device_put(np.asarray(y_train, dtype=np.int32))
+    n = x.shape[0]
+    steps_per_epoch = n // batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"batch size {batch_size} is larger than the training set ({n})")
+    chunk = int(chunk_steps or default_chunk_steps(steps_per_epoch))
+    keys = _member_keys(jax.device_put(seeds))
+    return _Plan(algo, {k: jax.device_put(v) for k, v in hp.items()}, n_members, x, y, batch_size, steps_per_epoch,
+                 chunk, _EvalPlan.build(eval_sets, eval_batch), *keys)
+
+
+def precompile(
+    algo: Algorithm,
+    hp: Mapping[str, np.ndarray],
+    seeds: np.ndarray,
+    x_train: np.ndarray | Array,
+    y_train: np.ndarray | Array,
+    *,
+    batch_size: int,
+    eval_sets: Mapping[str, tuple[np.ndarray | Array, np.ndarray | Array]] | None = None,
+    chunk_steps: int | None = None,
+    eval_batch: int = 1024,
+    init_carry: Carry | None = None,
+) -> Carry:
+    """Get every program that :func:`train_members` with these arguments runs ready in this
+    process (traced, lowered and compiled, or loaded from the persistent compilation cache)
+    without training: a later ``train_members`` call of the same shapes starts computing at once.
+    A server calls this in the background before anyone presses Train. Returns the initial
+    state, stacked over members (for callers that compile programs of their own on it)."""
+    plan = _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch)
+    carry, static, diverged, zero_metrics = plan.initial_state(init_carry)
+    sums = {"count": _scalar(0), "sum": zero_metrics, "last": zero_metrics}
+    _train_chunk.lower(*plan.chunk_args((carry, diverged, sums), static, plan.permutations(1), 0)).lowered.compile()
+    if plan.evals is not None:
+        _evaluate.lower(plan.algo, carry, static, plan.hp, *plan.evals.args()).lowered.compile()
+    return eqx.combine(carry, static)
+
+
 def train_members(
     algo: Algorithm,
     hp: Mapping[str, np.ndarray],
@@ -223,7 +372,8 @@ def train_members(
             order in which it sees the data.
         x_train, y_train: the training set; moved to the device once.
         epochs, batch_size: the schedule; the last incomplete batch of an epoch is dropped.
-        eval_sets: split name -> (x, y), evaluated on every member after every epoch.
+        eval_sets: split name -> (x, y), evaluated on every member after every epoch (all
+            splits by one compiled program).
         on_progress: called between chunks (and after each epoch's evaluation).
         should_stop: polled between chunks; when it returns True training ends cleanly with
             the epochs completed so far.
@@ -233,32 +383,12 @@ def train_members(
     Returns:
         A :class:`TrainResult` whose history holds one :class:`EpochRecord` per finished epoch.
     """
-    seeds = np.asarray(seeds, dtype=np.uint32)
-    n_members = len(seeds)
-    if n_members == 0:
-        raise ValueError("no members to train")
-    hp = {k: jnp.asarray(np.asarray(v, dtype=np.float32)) for k, v in hp.items()}
-    for k, v in hp.items():
-        if v.shape != (n_members,):
-            raise ValueError(f"hyperparameter {k!r} has shape {v.shape}, expected ({n_members},)")
-    x = jnp.asarray(x_train)
-    y = jnp.asarray(y_train, dtype=jnp.int32)
-    n = x.shape[0]
-    steps_per_epoch = n // batch_size
-    if steps_per_epoch < 1:
-        raise ValueError(f"batch size {batch_size} is larger than the training set ({n})")
-    chunk = int(chunk_steps or default_chunk_steps(steps_per_epoch))
-    chunks_per_epoch = -(-steps_per_epoch // chunk)
-    evals = {k: (jnp.asarray(v[0]), jnp.asarray(v[1], dtype=jnp.int32)) for k, v in (eval_sets or {}).items()}
-
-    root = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds))
-    init_keys, data_keys, step_keys = (jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(root) for i in range(3))
+    plan = _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch)
+    steps_per_epoch, chunk = plan.steps_per_epoch, plan.chunk
 
     t0 = time.perf_counter()
-    carry = init_carry if init_carry is not None else _init_members(algo, init_keys, hp)
-    carry, static = eqx.partition(carry, eqx.is_array)
-    zero_metrics = _zeros_like_metrics(algo, carry, static, hp, x, y, step_keys, batch_size)
-    diverged = jnp.zeros((n_members,), bool)
+    carry, static, diverged, zero_metrics = plan.initial_state(init_carry)
+    zero_count = _scalar(0)
     history: list[EpochRecord] = []
     total_steps = epochs * steps_per_epoch
     steps_done = 0
@@ -266,20 +396,15 @@ def train_members(
     compile_s = 0.0
 
     for epoch in range(1, epochs + 1):
-        perms = _permutations(data_keys, jnp.asarray(epoch, jnp.int32), n)
-        sums = {"count": jnp.zeros((), jnp.int32), "sum": zero_metrics, "last": zero_metrics}
-        state = (carry, diverged, sums)
+        perms = plan.permutations(epoch)
+        state = (carry, diverged, {"count": zero_count, "sum": zero_metrics, "last": zero_metrics})
         t_epoch = time.perf_counter()
-        for c in range(chunks_per_epoch):
+        for c in range(plan.chunks_per_epoch):
             if should_stop is not None and should_stop():
                 stopped = True
                 break
             tc = time.perf_counter()
-            state = _train_chunk(
-                state, static, algo, hp, x, y, perms, step_keys,
-                jnp.asarray(c * chunk, jnp.int32), batch_size, chunk, jnp.asarray(steps_per_epoch, jnp.int32),
-                steps_per_epoch % chunk != 0,
-            )
+            state = _train_chunk(*plan.chunk_args(state, static, perms, c))
             jax.block_until_ready(state[1])
             if epoch == 1 and c == 0:
                 compile_s = time.perf_counter() - tc
@@ -290,15 +415,10 @@ def train_members(
         if stopped:
             break
         seconds = time.perf_counter() - t_epoch
-        count = sums["count"]
-        train = {k: np.asarray(v / count) for k, v in sums["sum"].items()}
+        count = int(sums["count"])
+        train = {k: np.asarray(v) / count for k, v in sums["sum"].items()}
         last = {k: np.asarray(v) for k, v in sums["last"].items()}
-        split_metrics = {
-            name: {k: np.asarray(v) for k, v in _evaluate(algo, carry, static, hp, ex, ey, min(eval_batch, max(1, ex.shape[0]))).items()}
-            for name, (ex, ey) in evals.items()
-            if ex.shape[0] > 0
-        }
-        record = EpochRecord(epoch, train, last, split_metrics, np.asarray(diverged), seconds)
+        record = EpochRecord(epoch, train, last, plan.evaluate(carry, static), np.asarray(diverged), seconds)
         history.append(record)
         if epoch_hook is not None:
             epoch_hook(eqx.combine(carry, static), record)

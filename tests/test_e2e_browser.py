@@ -71,7 +71,7 @@ def browser():
 
 def _wait_idle(page, timeout=90_000):
     """Streamlit shows its status widget while a script runs; wait for the app to settle."""
-    page.wait_for_selector("[data-testid='stApp']", timeout=timeout)
+    page.wait_for_selector("[data-testid='stApp'] h1", timeout=timeout)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
     page.wait_for_timeout(300)
@@ -115,3 +115,15 @@ def test_tiny_sweep_from_the_tradeoff_page(server, browser):
         page.wait_for_selector(".js-plotly-plot", timeout=60_000)
         page.screenshot(path=str(SHOTS / f"{name}_trained.png"), full_page=True)
     page.close()
+
+
+def test_tiny_pcn_sweep_from_the_energy_page(server, browser):
+    page, errors = _open(browser, f"{server}/energy?gammas=0.01,0.1&pseeds=1&pepochs=2")
+    page.get_by_role("button", name="Train").first.click()
+    page.get_by_text("Trained in").wait_for(timeout=240_000)
+    _wait_idle(page)
+    assert page.locator(".js-plotly-plot").count() >= 5
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(SHOTS / "energy_trained.png"), full_page=True)
+    page.close()
+    assert not errors, errors

@@ -14,10 +14,15 @@ import numpy as np
 import pandas as pd
 
 from pcdash.cre.algorithm import CREAlgorithm, encode_decode
-from pcdash.cre.baselines import ProjectionCRE, pca_components, pca_reconstruction_mse, random_projection
+from pcdash.cre.baselines import (
+    ProjectionCRE,
+    pca_components,
+    pca_reconstruction_mse,
+    random_projection,
+)
 from pcdash.cre.config import CREConfig
 from pcdash.data import Dataset, load_dataset
-from pcdash.engine import TrainResult
+from pcdash.engine import TrainResult, precompile
 from pcdash.errors import ConfigError
 from pcdash.results import history_to_frame
 from pcdash.runs import load_run, save_run
@@ -72,7 +77,7 @@ def _encode_members(carry, x):
 
 def _snapshot_hook(snapshot: Snapshot, member_ids: np.ndarray) -> Callable:
     def hook(carry, record):
-        z, x_hat, pred = (np.asarray(a) for a in _encode_members(carry, jnp.asarray(snapshot.x)))
+        z, x_hat, pred = (np.asarray(a) for a in _encode_members(carry, jax.device_put(snapshot.x)))
         for i, m in enumerate(member_ids):
             if record.diverged[i]:
                 continue
@@ -156,6 +161,37 @@ def _pca_analytic_rows(config: CREConfig, data: Dataset, first_id: int) -> pd.Da
     return pd.DataFrame(rows)
 
 
+def _setup(config: CREConfig, data: Dataset | None):
+    config = config.validate()
+    data = data or load_dataset(config.dataset, val_fraction=config.val_fraction)
+    batch = min(config.batch_size, len(data.x_train))
+    if batch != config.batch_size:
+        config = replace(config, batch_size=batch)
+    x_sub, y_sub = evaluation_subset(data, config.points_per_class)
+    snapshot = Snapshot(x_sub, y_sub)
+    groups, members = build_groups(config, data, snapshot)
+    eval_sets = {s: data.split(s) for s in ("val", "test")}
+    return config, data, snapshot, groups, members, eval_sets
+
+
+def precompile_cre(config: CREConfig, *, data: Dataset | None = None) -> pd.DataFrame:
+    """Get every compiled program of ``config``'s sweep ready in this process (traced, lowered,
+    loaded from the persistent compilation cache or compiled) without training anything, so a
+    later :func:`run_cre_sweep` of the same shapes starts computing at once; the number of epochs
+    does not matter. Returns the members table.
+
+    Raises:
+        ConfigError, DataError: as :func:`run_cre_sweep`.
+    """
+    config, data, snapshot, groups, members, eval_sets = _setup(config, data)
+    for group in groups:
+        carry = precompile(group.algo, group.hp, group.seeds, data.x_train, data.y_train, batch_size=config.batch_size,
+                           eval_sets=eval_sets, init_carry=group.init_carry)
+        if group.epoch_hook is not None:  # the snapshot of latents and reconstructions
+            _encode_members.lower(carry, jax.device_put(snapshot.x)).lowered.compile()
+    return members
+
+
 def run_cre_sweep(
     config: CREConfig,
     *,
@@ -169,15 +205,7 @@ def run_cre_sweep(
         ConfigError: the configuration cannot run (message meant for the user).
         DataError: the dataset is missing or corrupt.
     """
-    config = config.validate()
-    data = data or load_dataset(config.dataset, val_fraction=config.val_fraction)
-    batch = min(config.batch_size, len(data.x_train))
-    if batch != config.batch_size:
-        config = replace(config, batch_size=batch)
-    x_sub, y_sub = evaluation_subset(data, config.points_per_class)
-    snapshot = Snapshot(x_sub, y_sub)
-    groups, members = build_groups(config, data, snapshot)
-    eval_sets = {s: data.split(s) for s in ("val", "test")}
+    config, data, snapshot, groups, members, eval_sets = _setup(config, data)
 
     def progress(p: SweepProgress):
         if on_progress is not None:

@@ -4,6 +4,10 @@ A job is keyed by its configuration: two sessions asking for the same sweep shar
 results are deterministic), different configurations train independently. At most
 ``max_running`` jobs train at once; the rest wait in order. Plain threads suffice: JAX releases
 the GIL while compiled programs run, so the UI stays responsive.
+
+A server can :meth:`JobManager.warm_up` in the background (load the default sweep's compiled
+programs before anyone presses Train); jobs that start meanwhile wait for it rather than trace
+the same programs a second time beside it.
 """
 
 from __future__ import annotations
@@ -44,12 +48,49 @@ class Job:
 
 
 class JobManager:
-    def __init__(self, max_running: int = 2, keep: int = 64):
+    def __init__(self, max_running: int = 2, keep: int = 64, warm_up_wait_s: float = 60.0):
         self.max_running = max_running
         self._slots = threading.BoundedSemaphore(max_running)
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._lock = threading.Lock()
         self._keep = keep
+        self._warm = threading.Event()
+        self._warm.set()  # set while no warm-up runs
+        self.warm_up_wait_s = warm_up_wait_s
+        self.warm_up_s: float | None = None  # how long the last warm-up took
+
+    @property
+    def warming(self) -> bool:
+        return not self._warm.is_set()
+
+    def warm_up(self, fn: Callable[[], Any], then: Callable[[Any], Any] | None = None) -> None:
+        """Run ``fn`` (e.g. tracing and loading compiled programs) in a background thread, then
+        ``then(fn())`` if given. Jobs that start while ``fn`` runs wait for it, at most
+        ``warm_up_wait_s``: they would need the same programs, and two threads tracing side by
+        side on a small machine only slow each other down (``then`` runs beside them). A failing
+        warm-up is logged and otherwise ignored: it only saves time."""
+        with self._lock:
+            if self.warming:
+                return
+            self._warm.clear()
+
+        def run() -> None:
+            t0 = time.time()
+            try:
+                value = fn()
+            except Exception:
+                traceback.print_exc()
+                return
+            finally:
+                self.warm_up_s = time.time() - t0
+                self._warm.set()
+            if then is not None:
+                try:
+                    then(value)
+                except Exception:
+                    traceback.print_exc()
+
+        threading.Thread(target=run, daemon=True, name="pcdash-warm-up").start()
 
     def get(self, key: str) -> Job | None:
         with self._lock:
@@ -100,6 +141,7 @@ class JobManager:
                 job.status, job.finished = "stopped", time.time()
                 return
             job.status, job.started = "running", time.time()
+            self._warm.wait(self.warm_up_wait_s)
 
             def on_progress(p):
                 if job.first_update_s is None and getattr(p, "frame", None) is not None and len(p.frame):
@@ -108,6 +150,8 @@ class JobManager:
 
             try:
                 job.result = runner(on_progress, job.stop_event.is_set)
+                # finished before the status: a page that sees the job end shows how long it took
+                job.finished = time.time()
                 job.status = "stopped" if getattr(job.result, "stopped", False) else "done"
                 if on_done is not None and job.status == "done":
                     on_done(job.result)
@@ -117,4 +161,4 @@ class JobManager:
                 traceback.print_exc()
                 job.status, job.error = "error", f"{type(err).__name__}: {err}"
             finally:
-                job.finished = time.time()
+                job.finished = job.finished or time.time()

@@ -3,11 +3,14 @@ figure/CSV export. Pages call these and draw what the library returns."""
 
 from __future__ import annotations
 
+import gc
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -15,22 +18,85 @@ import streamlit as st
 from pcdash.compile_cache import enable_compile_cache
 from pcdash.cre.config import CREConfig
 from pcdash.cre.models import ARCHS
-from pcdash.cre.sweep import load_cre_output, run_cre_sweep, save_cre_output
+from pcdash.cre.sweep import (
+    EVAL_METRICS,
+    TRAIN_METRICS,
+    load_cre_output,
+    precompile_cre,
+    run_cre_sweep,
+    save_cre_output,
+)
 from pcdash.data import DATASETS, DataError, dataset_available, describe
+from pcdash.engine import EpochRecord, TrainResult
 from pcdash.errors import PcdashError
+from pcdash.figures.cre import empty_figure, pareto, tradeoff_boxes, tradeoff_means, training_curves
 from pcdash.parsing import parse_float_list, parse_int_list
+from pcdash.results import history_to_frame
 from pcdash.ui import state
 from pcdash.ui.jobs import Job, JobManager
 
 MAX_RUNNING_JOBS = 2
 DEFAULT = CREConfig()
 EXPORT_FORMATS = ("png", "svg")
+WARMING = "(Loading compiled programs in the background, once per server start…)"
+LIVE_REDRAW_S = 2.0  # live figures are redrawn at most this often (the first epoch's at once)
+T = TypeVar("T")
 
 
 @st.cache_resource
 def job_manager() -> JobManager:
     enable_compile_cache()
-    return JobManager(max_running=MAX_RUNNING_JOBS)
+    freeze_heap()  # the modules imported so far; again after the warm-up
+    manager = JobManager(max_running=MAX_RUNNING_JOBS)
+    if os.environ.get("PCDASH_WARMUP", "1") != "0":
+        manager.warm_up(lambda: precompile_cre(DEFAULT), then=warm_up_figures)
+    return manager
+
+
+def freeze_heap() -> None:
+    """Leave what is alive now (modules, compiled programs, caches) out of later garbage
+    collections. Streamlit collects garbage after every script run, fragment runs included
+    (``runner.postScriptGC``); with JAX, pandas and plotly loaded a full collection takes ~0.15 s
+    with the GIL held, and the progress bar reruns twice a second while a job trains, so the
+    training thread would wait for the collector a third of the time. After this it takes ~1 ms."""
+    gc.collect()
+    gc.freeze()
+
+
+def warm_up_figures(members: pd.DataFrame) -> None:
+    """Build the trade-off figures once from a placeholder frame of ``members`` (plotly loads its
+    code lazily, which would otherwise delay the first live figure), then :func:`freeze_heap`.
+
+    With :func:`~pcdash.cre.sweep.precompile_cre` (data, and every program traced, lowered and
+    loaded from the persistent compilation cache), this is what the first Train of the default
+    sweep would spend before it shows anything. The server does both once, in the background, on
+    its first page load (``PCDASH_WARMUP=0`` skips it); nothing is trained."""
+    n = len(members)
+    record = EpochRecord(
+        1, {k: np.full(n, 0.5, np.float32) for k in TRAIN_METRICS}, {},
+        {s: {k: np.full(n, 0.5, np.float32) for k in EVAL_METRICS} for s in ("val", "test")}, np.zeros(n, bool), 0.0,
+    )
+    placeholder = history_to_frame(TrainResult([record], record.diverged, None, False, 0), members,
+                                   train_metrics=TRAIN_METRICS, eval_metrics=EVAL_METRICS)
+    for build in (tradeoff_boxes, tradeoff_means, pareto, training_curves):
+        build(placeholder)
+    freeze_heap()
+
+
+def memo(key: Hashable, source: object, build: Callable[[], T]) -> T:
+    """``build()``, kept in the session for as long as ``source`` stays the same object.
+
+    A live sweep hands over a new frame only when an epoch finishes, while the job panel redraws
+    every half second: pages build their figures through this, so a redraw of an unchanged frame
+    costs no figure building (which holds the GIL that the training thread needs between chunks).
+    """
+    store = st.session_state.setdefault("_pcdash_memo", {})
+    hit = store.get(key)
+    if hit is not None and hit[0] is source:
+        return hit[1]
+    value = build()
+    store[key] = (source, value)
+    return value
 
 
 def dataset_label(name: str) -> str:
@@ -104,9 +170,19 @@ def _eta(seconds: float | None) -> str:
 
 
 def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[Any, bool], None],
-              train_label: str = "Train", key: str = "job") -> None:
-    """Train/Stop buttons, a progress bar with ETA, and ``body(result_or_progress, live)``
-    redrawn every half second while the job trains."""
+              train_label: str = "Train", key: str = "job", placeholder: str | None = None) -> None:
+    """Train/Stop buttons, a progress bar with ETA, and ``body(result_or_progress, live)``.
+
+    While the job trains, only the progress bar polls (a fragment, every half second until the
+    first figures, then every second). When it sees the first epochs, new epochs at least
+    ``LIVE_REDRAW_S`` after the last drawing, or the end, it redraws the page: ``body`` runs a
+    few times per sweep rather than twice a second, so building the figures, and the browser
+    drawing them, leave the CPU to the training.
+
+    ``placeholder``: before the first Train, an empty chart with this text where the figures
+    will appear. Besides showing where to look, it makes the browser load its chart code (several
+    MB of plotly.js, loaded on a page's first chart) before Train rather than after it, when the
+    first figure would be waiting for it."""
     cols = st.columns([1, 1, 4])
     if cols[0].button(train_label if job is None else "Retrain", type="primary", key=f"{key}_train",
                       disabled=job is not None and job.active):
@@ -118,35 +194,57 @@ def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[
     running = job is not None and job.active
     if cols[1].button("Stop", key=f"{key}_stop", disabled=not running) and job is not None:
         job.stop()
+    manager = job_manager()
+    warming = job is None and manager.warming
+    progress = job.progress if running else None
+    shown = progress.frame if progress is not None else None  # what this page run draws
+    drawn_at = time.monotonic()
 
-    @st.fragment(run_every=0.5 if running else None)
-    def live():
+    # Poll twice a second until the first figures are drawn (they are what the user waits for),
+    # then once a second: each poll costs the browser a redraw of the page's status.
+    poll = 0.5 if warming or (running and shown is None) else 1.0 if running else None
+
+    @st.fragment(run_every=poll)
+    def status():
         current = job
         if current is None:
-            st.info(f"Press **{train_label}** to train this configuration.")
+            if manager.warming:
+                st.info(f"Press **{train_label}** to train this configuration. {WARMING}")
+            else:
+                st.info(f"Press **{train_label}** to train this configuration.")
+                if warming:  # the warm-up just ended: stop the timer
+                    st.rerun()
             return
         if current.status == "queued":
-            st.progress(0.0, text=f"Waiting: {job_manager().max_running} jobs are already training on this server…")
+            st.progress(0.0, text=f"Waiting: {manager.max_running} jobs are already training on this server…")
         elif current.status == "running":
             p = current.progress
             frac = 0.0 if p is None else min(max(p.fraction, 0.0), 1.0)
             text = "compiling…" if p is None else f"{p.message} · {_eta(p.eta_s)}"
             st.progress(frac, text=text)
-        elif current.status == "error":
-            st.error(current.error)
-            return
-        elif current.status == "stopped":
-            st.warning("Stopped: showing the epochs that finished.")
-        if current.status in ("done", "stopped") and current.result is not None:
-            if current.started and current.finished:
-                st.caption(f"Trained in {current.finished - current.started:.1f} s.")
-            body(current.result, False)
-            if running:  # it just finished: redraw the whole page without the timer
+        if running:
+            p = current.progress
+            new_epochs = p is not None and p.frame is not shown and len(p.frame)
+            due = shown is None or len(shown) == 0 or time.monotonic() - drawn_at >= LIVE_REDRAW_S
+            if not current.active or (new_epochs and due):
                 st.rerun()
-        elif current.progress is not None and len(current.progress.frame):
-            body(current.progress, True)
 
-    live()
+    status()
+    if job is None:
+        if placeholder:
+            fig = empty_figure(placeholder)
+            fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10))
+            st.plotly_chart(fig, key=f"{key}_placeholder", theme=None, config={"displayModeBar": False})
+    elif job.status == "error":
+        st.error(job.error)
+    elif job.status in ("done", "stopped") and job.result is not None:
+        if job.status == "stopped":
+            st.warning("Stopped: showing the epochs that finished.")
+        if job.started and job.finished:
+            st.caption(f"Trained in {job.finished - job.started:.1f} s.")
+        body(job.result, False)
+    elif progress is not None and len(progress.frame):
+        body(progress, True)
 
 
 def export_format_control() -> None:
@@ -162,8 +260,8 @@ def show_figure(fig: go.Figure, data: pd.DataFrame | None, name: str, *, key: st
     config = {"displaylogo": False, "toImageButtonOptions": {"format": fmt, "scale": 2, "filename": name}}
     event = st.plotly_chart(fig, config=config, key=key, theme=None, **kwargs)
     if data is not None and len(data):
-        st.download_button("Data (CSV)", data.to_csv(index=False).encode(), file_name=f"{name}.csv",
-                           mime="text/csv", key=f"{key}_csv")
+        csv = memo(("csv", key), data, lambda: data.to_csv(index=False).encode())
+        st.download_button("Data (CSV)", csv, file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv")
     return event
 
 
