@@ -45,6 +45,11 @@ T = TypeVar("T")
 
 @st.cache_resource
 def job_manager() -> JobManager:
+    """The server's jobs. Created on the first page load, it starts warming up in the background:
+    what the first Train of the default sweep would otherwise spend before it computes anything
+    (loading the data; tracing, lowering and loading every program from the persistent
+    compilation cache, :func:`~pcdash.cre.sweep.precompile_cre`; plotly's first figures). Nothing
+    is trained. ``PCDASH_WARMUP=0`` turns this off."""
     enable_compile_cache()
     freeze_heap()  # the modules imported so far; again after the warm-up
     manager = JobManager(max_running=MAX_RUNNING_JOBS)
@@ -65,12 +70,7 @@ def freeze_heap() -> None:
 
 def warm_up_figures(members: pd.DataFrame) -> None:
     """Build the trade-off figures once from a placeholder frame of ``members`` (plotly loads its
-    code lazily, which would otherwise delay the first live figure), then :func:`freeze_heap`.
-
-    With :func:`~pcdash.cre.sweep.precompile_cre` (data, and every program traced, lowered and
-    loaded from the persistent compilation cache), this is what the first Train of the default
-    sweep would spend before it shows anything. The server does both once, in the background, on
-    its first page load (``PCDASH_WARMUP=0`` skips it); nothing is trained."""
+    code lazily, which would otherwise delay the first live figure), then :func:`freeze_heap`."""
     n = len(members)
     record = EpochRecord(
         1, {k: np.full(n, 0.5, np.float32) for k in TRAIN_METRICS}, {},
@@ -86,9 +86,10 @@ def warm_up_figures(members: pd.DataFrame) -> None:
 def memo(key: Hashable, source: object, build: Callable[[], T]) -> T:
     """``build()``, kept in the session for as long as ``source`` stays the same object.
 
-    A live sweep hands over a new frame only when an epoch finishes, while the job panel redraws
-    every half second: pages build their figures through this, so a redraw of an unchanged frame
-    costs no figure building (which holds the GIL that the training thread needs between chunks).
+    Result frames are replaced, never changed (a live sweep hands over a new frame when epochs
+    finish). Pages build their figures through this, so a rerun that leaves the frame as it was
+    (a control touched, a redraw of the finished sweep) builds no figure again: figure building
+    holds the GIL that a training thread needs between its chunks.
     """
     store = st.session_state.setdefault("_pcdash_memo", {})
     hit = store.get(key)
@@ -198,22 +199,20 @@ def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[
     warming = job is None and manager.warming
     progress = job.progress if running else None
     shown = progress.frame if progress is not None else None  # what this page run draws
+    drawn = shown is not None and len(shown) > 0
     drawn_at = time.monotonic()
 
     # Poll twice a second until the first figures are drawn (they are what the user waits for),
     # then once a second: each poll costs the browser a redraw of the page's status.
-    poll = 0.5 if warming or (running and shown is None) else 1.0 if running else None
+    # No timer while nothing trains: a full-app rerun fired from a fragment during a page's first
+    # load makes Streamlit show "Page not found", so the warm-up's end is not pushed to the page.
+    poll = 0.5 if running and not drawn else 1.0 if running else None
 
     @st.fragment(run_every=poll)
     def status():
         current = job
         if current is None:
-            if manager.warming:
-                st.info(f"Press **{train_label}** to train this configuration. {WARMING}")
-            else:
-                st.info(f"Press **{train_label}** to train this configuration.")
-                if warming:  # the warm-up just ended: stop the timer
-                    st.rerun()
+            st.info(f"Press **{train_label}** to train this configuration." + (f" {WARMING}" if warming else ""))
             return
         if current.status == "queued":
             st.progress(0.0, text=f"Waiting: {manager.max_running} jobs are already training on this server…")
@@ -225,7 +224,7 @@ def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[
         if running:
             p = current.progress
             new_epochs = p is not None and p.frame is not shown and len(p.frame)
-            due = shown is None or len(shown) == 0 or time.monotonic() - drawn_at >= LIVE_REDRAW_S
+            due = not drawn or time.monotonic() - drawn_at >= LIVE_REDRAW_S
             if not current.active or (new_epochs and due):
                 st.rerun()
 
@@ -243,7 +242,7 @@ def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[
         if job.started and job.finished:
             st.caption(f"Trained in {job.finished - job.started:.1f} s.")
         body(job.result, False)
-    elif progress is not None and len(progress.frame):
+    elif drawn:
         body(progress, True)
 
 
