@@ -10,11 +10,11 @@ Measurements, each in a fresh process so only the persistent cache carries over:
    ``precompile_cre`` (what a server has done in the background before anyone presses Train);
 2. the real thing, when Chromium is installed: a streamlit server, a browser presses Train on
    the Trade-off page and we time until the first chart with data in it is drawn (plotly has
-   drawn a trace) and until "Trained in" shows. Twice, each with a fresh server: the click
-   comes as soon as the button shows (the server is still loading its compiled programs and
-   the browser its chart code: the worst case, a click within a second of the first page
-   load), and once the page is ready (its placeholder chart drawn, the "Loading compiled
-   programs" note gone), as when a user has read the page before pressing Train.
+   drawn a trace) and until "Trained in" shows. Twice, each with a fresh server: once the click
+   comes as soon as the button shows (the worst case: the server is still loading its compiled
+   programs in the background and the browser its chart code), once as a user who reads the
+   page first: the click comes READ_S seconds after the page has loaded (its placeholder chart
+   drawn).
 
 Targets (issue 3): first plot ≤ 3 s, whole default sweep ≤ 20 s on a 2-core machine.
 Run: python benchmarks/bench_responsiveness.py [--skip-browser]
@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+READ_S = 5.0  # how long the "reading" user looks at the loaded page before pressing Train
 
 LIBRARY_RUN = r"""
 import json, sys, time
@@ -70,7 +71,7 @@ def library_run(env: dict, *args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def browser_run(env: dict, *, wait_ready: bool) -> dict:
+def browser_run(env: dict, *, read: bool) -> dict:
     from playwright.sync_api import sync_playwright
 
     with socket.socket() as s:
@@ -92,11 +93,11 @@ def browser_run(env: dict, *, wait_ready: bool) -> dict:
             t_load = time.time()
             train = page.get_by_role("button", name="Train").first
             train.wait_for(timeout=60_000)
-            ready = None
-            if wait_ready:
+            loaded = None
+            if read:
                 page.wait_for_selector(".js-plotly-plot .main-svg", state="attached", timeout=120_000)  # placeholder drawn
-                page.get_by_text("Loading compiled programs").wait_for(state="detached", timeout=120_000)
-                ready = time.time() - t_load
+                loaded = time.time() - t_load
+                time.sleep(READ_S)
             t0 = time.time()
             train.click(timeout=60_000)
             page.wait_for_selector(".js-plotly-plot g.trace", timeout=120_000)  # a chart with data drawn
@@ -107,7 +108,7 @@ def browser_run(env: dict, *, wait_ready: bool) -> dict:
     finally:
         server.terminate()
         server.wait(10)
-    return {"first_plot_s": first, "total_s": total, "ready_s": ready}
+    return {"first_plot_s": first, "total_s": total, "loaded_s": loaded}
 
 
 def main() -> None:
@@ -127,17 +128,17 @@ def main() -> None:
         print(f"{'':34}{'cold cache':>12}{'warm cache':>12}   target")
         print(f"{'library: first partial results':34}{cold['first_update_s']:>11.1f}s{warm['first_update_s']:>11.1f}s   ≤ 3 s (+ ≤ 0.5 s page poll)")
         print(f"{'library: whole sweep':34}{cold['total_s']:>11.1f}s{warm['total_s']:>11.1f}s   ≤ 20 s")
-        print(f"{'library, after precompile_cre:':34}{'':>12}{'':>12}   (precompile {pre['precompile_s']:.1f} s)")
-        print(f"{'  first partial results':34}{'':>12}{pre['first_update_s']:>11.1f}s   ≤ 3 s (+ ≤ 0.5 s page poll)")
-        print(f"{'  whole sweep':34}{'':>12}{pre['total_s']:>11.1f}s   ≤ 20 s")
         print(f"  warm/cold first update: {warm['first_update_s'] / cold['first_update_s']:.2f}; "
               f"warm/cold whole sweep: {warm['total_s'] / cold['total_s']:.2f}")
+        print(f"library, after precompile_cre ({pre['precompile_s']:.1f} s; what the server does on its first page load):")
+        print(f"{'  first partial results':34}{'':>12}{pre['first_update_s']:>11.1f}s   ≤ 3 s (+ ≤ 0.5 s page poll)")
+        print(f"{'  whole sweep':34}{'':>12}{pre['total_s']:>11.1f}s   ≤ 20 s")
         if not args.skip_browser and shutil.which("chromium"):
-            for wait_ready, label in ((False, "click at once"), (True, "click when ready")):
+            for read, label in ((False, "click as soon as the button shows"), (True, f"click after reading the page {READ_S:.0f} s")):
                 shutil.rmtree(env["PCDASH_RUNS_DIR"], ignore_errors=True)
-                b = browser_run(env, wait_ready=wait_ready)
-                ready = f" (ready {b['ready_s']:.1f} s after the button showed)" if b["ready_s"] is not None else ""
-                print(f"browser, {label}{ready}:")
+                b = browser_run(env, read=read)
+                loaded = f" (page loaded {b['loaded_s']:.1f} s after opening it)" if b["loaded_s"] is not None else ""
+                print(f"browser, {label}{loaded}:")
                 print(f"{'  click → first chart with data':34}{'':>12}{b['first_plot_s']:>11.1f}s   ≤ 3 s")
                 print(f"{'  click → sweep finished':34}{'':>12}{b['total_s']:>11.1f}s   ≤ 20 s")
 

@@ -174,8 +174,8 @@ def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[
               train_label: str = "Train", key: str = "job", placeholder: str | None = None) -> None:
     """Train/Stop buttons, a progress bar with ETA, and ``body(result_or_progress, live)``.
 
-    While the job trains, only the progress bar polls (a fragment, every half second until the
-    first figures, then every second). When it sees the first epochs, new epochs at least
+    While the job trains, only the progress bar polls (a fragment, every quarter second until
+    the first figures, then every second). When it sees the first epochs, new epochs at least
     ``LIVE_REDRAW_S`` after the last drawing, or the end, it redraws the page: ``body`` runs a
     few times per sweep rather than twice a second, so building the figures, and the browser
     drawing them, leave the CPU to the training.
@@ -202,11 +202,12 @@ def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[
     drawn = shown is not None and len(shown) > 0
     drawn_at = time.monotonic()
 
-    # Poll twice a second until the first figures are drawn (they are what the user waits for),
-    # then once a second: each poll costs the browser a redraw of the page's status.
+    # Until the first figures are drawn (what the user waits for), poll four times a second once
+    # the job computes (half as often while it waits for the warm-up); then once a second: each
+    # poll costs the browser a redraw of the page's status.
     # No timer while nothing trains: a full-app rerun fired from a fragment during a page's first
     # load makes Streamlit show "Page not found", so the warm-up's end is not pushed to the page.
-    poll = 0.5 if running and not drawn else 1.0 if running else None
+    poll = (0.5 if manager.warming else 0.25) if running and not drawn else 1.0 if running else None
 
     @st.fragment(run_every=poll)
     def status():
