@@ -16,18 +16,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
-LATENT_ACTIVATIONS = ("relu", "linear")
-
-
-def apply_latent_activation(z: Float[Array, "*dims"], activation: str) -> Float[Array, "*dims"]:
-    """Apply the latent activation ("relu" as in the reference code, or "linear")."""
-    if activation == "relu":
-        return jax.nn.relu(z)
-    if activation == "linear":
-        return z
-    raise ValueError(
-        f"unknown latent activation {activation!r}; expected one of {LATENT_ACTIVATIONS}"
-    )
+from pcdash.cre.models import LATENT_ACTIVATIONS, latent_activation_fn
 
 
 def batch_norm(
@@ -176,7 +165,7 @@ class CNNCRE(eqx.Module):
             vars_.append(v)
         # flatten channels-first so the layout matches (C, h3, w3) in the decoder
         flat = jnp.transpose(h, (0, 3, 1, 2)).reshape(h.shape[0], -1)
-        z = apply_latent_activation(jax.vmap(self.enc_linear)(flat), self.latent_activation)
+        z = latent_activation_fn(self.latent_activation)(jax.vmap(self.enc_linear)(flat))
         return z, {"mean": jnp.stack(means), "var": jnp.stack(vars_)}
 
     def decode(self, z: Float[Array, "batch latent"]) -> Float[Array, "batch H W C"]:

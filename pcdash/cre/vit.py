@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
-from pcdash.cre.cnn import LATENT_ACTIVATIONS, apply_latent_activation
+from pcdash.cre.models import LATENT_ACTIVATIONS, latent_activation_fn
 
 GRID = 4  # patches per side: 16 patches in all
 
@@ -152,7 +152,7 @@ class ViTCRE(eqx.Module):
     ) -> tuple[Float[Array, "batch latent"], PyTree]:
         del train  # no dropout / batch statistics
         z = jax.vmap(self._encode_one)(patchify(x))
-        return apply_latent_activation(z, self.latent_activation), state
+        return latent_activation_fn(self.latent_activation)(z), state
 
     def decode(self, z: Float[Array, "batch latent"]) -> Float[Array, "batch H W C"]:
         patches = jax.vmap(self._decode_one)(z)
