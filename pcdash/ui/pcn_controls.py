@@ -20,7 +20,7 @@ from pcdash.pcn import (
 )
 from pcdash.ui import state
 from pcdash.ui.jobs import Job
-from pcdash.ui.widgets import dataset_label, job_manager
+from pcdash.ui.widgets import dataset_label, job_manager, saved_job
 
 PCN_DATASETS = tuple(d for d in DATASETS if d != "cifar10")
 PAGE_DEFAULT = PCNConfig(optimizers=("adamw", "sgd"), state_lrs=(0.003, 0.01, 0.03, 0.1, 0.3), seeds=2, epochs=5)
@@ -68,17 +68,7 @@ def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...
 
 
 def pcn_result(config: PCNConfig) -> Job | None:
-    manager = job_manager()
-    job = manager.get(config.key())
-    if job is None:
-        try:
-            saved = load_pcn_output(config)
-        except PcdashError as err:
-            st.error(str(err))
-            saved = None
-        if saved is not None:
-            job = manager.adopt(config.key(), "PCN sweep", saved)
-    return job
+    return saved_job(config.key(), "PCN sweep", lambda: load_pcn_output(config))
 
 
 def start_pcn_job(config: PCNConfig, *, restart: bool = False) -> Job:

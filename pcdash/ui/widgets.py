@@ -141,19 +141,25 @@ def cre_sidebar() -> CREConfig | None:
     return config
 
 
-def cre_result(config: CREConfig):
-    """The finished (or live) job for ``config``: from memory, else from disk, else None."""
+def saved_job(key: str, label: str, load: Callable[[], Any]) -> Job | None:
+    """The job under ``key``: from memory, else adopted from what ``load()`` finds on disk
+    (a damaged saved run is reported on the page), else None."""
     manager = job_manager()
-    job = manager.get(config.key())
+    job = manager.get(key)
     if job is None:
         try:
-            saved = load_cre_output(config)
+            saved = load()
         except PcdashError as err:
             st.error(str(err))
             saved = None
         if saved is not None:
-            job = manager.adopt(config.key(), "CRE sweep", saved)
+            job = manager.adopt(key, label, saved)
     return job
+
+
+def cre_result(config: CREConfig) -> Job | None:
+    """The finished (or live) job for ``config``: from memory, else from disk, else None."""
+    return saved_job(config.key(), "CRE sweep", lambda: load_cre_output(config))
 
 
 def start_cre_job(config: CREConfig, *, restart: bool = False) -> Job:
