@@ -73,8 +73,6 @@ def _run_sweep(args) -> int:
     from pcdash.cre.config import CREConfig
     from pcdash.cre.sweep import run_cre_sweep
     from pcdash.parsing import parse_float_list, parse_int_list
-    from pcdash.results import write_csv_atomic
-
     config = CREConfig(
         dataset=args.dataset,
         arch=args.arch,
@@ -89,11 +87,18 @@ def _run_sweep(args) -> int:
         baselines=tuple(b.strip() for b in args.baselines.split(",") if b.strip()),
     ).validate()
     out = run_cre_sweep(config, on_progress=_progress_printer(args.quiet))
+    return write_results(out.frame, args, n_members=config.n_members, seconds=out.seconds)
+
+
+def write_results(frame, args, *, n_members: int, seconds: float) -> int:
+    """Write a sweep's tidy frame to ``args.out`` atomically and say what was written."""
+    from pcdash.results import write_csv_atomic
+
     if not args.quiet:
         print(file=sys.stderr)
-    write_csv_atomic(out.frame, args.out)
-    n_div = int(out.frame.groupby("member")["diverged"].any().sum()) if len(out.frame) else 0
-    print(f"wrote {len(out.frame)} rows for {config.n_members} members to {args.out} in {out.seconds:.1f}s"
+    write_csv_atomic(frame, args.out)
+    n_div = int(frame.groupby("member")["diverged"].any().sum()) if len(frame) else 0
+    print(f"wrote {len(frame)} rows for {n_members} members to {args.out} in {seconds:.1f}s"
           + (f" ({n_div} diverged)" if n_div else ""))
     return 0
 

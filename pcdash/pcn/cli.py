@@ -8,7 +8,6 @@ of each layer at the end of inference on the last training batch (layer 1 = firs
 from __future__ import annotations
 
 import argparse
-import sys
 
 from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.pcn.algorithms import ALGORITHMS
@@ -71,16 +70,9 @@ def config_from_args(args: argparse.Namespace) -> PCNConfig:
 
 def run_pcn_command(args: argparse.Namespace) -> int:
     """Train the sweep the arguments describe and write its CSV atomically."""
-    from pcdash.cli import _progress_printer
+    from pcdash.cli import _progress_printer, write_results
     from pcdash.pcn.sweep import run_pcn_sweep
-    from pcdash.results import write_csv_atomic
 
     config = config_from_args(args)
     out = run_pcn_sweep(config, on_progress=_progress_printer(args.quiet))
-    if not args.quiet:
-        print(file=sys.stderr)
-    write_csv_atomic(out.frame, args.out)
-    n_div = int(out.frame.groupby("member")["diverged"].any().sum()) if len(out.frame) else 0
-    print(f"wrote {len(out.frame)} rows for {len(out.members)} members to {args.out} "
-          f"in {out.seconds:.1f}s" + (f" ({n_div} diverged)" if n_div else ""))  # fmt: skip
-    return 0
+    return write_results(out.frame, args, n_members=len(out.members), seconds=out.seconds)
