@@ -20,6 +20,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PAGES = {"home": "", "tradeoff": "tradeoff", "latent": "latent", "reconstructions": "reconstructions",
          "latent_dim": "latent_dim", "energy": "energy", "algorithms": "algorithms", "pc_vs_bp": "pc_vs_bp",
          "generative": "generative", "runs": "runs"}
+SERVER_LOG = SHOTS / "server.log"
 TINY = "lams=0,0.5,1&seeds=2&epochs=3&batch=128"
 
 if CHROMIUM is None:  # CI installs it (.ci/run); a developer machine without it cannot run these
@@ -36,10 +37,13 @@ def _free_port() -> int:
 def server():
     port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The server's output goes to a file: a pipe nobody reads blocks the server once it is full.
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    log = open(SERVER_LOG, "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -58,6 +62,7 @@ def server():
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +98,25 @@ def _open(browser, url):
     return page, errors
 
 
+def _wait_text(page, text: str, timeout: int, shot: str) -> None:
+    """Wait for ``text``; fail at once if the page shows an error instead, and on either failure
+    report what the page showed and the server's last lines."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    wanted = page.get_by_text(text)
+    error = page.locator("[data-testid='stAlertContentError'], [data-testid='stException']")
+    try:
+        wanted.or_(error).first.wait_for(timeout=timeout)
+        problem = None if wanted.count() else "the page shows an error"
+    except PlaywrightTimeout:
+        problem = f"{text!r} did not appear in {timeout / 1000:.0f} s"
+    if problem:
+        page.screenshot(path=str(SHOTS / f"{shot}_failed.png"), full_page=True)
+        shown = page.locator("[data-testid='stMain']").inner_text()[-1500:]
+        log = SERVER_LOG.read_text()[-4000:] if SERVER_LOG.exists() else ""
+        pytest.fail(f"{problem}.\nPage:\n{shown}\nServer log:\n{log}")
+
+
 @pytest.mark.parametrize("name", list(PAGES))
 def test_each_page_opens_without_error(server, browser, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -106,8 +130,8 @@ def test_each_page_opens_without_error(server, browser, name):
 
 def test_tiny_sweep_from_the_tradeoff_page(server, browser):
     page, _ = _open(browser, f"{server}/tradeoff?{TINY}")
-    page.get_by_role("button", name="Train").first.click()
-    page.get_by_text("Trained in").wait_for(timeout=240_000)
+    page.get_by_role("button", name="Train", exact=True).first.click()
+    _wait_text(page, "Trained in", 240_000, "tradeoff")
     _wait_idle(page)
     charts = page.locator(".js-plotly-plot")
     assert charts.count() >= 4
@@ -118,7 +142,7 @@ def test_tiny_sweep_from_the_tradeoff_page(server, browser):
     for name in ("latent", "reconstructions"):
         page.goto(f"{server}/{PAGES[name]}?{TINY}")
         _wait_idle(page)
-        page.get_by_text("Trained in").wait_for(timeout=60_000)
+        _wait_text(page, "Trained in", 60_000, name)
         page.wait_for_selector(".js-plotly-plot", timeout=60_000)
         page.screenshot(path=str(SHOTS / f"{name}_trained.png"), full_page=True)
     page.close()
@@ -126,8 +150,8 @@ def test_tiny_sweep_from_the_tradeoff_page(server, browser):
 
 def test_tiny_pcn_sweep_from_the_energy_page(server, browser):
     page, errors = _open(browser, f"{server}/energy?gammas=0.01,0.1&pseeds=1&pepochs=2")
-    page.get_by_role("button", name="Train").first.click()
-    page.get_by_text("Trained in").wait_for(timeout=240_000)
+    page.get_by_role("button", name="Train", exact=True).first.click()
+    _wait_text(page, "Trained in", 240_000, "energy")
     _wait_idle(page)
     # the finished sweep's figures are drawn by the rerun that follows "Trained in"
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=60_000)

@@ -12,6 +12,7 @@ the same programs a second time beside it.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -141,6 +142,7 @@ class JobManager:
                 job.status, job.finished = "stopped", time.time()
                 return
             job.status, job.started = "running", time.time()
+            _log(f"{job.label}: started")
             self._warm.wait(self.warm_up_wait_s)
 
             def on_progress(p):
@@ -154,7 +156,11 @@ class JobManager:
                 job.finished = time.time()
                 job.status = "stopped" if getattr(job.result, "stopped", False) else "done"
                 if on_done is not None and job.status == "done":
-                    on_done(job.result)
+                    try:  # e.g. saving to disk: a failure there leaves the result in memory
+                        on_done(job.result)
+                    except Exception:
+                        traceback.print_exc()
+                        _log(f"{job.label}: trained, but keeping it failed (see above)")
             except PcdashError as err:
                 job.status, job.error = "error", str(err)
             except Exception as err:  # shown on the page as one line; details go to the server log
@@ -162,3 +168,10 @@ class JobManager:
                 job.status, job.error = "error", f"{type(err).__name__}: {err}"
             finally:
                 job.finished = job.finished or time.time()
+                _log(f"{job.label}: {job.status} after {job.finished - job.started:.1f} s"
+                     + (f" ({job.error})" if job.error else ""))
+
+
+def _log(message: str) -> None:
+    """One line in the server's log per job event (start, end, failure)."""
+    print(f"{time.strftime('%H:%M:%S')} pcdash job · {message}", file=sys.stderr, flush=True)
