@@ -35,12 +35,19 @@ class LangevinState(NamedTuple):
     key: PRNGKeyArray
 
 
-def add_langevin_noise(lr: float | Array, temperature: float | Array, key: PRNGKeyArray) -> optax.GradientTransformation:
-    """Adds ``√(2 γ T) · N(0, 1)`` to every update (PCX paper, Eq. 4 with ``σ²_mcpc = T``).
+def add_langevin_noise(lr: float | Array, temperature: float | Array, key: PRNGKeyArray,
+                       momentum: float = 0.0) -> optax.GradientTransformation:
+    """Adds ``N(0, 2 σ² (1 − m) / γ)`` to every gradient (``σ² = temperature``, ``m = momentum``).
 
-    Chained after ``optax.sgd(γ)`` it turns gradient descent on the states into unadjusted
-    Langevin dynamics ``Δh = −γ ∇_h F + √(2γ) N``, ``N ~ N(0, σ²_mcpc)``. The key is carried in
-    the state, so every call draws fresh noise."""
+    Placed before ``trace(m)`` and ``scale_by_learning_rate(γ)`` (see :func:`state_optimizer`)
+    it turns descent on the states into Langevin dynamics that sample ``exp(−F / σ²)``:
+
+    * ``m = 0``: ``Δh = −γ ∇F + √(2γ) N``, ``N ~ N(0, σ²)`` (PCX paper, Eq. 4);
+    * ``m > 0``: ``v ← m v + ∇F + ξ``, ``Δh = −γ v`` — second-order Langevin dynamics with
+      friction ``1 − m`` (Eq. 5–6; the printed equations put ``γ`` into the velocity's units,
+      this is the form of the PCX implementation, ``sgdld``).
+
+    The key is carried in the state, so every call draws fresh noise."""
 
     def init(params):
         del params
@@ -49,10 +56,10 @@ def add_langevin_noise(lr: float | Array, temperature: float | Array, key: PRNGK
     def update(updates, state, params=None):
         del params
         next_key, sub = jax.random.split(state.key)
+        std = jnp.sqrt(2.0 * temperature * (1.0 - momentum) / lr)
         leaves, treedef = jax.tree_util.tree_flatten(updates)
-        scale = jnp.sqrt(2.0 * lr * temperature)
         keys = jax.random.split(sub, len(leaves))
-        noisy = [u + scale * jax.random.normal(k, u.shape, u.dtype) for u, k in zip(leaves, keys, strict=True)]
+        noisy = [u + std * jax.random.normal(k, u.shape, u.dtype) for u, k in zip(leaves, keys, strict=True)]
         return jax.tree_util.tree_unflatten(treedef, noisy), LangevinState(next_key)
 
     return optax.GradientTransformation(init, update)
@@ -60,11 +67,15 @@ def add_langevin_noise(lr: float | Array, temperature: float | Array, key: PRNGK
 
 def state_optimizer(state_lr, *, momentum: float = 0.0, temperature: float | Array = 0.0,
                     key: PRNGKeyArray | None = None) -> optax.GradientTransformation:
-    """SGD on the states, with Langevin noise when ``temperature > 0`` (MCPC)."""
-    sgd = optax.sgd(state_lr, momentum=momentum if momentum > 0 else None)
+    """SGD (with momentum ``m`` when ``m > 0``) on the states; with a ``key``, Langevin
+    dynamics (MCPC) as an optax chain: noise, momentum trace, learning rate."""
     if key is None:
-        return sgd
-    return optax.chain(sgd, add_langevin_noise(state_lr, temperature, key))
+        return optax.sgd(state_lr, momentum=momentum if momentum > 0 else None)
+    return optax.chain(
+        add_langevin_noise(state_lr, temperature, key, momentum),
+        optax.trace(decay=momentum) if momentum > 0 else optax.identity(),
+        optax.scale_by_learning_rate(state_lr),
+    )
 
 
 # --------------------------------------------------------------------------- energy and inference
@@ -182,7 +193,7 @@ class GenerativePCN:
         x = x.reshape(x.shape[0], -1)
         noisy = self.temperature > 0
         states = infer_latents(mlp, x, steps=self.inference_steps, state_lr=hp["state_lr"],
-                               momentum=0.0 if noisy else self.state_momentum, prior=self.prior, out_var=self.out_var,
+                               momentum=self.state_momentum, prior=self.prior, out_var=self.out_var,
                                temperature=self.temperature, key=key if noisy else None)
         states = jax.lax.stop_gradient(states)
         w = self._weights(hp, y)
