@@ -1,5 +1,6 @@
 """Saved runs on disk: one folder per configuration key holding ``config.json``,
-``results.csv`` and ``arrays.npz`` (plain arrays; never pickled objects).
+``results.csv``, ``arrays.npz`` (plain arrays; never pickled objects) and, for runs with more
+than one table, ``table_<name>.csv``.
 
 Written atomically (a temporary folder renamed into place), so a crash never leaves a half
 saved run that a later session would mistake for a finished one.
@@ -37,10 +38,11 @@ class SavedRun:
     arrays: dict[str, np.ndarray]
     meta: dict
     path: Path
+    tables: dict[str, pd.DataFrame]
 
 
 def save_run(key: str, kind: str, config: dict, frame: pd.DataFrame, arrays: dict[str, np.ndarray] | None = None,
-             meta: dict | None = None, root: Path | None = None) -> Path:
+             meta: dict | None = None, root: Path | None = None, tables: dict[str, pd.DataFrame] | None = None) -> Path:
     """Store a finished run under ``key`` (replacing any earlier one)."""
     root = root or runs_dir()
     final = root / key
@@ -49,6 +51,10 @@ def save_run(key: str, kind: str, config: dict, frame: pd.DataFrame, arrays: dic
         (tmp / "config.json").write_text(json.dumps({"kind": kind, "config": config, "meta": meta or {}}, default=list, indent=1))
         frame.to_csv(tmp / "results.csv", index=False)
         np.savez_compressed(tmp / "arrays.npz", **(arrays or {}))
+        for name, table in (tables or {}).items():
+            if not name.isidentifier():
+                raise ValueError(f"bad table name {name!r}")
+            table.to_csv(tmp / f"table_{name}.csv", index=False)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -68,9 +74,10 @@ def load_run(key: str, root: Path | None = None) -> SavedRun | None:
         frame = pd.read_csv(path / "results.csv")
         with np.load(path / "arrays.npz", allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
+        tables = {f.stem.removeprefix("table_"): pd.read_csv(f) for f in sorted(path.glob("table_*.csv"))}
     except (OSError, ValueError, KeyError) as err:
         raise PcdashError(f"saved run {key} is damaged ({err}); delete it on the Runs page") from err
-    return SavedRun(key, head["kind"], head["config"], frame, arrays, head.get("meta", {}), path)
+    return SavedRun(key, head["kind"], head["config"], frame, arrays, head.get("meta", {}), path, tables)
 
 
 def list_runs(root: Path | None = None) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from pcdash.engine import Progress
 from pcdash.errors import ConfigError
+from pcdash.runs import load_run, save_run
 from pcdash.sweep import SweepProgress
 
 
@@ -40,6 +41,25 @@ class PartResult:
     scalars: dict[str, float] = field(default_factory=dict)
     stopped: bool = False
     seconds: float = 0.0
+
+
+def save_part(config: Any, result: PartResult) -> None:
+    """Keep a finished part under its configuration key (kind ``generative-<part>``)."""
+    part = config.key().split("-", 1)[0]
+    meta = {"seconds": result.seconds, "stopped": result.stopped, "scalars": result.scalars}
+    save_run(config.key(), f"generative-{part}", asdict(config), result.frame, result.arrays, meta,
+             tables=result.tables)
+
+
+def load_part(config: Any) -> PartResult | None:
+    """The saved result of ``config``, or None if there is none."""
+    saved = load_run(config.key())
+    if saved is None or not saved.kind.startswith("generative-"):
+        return None
+    meta = saved.meta
+    return PartResult(saved.frame, dict(saved.arrays), dict(saved.tables),
+                      {k: float(v) for k, v in meta.get("scalars", {}).items()}, bool(meta.get("stopped")),
+                      float(meta.get("seconds", 0.0)))
 
 
 def loss_rows(history, model: str, members: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from pcdash.pcn import (
     run_pcn_sweep,
     save_pcn_output,
 )
+from pcdash.pcn.saving import load_comparison, save_comparison
 from pcdash.ui import state
 from pcdash.ui.jobs import Job
 from pcdash.ui.widgets import dataset_label, job_manager, saved_job
@@ -88,7 +89,8 @@ def comparison_key(variants) -> str:
 
 
 def comparison_result(variants) -> Job | None:
-    return job_manager().get(comparison_key(variants))
+    key = comparison_key(variants)
+    return saved_job(key, "PC comparison", lambda: load_comparison(key, variants))
 
 
 def start_comparison_job(variants, label: str, *, restart: bool = False) -> Job:
@@ -98,4 +100,6 @@ def start_comparison_job(variants, label: str, *, restart: bool = False) -> Job:
     def runner(on_progress, should_stop):
         return run_pcn_comparison(variants, on_progress=on_progress, should_stop=should_stop)
 
-    return job_manager().submit(comparison_key(variants), label, runner, restart=restart)
+    key = comparison_key(variants)
+    return job_manager().submit(key, label, runner, on_done=lambda out: save_comparison(key, variants, out),
+                                restart=restart)

@@ -1,0 +1,72 @@
+"""Finished runs survive a server restart: PC comparisons and the generative parts are saved
+with their trained weights and tables, and reloaded results compute the same things."""
+
+from dataclasses import replace
+
+import jax
+import numpy as np
+import pandas as pd
+import pytest
+
+from pcdash.errors import PcdashError
+from pcdash.pcn import PCNConfig
+from pcdash.pcn.compare import run_pcn_comparison
+from pcdash.pcn.gen_common import load_part, save_part
+from pcdash.pcn.landscape import loss_landscape
+from pcdash.pcn.mcpc import MCPCConfig, run_mcpc
+from pcdash.pcn.ood import OODConfig
+from pcdash.pcn.saving import load_comparison, save_comparison
+from pcdash.runs import list_runs, load_run, save_run
+from pcdash.ui.pcn_controls import comparison_key
+
+
+def test_tables_round_trip_and_bad_names_are_refused(tmp_path):
+    frame = pd.DataFrame({"a": [1, 2]})
+    table = pd.DataFrame({"set": ["ID", "OOD"], "score": [0.5, 1.5]})
+    save_run("k1", "test", {"dataset": "digits"}, frame, {"x": np.arange(3)}, {"seconds": 1.0}, root=tmp_path,
+             tables={"scores": table})
+    run = load_run("k1", root=tmp_path)
+    pd.testing.assert_frame_equal(run.tables["scores"], table)
+    np.testing.assert_array_equal(run.arrays["x"], np.arange(3))
+    with pytest.raises(ValueError):
+        save_run("k2", "test", {}, frame, tables={"../evil": table}, root=tmp_path)
+    assert list(list_runs(tmp_path)["key"]) == ["k1"]  # the refused run left nothing behind
+    (tmp_path / "k1" / "table_scores.csv").write_bytes(b"\x00\x01garbage\n\x00")
+    (tmp_path / "k1" / "arrays.npz").write_bytes(b"not a zip")
+    with pytest.raises(PcdashError, match="damaged"):
+        load_run("k1", root=tmp_path)
+
+
+def test_a_saved_comparison_reloads_with_its_weights():
+    base = PCNConfig(dataset="moons", state_lrs=(0.1,), widths=(16,), depth=1, epochs=1, seeds=2, batch_size=64,
+                     inference_steps=3)
+    variants = [(n, replace(base, algorithm=n)) for n in ("pc-se", "bp-se")]
+    out = run_pcn_comparison(variants)
+    key = comparison_key(variants)
+    assert load_comparison(key, variants) is None
+    save_comparison(key, variants, out)
+    back = load_comparison(key, variants)
+    assert back is not None and back.variants == out.variants
+    pd.testing.assert_frame_equal(back.frame, out.frame, check_dtype=False)
+    x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+    y = np.arange(32) % 2
+    for name in out.variants:
+        a, b = out.runs[name], back.runs[name]
+        assert b.algorithm == a.algorithm and list(b.members["variant"]) == [name] * 2
+        np.testing.assert_array_equal(b.diverged, a.diverged)
+        la = loss_landscape(jax.tree_util.tree_map(lambda t: t[0], a.mlp), x, y, points=3)
+        lb = loss_landscape(jax.tree_util.tree_map(lambda t: t[0], b.mlp), x, y, points=3)
+        np.testing.assert_allclose(lb[2], la[2], rtol=1e-6)
+
+
+def test_a_saved_generative_part_reloads_with_tables_arrays_and_scalars():
+    config = MCPCConfig(dataset="moons", epochs=1, train_steps=5, sample_steps=20, n_samples=50)
+    result = run_mcpc(config)
+    assert load_part(config) is None
+    save_part(config, result)
+    back = load_part(config)
+    assert back is not None and back.scalars == pytest.approx(result.scalars)
+    np.testing.assert_array_equal(back.arrays["samples"], result.arrays["samples"])
+    pd.testing.assert_frame_equal(back.frame, result.frame, check_dtype=False)
+    assert load_run(config.key()).kind == "generative-mcpc"
+    assert load_part(OODConfig()) is None  # another part's key finds nothing
