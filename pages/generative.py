@@ -13,6 +13,7 @@ from pcdash.data import dataset_available
 from pcdash.errors import PcdashError
 from pcdash.figures.generative import (
     density_2d,
+    energy_vs_softmax,
     mse_bars,
     ood_histograms,
     recall_heatmap,
@@ -24,11 +25,12 @@ from pcdash.figures.generative import (
 )
 from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.pcn.autoencoder import AEConfig, run_autoencoder
+from pcdash.pcn.gen_common import load_part, save_part
 from pcdash.pcn.mcpc import MCPC_DATASETS, default_mcpc, run_mcpc
 from pcdash.pcn.memory import MemoryConfig, recall_table, run_memory
-from pcdash.pcn.ood import OOD_SETS, SCORES, OODConfig, run_ood
+from pcdash.pcn.ood import HARD_QUANTILE, OOD_SETS, SCORES, OODConfig, run_ood
 from pcdash.ui import state
-from pcdash.ui.widgets import dataset_label, job_manager, job_panel, memo, show_figure
+from pcdash.ui.widgets import dataset_label, job_manager, job_panel, memo, saved_job, show_figure
 
 IMAGE_SETS = tuple(d for d in ("digits", "mnist", "fashion_mnist") if d == "digits" or dataset_available(d))
 
@@ -39,11 +41,13 @@ st.caption("A decoder-only PCN infers its top latent with the image clamped at t
 
 
 def run_part(part: str, config, runner, label: str, body) -> None:
-    """The job panel of one tab: the job is keyed by a stable hash of the part's config."""
+    """The job panel of one tab: the job is keyed by a stable hash of the part's config; a
+    finished run is saved to disk and found again after a restart."""
     def start(restart: bool):
-        return job_manager().submit(config.key(), label, lambda p, s: runner(config, p, s), restart=restart)
+        return job_manager().submit(config.key(), label, lambda p, s: runner(config, p, s),
+                                    on_done=lambda r: save_part(config, r), restart=restart)
 
-    job_panel(job_manager().get(config.key()), start=start, body=body, key=part)
+    job_panel(saved_job(config.key(), label, lambda: load_part(config)), start=start, body=body, key=part)
 
 
 def live_curves(progress, part: str, metric: str = "loss") -> None:
@@ -108,8 +112,10 @@ with tab_ae:
 # ------------------------------------------------------------------ 2. MCPC
 with tab_mcpc:
     st.markdown("**Monte Carlo PC.** Langevin noise in the state updates, `Δh = −γ ∇F + √(2γ) N`, "
-                "`N ~ N(0, σ²_mcpc)` (Eq. 4), as `optax.chain(sgd(γ), add_langevin_noise(γ, σ²))`. Samples: every "
-                "state free, the latent drawn from its prior, the sensory layer recorded.")
+                "`N ~ N(0, σ²_mcpc)` (Eq. 4); with a state momentum `m > 0`, second-order Langevin dynamics "
+                "`v ← m v + ∇F + ξ`, `Δh = −γ v`, `ξ ~ N(0, 2σ²(1 − m)/γ)` (Eq. 5–6). Both are one optax chain: "
+                "`add_langevin_noise`, `trace(m)`, `scale_by_learning_rate(γ)`. Samples: every state free, the "
+                "latent drawn from its prior, the sensory layer recorded.")
     c = st.columns(5)
     data = state.select("Dataset", "g_mc_data", MCPC_DATASETS[:3], "moons", format_func=dataset_label, container=c[0])
     d0 = default_mcpc(data)
@@ -121,9 +127,15 @@ with tab_mcpc:
                                     step=0.005, container=c[3]),
          "g_mc_steps": state.number("Sampling steps", "g_mc_steps", d0.sample_steps, min_value=1, max_value=20000,
                                     container=c[4])}
+    c = st.columns(5)
+    v["g_mc_m"] = state.number("State momentum m", "g_mc_m", d0.momentum, min_value=0.0, max_value=0.99, step=0.1,
+                               container=c[0], help="0: first-order Langevin (Eq. 4); > 0: second order (Eq. 5–6)")
+    v["g_mc_T"] = state.number("Training inference steps", "g_mc_T", d0.train_steps, min_value=1, max_value=5000,
+                               container=c[1])
     state.sync_url(v)
     mc = checked(lambda: replace(d0, epochs=int(v["g_mc_epochs"]), temperature=float(v["g_mc_temp"]),
-                                 gamma=float(v["g_mc_gamma"]), sample_steps=int(v["g_mc_steps"])))
+                                 gamma=float(v["g_mc_gamma"]), sample_steps=int(v["g_mc_steps"]),
+                                 momentum=float(v["g_mc_m"]), train_steps=int(v["g_mc_T"])))
     if mc is not None:
         def mc_body(result, live):
             if live:
@@ -211,13 +223,29 @@ with tab_ood:
                 live_curves(result, "g_ood")
                 return
             auroc = {k: result.scalars[f"auroc_{k}"] for k in SCORES if f"auroc_{k}" in result.scalars}
+            hard = {k: result.scalars[f"auroc_hard_{k}"] for k in SCORES if f"auroc_hard_{k}" in result.scalars}
             cols = st.columns(len(auroc) + 1)
             cols[0].metric("Test accuracy", f"{result.scalars.get('test_accuracy', np.nan):.3f}")
             for col, (k, a) in zip(cols[1:], auroc.items(), strict=True):
-                col.metric(f"AUROC · {k.replace('_', ' ')}", f"{a:.3f}")
+                col.metric(f"AUROC · {k.replace('_', ' ')}", f"{a:.3f}",
+                           help="over the least confident quarter: " + (f"{hard[k]:.3f}" if k in hard else
+                                                                         "n/a (only one set there)"))
             scores = result.tables.get("scores")
             show_figure(build(ood, "hist", result, lambda: ood_histograms(scores)), scores, "ood_scores", key="g_ood_hist")
-            roc = result.tables.get("roc")
-            show_figure(build(ood, "roc", result, lambda: roc_curves(roc, auroc)), roc, "ood_roc", key="g_ood_roc")
+            a, b = st.columns(2)
+            with a:
+                roc = result.tables.get("roc")
+                show_figure(build(ood, "roc", result, lambda: roc_curves(roc, auroc)), roc, "ood_roc", key="g_ood_roc")
+            with b:
+                roc_hard = result.tables.get("roc_hard")
+                show_figure(build(ood, "roc_hard", result, lambda: roc_curves(
+                    roc_hard, hard, title=f"ROC · least confident {HARD_QUANTILE:.0%} of each score")), roc_hard,
+                            "ood_roc_hard", key="g_ood_roc_hard")
+            show_figure(build(ood, "scatter", result, lambda: energy_vs_softmax(scores)), None, "ood_energy_softmax",
+                        key="g_ood_scatter")
+            nll = result.tables.get("nll")
+            if nll is not None:
+                st.markdown("**Negative log-likelihood** `−ln p(x, y; θ) = F` (Eq. 7), mean nats per example:")
+                st.dataframe(nll.round(3), hide_index=True)
 
         run_part("g_ood", ood, run_ood, f"OOD · {ood.dataset} vs {ood.ood}", ood_body)

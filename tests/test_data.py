@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from idx_files import write_idx_set
 
 import pcdash.data as data
 from pcdash.data import (
@@ -60,13 +61,7 @@ def _mnist_arrays(n_train=60, n_test=20, seed=1):
 
 def _write_mnist(folder: Path, monkeypatch, name="mnist", arrays=None):
     """Write small MNIST-like files into folder and make the checksum table trust them."""
-    arrays = arrays or _mnist_arrays()
-    folder.mkdir(parents=True, exist_ok=True)
-    table = {}
-    for file_name, array in arrays.items():
-        table[file_name] = _sha(write_idx(folder / file_name, array))
-    monkeypatch.setitem(sources.CHECKSUMS, name, table)
-    return arrays
+    return write_idx_set(folder, monkeypatch, name, arrays or _mnist_arrays())
 
 
 def _idx_gz_bytes(array) -> bytes:

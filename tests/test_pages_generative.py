@@ -91,3 +91,15 @@ def test_tiny_ood_run_draws_roc_curves_with_auroc():
     assert all(0.0 <= a <= 1.0 for a in scores.values())
     hist = {(m["set"], m["score"]) for m in _metas(figs, "set")}
     assert len(hist) == 6
+    titles = [f["layout"].get("title", {}).get("text", "") for f in figs]
+    assert any("least confident 25%" in t for t in titles)  # the hard-case ROC beside the full one
+    assert any("Energy against max softmax" in t for t in titles)
+    nll = at.dataframe[0].value
+    assert list(nll["set"]) == ["ID", "OOD"] and {"nll_before", "nll_after"} <= set(nll.columns)
+
+
+def test_mcpc_momentum_control_reaches_the_config():
+    at = _app(g_mc_m="0.5", g_mc_T="7")
+    assert at.number_input(key="w_g_mc_m").value == 0.5
+    bad = _app(g_mc_m="1.5")  # outside [0, 0.99]: reported and replaced by the default
+    assert bad.number_input(key="w_g_mc_m").value == 0.0

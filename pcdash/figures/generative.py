@@ -158,3 +158,23 @@ def roc_curves(roc: pd.DataFrame | None, auroc: Mapping[str, float], title: str 
     fig.update_layout(template=TEMPLATE_OBJ, title=title, xaxis_title="False positive rate (ID called OOD)",
                       yaxis_title="True positive rate (OOD detected)", height=400, xaxis_range=[0, 1], yaxis_range=[0, 1.02])
     return fig
+
+
+def energy_vs_softmax(scores: pd.DataFrame | None, title: str = "Energy against max softmax") -> go.Figure:
+    """Per example, ``log₁₀ F`` against the max softmax, before and after inference, coloured by
+    set (the paper's Fig. 19b / 23): before inference the two agree (``F = −ln max softmax``),
+    after it they part, most for the uncertain examples."""
+    if scores is None or scores.empty:
+        return empty_figure(title=title)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["Before inference", "After inference"], shared_yaxes=True)
+    for col, score in enumerate(("energy_before", "energy_after"), start=1):
+        for name in ("ID", "OOD"):
+            rows = scores[scores["set"] == name]
+            fig.add_trace(go.Scattergl(
+                x=rows["max_softmax"], y=np.log10(np.maximum(rows[score].to_numpy(), 1e-8)), mode="markers",
+                name=name, marker=dict(color=SET_COLORS[name], size=4, opacity=0.5), legendgroup=name,
+                showlegend=col == 1, meta={"set": name, "score": score}), row=1, col=col)
+        fig.update_xaxes(title_text="max softmax", row=1, col=col)
+    fig.update_yaxes(title_text="log₁₀ F", row=1, col=1)
+    fig.update_layout(template=TEMPLATE_OBJ, title=title, height=380)
+    return fig

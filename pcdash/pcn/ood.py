@@ -5,7 +5,9 @@ A PC-CE classifier is trained on the in-distribution (ID) set. For a test input 
 clamped to the classifier's own prediction (one-hot of ``argmax μ_L``), so before inference
 ``F = −log max softmax``; inference then relaxes the hidden states for ``T`` steps and lowers
 ``F``. Scores: the energy before and after inference (high = OOD) and the maximum softmax
-probability (low = OOD), compared by ROC curves and AUROC (``sklearn.metrics``).
+probability (low = OOD), compared by ROC curves and AUROC (``sklearn.metrics``), over all
+examples and over the least confident quarter (Fig. 19c, 25); with ``F = −ln p(x, y; θ)``
+(Eq. 7) the mean energy of a set is its negative log-likelihood.
 
 Offline OOD sets are shifted copies of the ID test set: ``inverted`` (−x), ``rotated`` (90°),
 ``noise`` (uniform pixels) and ``shuffled`` (pixels permuted); with MNIST as ID and
@@ -32,6 +34,7 @@ from pcdash.pcn.network import MLP, forward_pass
 SHIFTS = ("noise", "inverted", "rotated", "shuffled")
 OOD_SETS = (*SHIFTS, "fashion_mnist")
 SCORES = ("energy_before", "energy_after", "max_softmax")
+HARD_QUANTILE = 0.25  # the least confident quarter of each score
 
 
 @dataclass(frozen=True)
@@ -107,14 +110,23 @@ def score_frame(mlp: MLP, x_id: np.ndarray, x_ood: np.ndarray, *, steps: int, st
     return pd.concat(frames, ignore_index=True)
 
 
-def roc_table(scores: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
+def roc_table(scores: pd.DataFrame, least_confident: float | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
     """ROC curves (``score``, ``fpr``, ``tpr``) and AUROC per score, OOD as the positive class
-    (energies count high as OOD, the max softmax low)."""
-    is_ood = (scores["set"] == "OOD").to_numpy()
+    (energies count high as OOD, the max softmax low).
+
+    ``least_confident=q``: for each score only the examples (ID and OOD pooled) whose score
+    says "least confident" — the lowest ``q`` of the max softmax, of ``p = e^{−F}``, i.e. the
+    highest energies — the hard cases of the paper's Fig. 19c and 25. A score whose subset holds
+    only one of the two sets gets no curve."""
+    is_ood_all = (scores["set"] == "OOD").to_numpy()
     rows, auroc = [], {}
     for score in SCORES:
         s = scores[score].to_numpy(np.float64)
-        s = -s if score == "max_softmax" else s
+        s = -s if score == "max_softmax" else s  # higher = more OOD-like = less confident
+        is_ood = is_ood_all
+        if least_confident is not None:
+            keep = np.isfinite(s) & (s >= np.nanquantile(s, 1.0 - least_confident))
+            s, is_ood = s[keep], is_ood[keep]
         ok = np.isfinite(s)
         if ok.sum() < 2 or len(set(is_ood[ok])) < 2:
             continue
@@ -122,6 +134,13 @@ def roc_table(scores: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
         auroc[score] = float(roc_auc_score(is_ood[ok], s[ok]))
         rows.append(pd.DataFrame({"score": score, "fpr": fpr, "tpr": tpr}))
     return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["score", "fpr", "tpr"])), auroc
+
+
+def nll_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per set: the negative log-likelihood ``mean F = −mean ln p(x, y; θ)`` (nats per example,
+    Eq. 7) before and after inference, and the mean max softmax."""
+    return (scores.groupby("set", sort=False)[list(SCORES)].mean()
+            .rename(columns={"energy_before": "nll_before", "energy_after": "nll_after"}).reset_index())
 
 
 def run_ood(config: OODConfig, on_progress=None, should_stop=None) -> PartResult:
@@ -150,8 +169,9 @@ def run_ood(config: OODConfig, on_progress=None, should_stop=None) -> PartResult
         x_ood = shifted(x_id, config.ood, seed=config.seed + 1)
     scores = score_frame(member_slice(res.carry, 0).mlp, x_id, x_ood, steps=config.test_steps, state_lr=config.gamma)
     roc, auroc = roc_table(scores)
-    out.tables = {"scores": scores, "roc": roc}
-    out.scalars = {f"auroc_{k}": v for k, v in auroc.items()}
+    roc_hard, auroc_hard = roc_table(scores, least_confident=HARD_QUANTILE)
+    out.tables = {"scores": scores, "roc": roc, "roc_hard": roc_hard, "nll": nll_table(scores)}
+    out.scalars = {**{f"auroc_{k}": v for k, v in auroc.items()}, **{f"auroc_hard_{k}": v for k, v in auroc_hard.items()}}
     out.arrays = {"x_id": x_id[:8], "x_ood": x_ood[:8]}
     if res.history[-1].evals:
         out.scalars["test_accuracy"] = float(res.history[-1].evals["test"]["accuracy"][0])
