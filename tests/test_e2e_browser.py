@@ -89,12 +89,9 @@ def _open(browser, url):
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
     _wait_idle(page)
-    # Known Streamlit glitch: the first direct link to the Energy page in a fresh server shows a
-    # "Page not found" notice over the (correctly rendered) page; close it as a user would.
-    notice = page.get_by_text("Page not found")
-    if notice.count():
-        page.keyboard.press("Escape")
-        page.wait_for_timeout(300)
+    # a direct link opens its page in the app's navigation (no "Page not found", no raw file list)
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.locator("[data-testid='stSidebarNav']").get_by_text("Trade-off").count() == 1
     return page, errors
 
 

@@ -10,13 +10,13 @@ from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 PAGES = [
-    "pages/home.py",
-    "pages/tradeoff.py",
-    "pages/latent_space.py",
-    "pages/reconstructions.py",
-    "pages/latent_dimension.py",
-    "pages/energy_dynamics.py",
-    "pages/runs.py",
+    "views/home.py",
+    "views/tradeoff.py",
+    "views/latent_space.py",
+    "views/reconstructions.py",
+    "views/latent_dimension.py",
+    "views/energy_dynamics.py",
+    "views/runs.py",
 ]
 
 
@@ -53,7 +53,7 @@ def _figures(at: AppTest) -> list[dict]:
 
 
 def test_tiny_sweep_from_the_tradeoff_page_draws_one_box_per_lambda():
-    at = _app("pages/tradeoff.py", lams="0,0.5,1", seeds="2", epochs="2", batch="128")
+    at = _app("views/tradeoff.py", lams="0,0.5,1", seeds="2", epochs="2", batch="128")
     assert at.sidebar.text_input(key="w_lams").value == "0,0.5,1"  # the link set the control
     at.button(key="tradeoff_train").click()
     _run_until(at, lambda a: any("Trained in" in c.value for c in a.caption))
@@ -74,7 +74,7 @@ def test_tiny_sweep_from_the_tradeoff_page_draws_one_box_per_lambda():
     ("dims", "0", "≥ 1"),
 ])
 def test_bad_input_gets_a_clear_message_not_a_traceback(field, value, message):
-    at = _app("pages/tradeoff.py")
+    at = _app("views/tradeoff.py")
     at.sidebar.text_input(key=f"w_{field}").set_value(value)
     at.run()
     assert not at.exception
@@ -89,7 +89,7 @@ def test_a_bad_link_value_is_reported_and_replaced_by_the_default():
 
 
 def test_tiny_pcn_sweep_from_the_energy_page_draws_energies_per_layer():
-    at = _app("pages/energy_dynamics.py", gammas="0.01,0.1", pseeds="1", pepochs="2", depth="2", wopt="adamw,sgd")
+    at = _app("views/energy_dynamics.py", gammas="0.01,0.1", pseeds="1", pepochs="2", depth="2", wopt="adamw,sgd")
     at.button(key="energy_train").click()
     _run_until(at, lambda a: any("Trained in" in c.value for c in a.caption))
     figs = _figures(at)
@@ -108,7 +108,7 @@ def test_tiny_pcn_sweep_from_the_energy_page_draws_energies_per_layer():
     ("gammas", "x", "comma-separated numbers"),
 ])
 def test_bad_pcn_input_gets_a_clear_message(field, value, message):
-    at = _app("pages/energy_dynamics.py")
+    at = _app("views/energy_dynamics.py")
     at.sidebar.text_input(key=f"w_{field}").set_value(value)
     at.run()
     assert not at.exception

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 os.environ.setdefault("PCDASH_WARMUP", "0")
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "generative.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "views" / "generative.py")
 
 
 def _app(**params) -> AppTest:

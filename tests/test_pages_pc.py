@@ -19,16 +19,16 @@ def _page(page: str, **params) -> AppTest:
     return at
 
 
-@pytest.mark.parametrize("page", ["pages/pc_algorithms.py", "pages/pc_vs_bp.py"])
+@pytest.mark.parametrize("page", ["views/pc_algorithms.py", "views/pc_vs_bp.py"])
 def test_page_renders(page):
     at = _page(page)
     assert not at.exception, at.exception
 
 
 @pytest.mark.parametrize("page,field,value,message", [
-    ("pages/pc_algorithms.py", "algs", "pc-se,backprop", "unknown algorithm"),
-    ("pages/pc_algorithms.py", "algs", "", "at least one"),
-    ("pages/pc_vs_bp.py", "conds", "magic", "unknown condition"),
+    ("views/pc_algorithms.py", "algs", "pc-se,backprop", "unknown algorithm"),
+    ("views/pc_algorithms.py", "algs", "", "at least one"),
+    ("views/pc_vs_bp.py", "conds", "magic", "unknown condition"),
 ])
 def test_bad_input_gets_a_message(page, field, value, message):
     at = _page(page)
@@ -39,7 +39,7 @@ def test_bad_input_gets_a_message(page, field, value, message):
 
 
 def test_tiny_run_on_the_algorithms_page_draws_one_curve_per_algorithm():
-    at = _page("pages/pc_algorithms.py", algs="pn,bp-se", aseeds="1", aepochs="2", awidth="16", aT="2")
+    at = _page("views/pc_algorithms.py", algs="pn,bp-se", aseeds="1", aepochs="2", awidth="16", aT="2")
     at.button(key="algorithms_train").click()
     _run_until(at, lambda a: any("Trained in" in c.value for c in a.caption))
     figs = _figures(at)
@@ -50,7 +50,7 @@ def test_tiny_run_on_the_algorithms_page_draws_one_curve_per_algorithm():
 
 
 def test_tiny_run_on_the_pc_vs_bp_page_draws_landscapes_histograms_and_cosines():
-    at = _page("pages/pc_vs_bp.py", conds="precision", cseeds="1", cepochs="2", cwidth="16", cT="2", cdepth="2")
+    at = _page("views/pc_vs_bp.py", conds="precision", cseeds="1", cepochs="2", cwidth="16", cT="2", cdepth="2")
     at.button(key="pc_vs_bp_train").click()
     _run_until(at, lambda a: any("Trained in" in c.value for c in a.caption))
     figs = _figures(at)

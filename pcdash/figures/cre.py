@@ -234,7 +234,7 @@ def tradeoff_means(frame: pd.DataFrame, split: str = "test", latent_dim: int | N
     metric's range (:data:`METRIC_BOUNDS`).
     """
     rows, dim = _final_cre(frame, split, latent_dim)
-    title = f"Mean accuracy and MSE vs λ, 95% CI over seeds ({split}{_dim_suffix(dim)})"
+    title = f"Mean and 95% CI over seeds ({split}{_dim_suffix(dim)})"
     if rows.empty:
         return empty_figure(title=title)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)

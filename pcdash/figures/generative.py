@@ -144,10 +144,12 @@ def ood_histograms(scores: pd.DataFrame | None, title: str = "ID vs OOD scores")
     return fig
 
 
-def roc_curves(roc: pd.DataFrame | None, auroc: Mapping[str, float], title: str = "OOD detection: ROC") -> go.Figure:
-    """One ROC curve per score with its AUROC in the legend (``meta``: score, auroc)."""
+def roc_curves(roc: pd.DataFrame | None, auroc: Mapping[str, float], title: str = "OOD detection: ROC",
+               empty: str = "No data yet") -> go.Figure:
+    """One ROC curve per score with its AUROC in the legend (``meta``: score, auroc);
+    ``empty`` is shown when there is no curve."""
     if roc is None or roc.empty:
-        return empty_figure(title=title)
+        return empty_figure(empty, title=title)
     fig = go.Figure()
     for score, rows in roc.groupby("score", sort=False):
         a = auroc.get(score, float("nan"))
@@ -156,7 +158,8 @@ def roc_curves(roc: pd.DataFrame | None, auroc: Mapping[str, float], title: str 
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#aaa", dash="dot"), name="chance",
                              meta={"score": "chance"}))
     fig.update_layout(template=TEMPLATE_OBJ, title=title, xaxis_title="False positive rate (ID called OOD)",
-                      yaxis_title="True positive rate (OOD detected)", height=400, xaxis_range=[0, 1], yaxis_range=[0, 1.02])
+                      yaxis_title="True positive rate (OOD detected)", height=460, xaxis_range=[0, 1],
+                      yaxis_range=[0, 1.02], legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
     return fig
 
 

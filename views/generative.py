@@ -239,7 +239,8 @@ with tab_ood:
             with b:
                 roc_hard = result.tables.get("roc_hard")
                 show_figure(build(ood, "roc_hard", result, lambda: roc_curves(
-                    roc_hard, hard, title=f"ROC · least confident {HARD_QUANTILE:.0%} of each score")), roc_hard,
+                    roc_hard, hard, title=f"ROC · least confident {HARD_QUANTILE:.0%} of each score",
+                    empty="Only one of the two sets there, for every score:<br>no hard cases to tell apart")), roc_hard,
                             "ood_roc_hard", key="g_ood_roc_hard")
             show_figure(build(ood, "scatter", result, lambda: energy_vs_softmax(scores)), None, "ood_energy_softmax",
                         key="g_ood_scatter")
