@@ -113,3 +113,24 @@ def test_bad_pcn_input_gets_a_clear_message(field, value, message):
     at.run()
     assert not at.exception
     assert any(message in e.value for e in at.sidebar.error), [e.value for e in at.sidebar.error]
+
+
+def test_runs_page_lists_a_saved_run_offers_its_tables_and_deletes_it():
+    import pandas as pd
+
+    from pcdash.runs import list_runs, save_run
+
+    key = "test-runs-page-0001"
+    save_run(key, "generative-ood", {"dataset": "digits"}, pd.DataFrame({"epoch": [1], "loss": [0.5]}),
+             meta={"seconds": 1.234}, tables={"scores": pd.DataFrame({"set": ["ID"], "energy_after": [0.1]})})
+    at = _app("views/runs.py")
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert key in set(table["key"])
+    at.selectbox[0].set_value(key).run()
+    labels = [b.label for b in at.get("download_button")]
+    assert "Results (CSV)" in labels and "scores (CSV)" in labels
+    [delete] = [b for b in at.button if b.label == "Delete this run"]
+    delete.click().run()
+    left = list_runs()
+    assert left.empty or key not in set(left["key"])

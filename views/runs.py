@@ -19,7 +19,7 @@ runs = list_runs()
 if runs.empty:
     st.info("No saved runs yet: train a sweep on any page and it is kept here.")
 else:
-    st.dataframe(runs, hide_index=True, use_container_width=True)
+    st.dataframe(runs.round({"seconds": 1}), hide_index=True, width="stretch")
     key = st.selectbox("Run", runs["key"], format_func=lambda k: f"{k} · {runs.set_index('key').loc[k, 'kind']} · {runs.set_index('key').loc[k, 'dataset']}")
     try:
         run = load_run(key)
@@ -29,6 +29,9 @@ else:
     if run is not None:
         st.json(run.config, expanded=False)
         st.download_button("Results (CSV)", run.frame.to_csv(index=False).encode(), file_name=f"pcdash_{key}.csv", mime="text/csv")
+        for name, table in run.tables.items():  # e.g. OOD scores and ROC curves, recall tables
+            st.download_button(f"{name} (CSV)", table.to_csv(index=False).encode(), file_name=f"pcdash_{key}_{name}.csv",
+                               mime="text/csv", key=f"table_{name}")
         if st.button("Delete this run", type="secondary"):
             delete_run(key)
             st.rerun()
