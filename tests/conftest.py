@@ -6,6 +6,9 @@ os.environ.setdefault("PCDASH_CACHE_DIR", os.path.join(os.path.dirname(__file__)
 
 import tempfile  # noqa: E402
 
+# AppTests run pages in this process: no background warm-up beside the tests (the browser
+# tests start their own server with it on).
+os.environ.setdefault("PCDASH_WARMUP", "0")
 # Saved runs go to a fresh folder per test session, so a page never finds an old result.
 os.environ["PCDASH_RUNS_DIR"] = tempfile.mkdtemp(prefix="pcdash-runs-")
 

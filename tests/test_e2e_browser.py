@@ -36,12 +36,13 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server():
     port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # as a user runs it: serve.py, warming up the default sweep's programs as the server starts
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PCDASH_WARMUP": "1"}
     # The server's output goes to a file: a pipe nobody reads blocks the server once it is full.
     SHOTS.mkdir(parents=True, exist_ok=True)
     log = open(SERVER_LOG, "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )

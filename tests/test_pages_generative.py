@@ -2,14 +2,12 @@
 tab draws the expected figures (checked on the plotly specs)."""
 
 import json
-import os
 import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-os.environ.setdefault("PCDASH_WARMUP", "0")
 PAGE = str(Path(__file__).resolve().parents[1] / "views" / "generative.py")
 
 

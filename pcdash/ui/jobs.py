@@ -148,6 +148,7 @@ class JobManager:
             def on_progress(p):
                 if job.first_update_s is None and getattr(p, "frame", None) is not None and len(p.frame):
                     job.first_update_s = time.time() - job.submitted
+                    _log(f"{job.label}: first results {job.first_update_s:.2f} s after submission")
                 job.progress = p
 
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import replace
@@ -43,19 +44,26 @@ LIVE_REDRAW_S = 2.0  # live figures are redrawn at most this often (the first ep
 T = TypeVar("T")
 
 
-@st.cache_resource
+_manager: JobManager | None = None
+_manager_lock = threading.Lock()
+
+
 def job_manager() -> JobManager:
-    """The server's jobs. Created on the first page load, it starts warming up in the background:
-    what the first Train of the default sweep would otherwise spend before it computes anything
-    (loading the data; tracing, lowering and loading every program from the persistent
-    compilation cache, :func:`~pcdash.cre.sweep.precompile_cre`; plotly's first figures). Nothing
-    is trained. ``PCDASH_WARMUP=0`` turns this off."""
-    enable_compile_cache()
-    freeze_heap()  # the modules imported so far; again after the warm-up
-    manager = JobManager(max_running=MAX_RUNNING_JOBS)
-    if os.environ.get("PCDASH_WARMUP", "1") != "0":
-        manager.warm_up(lambda: precompile_cre(DEFAULT), then=warm_up_figures)
-    return manager
+    """The server's jobs, one manager per process (shared by every browser session). Created
+    as the server starts (``serve.py``) or else on the first page load, it starts warming up in
+    the background: what the first Train of the default sweep would otherwise spend before it
+    computes anything (loading the data; tracing, lowering and loading every program from the
+    persistent compilation cache, :func:`~pcdash.cre.sweep.precompile_cre`; plotly's first
+    figures). Nothing is trained. ``PCDASH_WARMUP=0`` turns this off."""
+    global _manager
+    with _manager_lock:
+        if _manager is None:
+            enable_compile_cache()
+            freeze_heap()  # the modules imported so far; again after the warm-up
+            _manager = JobManager(max_running=MAX_RUNNING_JOBS)
+            if os.environ.get("PCDASH_WARMUP", "1") != "0":
+                _manager.warm_up(lambda: precompile_cre(DEFAULT), then=warm_up_figures)
+        return _manager
 
 
 def freeze_heap() -> None:
