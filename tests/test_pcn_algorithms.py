@@ -127,8 +127,9 @@ def test_precision_gradient_sign_and_its_fixed_point():
     assert float(jnp.abs(plain.log_var).sum()) == 0
 
 
-def test_weight_decay_shrinks_the_weights_decoupled():
-    h = hp(opt=0.0, lr=0.01)
+@pytest.mark.parametrize("opt", [0.0, 1.0])  # AdamW, SGD with momentum
+def test_weight_decay_shrinks_the_weights_decoupled(opt):
+    h = hp(opt=opt, lr=0.01)
     d0, _, c = delta(algo("pc-se", weight_decay=0.0), h)
     d1, _, _ = delta(algo("pc-se", weight_decay=0.5), h)
     theta = algo("pc-se").init(KEY, h).mlp

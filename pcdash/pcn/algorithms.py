@@ -25,7 +25,7 @@ Switches on any PC rule (static fields): ``precision`` — trainable per-layer l
 ``s_l`` (``F_l ← exp(−s_l) F_l + ½ n_l s_l``, learned with the weights by the weight
 optimiser); ``update_every = k`` — relaxed convergence, the weights are updated every ``k``
 inference steps from the current states instead of once after all ``T`` (``ipc`` is ``k = 1``);
-``weight_decay`` — decoupled decay of AdamW (on the weights and log-variances; SGD has none);
+``weight_decay`` — decoupled decay of AdamW and SGD (on the weights and log-variances);
 ``alignment`` — also report ``bp_cosine``, per layer, the cosine between the PC weight update
 of the step and the BP gradient at the step's starting weights.
 """

@@ -34,7 +34,7 @@ def add_pcn_arguments(parser: argparse.ArgumentParser) -> None:
                         help=", ".join(STATE_OPTIMIZERS))  # fmt: skip
     parser.add_argument("--weight-lr", type=float, default=d.weight_lr)
     parser.add_argument("--val-fraction", type=float, default=d.val_fraction)
-    parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW decoupled weight decay")
+    parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="decoupled weight decay (AdamW and SGD)")
     parser.add_argument("--precision", action="store_true", help="trainable per-layer precision (log-variances)")
     parser.add_argument("--update-every", type=int, default=d.update_every,
                         help="relaxed convergence: update the weights every k inference steps (0: after T)")  # fmt: skip
