@@ -39,6 +39,10 @@ def draw(result, live):
     with right:
         fig, data = figure("means", lambda f, s, final: (tradeoff_means(s, split=split), final))
         show_figure(fig, data, "tradeoff_means", key=f"means_{tag}")
+    if live and source["epoch"].max() <= 1:
+        # the first live drawing shows the two main charts only: it reaches the screen sooner
+        st.caption("The Pareto view and the training curves join from the second epoch on.")
+        return
     left, right = st.columns(2)
     with left:
         fig, data = figure("pareto", lambda f, s, final: (pareto(s, split=split), final))
