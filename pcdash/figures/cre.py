@@ -314,26 +314,40 @@ def training_curves(frame: pd.DataFrame, metric: str = "accuracy", latent_dim: i
     if rows.empty:
         return empty_figure(title=title)
     fig = go.Figure()
-    shown: set[float] = set()
+    shown: set[str] = set()
     members = rows.drop_duplicates("member").sort_values(["lam", "seed"])
     diverged = set(frame.loc[_diverged(frame), "member"]) if "diverged" in frame.columns else set()
     for mem in members.itertuples():
-        lam, color = float(mem.lam), lambda_color(mem.lam)
-        tag = " (diverged)" if mem.member in diverged else ""
-        for split, dash in (("val", "solid"), ("train", "dash")):
-            sel = rows[(rows["member"] == mem.member) & (rows["split"] == split)].sort_values("epoch")
-            if sel.empty:
-                continue
-            first = lam not in shown
-            shown.add(lam)
-            fig.add_trace(go.Scatter(
-                x=sel["epoch"].to_numpy(int), y=sel[metric].to_numpy(float), mode="lines+markers",
-                name=lam_label(lam), legendgroup=lam_label(lam), showlegend=first,
-                line=dict(color=color, dash=dash, width=1.5), marker=dict(color=color, size=4),
-                meta={"member": int(mem.member), "lam": lam, "seed": int(mem.seed), "split": split},
-                hovertemplate=(f"{lam_label(lam)}, seed {int(mem.seed)}, {split}{tag}<br>epoch %{{x}}<br>"
-                               f"{metric} %{{y:.4g}}<extra></extra>"),
-            ))
+        lam = float(mem.lam)
+        add_member_curves(fig, rows, mem.member, metric, group=lam_label(lam), color=lambda_color(mem.lam),
+                          shown=shown, hover=f"{lam_label(lam)}, seed {int(mem.seed)}",
+                          tag=" (diverged)" if mem.member in diverged else "",
+                          meta={"member": int(mem.member), "lam": lam, "seed": int(mem.seed)})
+    return finish_training_curves(fig, rows, metric, title)
+
+
+def add_member_curves(fig: go.Figure, rows: pd.DataFrame, member, metric: str, *, group: str, color: str,
+                      shown: set[str], hover: str, tag: str, meta: dict, marker: dict | None = None) -> None:
+    """One member's ``metric`` over epochs: validation solid, train dashed, in legend group
+    ``group`` (shown in the legend the first time the group is drawn, tracked in ``shown``).
+    Each trace's ``meta`` is ``meta`` plus its ``split``; its hover reads ``"{hover}, {split}{tag}"``."""
+    for split, dash in (("val", "solid"), ("train", "dash")):
+        sel = rows[(rows["member"] == member) & (rows["split"] == split)].sort_values("epoch")
+        if sel.empty:
+            continue
+        first = group not in shown
+        shown.add(group)
+        fig.add_trace(go.Scatter(
+            x=sel["epoch"].to_numpy(int), y=sel[metric].to_numpy(float), mode="lines+markers",
+            name=group, legendgroup=group, showlegend=first,
+            line=dict(color=color, dash=dash, width=1.5), marker={"color": color, "size": 4, **(marker or {})},
+            meta={**meta, "split": split},
+            hovertemplate=f"{hover}, {split}{tag}<br>epoch %{{x}}<br>{metric} %{{y:.4g}}<extra></extra>",
+        ))
+
+
+def finish_training_curves(fig: go.Figure, rows: pd.DataFrame, metric: str, title: str) -> go.Figure:
+    """Two legend-only traces explaining the line styles, the axes and the house style."""
     for split, dash in (("validation", "solid"), ("train", "dash")):
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=split, legendgroup="split",
                                  line=dict(color="#444", dash=dash), showlegend=True, hoverinfo="skip",

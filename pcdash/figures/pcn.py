@@ -38,7 +38,9 @@ from pcdash.figures.cre import (
     _diverged,
     _has_rows,
     _style,
+    add_member_curves,
     empty_figure,
+    finish_training_curves,
 )
 from pcdash.results import final_rows, mean_ci
 
@@ -632,31 +634,14 @@ def pcn_training_curves(frame: pd.DataFrame, metric: str = "accuracy") -> go.Fig
         color = gamma_color(gamma)
         kind = gamma_label(gamma) if np.isfinite(gamma) else str(getattr(mem, "algorithm", "BP")).upper()
         group = f"{optimizer_label(mem.optimizer)}, {kind}" if mem.optimizer != "" else kind
-        tag = " (diverged)" if mem.member in bad else ""
         where = f", width {int(mem.width)}" if widths else ""
-        for split, dash in (("val", "solid"), ("train", "dash")):
-            sel = rows[(rows["member"] == mem.member) & (rows["split"] == split)].sort_values("epoch")
-            if sel.empty:
-                continue
-            first = group not in shown
-            shown.add(group)
-            fig.add_trace(go.Scatter(
-                x=sel["epoch"].to_numpy(int), y=sel[metric].to_numpy(float), mode="lines+markers",
-                name=group, legendgroup=group, showlegend=first,
-                line=dict(color=color, dash=dash, width=1.5),
-                marker=dict(color=color, size=5, symbol=symbols.get(str(mem.optimizer).lower(), "circle")),
-                meta={"member": int(mem.member), "optimizer": str(mem.optimizer), "state_lr": gamma,
-                      "seed": int(mem.seed), "split": split},
-                hovertemplate=(f"{group}{where}, seed {int(mem.seed)}, {split}{tag}<br>epoch %{{x}}<br>"
-                               f"{metric} %{{y:.4g}}<extra></extra>"),
-            ))
-    for split, dash in (("validation", "solid"), ("train", "dash")):
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=split, legendgroup="split",
-                                 line=dict(color="#444", dash=dash), showlegend=True, hoverinfo="skip",
-                                 meta={"role": "legend"}))
-    fig.update_xaxes(title_text="Epoch", dtick=1 if rows["epoch"].max() <= 20 else None)
-    fig.update_yaxes(title_text=METRIC_TITLES.get(metric, metric))
-    return _style(fig, title, height=480)
+        add_member_curves(fig, rows, mem.member, metric, group=group, color=color, shown=shown,
+                          hover=f"{group}{where}, seed {int(mem.seed)}",
+                          tag=" (diverged)" if mem.member in bad else "",
+                          marker=dict(size=5, symbol=symbols.get(str(mem.optimizer).lower(), "circle")),
+                          meta={"member": int(mem.member), "optimizer": str(mem.optimizer), "state_lr": gamma,
+                                "seed": int(mem.seed)})
+    return finish_training_curves(fig, rows, metric, title)
 
 
 def energy_per_layer_over_epochs(frame: pd.DataFrame) -> go.Figure:
