@@ -21,7 +21,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 Carry = Any
 Metrics = dict[str, Array]
@@ -426,6 +426,16 @@ def train_members(
             on_progress(Progress(steps_done, total_steps, epoch, time.perf_counter() - t0, history))
 
     return TrainResult(history, np.asarray(diverged), eqx.combine(carry, static), stopped, steps_per_epoch, compile_s)
+
+
+def all_finite(*trees) -> Bool[Array, ""]:
+    """True when every leaf of every pytree is finite. A train step that sets its ``loss`` to
+    NaN unless its new parameters (and states) are all finite gets the member flagged diverged
+    in the step where it blew up, not only from the next forward pass on."""
+    finite = jnp.bool_(True)
+    for leaf in jax.tree_util.tree_leaves(trees):
+        finite = finite & jnp.all(jnp.isfinite(leaf))
+    return finite
 
 
 def member_slice(carry: Carry, i: int) -> Carry:

@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from pcdash.engine import all_finite
 from pcdash.pcn.energies import layer_energies, output_energy
 from pcdash.pcn.gradients import bp_loss_and_gradients, pc_weight_gradients
 from pcdash.pcn.inference import forward_init, inference, relax_steps
@@ -242,9 +243,7 @@ class PCNAlgorithm:
         new_mlp, log_var = params
         # The engine flags a member whose loss is not finite: states or weights that blew up
         # during this step count too, not only from the next step's forward pass on.
-        finite = jnp.all(jnp.isfinite(trace)) & jnp.all(jnp.isfinite(log_var))
-        for leaf in jax.tree_util.tree_leaves(new_mlp):
-            finite = finite & jnp.all(jnp.isfinite(leaf))
+        finite = all_finite(trace, log_var, new_mlp)
         metrics = {
             "loss": jnp.where(finite, loss, jnp.nan),
             "accuracy": jnp.mean((jnp.argmax(logits, axis=-1) == y).astype(jnp.float32)),

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from pcdash.engine import all_finite
 from pcdash.pcn.network import ACTIVATIONS, MLP, init_mlp, layer_prediction
 
 States = tuple[Float[Array, "batch _"], ...]  # (h_0, h_1, …, h_L)
@@ -207,9 +208,7 @@ class GenerativePCN:
         new_mlp = optax.apply_updates(mlp, updates)
         recon = layer_prediction(mlp, mlp.num_layers, states[-2])
         mse = jnp.sum(w * jnp.mean(jnp.square(recon - x), axis=-1)) / jnp.maximum(jnp.sum(w), 1.0)
-        finite = jnp.isfinite(energy)
-        for leaf in jax.tree_util.tree_leaves(new_mlp):
-            finite = finite & jnp.all(jnp.isfinite(leaf))
+        finite = all_finite(energy, new_mlp)
         return GenCarry(new_mlp, opt_state), {"loss": jnp.where(finite, mse, jnp.nan), "energy": energy}
 
     def evaluate(self, carry: GenCarry, hp, x, y):
