@@ -43,7 +43,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from pcdash.engine import all_finite
 from pcdash.pcn.energies import layer_energies, output_energy
-from pcdash.pcn.gradients import bp_loss_and_gradients, pc_weight_gradients
+from pcdash.pcn.gradients import bp_loss_and_gradients, nudged_target, pc_weight_gradients
 from pcdash.pcn.inference import forward_init, inference, relax_steps
 from pcdash.pcn.network import ACTIVATIONS, MLP, forward_pass, init_mlp
 from pcdash.pcn.optimizers import STATE_OPTIMIZERS, state_optimizer, weight_optimizer
@@ -222,7 +222,7 @@ class PCNAlgorithm:
         if self.is_pc:
             sign, beta = self.nudge(hp, step)
             if self.algorithm in NUDGING:
-                target = logits + sign * beta * (target - logits)
+                target = nudged_target(logits, target, sign * beta)
             if self.weight_update_interval:
                 params, opt_state, trace, energies, direction = self._incremental(params, opt_state, hp, x, target, sign)
             else:

@@ -31,20 +31,14 @@ def pc_weight_gradients(
     F is the batch-averaged energy, so the gradient is the batch mean of each example's. With
     ``log_var`` (trainable precision) the gradient is ``(∇_θ F, ∇_s F)``.
     """
-    if log_var is None:
+    params = mlp if log_var is None else (mlp, log_var)
 
-        def total(m: MLP) -> tuple[Float[Array, ""], Float[Array, " L"]]:
-            e = layer_energies(m, x, hidden, target, loss=loss)
-            return e.sum(), e
-
-        (_, energies), grads = jax.value_and_grad(total, has_aux=True)(mlp)
-        return grads, energies
-
-    def total_p(params):
-        e = layer_energies(params[0], x, hidden, target, loss=loss, log_var=params[1])
+    def total(p) -> tuple[Float[Array, ""], Float[Array, " L"]]:
+        m, lv = (p, None) if log_var is None else p
+        e = layer_energies(m, x, hidden, target, loss=loss, log_var=lv)
         return e.sum(), e
 
-    (_, energies), grads = jax.value_and_grad(total_p, has_aux=True)((mlp, log_var))
+    (_, energies), grads = jax.value_and_grad(total, has_aux=True)(params)
     return grads, energies
 
 
@@ -64,5 +58,6 @@ def nudged_target(
     mu_out: Float[Array, "batch k"], y: Float[Array, "batch k"], beta: float | Float[Array, ""]
 ) -> Float[Array, "batch k"]:
     """``h_L = μ_L + β (y − μ_L)``: the output nudged a fraction β of the way to the label
-    (β = 1 clamps it to the label; PCX paper, Appendix B, positive nudging)."""
+    (β = 1 clamps it to the label; PCX paper, Appendix B, positive nudging; a negative β pushes
+    it away, negative nudging)."""
     return mu_out + beta * (y - mu_out)
