@@ -194,6 +194,19 @@ def _final_pc(frame: pd.DataFrame | None, split: str) -> pd.DataFrame:
     return rows[np.isfinite(gamma) & (gamma > 0)].reset_index(drop=True)
 
 
+def _member_points(grp: pd.DataFrame, metric: str, name: str, color: str, value_hover: str) -> go.Scatter:
+    """Every member of a series as a faint point at its γ (``meta`` role ``"members"``), its
+    seed in the hover, beside the series' mean and 95% band."""
+    pts = grp.sort_values(["state_lr", "seed"] if "seed" in grp.columns else ["state_lr"])
+    seeds = pts["seed"].to_numpy(int) if "seed" in pts.columns else np.zeros(len(pts), int)
+    return go.Scatter(
+        x=pts["state_lr"].to_numpy(float), y=pts[metric].to_numpy(float), mode="markers",
+        name=f"{name} members", legendgroup=name, showlegend=False, customdata=seeds,
+        marker=dict(color=color, size=5, opacity=0.45), meta={"role": "members", "series": name},
+        hovertemplate=f"{name}<br>γ = %{{x:g}}<br>seed %{{customdata}}<br>{value_hover}<extra></extra>",
+    )
+
+
 def _series(rows: pd.DataFrame) -> list[tuple[str, str, str, pd.DataFrame]]:
     """Split rows into series: one per weight optimiser, and per algorithm and width where those
     vary (seeds are only pooled over, never different configurations). Returns
@@ -434,14 +447,7 @@ def accuracy_vs_gamma(frame: pd.DataFrame, split: str = "test") -> go.Figure:
             continue
         for trace in _ci_traces(stats["state_lr"], stats, name, color, name, "accuracy", showlegend=True, dash=dash):
             fig.add_trace(trace)
-        pts = grp.sort_values(["state_lr", "seed"] if "seed" in grp.columns else ["state_lr"])
-        seeds = pts["seed"].to_numpy(int) if "seed" in pts.columns else np.zeros(len(pts), int)
-        fig.add_trace(go.Scatter(
-            x=pts["state_lr"].to_numpy(float), y=pts["accuracy"].to_numpy(float), mode="markers",
-            name=f"{name} members", legendgroup=name, showlegend=False, customdata=seeds,
-            marker=dict(color=color, size=5, opacity=0.45), meta={"role": "members", "series": name},
-            hovertemplate=f"{name}<br>γ = %{{x:g}}<br>seed %{{customdata}}<br>accuracy %{{y:.4g}}<extra></extra>",
-        ))
+        fig.add_trace(_member_points(grp, "accuracy", name, color, "accuracy %{y:.4g}"))
     if not fig.data:
         fig = empty_figure("Every member diverged", title=title)
         _annotate_diverged(fig, frame, members=set(rows["member"]))
@@ -502,14 +508,7 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame) -> go.Figure:
         for trace in _ci_traces(stats["state_lr"], stats, name, color, name, "energy_ratio", showlegend=True, dash=dash):
             trace.hovertemplate = (trace.hovertemplate or "").replace("mean", "geometric mean", 1)
             fig.add_trace(trace)
-        pts = grp.sort_values(["state_lr", "seed"] if "seed" in grp.columns else ["state_lr"])
-        seeds = pts["seed"].to_numpy(int) if "seed" in pts.columns else np.zeros(len(pts), int)
-        fig.add_trace(go.Scatter(
-            x=pts["state_lr"].to_numpy(float), y=pts["energy_ratio"].to_numpy(float), mode="markers",
-            name=f"{name} members", legendgroup=name, showlegend=False, customdata=seeds,
-            marker=dict(color=color, size=5, opacity=0.45), meta={"role": "members", "series": name},
-            hovertemplate=f"{name}<br>γ = %{{x:g}}<br>seed %{{customdata}}<br>ratio %{{y:.3e}}<extra></extra>",
-        ))
+        fig.add_trace(_member_points(grp, "energy_ratio", name, color, "ratio %{y:.3e}"))
     if not fig.data:
         fig = empty_figure("No member with a measurable energy ratio", title=title)
     else:
