@@ -444,7 +444,7 @@ def accuracy_vs_gamma(frame: pd.DataFrame, split: str = "test") -> go.Figure:
     (no γ) appear as dotted horizontal reference lines (``meta["role"] = "bp"``). Diverged
     members are excluded and counted in the annotation named ``"diverged"``.
     """
-    title = f"Final accuracy vs state learning rate γ, 95% CI over seeds ({split})"
+    title = f"Final {split} accuracy vs γ (mean, 95% CI over seeds)"
     rows = _final_pc(frame, split)
     if rows.empty or "accuracy" not in rows.columns:
         return empty_figure(title=title)
@@ -491,7 +491,7 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame, min_accuracy: float | None = None
     is below it (they did not train; PCX's Fig. 6d keeps only accuracy > 0.5) are left out and
     counted in an annotation named ``"untrained"``.
     """
-    title = "Energy imbalance vs state learning rate γ: first hidden ÷ output (geometric mean, 95% CI)"
+    title = "Energy ratio first hidden ÷ output vs γ (geometric mean, 95% CI)"
     if not _has_rows(frame, ("member", "split", "epoch", "state_lr")):
         return empty_figure(title=title)
     cols = energy_columns(frame)
