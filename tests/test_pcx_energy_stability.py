@@ -152,23 +152,36 @@ def test_energy_ratio_rises_with_gamma_from_below_1e_3_to_above_0_1(propagation)
     assert pooled[0.01] <= 1e-3 and pooled[1.0] >= 0.1, (dataset, pooled.to_dict())
 
 
+# Seeds per dataset for the width test: on two moons AdamW at width 1024 and γ = 0.1 trains for
+# seed 0 (0.78) and fails for seeds 1-4 (0.21, 0.50, 0.40, 0.57), so one seed would not show the
+# mean; on digits every seed agrees (AdamW at width 1024, γ = 0.3: 0.10 for all three).
+STABILITY_SEEDS = {"digits": 1, "moons": 3}
+# The γ where AdamW's training breaks as the width grows, and the γ below it (AdamW at width
+# 1024 must train somewhere): 0.3 on digits, 0.1 on two moons.
+STABILITY_GAMMAS = {"digits": (0.03, 0.1, 0.3), "moons": (0.03, 0.1)}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_adamw_stable_gamma_shrinks_with_width_and_sgds_does_not(dataset):
     """PCX Fig. 7 (FashionMNIST) and Fig. 16 (two moons): with AdamW "the accuracy plummets to
     random guessing for progressively smaller state learning rates as the network's width
-    increases"; with SGD it does not. Issue 9: the largest γ that still trains shrinks from
-    width 64 to 1024 with AdamW, not with SGD. The page's Fig. 7 default (LeakyReLU, App. D.2's
-    learning rate, 8 epochs) at widths 64 and 1024, γ 0.03, 0.1, 0.3 (the range where it
-    happens; γ = 1 fails for both) and one seed, to keep CI short (about a minute per dataset).
-    Measured (3 seeds, γ 0.01 … 1): digits AdamW 0.3 → 0.1, SGD 0.3 → 0.3; moons AdamW 1 → 0.03,
-    SGD 0.3 → 0.3."""
-    config = training_stability_config(dataset, widths=(64, 1024), state_lrs=(0.03, 0.1, 0.3), seeds=1)
+    increases"; with SGD it does not. Issue 9: the largest γ that still trains (every γ up to it
+    trains: mean test accuracy ≥ halfway from chance to 1) shrinks from width 64 to 1024 with
+    AdamW, not with SGD. The page's Fig. 7 default (LeakyReLU, App. D.2's learning rate, 8
+    epochs) at widths 64 and 1024, on the γ where the change happens (STABILITY_GAMMAS; γ = 1
+    fails for SGD at both widths) and the fewest seeds that give the mean (STABILITY_SEEDS):
+    36 s on digits, about 75 s on moons, on two cores.
+    Measured on the page's grid (γ 0.01 … 1): digits, 3 seeds: AdamW 0.3 → 0.1, SGD 0.3 → 0.3;
+    moons, 5 seeds: AdamW 1 → 0.03, SGD 0.3 → 0.3."""
+    gammas = STABILITY_GAMMAS[dataset]
+    config = training_stability_config(dataset, widths=(64, 1024), state_lrs=gammas, seeds=STABILITY_SEEDS[dataset])
     start = time.perf_counter()
     out = run_pcn_sweep(config)
     print(f"{dataset}: width sweep in {time.perf_counter() - start:.0f} s")
     table = largest_stable_gamma(member_summary(out.frame, CLASSES[dataset]), CLASSES[dataset])
     stable = table.set_index(["optimizer", "width"])["stable_gamma"]
-    assert stable[("adamw", 64)] == 0.3, table
+    top = max(gammas)
+    assert stable[("adamw", 64)] == top, table
     assert np.isfinite(stable[("adamw", 1024)]) and stable[("adamw", 1024)] < stable[("adamw", 64)], table
-    assert stable[("sgd", 1024)] >= stable[("sgd", 64)] == 0.3, table
+    assert stable[("sgd", 1024)] >= stable[("sgd", 64)] == top, table

@@ -32,8 +32,8 @@ class PCNConfig:
     given for the grid fields are stored as tuples, so a config is hashable.
 
     ``weight_lr`` is the weight learning rate of every optimiser; ``weight_lrs`` (a mapping
-    ``{"sgd": 0.03, …}`` or its items) gives an optimiser its own (PCX's Appendix D tunes each
-    optimiser's rate separately); see :meth:`lr_for`.
+    ``{"sgd": 0.03, …}`` or its items) gives an optimiser its own, since SGD and AdamW rarely
+    share a best rate (PCX's App. D.1 sweeps the rate of each); see :meth:`lr_for`.
     """
 
     dataset: str = "digits"

@@ -55,7 +55,7 @@ def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...
                                 format_func=lambda a: ACTIVATION_NAMES.get(a, a))
         v["T"] = state.number("Inference steps T", "T", default.inference_steps, min_value=1, max_value=200, container=st)
         v["sopt"] = state.select("State optimiser", "sopt", STATE_OPTIMIZERS, default.state_optimizer, container=st,
-                                 help="SGD with momentum 0.9 (default) or Adam on the states h")
+                                 help="SGD (with the momentum below) or Adam on the states h")
         v["smom"] = state.number("State momentum", "smom", default.state_momentum, min_value=0.0, max_value=0.99,
                                  fmt_str="%.2g", step=0.1, container=st,
                                  help="momentum of the SGD state optimiser (PCX §5.1: none)")
