@@ -65,7 +65,7 @@ BP_COLOR = "#7f7f7f"
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 GAMMA_AXIS = "γ (state learning rate)"
 ENERGY_AXIS = "Energy ½‖h − μ‖² (mean per example)"
-RATIO_AXIS = "Energy ratio: first hidden ÷ output"
+RATIO_AXIS = "First hidden ÷ output (geometric mean, 95% CI)"
 ENERGY_FLOOR = 1e-30  # the lowest a clipped value is ever drawn, whatever the data
 ENERGY_COLUMN = re.compile(r"^energy_(\d+)$")
 MAX_NAMED = 6  # diverged members named in the annotation before "…"
@@ -491,7 +491,7 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame, min_accuracy: float | None = None
     is below it (they did not train; PCX's Fig. 6d keeps only accuracy > 0.5) are left out and
     counted in an annotation named ``"untrained"``.
     """
-    title = "Energy ratio first hidden ÷ output vs γ (geometric mean, 95% CI)"
+    title = "Energy ratio, first hidden ÷ output, vs γ"
     if not _has_rows(frame, ("member", "split", "epoch", "state_lr")):
         return empty_figure(title=title)
     cols = energy_columns(frame)
