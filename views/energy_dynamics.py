@@ -6,6 +6,7 @@ and how the setting differs from the paper's, is read from :mod:`pcdash.paper_fi
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from pcdash.data import load_dataset
@@ -68,11 +69,10 @@ if config is not None:
     def chosen_gamma(frame) -> float:
         if gamma_choice != BEST:
             return float(gamma_choice)
-        summary = member_summary(frame, classes) if len(frame) else frame
-        mine = summary[(summary["width"] == width) & (summary["optimizer"] == optimizer)] if len(summary) else summary
-        if mine.empty or not mine["accuracy"].notna().any():
-            return float(config.gammas[0])
-        return float(mine.groupby("state_lr")["accuracy"].mean().idxmax())
+        summary = member_summary(frame, classes)
+        mine = summary[(summary["width"] == width) & (summary["optimizer"] == optimizer)]
+        accuracy = pd.to_numeric(mine["accuracy"], errors="coerce").groupby(mine["state_lr"]).mean().dropna()
+        return float(accuracy.idxmax()) if len(accuracy) else float(config.gammas[0])
 
     def member_of(members, gamma):
         same_gamma = np.isclose(members["state_lr"], gamma, equal_nan=True)

@@ -45,10 +45,13 @@ def member_summary(frame: pd.DataFrame, num_classes: int) -> pd.DataFrame:
     """One row per PC member (finite γ): its grid cell, seed, final ``accuracy`` (test),
     ``energy_ratio = energy_1 / energy_L`` (last training batch of its last epoch), ``diverged``
     and ``trained`` (not diverged and accuracy ≥ :func:`trained_accuracy`)."""
+    empty = pd.DataFrame(columns=[*GRID, "member", "seed", "accuracy", "energy_ratio", "diverged", "trained"])
+    if frame is None or not {"split", "member", "epoch", *GRID}.issubset(frame.columns):
+        return empty
     cols = sorted((c for c in frame.columns if c.startswith("energy_") and c[7:].isdigit()), key=lambda c: int(c[7:]))
     test = final_rows(frame, "test")
     if test.empty:
-        return pd.DataFrame(columns=[*GRID, "member", "seed", "accuracy", "energy_ratio", "diverged", "trained"])
+        return empty
     train = final_rows(frame, "train").set_index("member")
     out = test[["member", *GRID, "seed", "accuracy"]].copy()
     out = out[np.isfinite(pd.to_numeric(out["state_lr"], errors="coerce"))]
