@@ -1,5 +1,7 @@
 """Structural and numerical checks of the PCN figure builders on synthetic results (no training)."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -8,6 +10,7 @@ import pytest
 from pcdash.figures.cre import figure_data
 from pcdash.figures.pcn import (
     accuracy_vs_gamma,
+    accuracy_vs_gamma_by_width,
     energy_per_layer_over_epochs,
     energy_ratio_vs_gamma,
     energy_vs_step,
@@ -145,11 +148,29 @@ def test_energy_vs_step_grid_panels_shared_log_y():
     assert [a.text for a in fig.layout.annotations if a.name == "diverged-panel"] == ["diverged"]
     assert annotation(fig, "diverged").text.startswith("3 diverged")
     titles = [a.text for a in fig.layout.annotations if a.name is None]
-    assert "γ = 0.1 (seed 1)" in titles
+    assert "γ = 0.1<br><sup>seed 1</sup>" in titles
     np.testing.assert_allclose(np.asarray(fig.data[LAYERS + 2].y, float)[1:], traces[3, 1:, 2])
     with pytest.raises(ValueError):
         energy_vs_step_grid(traces[:3], members)
     assert annotation(energy_vs_step_grid(traces[:0], members.iloc[:0]), "no-data") is not None
+
+
+def test_energy_vs_step_grid_titles_fit_their_panels():
+    """Issue 9: the per-γ panels' titles overlapped ("γ = 0.003 (seed 0)" over 4 panels a row in
+    half the page). Each title line now fits in its panel: at most 12 characters per line, and
+    the panel (1/5 of the figure at most, less the spacing) is wider than that line."""
+    gammas = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+    members = pd.DataFrame({"state_lr": gammas, "seed": [0] * len(gammas)})
+    fig = energy_vs_step_grid(np.stack([make_trace() for _ in gammas]), members)
+    titles = [a for a in fig.layout.annotations if a.name is None]
+    assert len(titles) == len(gammas)
+    for a in titles:
+        lines = [re.sub("<[^>]+>", "", line) for line in a.text.split("<br>")]
+        assert max(len(line) for line in lines) <= 12, a.text
+    domains = [fig.layout[k].domain for k in fig.layout.to_plotly_json() if k.startswith("xaxis")]
+    widths = sorted(d[1] - d[0] for d in domains)
+    # 12 characters of a 13 px font take about 85 px; the page draws the grid 1,000 px wide or more.
+    assert widths[0] * 1000 >= 12 * 13 * 0.55, widths
 
 
 # --------------------------------------------------------------------------- accuracy vs γ
@@ -230,6 +251,59 @@ def test_energy_ratio_excludes_diverged_and_counts_zero_ratios(frame):
     assert annotation(fig, "nonpositive").text.startswith("1 member")
     assert annotation(fig, "diverged").text.startswith("1 diverged")
     assert all(np.all(np.asarray(t.y, float) > 0) for t in fig.data)
+
+
+def test_energy_ratio_leaves_out_members_that_did_not_train(frame):
+    """PCX Fig. 6d plots only models that trained: members below ``min_accuracy`` are dropped and
+    counted, the rest keep their geometric mean."""
+    f = frame[frame["width"] == 64].copy()
+    failed = (f["optimizer"] == "adamw") & (f["state_lr"] == 1.0)
+    f.loc[failed, "accuracy"] = 0.1
+    fig = energy_ratio_vs_gamma(f, min_accuracy=0.55)
+    adamw = role(fig, "mean", "AdamW")[0]
+    np.testing.assert_allclose(adamw.x, GAMMAS[:2])
+    np.testing.assert_allclose(adamw.y, [true_ratio(g) for g in GAMMAS[:2]], rtol=1e-9)
+    np.testing.assert_allclose(role(fig, "mean", "SGD")[0].x, GAMMAS)
+    assert annotation(fig, "untrained").text.startswith(f"{SEEDS} member(s) below accuracy 0.55")
+    assert annotation(energy_ratio_vs_gamma(f), "untrained") is None
+
+
+def stability_frame() -> pd.DataFrame:
+    """Final test accuracies of a width × γ × optimiser grid (10 classes, cut 0.55): AdamW at
+    width 64 trains up to γ = 0.1, at width 128 only at 0.01 (and again, by luck, at γ = 1);
+    SGD trains everywhere; one AdamW seed at width 128, γ = 0.01 diverged."""
+    rows, member = [], 0
+    fails = {("adamw", 64): {1.0}, ("adamw", 128): {0.1}}
+    for width in WIDTHS:
+        for opt in OPTIMIZERS:
+            for gamma in GAMMAS:
+                for seed in range(SEEDS):
+                    acc = 0.1 if gamma in fails.get((opt, width), set()) else 0.9
+                    gone = (opt, width, gamma, seed) == ("adamw", 128, 0.01, 1)
+                    rows.append(dict(member=member, dataset="digits", algorithm="pc-ce", optimizer=opt, state_lr=gamma,
+                                     width=width, seed=seed, epoch=1, split="test", diverged=gone,
+                                     accuracy=np.nan if gone else acc + 0.01 * seed))
+                    member += 1
+    return pd.DataFrame(rows)
+
+
+def test_stability_figure_rings_the_largest_gamma_that_still_trains():
+    """PCX Fig. 7: one panel per optimiser (SGD first), one line per width of seed-mean accuracy
+    (a diverged seed counts as chance), a ring at the largest γ up to which every γ trains."""
+    f = stability_frame()
+    fig = accuracy_vs_gamma_by_width(f, num_classes=10)
+    lines = [t for t in fig.data if isinstance(t.meta, dict) and "role" not in t.meta]
+    assert [(t.meta["optimizer"], t.meta["width"]) for t in lines] == [
+        ("sgd", 64), ("sgd", 128), ("adamw", 64), ("adamw", 128)]
+    adamw_128 = lines[3]
+    np.testing.assert_allclose(adamw_128.x, GAMMAS)
+    np.testing.assert_allclose(adamw_128.y, [(0.9 + 0.1) / 2, 0.1 + 0.005, 0.9 + 0.005])
+    rings = {(t.meta["optimizer"], t.meta["width"]): t.x[0] for t in role(fig, "stable")}
+    assert rings == {("sgd", 64): 1.0, ("sgd", 128): 1.0, ("adamw", 64): 0.1}  # adamw 128: 0.5 < 0.55 at γ = 0.01
+    cut = role(fig, "trained_cut")
+    assert len(cut) == 2 and cut[0].y[0] == pytest.approx(0.55)
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.type == "log"
+    assert annotation(fig, "diverged").text.startswith("1 diverged")
 
 
 # --------------------------------------------------------------------------- width × γ grid
@@ -315,8 +389,12 @@ def test_energy_per_layer_over_epochs(frame):
 # --------------------------------------------------------------------------- empty and partial
 
 
+def stability_digits(frame):
+    return accuracy_vs_gamma_by_width(frame, num_classes=10)
+
+
 BUILDERS = (accuracy_vs_gamma, energy_ratio_vs_gamma, width_gamma_grid, pcn_training_curves,
-            energy_per_layer_over_epochs)
+            energy_per_layer_over_epochs, stability_digits)
 
 
 @pytest.mark.parametrize("builder", BUILDERS)

@@ -38,6 +38,9 @@ def test_pcn_command_writes_one_row_per_member_per_evaluation(tmp_path: Path, ca
         ["--optimizer", "adagrad"],
         ["--steps", "0"],
         ["--dataset", "imagenet"],
+        ["--weight-lrs", "sgd"],
+        ["--weight-lrs", "rmsprop=0.1"],
+        ["--state-momentum", "1.5"],
     ],
 )
 def test_bad_pcn_arguments_exit_non_zero_with_one_line(tmp_path: Path, capsys, bad) -> None:
@@ -48,3 +51,15 @@ def test_bad_pcn_arguments_exit_non_zero_with_one_line(tmp_path: Path, capsys, b
     assert code != 0
     assert err.startswith("pcdash: error:") and "\n" not in err
     assert not out.exists()
+
+
+def test_pcn_command_takes_pcx_s_energy_setting(tmp_path: Path) -> None:
+    """PCX §5.1: HardTanh, states by plain SGD, each weight optimiser with its own rate."""
+    out = tmp_path / "results.csv"
+    argv = ["pcn", "--dataset", "moons", "--gammas", "0.1", "--widths", "8", "--steps", "2", "--epochs", "1",
+            "--seeds", "1", "--optimizer", "adamw,sgd", "--weight-lrs", "adamw=0.01,sgd=0.03",
+            "--activation", "hard_tanh", "--state-momentum", "0", "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    frame = pd.read_csv(out)
+    assert frame.groupby("optimizer")["weight_lr"].first().to_dict() == {"adamw": 0.01, "sgd": 0.03}
+    assert set(frame["activation"]) == {"hard_tanh"}

@@ -1,13 +1,19 @@
-"""Energy dynamics: per-layer energies over inference steps (live, and for a chosen batch
-afterwards), accuracy vs γ for SGD vs AdamW (Fig. 6c), the energy ratio vs γ (Fig. 6d) and the
-width × γ accuracy grid (Fig. 7) of the PCX paper."""
+"""Energy dynamics: PCX §5.1 and Appendix D on the paper's setting — energies per layer over the
+inference steps (Fig. 6b), accuracy vs γ for SGD and AdamW (Fig. 6c), the energy ratio vs γ
+(Fig. 6d) and, as a second run, accuracy vs γ per width (Fig. 7). Which figure each panel shows,
+and how the setting differs from the paper's, is read from :mod:`pcdash.paper_figures`."""
+
+from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from pcdash.data import load_dataset
+from pcdash.errors import PcdashError
 from pcdash.figures.pcn import (
     accuracy_vs_gamma,
+    accuracy_vs_gamma_by_width,
     energy_per_layer_over_epochs,
     energy_ratio_vs_gamma,
     energy_vs_step,
@@ -15,27 +21,60 @@ from pcdash.figures.pcn import (
     pcn_training_curves,
     width_gamma_grid,
 )
-from pcdash.pcn import energy_trace_for_batch
+from pcdash.paper_figures import ENERGY_PAGE, PAGE_NOTES, figures_for, paper_figure
+from pcdash.parsing import parse_int_list
+from pcdash.pcn import ACTIVATIONS, energy_trace_for_batch
+from pcdash.pcn.network import ACTIVATION_NAMES
+from pcdash.pcn.paper_settings import STABILITY_WIDTHS, energy_propagation_config, paper_weight_lr
+from pcdash.pcn.stability import (
+    dataset_classes,
+    largest_stable_gamma,
+    member_summary,
+    trained_accuracy,
+)
 from pcdash.results import final_rows
 from pcdash.ui import state
 from pcdash.ui.pcn_controls import pcn_result, pcn_sidebar, start_pcn_job
 from pcdash.ui.widgets import job_panel, show_figure
 
+BEST = "best"
+
+
+def paper_caption(key: str) -> None:
+    fig = paper_figure(key, ENERGY_PAGE)
+    st.caption(f"**PCX {fig.figures}.** {fig.shows}")
+
+
 st.title("Energy dynamics")
 st.caption("How the energy F = Σ ½‖h_l − μ_l‖² flows back from the output during inference, and how the state "
-           "learning rate γ, the optimiser and the width shape learning (Pinchetti et al., §5.1).")
-config = pcn_sidebar()
+           "learning rate γ, the weight optimiser and the width shape learning (Pinchetti et al., §5.1, App. D).")
+with st.expander("Which paper figures this page shows, and how its setting differs"):
+    st.markdown(PAGE_NOTES[ENERGY_PAGE])
+    for f in figures_for(ENERGY_PAGE):
+        st.markdown(f"**{f.figures}** — {f.shows}  \n*Paper:* {f.paper_setting}  \n*Here:* {f.differences}")
+config = pcn_sidebar(energy_propagation_config(), paper_lrs=paper_weight_lr)
 
 if config is not None:
+    classes = dataset_classes(config.dataset)
+    trained_cut = trained_accuracy(classes)
     pick = st.columns(4)
     width = state.select("Width", "e_width", tuple(config.widths), config.widths[0], container=pick[0])
     optimizer = state.select("Weight optimiser", "e_opt", tuple(config.optimizers), config.optimizers[0], container=pick[1])
-    gamma = state.select("γ", "e_gamma", tuple(config.gammas), config.gammas[0], container=pick[2],
-                        format_func=lambda g: "— (backprop)" if g != g else f"{g:g}")
+    gamma_choice = state.select("γ", "e_gamma", (BEST, *(f"{g:g}" for g in config.gammas)), BEST, container=pick[2],
+                                format_func=lambda g: "best accuracy (as Fig. 6b)" if g == BEST else f"{g}",
+                                help="the model whose energies are drawn; Fig. 6b shows the best one")
     seed = state.select("Seed", "e_seed", tuple(range(config.seeds)), 0, container=pick[3])
-    state.sync_url({"e_width": width, "e_opt": optimizer, "e_gamma": gamma, "e_seed": seed})
+    state.sync_url({"e_width": width, "e_opt": optimizer, "e_gamma": gamma_choice, "e_seed": seed})
 
-    def member_of(members):
+    def chosen_gamma(frame) -> float:
+        if gamma_choice != BEST:
+            return float(gamma_choice)
+        summary = member_summary(frame, classes)
+        mine = summary[(summary["width"] == width) & (summary["optimizer"] == optimizer)]
+        accuracy = pd.to_numeric(mine["accuracy"], errors="coerce").groupby(mine["state_lr"]).mean().dropna()
+        return float(accuracy.idxmax()) if len(accuracy) else float(config.gammas[0])
+
+    def member_of(members, gamma):
         same_gamma = np.isclose(members["state_lr"], gamma, equal_nan=True)
         rows = members[(members["width"] == width) & (members["optimizer"] == optimizer) & same_gamma & (members["seed"] == seed)]
         return None if rows.empty else int(rows.index[0])
@@ -45,8 +84,9 @@ if config is not None:
         frame = result.frame
         members = (result.extras["members"] if live else result.members).reset_index(drop=True)
         trace = result.extras.get("energy_trace") if live else result.energy_trace
-        row = member_of(members)
-        st.subheader("Energies during inference")
+        gamma = chosen_gamma(frame)
+        row = member_of(members, gamma)
+        st.subheader("Energy propagation (Fig. 6b–d)")
         left, right = st.columns(2)
         with left:
             if trace is None or row is None or not np.isfinite(trace[row]).any():
@@ -54,11 +94,24 @@ if config is not None:
             else:
                 fig = energy_vs_step(trace[row], title=f"Last training batch · γ = {gamma:g} · {optimizer} · width {width}")
                 show_figure(fig, None, "energy_vs_step", key=f"evs_{tag}")
+            paper_caption("energy_vs_step")
         with right:
-            chosen = members[(members["width"] == width) & (members["optimizer"] == optimizer)]
-            if trace is not None and len(chosen):
-                show_figure(energy_vs_step_grid(trace[chosen.index.to_numpy()], chosen.reset_index(drop=True)), None,
-                            "energy_vs_step_per_gamma", key=f"evsg_{tag}")
+            show_figure(accuracy_vs_gamma(frame), final_rows(frame, "test"), "accuracy_vs_gamma", key=f"avg_{tag}")
+            paper_caption("accuracy_vs_gamma")
+        chosen = members[(members["width"] == width) & (members["optimizer"] == optimizer)]
+        if trace is not None and len(chosen):
+            show_figure(energy_vs_step_grid(trace[chosen.index.to_numpy()], chosen.reset_index(drop=True)), None,
+                        "energy_vs_step_per_gamma", key=f"evsg_{tag}")
+        a, b = st.columns(2)
+        with a:
+            show_figure(energy_ratio_vs_gamma(frame, min_accuracy=trained_cut), final_rows(frame, "train"),
+                        "energy_ratio_vs_gamma", key=f"erg_{tag}")
+            paper_caption("energy_ratio_vs_gamma")
+        with b:
+            show_figure(pcn_training_curves(frame), frame[frame["split"].isin(["train", "val"])], "pcn_training_curves",
+                        key=f"ptc_{tag}")
+        mine = frame[frame["member"] == members.loc[row, "member"]] if row is not None and len(frame) else frame.iloc[0:0]
+        show_figure(energy_per_layer_over_epochs(mine), mine, "energy_over_epochs", key=f"eoe_{tag}")
         if not live and row is not None and config.algorithm.startswith("pc"):
             with st.expander("Energies on a batch you choose (trained weights, nothing updated)"):
                 data = load_dataset(config.dataset, val_fraction=config.val_fraction)
@@ -68,22 +121,45 @@ if config is not None:
                 chosen_trace = energy_trace_for_batch(result, data.x_test[sl], data.y_test[sl])
                 show_figure(energy_vs_step(chosen_trace[row], title=f"Test batch {b}"), None, "energy_chosen_batch",
                             key="evs_batch")
-        mine = frame[frame["member"] == members.loc[row, "member"]] if row is not None and len(frame) else frame.iloc[0:0]
-        show_figure(energy_per_layer_over_epochs(mine), mine, "energy_over_epochs", key=f"eoe_{tag}")
-        st.subheader("State learning rate, optimiser and width")
-        a, b = st.columns(2)
-        with a:
-            show_figure(accuracy_vs_gamma(frame), final_rows(frame, "test"), "accuracy_vs_gamma", key=f"avg_{tag}")
-        with b:
-            show_figure(energy_ratio_vs_gamma(frame), final_rows(frame, "train"), "energy_ratio_vs_gamma", key=f"erg_{tag}")
-        a, b = st.columns(2)
-        with a:
-            show_figure(width_gamma_grid(frame), final_rows(frame, "test"), "width_gamma_grid", key=f"wg_{tag}")
-        with b:
-            show_figure(pcn_training_curves(frame), frame[frame["split"].isin(["train", "val"])], "pcn_training_curves",
-                        key=f"ptc_{tag}")
         diverged = frame.groupby("member")["diverged"].any().sum() if len(frame) else 0
         if diverged:
             st.warning(f"{int(diverged)} model(s) diverged (NaN/inf); they are left out of the plots and marked in the grid.")
 
     job_panel(pcn_result(config), start=lambda restart: start_pcn_job(config, restart=restart), body=draw, key="energy")
+
+    st.divider()
+    st.subheader("Training stability (Fig. 7)")
+    paper_caption("stability")
+    cols = st.columns(2)
+    v = {"s_widths": state.text("Widths", "s_widths", ",".join(map(str, STABILITY_WIDTHS)), container=cols[0],
+                                help="comma-separated; each width is its own compiled program (1024 takes minutes)"),
+         "s_act": state.select("Activation", "s_act", tuple(ACTIVATIONS), "leaky_relu", container=cols[1],
+                               format_func=lambda a: ACTIVATION_NAMES.get(a, a), help="PCX App. D.2: LeakyReLU")}
+    state.sync_url(v)
+    try:
+        stability = replace(config, widths=parse_int_list(v["s_widths"], "widths"), activation=v["s_act"]).validate()
+    except PcdashError as err:
+        st.error(str(err))
+        stability = None
+    if stability is not None:
+        st.caption(f"The sidebar's setting (γ, optimisers, seeds, epochs, learning rates) at {len(stability.widths)} "
+                   f"widths: {len(stability.widths) * len(stability.optimizers) * len(stability.gammas) * stability.seeds} "
+                   "models. A model trains when its test accuracy is at least halfway from chance to 1 "
+                   f"(≥ {trained_cut:.2f} here).")
+
+        def draw_stability(result, live):
+            frame = result.frame
+            tag = "live" if live else "done"
+            show_figure(accuracy_vs_gamma_by_width(frame, classes), final_rows(frame, "test"), "stability",
+                        key=f"stab_{tag}")
+            summary = member_summary(frame, classes)
+            if len(summary):
+                table = largest_stable_gamma(summary, classes)
+                table = table.pivot(index="width", columns="optimizer", values="stable_gamma")
+                st.caption("Largest γ that still trains (every γ up to it trains; empty: the smallest γ already fails)")
+                st.dataframe(table.rename(columns=lambda o: {"adamw": "AdamW", "sgd": "SGD"}.get(o, o)))
+            with st.expander("The same accuracies as a width × γ grid"):
+                show_figure(width_gamma_grid(frame), None, "width_gamma_grid", key=f"wg_{tag}")
+
+        job_panel(pcn_result(stability), start=lambda restart: start_pcn_job(stability, restart=restart),
+                  body=draw_stability, key="stability", train_label="Train the width sweep")

@@ -42,6 +42,12 @@ from pcdash.figures.cre import (
     empty_figure,
     finish_training_curves,
 )
+from pcdash.pcn.stability import (
+    chance_accuracy,
+    largest_stable_gamma,
+    member_summary,
+    trained_accuracy,
+)
 from pcdash.results import final_rows, mean_ci
 
 # γ is coloured by log10(γ) on a fixed range; values outside it take the end colours.
@@ -59,10 +65,11 @@ BP_COLOR = "#7f7f7f"
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 GAMMA_AXIS = "γ (state learning rate)"
 ENERGY_AXIS = "Energy ½‖h − μ‖² (mean per example)"
-RATIO_AXIS = "Energy ratio: first hidden ÷ output"
+RATIO_AXIS = "First hidden ÷ output (geometric mean, 95% CI)"
 ENERGY_FLOOR = 1e-30  # the lowest a clipped value is ever drawn, whatever the data
 ENERGY_COLUMN = re.compile(r"^energy_(\d+)$")
 MAX_NAMED = 6  # diverged members named in the annotation before "…"
+MAX_PANEL_COLUMNS = 5  # small multiples per row
 
 
 # --------------------------------------------------------------------------- helpers
@@ -318,7 +325,7 @@ def energy_vs_step_grid(energy_trace: np.ndarray, members: pd.DataFrame, by: str
     all sharing one log y axis so panels compare directly.
 
     Each panel shows the member with the lowest seed among those with that value whose trace is
-    not all NaN (the panel title names it: ``"γ = 0.01 (seed 0)"``); when every member with the
+    not all NaN (the panel title names it on two lines: ``"γ = 0.01<br><sup>seed 0</sup>"``); when every member with the
     value diverged, the panel is empty apart from the text ``"diverged"``, and all such members
     are counted in the annotation named ``"diverged"``. The caller filters ``members`` (width,
     optimiser, algorithm) beforehand; rows with a missing ``by`` (backprop) are skipped.
@@ -331,7 +338,8 @@ def energy_vs_step_grid(energy_trace: np.ndarray, members: pd.DataFrame, by: str
 
     Returns:
         One ``go.Scatter`` per layer per panel (legend entries only on the first panel; traces
-        carry ``meta = {"layer": l, by: value, "seed": s}``); up to 4 panels per row.
+        carry ``meta = {"layer": l, by: value, "seed": s}``); up to :data:`MAX_PANEL_COLUMNS` panels
+        per row.
 
     Raises:
         ValueError: ``members`` and ``energy_trace`` disagree on the number of members.
@@ -364,11 +372,13 @@ def energy_vs_step_grid(energy_trace: np.ndarray, members: pd.DataFrame, by: str
     label = gamma_label if by == "state_lr" else (lambda v: f"{by} = {v}")
     shown = [p[2] for p in panels if p[2] is not None]
     floor = log_floor(np.concatenate([t.ravel() for t in shown])) if shown else 1e-12
-    cols = min(len(panels), 4)
+    cols = min(len(panels), MAX_PANEL_COLUMNS)
     nrows = math.ceil(len(panels) / cols)
-    titles = [f"{label(v)} (seed {s})" if s is not None else f"{label(v)}" for v, s, _ in panels]
+    # Two short lines per title, so neighbouring titles never run into each other.
+    titles = [f"{label(v)}<br><sup>seed {s}</sup>" if s is not None else f"{label(v)}" for v, s, _ in panels]
     fig = make_subplots(rows=nrows, cols=cols, shared_xaxes="all", shared_yaxes="all", subplot_titles=titles,
-                        horizontal_spacing=0.04, vertical_spacing=0.12 if nrows > 1 else 0.1)
+                        horizontal_spacing=0.05, vertical_spacing=0.16 if nrows > 1 else 0.1)
+    fig.update_annotations(font_size=13)
     first = True
     for i, (value, seed, trace) in enumerate(panels):
         row, col = i // cols + 1, i % cols + 1
@@ -434,7 +444,7 @@ def accuracy_vs_gamma(frame: pd.DataFrame, split: str = "test") -> go.Figure:
     (no γ) appear as dotted horizontal reference lines (``meta["role"] = "bp"``). Diverged
     members are excluded and counted in the annotation named ``"diverged"``.
     """
-    title = f"Final accuracy vs state learning rate γ, 95% CI over seeds ({split})"
+    title = f"Final {split} accuracy vs γ (mean, 95% CI over seeds)"
     rows = _final_pc(frame, split)
     if rows.empty or "accuracy" not in rows.columns:
         return empty_figure(title=title)
@@ -460,7 +470,7 @@ def accuracy_vs_gamma(frame: pd.DataFrame, split: str = "test") -> go.Figure:
     return _style(fig, title, height=460, hovermode="closest")
 
 
-def energy_ratio_vs_gamma(frame: pd.DataFrame) -> go.Figure:
+def energy_ratio_vs_gamma(frame: pd.DataFrame, min_accuracy: float | None = None) -> go.Figure:
     """Energy imbalance ``energy_1 / energy_L`` (first hidden ÷ output) at the final epoch vs γ,
     log–log, per weight optimiser, geometric mean and 95% CI over seeds (paper Fig. 6d).
 
@@ -477,9 +487,11 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame) -> go.Figure:
     marks a balanced ratio of 1. Members
     whose ratio is not finite and positive (a first-hidden energy of exactly 0) cannot be drawn
     on the log axis: they are left out and counted in an annotation named ``"nonpositive"``;
-    diverged ones in ``"diverged"``.
+    diverged ones in ``"diverged"``. With ``min_accuracy``, members whose final test accuracy
+    is below it (they did not train; PCX's Fig. 6d keeps only accuracy > 0.5) are left out and
+    counted in an annotation named ``"untrained"``.
     """
-    title = "Energy imbalance vs state learning rate γ: first hidden ÷ output (geometric mean, 95% CI)"
+    title = "Energy ratio, first hidden ÷ output, vs γ"
     if not _has_rows(frame, ("member", "split", "epoch", "state_lr")):
         return empty_figure(title=title)
     cols = energy_columns(frame)
@@ -494,6 +506,13 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame) -> go.Figure:
     pc_members = set(rows["member"])
     bad = _diverged_members(frame)
     rows = rows[~rows["member"].isin(bad)].copy()
+    untrained = 0
+    if min_accuracy is not None:
+        test = _final_pc(frame, "test")
+        acc = pd.to_numeric(rows["member"].map(test.set_index("member")["accuracy"]), errors="coerce")
+        low = ~(acc >= min_accuracy)
+        untrained = int(low.sum())
+        rows = rows[~low]
     first = pd.to_numeric(rows[cols[0]], errors="coerce").to_numpy(float)
     last = pd.to_numeric(rows[cols[-1]], errors="coerce").to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -523,6 +542,10 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame) -> go.Figure:
     if not dropped.empty:
         fig.add_annotation(text=f"{len(dropped)} member(s) with a zero or negative ratio left out (log axis)",
                            name="nonpositive", xref="paper", yref="paper", x=0.0, y=1.0, yshift=28,
+                           xanchor="left", yanchor="bottom", showarrow=False, font=dict(color="#666", size=12))
+    if untrained:
+        fig.add_annotation(text=f"{untrained} member(s) below accuracy {min_accuracy:g} left out (did not train)",
+                           name="untrained", xref="paper", yref="paper", x=0.0, y=1.0, yshift=44 if len(dropped) else 28,
                            xanchor="left", yanchor="bottom", showarrow=False, font=dict(color="#666", size=12))
     _annotate_diverged(fig, frame, members=pc_members)
     return _style(fig, title, height=460, hovermode="closest")
@@ -594,6 +617,71 @@ def width_gamma_grid(frame: pd.DataFrame, optimizer: str | None = None, split: s
     fig.update_yaxes(title_text="Hidden width (units)", col=1)
     _annotate_diverged(fig, frame, members=set(rows["member"]))
     return _style(fig, title, height=max(320, 60 * len(widths) + 200), plot_bgcolor="#eeeeee")
+
+
+WIDTH_COLORSCALE = "Viridis"
+
+
+def accuracy_vs_gamma_by_width(frame: pd.DataFrame, num_classes: int) -> go.Figure:
+    """Training stability (paper Fig. 7 and Fig. 16): final test accuracy vs γ, one line per
+    width, one panel per weight optimiser (SGD first), as the paper draws it.
+
+    Each point is the mean final test accuracy over the seeds of a (width, γ), a diverged seed
+    counting as chance (it learned nothing); lines are coloured by width along
+    :data:`WIDTH_COLORSCALE` (narrow dark, wide light), ``meta = {"optimizer", "width"}``. A
+    dotted line (``meta["role"] = "trained_cut"``) marks
+    :func:`pcdash.pcn.stability.trained_accuracy`; a ring (``meta["role"] = "stable"``) marks each
+    width's largest γ such that every γ up to it trains
+    (:func:`pcdash.pcn.stability.largest_stable_gamma`). Backprop members (no γ) are left out.
+    """
+    title = "Training stability: test accuracy vs γ per width (ring: the largest γ that still trains)"
+    if not _has_rows(frame, ("member", "split", "epoch", "state_lr", "width", "optimizer", "seed")):
+        return empty_figure(title=title)
+    summary = member_summary(frame, num_classes)
+    if summary.empty:
+        return empty_figure(title=title)
+    chance, cut = chance_accuracy(num_classes), trained_accuracy(num_classes)
+    acc = pd.to_numeric(summary["accuracy"], errors="coerce").where(~summary["diverged"], chance).fillna(chance)
+    summary = summary.assign(accuracy=acc)
+    stable = largest_stable_gamma(summary, num_classes).set_index(["optimizer", "width"])["stable_gamma"]
+    order = {"sgd": 0, "adamw": 1}
+    opts = sorted(summary["optimizer"].unique(), key=lambda o: (order.get(str(o).lower(), 2), str(o)))
+    widths = sorted(int(w) for w in summary["width"].unique())
+    colors = sample_colorscale(WIDTH_COLORSCALE, list(np.linspace(0.0, 0.85, len(widths))) if len(widths) > 1 else [0.0])
+    gammas = sorted(float(g) for g in summary["state_lr"].unique())
+    fig = make_subplots(rows=1, cols=len(opts), shared_yaxes=True, horizontal_spacing=0.06,
+                        subplot_titles=[f"PC, {optimizer_label(o)}" for o in opts])
+    for k, opt in enumerate(opts):
+        for width, color in zip(widths, colors, strict=True):
+            cell = summary[(summary["optimizer"] == opt) & (summary["width"] == width)]
+            if cell.empty:
+                continue
+            mean = cell.groupby("state_lr")["accuracy"].mean().sort_index()
+            name = f"width {width}"
+            fig.add_trace(go.Scatter(
+                x=mean.index.to_numpy(float), y=mean.to_numpy(float), mode="lines+markers", name=name,
+                legendgroup=name, showlegend=k == 0, line=dict(color=color, width=2), marker=dict(color=color, size=6),
+                meta={"optimizer": str(opt), "width": width},
+                hovertemplate=f"{optimizer_label(opt)}, {name}<br>γ = %{{x:g}}<br>mean accuracy %{{y:.3f}}<extra></extra>",
+            ), row=1, col=k + 1)
+            top = stable.get((opt, width), np.nan)
+            if np.isfinite(top):
+                fig.add_trace(go.Scatter(
+                    x=[top], y=[float(mean.loc[top])], mode="markers", name=f"{name}: largest γ that trains",
+                    legendgroup=name, showlegend=False, meta={"role": "stable", "optimizer": str(opt), "width": width},
+                    marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(color=color, width=2.5)),
+                    hovertemplate=f"{optimizer_label(opt)}, {name}<br>largest γ that trains: %{{x:g}}<extra></extra>",
+                ), row=1, col=k + 1)
+        fig.add_trace(go.Scatter(
+            x=[gammas[0], gammas[-1]], y=[cut, cut], mode="lines", name=f"trained (accuracy ≥ {cut:.2f})",
+            showlegend=k == 0, line=dict(color="#999", dash="dot", width=1), meta={"role": "trained_cut"},
+            hoverinfo="skip",
+        ), row=1, col=k + 1)
+    fig.update_xaxes(type="log", title_text=GAMMA_AXIS, **_gamma_ticks(gammas))
+    fig.update_yaxes(range=[0, 1.02])
+    fig.update_yaxes(title_text=METRIC_TITLES["accuracy"], col=1)
+    _annotate_diverged(fig, frame, members=set(summary["member"]))
+    return _style(fig, title, height=440, hovermode="closest")
 
 
 # --------------------------------------------------------------------------- over epochs (live)

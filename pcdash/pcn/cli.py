@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 
+from pcdash.errors import ConfigError
 from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.pcn.algorithms import ALGORITHMS
 from pcdash.pcn.config import PCNConfig
-from pcdash.pcn.network import ACTIVATIONS
+from pcdash.pcn.network import ACTIVATION_NAMES, ACTIVATIONS
 from pcdash.pcn.optimizers import STATE_OPTIMIZERS, WEIGHT_OPTIMIZERS
 
 SMALL_DATASETS = ("digits", "moons", "circles")
@@ -27,12 +28,17 @@ def add_pcn_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=d.inference_steps, help="inference steps T")
     parser.add_argument("--widths", default=",".join(map(str, d.widths)), help="comma-separated")
     parser.add_argument("--depth", type=int, default=d.depth, help="hidden layers")
-    parser.add_argument("--activation", default=d.activation, help=", ".join(ACTIVATIONS))
+    parser.add_argument("--activation", default=d.activation,
+                        help=", ".join(f"{a} ({ACTIVATION_NAMES.get(a, a)})" for a in ACTIVATIONS))  # fmt: skip
     parser.add_argument("--optimizer", default=",".join(d.optimizers),
                         help=f"weight optimisers, comma-separated: {', '.join(WEIGHT_OPTIMIZERS)}")  # fmt: skip
     parser.add_argument("--state-optimizer", default=d.state_optimizer,
                         help=", ".join(STATE_OPTIMIZERS))  # fmt: skip
     parser.add_argument("--weight-lr", type=float, default=d.weight_lr)
+    parser.add_argument("--weight-lrs", default="",
+                        help="per weight optimiser, overriding --weight-lr: e.g. adamw=0.01,sgd=0.03")  # fmt: skip
+    parser.add_argument("--state-momentum", type=float, default=d.state_momentum,
+                        help="momentum of the SGD state optimiser (PCX §5.1 uses none: 0)")  # fmt: skip
     parser.add_argument("--val-fraction", type=float, default=d.val_fraction)
     parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="decoupled weight decay (AdamW and SGD)")
     parser.add_argument("--precision", action="store_true", help="trainable per-layer precision (log-variances)")
@@ -56,6 +62,8 @@ def config_from_args(args: argparse.Namespace) -> PCNConfig:
         inference_steps=args.steps,
         state_optimizer=args.state_optimizer,
         weight_lr=args.weight_lr,
+        weight_lrs=parse_named_floats(args.weight_lrs, "--weight-lrs"),
+        state_momentum=args.state_momentum,
         batch_size=batch,
         epochs=args.epochs,
         seeds=args.seeds,
@@ -66,6 +74,22 @@ def config_from_args(args: argparse.Namespace) -> PCNConfig:
         beta0=args.beta0,
         beta_rate=args.beta_rate,
     ).validate()
+
+
+def parse_named_floats(text: str, what: str) -> dict[str, float]:
+    """``"adamw=0.01,sgd=0.03"`` → ``{"adamw": 0.01, "sgd": 0.03}`` (ConfigError if malformed)."""
+    out = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ConfigError(f"{what}: expected name=number pairs separated by commas, got {item!r}")
+    return out
 
 
 def run_pcn_command(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import itertools
 import json
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import pandas as pd
@@ -30,6 +30,10 @@ class PCNConfig:
     Widths change shapes, so each width is its own compiled program; γ, optimiser and seed vary
     inside it. ``depth`` counts hidden layers; ``seeds = N`` means seeds ``0 … N−1``. Lists
     given for the grid fields are stored as tuples, so a config is hashable.
+
+    ``weight_lr`` is the weight learning rate of every optimiser; ``weight_lrs`` (a mapping
+    ``{"sgd": 0.03, …}`` or its items) gives an optimiser its own, since SGD and AdamW rarely
+    share a best rate (PCX's App. D.1 sweeps the rate of each); see :meth:`lr_for`.
     """
 
     dataset: str = "digits"
@@ -43,6 +47,7 @@ class PCNConfig:
     state_optimizer: str = "sgd"
     state_momentum: float = 0.9
     weight_lr: float = 1e-3
+    weight_lrs: tuple[tuple[str, float], ...] = ()  # per weight optimiser, overriding weight_lr
     weight_decay: float = 1e-4
     weight_momentum: float = 0.9
     batch_size: int = 64
@@ -61,6 +66,12 @@ class PCNConfig:
             if isinstance(value, str | int | float):
                 value = (value,)
             object.__setattr__(self, name, tuple(value))
+        lrs = self.weight_lrs.items() if isinstance(self.weight_lrs, Mapping) else self.weight_lrs
+        object.__setattr__(self, "weight_lrs", tuple(sorted((str(k), v) for k, v in lrs)))
+
+    def lr_for(self, optimizer: str) -> float:
+        """The weight learning rate of ``optimizer``: its own from ``weight_lrs``, else ``weight_lr``."""
+        return float(dict(self.weight_lrs).get(optimizer, self.weight_lr))
 
     def validate(self) -> PCNConfig:
         """Raise :class:`~pcdash.errors.ConfigError` with a one-line message if this cannot run."""
@@ -82,6 +93,9 @@ class PCNConfig:
         _int_in("epochs", self.epochs, 1, 10_000)
         _int_in("seeds", self.seeds, 1, MAX_MEMBERS)
         _positive("weight learning rate", self.weight_lr)
+        for opt, lr in self.weight_lrs:
+            _choice("weight optimizer", opt, WEIGHT_OPTIMIZERS)
+            _positive(f"{opt} weight learning rate", lr)
         _in_range("state momentum", self.state_momentum, 0.0, 1.0)
         _in_range("weight momentum", self.weight_momentum, 0.0, 1.0)
         _in_range("weight decay", self.weight_decay, 0.0, math.inf)
@@ -143,7 +157,7 @@ class PCNConfig:
                 "depth": int(self.depth),
                 "activation": self.activation,
                 "inference_steps": int(self.inference_steps),
-                "weight_lr": float(self.weight_lr),
+                "weight_lr": self.lr_for(opt),
                 "weight_decay": float(self.weight_decay),
                 "precision": bool(self.precision),
                 "update_every": int(self.update_every),
@@ -168,7 +182,8 @@ class PCNConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-_KEY_DEFAULTS = {"precision": False, "update_every": 0, "beta0": 0.1, "beta_rate": 0.1, "track_alignment": False}
+_KEY_DEFAULTS = {"precision": False, "update_every": 0, "beta0": 0.1, "beta_rate": 0.1, "track_alignment": False,
+                 "weight_lrs": ()}
 
 
 def _choice(what: str, value: object, allowed: Sequence[str]) -> None:

@@ -1,8 +1,19 @@
 """Feed-forward networks whose layers predict each other: ``μ_l = f_l(h_{l−1}; θ_l)``.
 
 Notation of the PCX paper (§3): ``h_0 = x`` is the input, ``h_1 … h_{L−1}`` the hidden states,
-``h_L`` the output. Hidden layers are ``μ_l = σ(W_l h_{l−1} + b_l)``; the output layer is linear,
-``μ_L = W_L h_{L−1} + b_L``, as in PCX's MLP examples. Arrays are batched on the leading axis.
+``h_L`` the output. Hidden layers are ``μ_l = σ(W_l h_{l−1} + b_l)``; the output layer has no
+activation, ``μ_L = W_L h_{L−1} + b_L`` (:data:`OUTPUT_ACTIVATION`), as in PCX.
+
+What PCX does: every discriminative PCN of the PCX code — its two-moons tutorial, the MLPs of the
+benchmark (``examples/discriminative_experiments/MLP``) and the energy-propagation and
+training-stability models of §5.1 (``examples/energy_propagation_training_stability``) — builds
+its hidden layers as ``vode(act(linear(h)))`` and its output as ``vode(linear(h))``, with no
+activation. The squared-error output energy ``½‖y − μ_L‖²`` therefore compares the one-hot label
+with unbounded logits, and the cross-entropy energy ``−Σ_k y_k log softmax(μ_L)_k`` applies its
+softmax inside the energy, not in the network. (Only PCX's backprop baseline of the
+training-stability study applies the activation to its output layer too; pcdash's BP twins use
+this same network, so PC and BP differ only in how they learn.) Arrays are batched on the
+leading axis.
 """
 
 from __future__ import annotations
@@ -22,6 +33,9 @@ ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     "tanh": jnp.tanh,
     "hard_tanh": jax.nn.hard_tanh,
 }
+ACTIVATION_NAMES: dict[str, str] = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "gelu": "GELU", "tanh": "Tanh",
+                                    "hard_tanh": "HardTanh"}  # fmt: skip
+OUTPUT_ACTIVATION = "identity"  # μ_L = W_L h_{L−1} + b_L, as in PCX (see the module doc)
 
 
 class MLP(eqx.Module):
@@ -69,7 +83,8 @@ def init_mlp(key: PRNGKeyArray, sizes: Sequence[int], *, activation: str = "leak
 def layer_prediction(
     mlp: MLP, layer: int, h_prev: Float[Array, "batch d_prev"]
 ) -> Float[Array, "batch d"]:
-    """``μ_l = σ(W_l h_{l−1} + b_l)`` for hidden layers, ``W_L h_{L−1} + b_L`` for the output.
+    """``μ_l = σ(W_l h_{l−1} + b_l)`` for hidden layers, ``μ_L = W_L h_{L−1} + b_L`` for the
+    output (no activation: :data:`OUTPUT_ACTIVATION`, as in PCX).
 
     ``layer`` is 1-based (``1 … L``), as in the paper.
     """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -18,6 +19,7 @@ from pcdash.pcn import (
     run_pcn_sweep,
     save_pcn_output,
 )
+from pcdash.pcn.network import ACTIVATION_NAMES
 from pcdash.pcn.saving import load_comparison, save_comparison
 from pcdash.ui import state
 from pcdash.ui.jobs import Job
@@ -27,8 +29,12 @@ PCN_DATASETS = tuple(d for d in DATASETS if d != "cifar10")
 PAGE_DEFAULT = PCNConfig(optimizers=("adamw", "sgd"), state_lrs=(0.003, 0.01, 0.03, 0.1, 0.3), seeds=2, epochs=5)
 
 
-def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...] = ALGORITHMS) -> PCNConfig | None:
-    """The shared PCN controls; a valid config, or None after showing what is wrong."""
+def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...] = ALGORITHMS,
+                paper_lrs: Callable[[str], tuple[float, str]] | None = None) -> PCNConfig | None:
+    """The shared PCN controls; a valid config, or None after showing what is wrong.
+
+    ``paper_lrs(dataset) -> (rate, paper's dataset)``: offer a paper's weight learning rate for
+    the chosen dataset (on by default) in place of the per-optimiser rates."""
     sb = st.sidebar
     sb.header("PCN sweep")
     v: dict[str, Any] = {}
@@ -45,12 +51,15 @@ def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...
     v["pepochs"] = state.number("Epochs", "pepochs", default.epochs, min_value=1, max_value=200, container=sb)
     with sb.expander("Network and inference"):
         v["depth"] = state.number("Hidden layers", "depth", default.depth, min_value=1, max_value=8, container=st)
-        v["act"] = state.select("Activation", "act", tuple(ACTIVATIONS), default.activation, container=st)
+        v["act"] = state.select("Activation", "act", tuple(ACTIVATIONS), default.activation, container=st,
+                                format_func=lambda a: ACTIVATION_NAMES.get(a, a))
         v["T"] = state.number("Inference steps T", "T", default.inference_steps, min_value=1, max_value=200, container=st)
         v["sopt"] = state.select("State optimiser", "sopt", STATE_OPTIMIZERS, default.state_optimizer, container=st,
-                                 help="SGD with momentum 0.9 (default) or Adam on the states h")
-        v["wlr"] = state.number("Weight learning rate", "wlr", default.weight_lr, min_value=1e-6, max_value=1.0,
-                                fmt_str="%.4g", step=1e-4, container=st)
+                                 help="SGD (with the momentum below) or Adam on the states h")
+        v["smom"] = state.number("State momentum", "smom", default.state_momentum, min_value=0.0, max_value=0.99,
+                                 fmt_str="%.2g", step=0.1, container=st,
+                                 help="momentum of the SGD state optimiser (PCX §5.1: none)")
+        lrs = _weight_lr_controls(default, v, paper_lrs)
         v["pbatch"] = state.number("Batch size", "pbatch", default.batch_size, min_value=1, max_value=4096, container=st)
     state.sync_url(v)
     state.report_bad_url_values()
@@ -59,13 +68,32 @@ def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...
             dataset=v["pdata"], algorithm=v["alg"], widths=parse_int_list(v["widths"], "widths"),
             depth=int(v["depth"]), activation=v["act"], state_lrs=parse_float_list(v["gammas"], "state learning rates γ"),
             optimizers=tuple(v["wopt"].split(",")), inference_steps=int(v["T"]), state_optimizer=v["sopt"],
-            weight_lr=float(v["wlr"]), batch_size=int(v["pbatch"]), epochs=int(v["pepochs"]), seeds=int(v["pseeds"]),
+            state_momentum=float(v["smom"]), weight_lr=lrs["adamw"], weight_lrs=lrs, batch_size=int(v["pbatch"]), epochs=int(v["pepochs"]), seeds=int(v["pseeds"]),
         ).validate()
     except PcdashError as err:
         sb.error(str(err))
         return None
     sb.caption(describe(config.dataset))
     return config
+
+
+def _weight_lr_controls(default: PCNConfig, v: dict[str, Any],
+                        paper_lrs: Callable[[str], tuple[float, str]] | None) -> dict[str, float]:
+    """One weight learning rate per weight optimiser (``wlr``: AdamW, ``wlr_sgd``: SGD), or the
+    paper's rate for the dataset when ``paper_lrs`` is given and its toggle is on."""
+    if paper_lrs is not None:
+        v["plr"] = state.toggle("Paper's weight learning rates", "plr", True, container=st,
+                                help="PCX App. D.2: one rate per dataset for SGD and AdamW")
+        if v["plr"]:
+            rate, source = paper_lrs(v["pdata"])
+            where = "" if source == v["pdata"] else f", its value for {dataset_label(source)}"
+            st.caption(f"AdamW and SGD: {rate:g} (PCX App. D.2{where})")
+            return {"adamw": rate, "sgd": rate}
+    v["wlr"] = state.number("AdamW learning rate", "wlr", default.lr_for("adamw"), min_value=1e-6, max_value=1.0,
+                            fmt_str="%.4g", step=1e-4, container=st)
+    v["wlr_sgd"] = state.number("SGD learning rate", "wlr_sgd", default.lr_for("sgd"), min_value=1e-6, max_value=1.0,
+                                fmt_str="%.4g", step=1e-4, container=st)
+    return {"adamw": float(v["wlr"]), "sgd": float(v["wlr_sgd"])}
 
 
 def pcn_result(config: PCNConfig) -> Job | None:
