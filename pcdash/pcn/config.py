@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 import pandas as pd
 
 from pcdash.errors import ConfigError
-from pcdash.pcn.algorithms import ALGORITHMS, PCNAlgorithm
+from pcdash.pcn.algorithms import ALGORITHMS, CN_SCHEDULES, PRECISIONS, PCNAlgorithm
 from pcdash.pcn.network import ACTIVATIONS
 from pcdash.pcn.optimizers import STATE_OPTIMIZERS, WEIGHT_OPTIMIZERS
 
@@ -49,8 +49,10 @@ class PCNConfig:
     epochs: int = 5
     seeds: int = 1
     val_fraction: float = 0.1
-    precision: bool = False  # trainable per-layer log-variances
+    precision: str = "none"  # trainable log-variances: "none", "layer" or "neuron" (True: "layer")
     update_every: int = 0  # relaxed convergence: weights updated every k inference steps (0: after T)
+    inference_tol: float = 0.0  # converged inference: stop when |ΔF| ≤ tol·|F| (0: always T steps)
+    cn_schedule: str = "random"  # centred nudging: PN or NN picked at random each epoch, or "alternate"
     beta0: float = 0.1  # nudging: β in the first epoch
     beta_rate: float = 0.1  # nudging: β grows by this much per epoch, up to 1
     track_alignment: bool = False  # record the per-layer cosine of the PC update with the BP gradient
@@ -61,6 +63,8 @@ class PCNConfig:
             if isinstance(value, str | int | float):
                 value = (value,)
             object.__setattr__(self, name, tuple(value))
+        if isinstance(self.precision, bool):
+            object.__setattr__(self, "precision", "layer" if self.precision else "none")
 
     def validate(self) -> PCNConfig:
         """Raise :class:`~pcdash.errors.ConfigError` with a one-line message if this cannot run."""
@@ -90,6 +94,9 @@ class PCNConfig:
         if self.update_every and self.inference_steps % self.update_every:
             raise ConfigError(f"update every k = {self.update_every} must divide the inference steps T = "
                               f"{self.inference_steps}")  # fmt: skip
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("CN schedule", self.cn_schedule, CN_SCHEDULES)
+        _in_range("inference tolerance", self.inference_tol, 0.0, 1.0)
         _in_range("β_0 (initial nudging)", self.beta0, 1e-6, 1.0 + 1e-9)
         _in_range("β growth per epoch", self.beta_rate, 0.0, 1.0 + 1e-9)
         n = len(self.widths) * len(self.optimizers) * len(self.gammas) * self.seeds
@@ -123,10 +130,12 @@ class PCNConfig:
             state_momentum=float(self.state_momentum),
             weight_decay=float(self.weight_decay),
             weight_momentum=float(self.weight_momentum),
-            precision=bool(self.precision),
+            precision=self.precision,
             update_every=int(self.update_every),
+            inference_tol=float(self.inference_tol),
             beta0=float(self.beta0),
             beta_rate=float(self.beta_rate),
+            cn_schedule=self.cn_schedule,
             alignment=bool(self.track_alignment),
         )
 
@@ -145,8 +154,9 @@ class PCNConfig:
                 "inference_steps": int(self.inference_steps),
                 "weight_lr": float(self.weight_lr),
                 "weight_decay": float(self.weight_decay),
-                "precision": bool(self.precision),
+                "precision": self.precision,
                 "update_every": int(self.update_every),
+                "inference_tol": float(self.inference_tol),
                 "seed": seed,
             }
             for i, (opt, gamma, seed) in enumerate(
@@ -168,7 +178,8 @@ class PCNConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-_KEY_DEFAULTS = {"precision": False, "update_every": 0, "beta0": 0.1, "beta_rate": 0.1, "track_alignment": False}
+_KEY_DEFAULTS = {"precision": "none", "update_every": 0, "beta0": 0.1, "beta_rate": 0.1, "track_alignment": False,
+                 "inference_tol": 0.0, "cn_schedule": "random"}  # fmt: skip
 
 
 def _choice(what: str, value: object, allowed: Sequence[str]) -> None:
