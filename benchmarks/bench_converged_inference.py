@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from pcdash.data import load_dataset
-from pcdash.pcn.energies import layer_energies
 from pcdash.pcn.algorithms import layer_cosines
+from pcdash.pcn.energies import layer_energies
 from pcdash.pcn.gradients import pc_weight_gradients
 from pcdash.pcn.inference import converged_inference, forward_init, inference
 from pcdash.pcn.network import init_mlp, layer_prediction
@@ -85,7 +85,7 @@ def main() -> None:
     batches = [(x_all[i * 32:(i + 1) * 32], y_all[i * 32:(i + 1) * 32]) for i in range(args.batches)]
     best = {"while": np.inf, "scan": np.inf}
     used = {}
-    for name, fn in (("while", run_while), ("scan", run_scan)):
+    for fn in (run_while, run_scan):
         jax.block_until_ready(fn(mlps, *batches[0]))  # compile
     for _ in range(args.rounds):
         for name, fn in (("while", run_while), ("scan", run_scan)):
