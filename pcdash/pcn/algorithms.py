@@ -34,6 +34,9 @@ trainable log-variances (condition 3 relaxed), ``"layer"`` (one per layer) or ``
 weight optimiser; ``update_every = k`` — relaxed convergence (condition 2 relaxed), the weights
 are updated every ``k`` inference steps from the current states instead of once after all ``T``;
 ``weight_decay`` — decoupled decay of AdamW and SGD (on the weights and log-variances);
+``l2_decay = λ`` — coupled decay, a Gaussian prior on the weights and log-variances: the
+gradient of ``½ λ ‖(θ, s)‖²`` joins ``∇F`` before the optimiser (PyTorch's ``Adam(weight_decay=λ)``,
+the reading of the BP-vs-PC comparison's §2.3: "a Gaussian unit prior", ``Σ → 1``);
 ``alignment`` — also report ``bp_cosine``, per layer, the cosine between the PC weight update
 of the step and the BP gradient at the step's starting weights.
 """
@@ -96,6 +99,7 @@ class PCNAlgorithm:
     precision: str = "none"  # "none", "layer" or "neuron" (True/False mean "layer"/"none")
     update_every: int = 0  # 0: after all T inference steps (standard PC)
     inference_tol: float = 0.0  # > 0: stop inference when the relative energy change is below it
+    l2_decay: float = 0.0  # coupled weight decay: the gradient of ½λ‖(θ, s)‖² added before the optimiser
     beta0: float = 0.1
     beta_rate: float = 0.1
     cn_schedule: str = "random"
@@ -179,12 +183,15 @@ class PCNAlgorithm:
         return len(self.sizes) - 1
 
     def _weight_optimizer(self, hp: Mapping[str, Array]) -> optax.GradientTransformation:
-        return weight_optimizer(
+        opt = weight_optimizer(
             hp["opt_id"],
             hp["weight_lr"],
             weight_decay=self.weight_decay,
             momentum=self.weight_momentum,
         )
+        if self.l2_decay > 0:  # λθ joins the gradient before the optimiser: the prior's term
+            opt = optax.chain(optax.add_decayed_weights(self.l2_decay), opt)
+        return opt
 
     def _prepare(
         self, x: Array, y: Array

@@ -51,7 +51,8 @@ class PCNConfig:
     val_fraction: float = 0.1
     precision: str = "none"  # trainable log-variances: "none", "layer" or "neuron" (True: "layer")
     update_every: int = 0  # relaxed convergence: weights updated every k inference steps (0: after T)
-    inference_tol: float = 0.0  # converged inference: stop when |ΔF| ≤ tol·|F| (0: always T steps)
+    inference_tol: float = 0.0  # converged inference: stop when |ΔF_l| ≤ tol·|F_l| (0: always T steps)
+    l2_decay: float = 0.0  # coupled weight decay (a Gaussian prior on θ and log-variances; PyTorch's Adam)
     cn_schedule: str = "random"  # centred nudging: PN or NN picked at random each epoch, or "alternate"
     beta0: float = 0.1  # nudging: β in the first epoch
     beta_rate: float = 0.1  # nudging: β grows by this much per epoch, up to 1
@@ -97,6 +98,7 @@ class PCNConfig:
         _choice("precision", self.precision, PRECISIONS)
         _choice("CN schedule", self.cn_schedule, CN_SCHEDULES)
         _in_range("inference tolerance", self.inference_tol, 0.0, 1.0)
+        _in_range("L2 weight decay", self.l2_decay, 0.0, math.inf)
         _in_range("β_0 (initial nudging)", self.beta0, 1e-6, 1.0 + 1e-9)
         _in_range("β growth per epoch", self.beta_rate, 0.0, 1.0 + 1e-9)
         n = len(self.widths) * len(self.optimizers) * len(self.gammas) * self.seeds
@@ -133,6 +135,7 @@ class PCNConfig:
             precision=self.precision,
             update_every=int(self.update_every),
             inference_tol=float(self.inference_tol),
+            l2_decay=float(self.l2_decay),
             beta0=float(self.beta0),
             beta_rate=float(self.beta_rate),
             cn_schedule=self.cn_schedule,
@@ -157,6 +160,7 @@ class PCNConfig:
                 "precision": self.precision,
                 "update_every": int(self.update_every),
                 "inference_tol": float(self.inference_tol),
+                "l2_decay": float(self.l2_decay),
                 "seed": seed,
             }
             for i, (opt, gamma, seed) in enumerate(
@@ -179,7 +183,7 @@ class PCNConfig:
 
 
 _KEY_DEFAULTS = {"precision": "none", "update_every": 0, "beta0": 0.1, "beta_rate": 0.1, "track_alignment": False,
-                 "inference_tol": 0.0, "cn_schedule": "random"}  # fmt: skip
+                 "inference_tol": 0.0, "cn_schedule": "random", "l2_decay": 0.0}  # fmt: skip
 
 
 def _choice(what: str, value: object, allowed: Sequence[str]) -> None:

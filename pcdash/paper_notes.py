@@ -1,0 +1,144 @@
+"""What each page shows of its paper: the figure or table behind every panel, the settings that
+differ from the paper's (and why), the paper's own numbers, and which of its claims our setting
+reproduces. Pages print this text; it is data, kept here in one place, never in page code.
+
+Papers: "comparison" is *Backpropagation and Predictive Coding: an experimental comparison*
+(``references/bp-vs-pc-comparison.md``); "PCX" is Pinchetti et al.'s benchmark paper
+(``references/pcx-benchmark-paper.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of a page and the paper figure (or table) it reproduces."""
+
+    title: str
+    figure: str  # e.g. "Comparison paper, Fig. 3"; "—" when the paper has no such figure
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting of the page's default next to the paper's, and why they differ (if they do)."""
+
+    name: str
+    paper: str
+    here: str
+    why: str = ""
+
+    @property
+    def differs(self) -> bool:
+        return bool(self.why)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement of the paper, and whether our default reproduces it (tested where it does)."""
+
+    quote: str
+    reproduced: bool
+    evidence: str  # what we measured, or the test that holds it
+
+
+@dataclass(frozen=True)
+class PageNotes:
+    paper: str
+    panels: dict[str, Panel]
+    settings: tuple[Setting, ...]
+    claims: tuple[Claim, ...] = ()
+
+    def settings_frame(self) -> pd.DataFrame:
+        """One row per setting: the paper's value, ours, and why ours differs (empty if equal)."""
+        return pd.DataFrame([{"setting": s.name, "paper": s.paper, "pcdash default": s.here, "why it differs": s.why}
+                             for s in self.settings])  # fmt: skip
+
+
+COMPARISON = "Backpropagation and Predictive Coding: an experimental comparison"
+PCX = "Pinchetti et al., Benchmarking predictive coding networks (PCX)"
+
+PC_VS_BP = PageNotes(
+    paper=COMPARISON,
+    panels={
+        "benchmark": Panel("Accuracy and time to convergence per model", "Comparison paper, Fig. 2",
+                           "Time to convergence: time to reach 90% of the final accuracy (the paper's definition), "
+                           "from the median training seconds per epoch."),
+        "curves": Panel("Accuracy and loss over epochs, one panel per model", "Comparison paper, Fig. 3 (and Fig. 6 "
+                        "for the model with weight decay)",
+                        "Accuracy in red; train loss dotted and test loss solid, in blue, as in the paper."),
+        "landscape": Panel("Loss landscape around each trained model", "Comparison paper, Fig. 4 (span 1) and "
+                           "Fig. 7 (zoomed: a smaller span)",
+                           "Li et al. (2018): two filter-normalised random directions, the same for every model."),
+        "weights": Panel("Weight distributions of the first two and the last two layers", "Comparison paper, Fig. 5"),
+        "steps": Panel("Inference steps used per batch", "— (the paper ran 256 steps; it reports no count)",
+                       "Standard PC stops when every layer's energy changes by less than the tolerance; relaxed "
+                       "models always run all T steps."),
+        "alignment": Panel("Cosine between the PC update and the BP gradient", "— (not in the paper)",
+                           "pcdash's own diagnostic of the PC ≈ BP conditions (Whittington & Bogacz, 2017)."),
+    },
+    settings=(
+        Setting("dataset", "FashionMNIST (MNIST gave the same results)", "digits (8×8, 1,797 images)",
+                "the paper's sets are 60k images of 28×28: too slow for 2 CPU cores in a browser"),
+        Setting("width × hidden layers", "256 … 1024 × 8 (figures: 256 × 8)", "64 × 8",
+                "a narrow net, as the paper's claim about narrow nets needs, small enough to train in seconds"),
+        Setting("inference (condition 2 kept)", "256 steps per batch", "up to 256 steps; stop when every layer's "
+                "relative energy change ≤ 1e-3", "the paper observed 256 steps to be enough to converge; stopping "
+                "at convergence gives the same weight update (cosine ≥ 0.99 to 1,024 steps) in fewer steps"),
+        Setting("relaxed (condition 2 relaxed)", "weights updated every 8 of the 256 steps", "every 8 of 256 steps"),
+        Setting("trainable precision (condition 3 relaxed)", "a variance Σ_l per layer (Eq. 6)",
+                "a log-variance per layer (per neuron: a choice)"),
+        Setting("weight decay (Fig. 6)", "1e-6, both conditions relaxed", "1e-6 (L2, as in PyTorch's Adam) on "
+                "pc_rc23_wd", ""),
+        Setting("weight learning rate", "not given; 1e-5 needed when conditions 2 and 3 are relaxed",
+                "1e-3 (standard PC, pc_rc3, BP); 1e-4 for the relaxed models",
+                "1e-5 trains too slowly for a few epochs on digits; 1e-4 shows the same instability"),
+        Setting("epochs, seeds", "not given (curves over epochs)", "5 epochs, 1 seed",
+                "time: each relaxed model runs 256 inference steps per batch"),
+        Setting("optimisers", "PyTorch (not named); states by gradient descent (Eq. 7)",
+                "weights: Adam (AdamW with no decoupled decay); states: SGD with momentum 0.9, γ = 0.1",
+                "the PCX paper's state optimiser"),
+    ),
+)
+
+PC_ALGORITHMS = PageNotes(
+    paper=PCX,
+    panels={
+        "table": Panel("Final test accuracy per learning rule", "PCX paper, Table 1 (MLP rows: MNIST, FashionMNIST)",
+                       "The paper's MNIST and FashionMNIST numbers (5 seeds) are shown beside ours."),
+        "curves": Panel("Test accuracy over epochs", "— (the paper reports final accuracies only)"),
+        "time": Panel("Time per epoch relative to BP", "PCX paper, Table 4 (its MLP rows compare PC with BP time)"),
+    },
+    settings=(
+        Setting("dataset", "MNIST and FashionMNIST (28×28, 60k)", "digits (8×8, 1,797 images)",
+                "runs in seconds on 2 CPU cores; MNIST/FashionMNIST are a choice when their files are present"),
+        Setting("network", "MLP, 3 hidden layers × 128 (§4.1 and the PCX code; Table 5 lists [128, 128])",
+                "3 hidden layers × 64", "digits has 64 inputs; a width of 64 trains in seconds"),
+        Setting("epochs, seeds", "25 epochs, 5 seeds", "8 epochs, 2 seeds", "time"),
+        Setting("batch size", "128", "32", "digits has 1,294 training images: 128 would give 10 updates per epoch"),
+        Setting("inference steps T", "searched; 5–8 in the released MLP configs", "8", ""),
+        Setting("state optimiser", "SGD, momentum searched (0.1–0.25 in the MLP configs)", "SGD, momentum 0.9",
+                "one setting for every rule; the paper tuned it per rule"),
+        Setting("weight optimiser", "AdamW with weight decay, warm-up + cosine schedule, tuned per rule",
+                "AdamW 1e-3, weight decay 1e-4, constant", "one setting for every rule (no per-rule search)"),
+        Setting("nudging β", "β₀ and β growth searched per rule (e.g. NN: β₀ = 0.9, +0.02/epoch)",
+                "β₀ = 0.1, +0.1 per epoch", "one schedule for PN, NN and CN"),
+        Setting("centred nudging", "PN or NN at random each epoch", "PN or NN at random each epoch, seeded per "
+                "member (alternation is an option)"),
+        Setting("iPC", "states and weights updated at every step from the same (h, θ)", "the same"),
+    ),
+)
+
+# PCX paper, Table 1, MLP rows: mean test accuracy (%) and std over 5 seeds.
+PCX_TABLE1_MLP: dict[str, dict[str, tuple[float, float]]] = {
+    "mnist": {"pc-ce": (98.11, 0.03), "pc-se": (98.26, 0.04), "pn": (98.36, 0.06), "nn": (98.26, 0.07),
+              "cn": (98.23, 0.09), "ipc": (98.45, 0.09), "bp-ce": (98.07, 0.06), "bp-se": (98.29, 0.08)},
+    "fashion_mnist": {"pc-ce": (89.16, 0.08), "pc-se": (89.58, 0.13), "pn": (89.57, 0.08), "nn": (89.46, 0.08),
+                      "cn": (89.56, 0.05), "ipc": (89.90, 0.06), "bp-ce": (89.04, 0.08), "bp-se": (89.48, 0.07)},
+}  # fmt: skip
+
+PAGES: dict[str, PageNotes] = {"pc_vs_bp": PC_VS_BP, "pc_algorithms": PC_ALGORITHMS}
