@@ -23,20 +23,30 @@ from pcdash.figures.pc_compare import (
     weight_layers,
 )
 from pcdash.paper_notes import PC_VS_BP
-from pcdash.pcn import PCNConfig
 from pcdash.pcn.algorithms import PRECISIONS
-from pcdash.pcn.conditions import CONDITIONS, comparison_variants
+from pcdash.pcn.conditions import CONDITIONS, ComparisonSetting, parse_conditions
+from pcdash.pcn.conditions import PAPER as PAPER_SETTING
+from pcdash.pcn.conditions import QUICK as QUICK_SETTING
 from pcdash.pcn.landscape import loss_landscape, sharpness
 from pcdash.ui import state
 from pcdash.ui.paper import panel_header, preset_buttons, settings_expander
 from pcdash.ui.pcn_controls import PCN_DATASETS, comparison_result, start_comparison_job
 from pcdash.ui.widgets import dataset_label, job_panel, memo, show_figure
 
-# The quick default (digits, seconds) and the paper's setting (FashionMNIST, hours on a CPU).
-QUICK = {"cdata": "digits", "conds": ",".join(CONDITIONS), "cwidth": 64, "cdepth": 8, "cT": 256, "ctol": 1e-3,
-         "ck": 8, "cprec": "layer", "cwd": 1e-6, "cwlr": 1e-3, "crlr": 1e-4, "cgamma": 0.1, "cepochs": 4,
-         "cseeds": 1, "cbatch": 32}  # fmt: skip
-PAPER = {**QUICK, "cdata": "fashion_mnist", "cwidth": 256, "ctol": 0.0, "crlr": 1e-5, "cepochs": 20, "cbatch": 64}
+# Each control and the ComparisonSetting field it sets; the quick default and the paper's setting.
+FIELDS = {"cdata": "dataset", "conds": "conditions", "cwidth": "width", "cdepth": "depth", "cT": "inference_steps",
+          "ctol": "inference_tol", "ck": "relaxed_every", "cprec": "precision", "cwd": "weight_decay",
+          "cwlr": "weight_lr", "crlr": "relaxed_lr", "cgamma": "state_lr", "cepochs": "epochs", "cseeds": "seeds",
+          "cbatch": "batch_size"}  # fmt: skip
+
+
+def controls(setting: ComparisonSetting) -> dict:
+    return {name: ",".join(setting.conditions) if field == "conditions" else getattr(setting, field)
+            for name, field in FIELDS.items()}  # fmt: skip
+
+
+QUICK = controls(QUICK_SETTING)
+PAPER = controls(PAPER_SETTING)
 
 st.title("PC vs BP")
 st.caption("The same MLP trained by backprop and by predictive coding with Whittington & Bogacz's conditions kept "
@@ -80,12 +90,9 @@ settings_expander(PC_VS_BP)
 
 variants = None
 try:
-    base = PCNConfig(dataset=v["cdata"], widths=(int(v["cwidth"]),), depth=int(v["cdepth"]), epochs=int(v["cepochs"]),
-                     seeds=int(v["cseeds"]), batch_size=int(v["cbatch"]), inference_steps=int(v["cT"]),
-                     inference_tol=float(v["ctol"]), state_lrs=(float(v["cgamma"]),), weight_lr=float(v["cwlr"]),
-                     track_alignment=True)  # fmt: skip
-    variants = comparison_variants(v["conds"], base, relaxed_every=int(v["ck"]), relaxed_lr=float(v["crlr"]),
-                                   precision=v["cprec"], weight_decay=float(v["cwd"]))  # fmt: skip
+    setting = ComparisonSetting(**{field: v[name] for name, field in FIELDS.items() if field != "conditions"},
+                                conditions=parse_conditions(v["conds"]))  # fmt: skip
+    variants = setting.variants()
 except PcdashError as err:
     sb.error(str(err))
 
@@ -93,7 +100,7 @@ if variants is not None:
     names = [n for n, _ in variants]
 
     def landscapes(result, span: float):
-        data = load_dataset(base.dataset, val_fraction=base.val_fraction)
+        data = load_dataset(setting.dataset, val_fraction=variants[0][1].val_fraction)
         x, y = data.x_test[:256], data.y_test[:256]
         models = {n: member_slice(result.runs[n].mlp, 0) for n in names if n in result.runs}
         out = {n: loss_landscape(m, x, y, seed=0, span=span, points=21) for n, m in models.items()}
@@ -135,7 +142,7 @@ if variants is not None:
         show_figure(sharpness_bars(sharp), pd.DataFrame({"model": list(sharp), "sharpness": list(sharp.values())}),
                     "pc_vs_bp_sharpness", key="cmp_sharp")  # fmt: skip
         panel_header(PC_VS_BP, "weights")
-        layers = weight_layers(base.depth + 1)
+        layers = weight_layers(setting.depth + 1)
         weights = pd.DataFrame([{"model": n, "layer": i, "weight": float(w)} for n, m in models.items()
                                 for i in layers for w in np.asarray(m.weights[i - 1]).ravel()[:5000]])  # fmt: skip
         show_figure(weight_histograms(models), weights, "pc_vs_bp_weights", key="cmp_hist")
@@ -143,5 +150,5 @@ if variants is not None:
         show_figure(cosine_over_training(frame), frame[frame["split"] == "train"], "pc_vs_bp_cosine", key="cmp_cos")
 
     job_panel(comparison_result(variants),
-              start=lambda restart: start_comparison_job(variants, f"PC vs BP · {base.dataset}", restart=restart),
+              start=lambda restart: start_comparison_job(variants, f"PC vs BP · {setting.dataset}", restart=restart),
               body=draw, key="pc_vs_bp", placeholder="Accuracy and time to convergence per model appear here")  # fmt: skip

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from pcdash.errors import ConfigError
 from pcdash.pcn.config import PCNConfig
@@ -85,3 +85,43 @@ def comparison_variants(
     """``(paper name, config)`` for every condition, in order (see :func:`condition_config`)."""
     width, depth = base.widths[0], base.depth
     return [(paper_name(c, width, depth), condition_config(c, base, **options)) for c in parse_conditions(conditions)]
+
+
+@dataclass(frozen=True)
+class ComparisonSetting:
+    """Everything the PC-vs-BP page sets: the models (``conditions``) and what they share.
+
+    :data:`QUICK` is the page's default (digits, seconds on two CPU cores); :data:`PAPER` the
+    comparison paper's setting where it gives one (FashionMNIST, 256 × 8, 256 inference steps
+    always run, weights every 8 steps, 1e-5 for the relaxed models); see
+    :data:`pcdash.paper_notes.PC_VS_BP` for what differs and why.
+    """
+
+    dataset: str = "digits"
+    conditions: tuple[str, ...] = CONDITIONS
+    width: int = 64
+    depth: int = 8
+    inference_steps: int = 256  # T: at most this many steps (exactly this many for rc2 models)
+    inference_tol: float = 1e-3  # standard inference stops when every layer's energy changes less
+    relaxed_every: int = 8
+    precision: str = "layer"
+    weight_decay: float = 1e-6
+    weight_lr: float = 1e-3
+    relaxed_lr: float = 1e-4
+    state_lr: float = 0.1
+    epochs: int = 4
+    seeds: int = 1
+    batch_size: int = 32
+
+    def variants(self, *, track_alignment: bool = True) -> list[tuple[str, PCNConfig]]:
+        """``(paper name, config)`` of every model."""
+        base = PCNConfig(dataset=self.dataset, widths=(int(self.width),), depth=int(self.depth), epochs=int(self.epochs),
+                         seeds=int(self.seeds), batch_size=int(self.batch_size), inference_steps=int(self.inference_steps),
+                         inference_tol=float(self.inference_tol), state_lrs=(float(self.state_lr),),
+                         weight_lr=float(self.weight_lr), track_alignment=track_alignment)  # fmt: skip
+        return comparison_variants(self.conditions, base, relaxed_every=self.relaxed_every, relaxed_lr=self.relaxed_lr,
+                                   precision=self.precision, weight_decay=self.weight_decay)  # fmt: skip
+
+
+QUICK = ComparisonSetting()
+PAPER = replace(QUICK, dataset="fashion_mnist", width=256, inference_tol=0.0, relaxed_lr=1e-5, epochs=20, batch_size=64)
