@@ -47,6 +47,11 @@ def test_tiny_run_on_the_algorithms_page_draws_one_curve_per_algorithm():
     assert lines == {"pn", "bp-se"}
     bars = [t for f in figs for t in f["data"] if t.get("type") == "bar"]
     assert bars and bars[0]["meta"]["variants"] == ["pn", "bp-se"]
+    # the paper's Table 1 (MLP rows) beside ours, and which table each panel shows
+    table = next(df.value for df in at.dataframe if "PCX Table 1: MNIST" in df.value.columns).set_index("Algorithm")
+    assert table.loc["PN", "PCX Table 1: MNIST"] == "98.36 ± 0.06"
+    assert table.loc["BP-SE", "PCX Table 1: FashionMNIST"] == "89.48 ± 0.07"
+    assert "PCX paper, Table 1" in " ".join(c.value for c in at.caption)
 
 
 def test_tiny_run_on_the_pc_vs_bp_page_draws_every_figure_of_the_paper_by_model_name():
