@@ -57,6 +57,7 @@ st.caption("The same MLP trained by backprop and by predictive coding with Whitt
 sb = st.sidebar
 sb.header("PC vs BP")
 preset_buttons({"Quick default": QUICK, "Paper's setting (slow)": PAPER}, key="cmp", container=sb)
+sb.caption(PC_VS_BP.preset)
 v = {}
 v["cdata"] = state.select("Dataset", "cdata", PCN_DATASETS, QUICK["cdata"], format_func=dataset_label, container=sb)
 v["conds"] = state.text("Models", "conds", QUICK["conds"], container=sb,
