@@ -96,3 +96,19 @@ def test_pc_variants_land_within_a_few_points_of_bp_on_digits():
     assert bp > 90
     for n in names[:-1]:
         assert table.loc[n, "accuracy_mean"] > bp - 5, table
+
+
+def test_the_paper_preset_loads_the_comparison_papers_setting_and_back():
+    at = _page("views/pc_vs_bp.py")
+    assert at.sidebar.number_input(key="w_cdepth").value == 8 and at.sidebar.number_input(key="w_cT").value == 256
+    at.sidebar.button(key="cmp_preset_1").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="w_cdata").value == "fashion_mnist"
+    assert at.sidebar.number_input(key="w_cwidth").value == 256
+    assert at.sidebar.number_input(key="w_ctol").value == 0.0  # always all 256 steps, as the paper
+    assert at.sidebar.number_input(key="w_crlr").value == 1e-5
+    assert "256" in str(at.query_params["cwidth"])  # and the link reproduces it
+    at.sidebar.button(key="cmp_preset_0").click()
+    at.run()
+    assert at.sidebar.number_input(key="w_cwidth").value == 64 and at.sidebar.selectbox(key="w_cdata").value == "digits"
