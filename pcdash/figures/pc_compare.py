@@ -75,7 +75,7 @@ def algorithm_table(frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
 
 def accuracy_curves(frame: pd.DataFrame, split: str = "test") -> go.Figure:
     """Mean ``split`` accuracy over epochs per variant, with a min–max band over seeds."""
-    title = f"{split.capitalize()} accuracy over epochs (mean, band = min–max over seeds)"
+    title = f"{split.capitalize()} accuracy: mean, band min–max over seeds"
     if not _ok(frame, "accuracy", "epoch"):
         return empty_figure(title=title)
     rows = frame[frame["split"] == split]
@@ -100,7 +100,7 @@ def accuracy_curves(frame: pd.DataFrame, split: str = "test") -> go.Figure:
 
 def time_per_epoch(table: pd.DataFrame) -> go.Figure:
     """Training seconds per epoch of each variant (bars), labelled with the ratio to BP."""
-    title = "Time per epoch (training only; first epoch, which compiles, left out)"
+    title = "Training seconds per epoch (first epoch left out)"
     if table is None or table.empty:
         return empty_figure(title=title)
     order = list(table["variant"])
@@ -123,16 +123,18 @@ def landscape_surfaces(alphas: np.ndarray, betas: np.ndarray, surfaces: dict[str
     if not surfaces:
         return empty_figure(title="Loss landscape")
     names = list(surfaces)
+    logs = {n: np.log10(np.maximum(np.asarray(z, float), 1e-8)) for n, z in surfaces.items()}
+    lo = min(float(np.nanmin(z)) for z in logs.values())
+    hi = max(float(np.nanmax(z)) for z in logs.values())
     rows, cols = _grid(len(names))
     fig = make_subplots(rows=rows, cols=cols, specs=[[{"type": "surface"}] * cols] * rows,
                         subplot_titles=[variant_label(n) for n in names], vertical_spacing=0.06)  # fmt: skip
-    for i, n in enumerate(names):
-        z = np.log10(np.maximum(np.asarray(surfaces[n], float), 1e-8))
-        fig.add_trace(go.Surface(x=alphas, y=betas, z=z, colorscale="Viridis", showscale=i == len(names) - 1,
-                                 colorbar=dict(title="log₁₀ loss"), meta={"model": n, "kind": "surface"}),
-                      i // cols + 1, i % cols + 1)  # fmt: skip
-        fig.update_scenes(dict(xaxis_title="α", yaxis_title="β", zaxis_title="log₁₀ loss"), row=i // cols + 1,
-                          col=i % cols + 1)  # fmt: skip
+    for i, n in enumerate(names):  # one colour scale and one height axis for all, so the models compare
+        fig.add_trace(go.Surface(x=alphas, y=betas, z=logs[n], colorscale="Viridis", cmin=lo, cmax=hi,
+                                 showscale=i == len(names) - 1, colorbar=dict(title="log₁₀ loss"),
+                                 meta={"model": n, "kind": "surface"}), i // cols + 1, i % cols + 1)  # fmt: skip
+        fig.update_scenes(dict(xaxis_title="α", yaxis_title="β", zaxis_title="log₁₀ loss", zaxis_range=[lo, hi]),
+                          row=i // cols + 1, col=i % cols + 1)  # fmt: skip
     return _style(fig, "Loss landscape around the trained models (filter-normalised directions, Li et al. 2018)",
                   height=420 * rows)
 
@@ -219,8 +221,9 @@ def condition_curves(frame: pd.DataFrame) -> go.Figure:
         fig.add_trace(go.Scatter(x=acc.index, y=100 * acc.to_numpy(), mode="lines+markers", line=dict(color="#d62728"),
                                  name="test accuracy", legendgroup="acc", showlegend=i == 0,
                                  meta={"model": n, "metric": "accuracy", "split": "test"}), r, c, secondary_y=True)  # fmt: skip
-        fig.update_yaxes(type="log", row=r, col=c, secondary_y=False)
-        fig.update_yaxes(range=[0, 100], row=r, col=c, secondary_y=True)
+        fig.update_yaxes(type="log", row=r, col=c, secondary_y=False, title_text="loss" if c == 1 else None)
+        fig.update_yaxes(range=[0, 100], tickmode="linear", tick0=0, dtick=20, showgrid=False, row=r, col=c,
+                         secondary_y=True, title_text="accuracy (%)" if c == cols or i == len(names) - 1 else None)
     return _style(fig, title, height=300 * rows + 60)
 
 

@@ -22,7 +22,7 @@ def settings_expander(notes: PageNotes, *, expanded: bool = False) -> None:
     """The paper's settings next to the page's defaults, and the paper's claims we test."""
     with st.expander(f"Settings and claims vs the paper ({notes.paper})", expanded=expanded):
         frame = notes.settings_frame()
-        st.dataframe(frame, hide_index=True, use_container_width=True)
+        st.dataframe(frame, hide_index=True, width="stretch")
         for claim in notes.claims:
             mark = "✅ reproduced" if claim.reproduced else "❌ not reproduced"
             st.markdown(f"- *“{claim.quote}”* — {mark}: {claim.evidence}")
@@ -35,6 +35,5 @@ def _apply(values: Mapping[str, Any]) -> None:
 
 def preset_buttons(presets: Mapping[str, Mapping[str, Any]], *, key: str, container=st) -> None:
     """One button per preset; pressing it sets the named controls (``state`` names) to its values."""
-    cols = container.columns(len(presets))
     for i, (label, values) in enumerate(presets.items()):
-        cols[i].button(label, key=f"{key}_preset_{i}", on_click=_apply, args=(dict(values),), use_container_width=True)
+        container.button(label, key=f"{key}_preset_{i}", on_click=_apply, args=(dict(values),), width="stretch")
