@@ -21,10 +21,9 @@ def panel_header(notes: PageNotes, panel: str, *, extra: str = "") -> None:
 def settings_expander(notes: PageNotes, *, expanded: bool = False) -> None:
     """The paper's settings next to the page's defaults, and the paper's claims we test."""
     with st.expander(f"Settings and claims vs the paper ({notes.paper})", expanded=expanded):
-        frame = notes.settings_frame()
-        st.dataframe(frame, hide_index=True, width="stretch")
+        st.table(notes.settings_frame().set_index("setting"))  # a table wraps its long cells
         for claim in notes.claims:
-            mark = "✅ reproduced" if claim.reproduced else "❌ not reproduced"
+            mark = "**reproduced**" if claim.reproduced else "**not reproduced**"
             st.markdown(f"- *“{claim.quote}”* — {mark}: {claim.evidence}")
 
 
