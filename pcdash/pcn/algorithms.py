@@ -146,7 +146,8 @@ class PCNAlgorithm:
 
     @property
     def converges(self) -> bool:
-        """Inference stops early at convergence (``inference_tol > 0``, one weight update)."""
+        """Inference stops early at convergence (``inference_tol > 0``, one weight update per
+        batch: iPC and relaxed convergence always run all T steps)."""
         return self.is_pc and self.inference_tol > 0 and not self.weight_update_interval
 
     def nudge(
@@ -232,7 +233,7 @@ class PCNAlgorithm:
             return hidden, trace, jnp.int32(0)
         kw = dict(state_lr=hp["state_lr"], optimizer=self.state_optimizer, momentum=self.state_momentum,
                   loss=self.loss, log_var=self._log_var(log_var))  # fmt: skip
-        if self.inference_tol > 0:
+        if self.converges:
             return converged_inference(mlp, x, target, max_steps=self.inference_steps, tol=self.inference_tol, **kw)
         hidden, trace = inference(mlp, x, target, steps=self.inference_steps, **kw)
         return hidden, trace, jnp.int32(self.inference_steps)

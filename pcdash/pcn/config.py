@@ -51,7 +51,7 @@ class PCNConfig:
     val_fraction: float = 0.1
     precision: str = "none"  # trainable log-variances: "none", "layer" or "neuron" (True: "layer")
     update_every: int = 0  # relaxed convergence: weights updated every k inference steps (0: after T)
-    inference_tol: float = 0.0  # converged inference: stop when |ΔF_l| ≤ tol·|F_l| (0: always T steps)
+    inference_tol: float = 0.0  # converged inference: stop when |ΔF_l| ≤ tol·|F_l| (0: always T; not iPC/relaxed)
     l2_decay: float = 0.0  # coupled weight decay (a Gaussian prior on θ and log-variances; PyTorch's Adam)
     cn_schedule: str = "random"  # centred nudging: PN or NN picked at random each epoch, or "alternate"
     beta0: float = 0.1  # nudging: β in the first epoch
