@@ -13,7 +13,7 @@ from pcdash.cli import main
 from pcdash.errors import ConfigError
 from pcdash.pcn import ALGORITHMS, PCNAlgorithm, PCNConfig
 from pcdash.pcn.algorithms import layer_cosines
-from pcdash.pcn.energies import precision_weighted
+from pcdash.pcn.energies import gaussian_energy, layer_energies
 from pcdash.pcn.landscape import filter_normalised_direction, loss_landscape
 
 SIZES = (6, 10, 8, 3)
@@ -51,20 +51,52 @@ def close(a, b, tol=1e-6):
                                                                        jax.tree_util.tree_leaves(b), strict=True))  # fmt: skip
 
 
-def test_ipc_with_one_inference_step_is_pc_with_one_step_and_updates_weights_at_every_step():
-    d_ipc, _, _ = delta(algo("ipc", inference_steps=1))
-    d_pc, _, _ = delta(algo("pc-se", inference_steps=1))
-    assert close(d_ipc, d_pc)
-    # with T = 4: four weight updates inside one training step (AdamW counts them)
-    new, _ = step(algo("ipc", inference_steps=4), hp(opt=0.0))
-    counts = [s.count for s in jax.tree_util.tree_leaves(new.opt_state, is_leaf=lambda s: isinstance(s, optax.ScaleByAdamState))
-              if isinstance(s, optax.ScaleByAdamState)]  # fmt: skip
-    assert counts and all(int(c) == 4 for c in counts)
-    new_pc, _ = step(algo("pc-se", inference_steps=4), hp(opt=0.0))
-    counts_pc = [s.count for s in jax.tree_util.tree_leaves(new_pc.opt_state, is_leaf=lambda s: isinstance(s, optax.ScaleByAdamState))
-                 if isinstance(s, optax.ScaleByAdamState)]  # fmt: skip
-    assert all(int(c) == 1 for c in counts_pc)
-    assert close(delta(algo("ipc", inference_steps=4))[0], delta(algo("pc-se", inference_steps=4, update_every=1))[0])
+def _reference_energy(weights, biases, x, h, target):
+    """F(h, θ) = Σ_l ½ ⟨‖h_l − μ_l‖²⟩_batch for leaky-ReLU hidden layers and a linear output,
+    written out independently of pcdash.pcn."""
+    states = [x, *h, target]
+    total = 0.0
+    for layer, (w, b) in enumerate(zip(weights, biases, strict=True), start=1):
+        pre = states[layer - 1] @ w.T + b
+        mu = pre if layer == len(weights) else jnp.where(pre >= 0, pre, 0.01 * pre)
+        total = total + 0.5 * jnp.mean(jnp.sum((states[layer] - mu) ** 2, axis=-1))
+    return total
+
+
+def test_ipc_updates_states_and_weights_from_the_same_states_and_weights():
+    """PCX §4: iPC updates θ "alongside the latent variables at every time step": step t takes
+    ∇_h F and ∇_θ F both at (h^t, θ^t). Hand computation with plain gradient descent."""
+    gamma, lr, steps = 0.05, 0.01, 3
+    a = algo("ipc", inference_steps=steps, state_momentum=0.0, weight_decay=0.0)
+    carry = a.init(KEY, hp(gamma=gamma, lr=lr))
+    new, metrics = step(a, hp(gamma=gamma, lr=lr), carry)
+    w, b = [np.asarray(v) for v in carry.mlp.weights], [np.asarray(v) for v in carry.mlp.biases]
+    target = jax.nn.one_hot(Y, 3)
+    h, prev = [], X  # forward initialisation
+    for wl, bl in zip(w[:-1], b[:-1], strict=True):
+        pre = prev @ wl.T + bl
+        prev = jnp.where(pre >= 0, pre, 0.01 * pre)
+        h.append(prev)
+    for _ in range(steps):
+        g_w, g_b, g_h = jax.grad(_reference_energy, argnums=(0, 1, 3))(w, b, X, h, target)
+        h = [hl - gamma * len(X) * gl for hl, gl in zip(h, g_h, strict=True)]  # γ per example
+        w = [wl - lr * gl for wl, gl in zip(w, g_w, strict=True)]
+        b = [bl - lr * gl for bl, gl in zip(b, g_b, strict=True)]
+    for got, want in zip((*new.mlp.weights, *new.mlp.biases), (*w, *b), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+    assert metrics["energy_trace"].shape == (steps + 1, 3)
+    # its first step is from forward initialisation, where only the output layer has an error:
+    # the hidden layers' weights do not move (updating from h^{t+1} would move them)
+    one = algo("ipc", inference_steps=1, state_momentum=0.0, weight_decay=0.0)
+    d, _, _ = delta(one, hp(gamma=gamma, lr=lr))
+    assert all(float(jnp.abs(dw).max()) == 0 for dw in d.weights[:-1])
+    assert float(jnp.abs(d.weights[-1]).max()) > 0
+    # T weight updates inside one training step (AdamW counts them); standard PC makes one
+    for name, count in (("ipc", 4), ("pc-se", 1)):
+        new, _ = step(algo(name, inference_steps=4), hp(opt=0.0))
+        counts = [int(s.count) for s in jax.tree_util.tree_leaves(
+            new.opt_state, is_leaf=lambda s: isinstance(s, optax.ScaleByAdamState)) if isinstance(s, optax.ScaleByAdamState)]
+        assert counts and all(c == count for c in counts)
 
 
 def test_relaxed_convergence_with_k_equal_to_t_is_standard_pc():
@@ -95,36 +127,88 @@ def test_negative_nudging_is_the_sign_inverted_update_at_minus_beta_and_still_de
     assert np.all(np.asarray(m_nn["bp_cosine"]) > 0.98)  # inverted: a descent direction on the loss
 
 
-def test_beta_schedule_and_centred_nudging_alternate_by_epoch_parity():
-    a = algo("cn", beta0=0.3, beta_rate=0.4)
+def test_beta_schedule_and_alternating_centred_nudging_follow_epoch_parity():
+    a = algo("cn", beta0=0.3, beta_rate=0.4, cn_schedule="alternate")
     signs, betas = zip(*[a.nudge(hp(spe=2.0), jnp.int32(s)) for s in range(8)], strict=True)
     assert [float(s) for s in signs] == [1, 1, -1, -1, 1, 1, -1, -1]
     np.testing.assert_allclose([float(b) for b in betas], [0.3, 0.3, 0.7, 0.7, 1, 1, 1, 1], rtol=1e-6)
     # a CN step in an odd epoch is an NN step, in an even epoch a PN step (same β)
     h = hp(spe=2.0)
     for name, at in (("nn", 2), ("pn", 4)):
-        c_cn = algo("cn", beta0=0.3, beta_rate=0.4).init(KEY, h)._replace(step=jnp.int32(at))
+        c_cn = a.init(KEY, h)._replace(step=jnp.int32(at))
         c_ref = algo(name, beta0=0.3, beta_rate=0.4).init(KEY, h)._replace(step=jnp.int32(at))
-        assert close(delta(algo("cn", beta0=0.3, beta_rate=0.4), h, c_cn)[0],
-                     delta(algo(name, beta0=0.3, beta_rate=0.4), h, c_ref)[0])  # fmt: skip
+        assert close(delta(a, h, c_cn)[0], delta(algo(name, beta0=0.3, beta_rate=0.4), h, c_ref)[0])
     new, _ = step(a, h)
     assert int(new.step) == 1  # the carry counts steps
 
 
-def test_precision_gradient_sign_and_its_fixed_point():
-    energies = jnp.array([2.0, 0.5, 1.0])  # ½‖ε‖² per layer, batch-averaged
-    dims = (4, 4, 3)
-    grad = jax.grad(lambda s: jnp.sum(precision_weighted(energies, s, dims)))(jnp.zeros(3))
-    # ∂F/∂s = ½ n − exp(−s) F: negative (variance grows) where the error per unit exceeds exp(s)
-    np.testing.assert_allclose(grad, [2 - 2.0, 2 - 0.5, 1.5 - 1.0])
-    s_star = jnp.log(2 * energies / jnp.array(dims))
-    np.testing.assert_allclose(jax.grad(lambda s: jnp.sum(precision_weighted(energies, s, dims)))(s_star), 0, atol=1e-6)
-    assert float(jax.grad(lambda s: jnp.sum(precision_weighted(energies, s, dims)))(jnp.full(3, 2.0))[0]) > 0
-    # in training, the log-variances move and are reported per layer
-    _, metrics, new = delta(algo("pc-se", precision=True))
-    assert metrics["log_var"].shape == (3,) and float(jnp.abs(new.log_var).sum()) > 0
+def _cn_signs(seed: int, epochs: int = 40, schedule: str = "random") -> list[int]:
+    """The sign (+1 PN, −1 NN) of every epoch of a CN member initialised from ``seed``."""
+    a = algo("cn", cn_schedule=schedule)
+    h = hp(spe=3.0)
+    carry = a.init(jax.random.PRNGKey(seed), h)
+    return [int(a.nudge(h, jnp.int32(3 * e + 1), carry.nudge_key)[0]) for e in range(epochs)]
+
+
+def test_centred_nudging_picks_pn_or_nn_at_random_each_epoch_seeded_per_member():
+    """PCX App. B: CN "randomly alternat[es] between epochs in which we train with either
+    negative or positive nudging"."""
+    signs = _cn_signs(0)
+    assert set(signs) == {1, -1} and 10 <= signs.count(1) <= 30  # both, about half each
+    assert any(signs[e] == signs[e + 1] for e in range(len(signs) - 1))  # not a strict alternation
+    assert signs == _cn_signs(0)  # reproducible for a seed
+    assert signs != _cn_signs(1) and _cn_signs(1) != _cn_signs(2)  # differs across seeds
+    assert _cn_signs(0, 8, "alternate") == _cn_signs(5, 8, "alternate") == [1, -1] * 4
+    # a CN step is exactly a PN step in a positive epoch and an NN step in a negative one
+    h = hp(spe=3.0)
+    a = algo("cn", beta0=0.3, beta_rate=0.0)
+    carry = a.init(KEY, h)
+    for e in (signs.index(1), signs.index(-1)):
+        at = carry._replace(step=jnp.int32(3 * e))
+        ref = algo("pn" if signs[e] > 0 else "nn", beta0=0.3, beta_rate=0.0)
+        assert close(delta(a, h, at)[0], delta(ref, h, ref.init(KEY, h)._replace(step=jnp.int32(3 * e)))[0])
+        assert float(step(a, h, at)[1]["nudge_sign"]) == signs[e]
+    with pytest.raises(ConfigError, match="CN schedule"):
+        PCNConfig(algorithm="cn", cn_schedule="sometimes").validate()
+
+
+def test_precision_weighted_energy_its_gradients_and_optimal_variances():
+    """Eq. 6–8 of the BP-vs-PC comparison: F_l = ½ Σ_i (Σ_i⁻¹ ε_i² + ln Σ_i) per unit; the error
+    is scaled by the inverse variance; the optimal variance is the mean squared error."""
+    eps = jax.random.normal(jax.random.PRNGKey(3), (32, 4)) * jnp.array([0.5, 1.0, 2.0, 3.0])
+    h, mu = eps, jnp.zeros_like(eps)
+    msq_unit = jnp.mean(eps**2, axis=0)  # per neuron
+    msq_layer = jnp.mean(msq_unit)  # per unit of the layer
+    s = jnp.array([0.3, -0.2, 0.1, 0.5])
+    # by hand, per neuron and per layer (a (1,) log-variance broadcast over the 4 units)
+    want = 0.5 * jnp.mean(jnp.sum(jnp.exp(-s) * eps**2 + s, axis=-1))
+    np.testing.assert_allclose(gaussian_energy(h, mu, s), want, rtol=1e-6)
+    np.testing.assert_allclose(gaussian_energy(h, mu, jnp.array([0.3])),
+                               0.5 * jnp.mean(jnp.sum(jnp.exp(-0.3) * eps**2, -1)) + 0.5 * 4 * 0.3, rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(gaussian_energy(h, mu, jnp.zeros(1)), 0.5 * jnp.mean(jnp.sum(eps**2, -1)), rtol=1e-6)
+    # ∂F/∂s_i = ½ (1 − exp(−s_i) ⟨ε_i²⟩); ∂F/∂h = exp(−s) ε / batch (the precision-weighted error)
+    np.testing.assert_allclose(jax.grad(gaussian_energy, 2)(h, mu, s), 0.5 * (1 - jnp.exp(-s) * msq_unit), rtol=1e-5)
+    np.testing.assert_allclose(jax.grad(gaussian_energy, 0)(h, mu, s), jnp.exp(-s) * eps / 32, rtol=1e-5)
+    # the optimum: exp(s) = mean squared error per neuron / per unit of the layer
+    np.testing.assert_allclose(jax.grad(gaussian_energy, 2)(h, mu, jnp.log(msq_unit)), 0, atol=1e-6)
+    np.testing.assert_allclose(jax.grad(gaussian_energy, 2)(h, mu, jnp.log(msq_layer)[None]), 0, atol=1e-5)
+    for shape, want in ((4, msq_unit), (1, msq_layer[None])):  # gradient descent on s finds them
+        lv = jnp.zeros(shape)
+        for _ in range(400):
+            lv = lv - 0.2 * jax.grad(gaussian_energy, 2)(h, mu, lv)
+        np.testing.assert_allclose(jnp.exp(lv), want, rtol=1e-3)
+    # in the network: unit variances give the plain energy; training moves the log-variances
+    m = algo().init(KEY, hp()).mlp
+    hid = tuple(jax.random.normal(k, (16, d)) for k, d in zip(jax.random.split(KEY, 2), SIZES[1:-1], strict=True))
+    target = jax.nn.one_hot(Y, 3)
+    zeros = tuple(jnp.zeros(d) for d in SIZES[1:])
+    np.testing.assert_allclose(layer_energies(m, X, hid, target, log_var=zeros), layer_energies(m, X, hid, target), rtol=1e-6)
+    for precision, shapes in (("layer", [(1,)] * 3), ("neuron", [(10,), (8,), (3,)])):
+        _, metrics, new = delta(algo("pc-se", precision=precision))
+        assert [tuple(v.shape) for v in new.log_var] == shapes
+        assert metrics["log_var"].shape == (3,) and all(float(jnp.abs(v).sum()) > 0 for v in new.log_var)
     _, _, plain = delta(algo("pc-se"))
-    assert float(jnp.abs(plain.log_var).sum()) == 0
+    assert all(float(jnp.abs(v).sum()) == 0 for v in plain.log_var)
 
 
 @pytest.mark.parametrize("opt", [0.0, 1.0])  # AdamW, SGD with momentum

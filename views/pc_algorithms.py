@@ -1,6 +1,6 @@
 """PC algorithms: every learning rule (PC-SE, PC-CE, iPC, PN, NN, CN) beside BP on the same MLP —
-final test accuracy ± spread over seeds, time per epoch, and accuracy curves over epochs (the MLP
-rows of Table 1 of the PCX paper)."""
+final test accuracy ± spread over seeds next to the PCX paper's Table 1 (MLP rows), time per
+epoch relative to BP, and accuracy curves over epochs."""
 
 from dataclasses import replace
 
@@ -13,18 +13,19 @@ from pcdash.figures.pc_compare import (
     time_per_epoch,
     variant_label,
 )
-from pcdash.pcn import ALGORITHMS, PCNConfig
+from pcdash.paper_notes import PC_ALGORITHMS, PCX_TABLE1_MLP
+from pcdash.pcn import ALGORITHMS
+from pcdash.pcn.algorithms import CN_SCHEDULES
+from pcdash.pcn.compare import TABLE1_DEFAULT as DEFAULT
 from pcdash.ui import state
+from pcdash.ui.paper import panel_header, settings_expander
 from pcdash.ui.pcn_controls import PCN_DATASETS, comparison_result, start_comparison_job
 from pcdash.ui.widgets import dataset_label, job_panel, memo, show_figure
-
-DEFAULT = PCNConfig(state_lrs=(0.1,), widths=(64,), depth=2, epochs=8, seeds=2, batch_size=32, inference_steps=8,
-                    weight_lr=1e-3)  # fmt: skip
 
 st.title("PC algorithms")
 st.caption("Standard PC (squared-error and cross-entropy output), incremental PC, positive, negative and centred "
            "nudging, and backprop on the same MLP (Pinchetti et al., §4 and Appendix B). Nudging uses "
-           "β_e = min(1, β₀ + β_ir·e) in epoch e.")  # fmt: skip
+           "β_e = min(1, β₀ + β_ir·e) in epoch e; centred nudging picks PN or NN at random each epoch.")  # fmt: skip
 
 sb = st.sidebar
 sb.header("Algorithms")
@@ -46,9 +47,12 @@ with sb.expander("Inference and learning"):
                                container=st)  # fmt: skip
     v["abetar"] = state.number("β growth per epoch", "abetar", DEFAULT.beta_rate, min_value=0.0, max_value=1.0,
                                fmt_str="%.3g", container=st)  # fmt: skip
+    v["acn"] = state.select("CN: PN or NN each epoch", "acn", CN_SCHEDULES, DEFAULT.cn_schedule, container=st,
+                            help="random (the paper: seeded per member) or alternating PN, NN, PN, …")  # fmt: skip
     v["abatch"] = state.number("Batch size", "abatch", DEFAULT.batch_size, min_value=1, max_value=4096, container=st)
 state.sync_url(v)
 state.report_bad_url_values()
+settings_expander(PC_ALGORITHMS)
 
 variants = None
 try:
@@ -61,7 +65,7 @@ try:
     base = replace(DEFAULT, dataset=v["adata"], widths=(int(v["awidth"]),), depth=int(v["adepth"]), seeds=int(v["aseeds"]),
                    epochs=int(v["aepochs"]), state_lrs=(float(v["agamma"]),), inference_steps=int(v["aT"]),
                    weight_lr=float(v["awlr"]), beta0=float(v["abeta0"]), beta_rate=float(v["abetar"]),
-                   batch_size=int(v["abatch"]))  # fmt: skip
+                   batch_size=int(v["abatch"]), cn_schedule=v["acn"])  # fmt: skip
     variants = [(a, replace(base, algorithm=a).validate()) for a in dict.fromkeys(names)]
 except PcdashError as err:
     sb.error(str(err))
@@ -72,17 +76,24 @@ if variants is not None:
         tag = "live" if live else "done"
         frame = result.frame
         table = memo(f"alg_table_{tag}", frame, lambda: algorithm_table(frame))
-        st.subheader("Final test accuracy and time per epoch")
-        shown = table.assign(algorithm=table["variant"].map(variant_label)).rename(columns={
+        panel_header(PC_ALGORITHMS, "table")
+        paper = {d: {a: f"{m:.2f} ± {sd:.2f}" for a, (m, sd) in rows.items()} for d, rows in PCX_TABLE1_MLP.items()}
+        shown = table.assign(algorithm=table["variant"].map(variant_label),
+                             mnist=table["variant"].map(paper["mnist"]),
+                             fmnist=table["variant"].map(paper["fashion_mnist"])).rename(columns={
             "algorithm": "Algorithm", "accuracy_mean": "Test accuracy (%)", "accuracy_std": "± std (seeds)",
-            "seeds": "Seeds", "diverged": "Diverged", "epoch_seconds": "s / epoch", "time_vs_bp": "× BP time"})  # fmt: skip
-        st.dataframe(shown.drop(columns=["variant"]), hide_index=True, key=f"alg_df_{tag}")
+            "seeds": "Seeds", "diverged": "Diverged", "epoch_seconds": "s / epoch", "time_vs_bp": "× BP time",
+            "mnist": "PCX Table 1: MNIST", "fmnist": "PCX Table 1: FashionMNIST"})  # fmt: skip
+        st.dataframe(shown.drop(columns=["variant", "steps_used", "epochs_to_90", "time_to_90"]), hide_index=True,
+                     key=f"alg_df_{tag}")  # fmt: skip
         a, b = st.columns(2)
         with a:
+            panel_header(PC_ALGORITHMS, "curves")
             show_figure(memo(f"alg_curves_{tag}", frame, lambda: accuracy_curves(frame)),
                         frame[frame["split"] == "test"] if len(frame) else frame, "algorithm_accuracy_curves",
                         key=f"alg_curves_{tag}")  # fmt: skip
         with b:
+            panel_header(PC_ALGORITHMS, "time")
             show_figure(time_per_epoch(table), table, "algorithm_time_per_epoch", key=f"alg_time_{tag}")
         if len(table) and table["diverged"].sum():
             st.warning(f"{int(table['diverged'].sum())} model(s) diverged (NaN/inf); their accuracy is left out.")

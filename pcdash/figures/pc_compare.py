@@ -36,9 +36,14 @@ def _ok(frame: pd.DataFrame | None, *cols: str) -> bool:
 
 def algorithm_table(frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """One row per variant: final ``split`` accuracy mean ± std over seeds (in %), members,
-    diverged members, training seconds per epoch and that time relative to BP (BP-SE if present)."""
+    diverged members, training seconds per epoch, that time relative to BP (BP-SE if present),
+    the mean inference steps used per batch, and the time to convergence.
+
+    Time to convergence is the comparison paper's (Fig. 2): the time to reach 90% of the final
+    accuracy, ``epochs_to_90`` (the first epoch whose mean accuracy over seeds is at least 0.9 ×
+    the final one) × the median seconds per epoch (the first epoch, which compiles, left out)."""
     cols = ["variant", "algorithm", "accuracy_mean", "accuracy_std", "seeds", "diverged", "epoch_seconds",
-            "time_vs_bp"]  # fmt: skip
+            "steps_used", "epochs_to_90", "time_to_90", "time_vs_bp"]  # fmt: skip
     if not _ok(frame, "accuracy"):
         return pd.DataFrame(columns=cols)
     rows = frame[frame["split"] == split]
@@ -48,12 +53,19 @@ def algorithm_table(frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     for variant, g in last.groupby("variant", sort=False):
         acc = 100 * g["accuracy"].to_numpy(float)
         finite = acc[np.isfinite(acc)]
-        secs = frame[(frame["variant"] == variant) & (frame["split"] == "train")].groupby("epoch")["epoch_seconds"].first()
+        train = frame[(frame["variant"] == variant) & (frame["split"] == "train")]
+        secs = train.groupby("epoch")["epoch_seconds"].first()
+        epoch_s = float(secs.iloc[1:].median() if len(secs) > 1 else secs.median())
+        curve = rows[rows["variant"] == variant].groupby("epoch")["accuracy"].mean()
+        reached = curve.index[curve.to_numpy() >= 0.9 * curve.iloc[-1]] if len(curve) and curve.iloc[-1] > 0 else []
+        e90 = int(reached[0]) if len(reached) else np.nan
+        used = train["steps_used"].mean() if "steps_used" in train else np.nan
         out.append({"variant": variant, "algorithm": g["algorithm"].iloc[0],
                     "accuracy_mean": float(finite.mean()) if len(finite) else np.nan,
                     "accuracy_std": float(finite.std(ddof=1)) if len(finite) > 1 else 0.0 if len(finite) else np.nan,
                     "seeds": int(g["member"].nunique()), "diverged": int(div.loc[g["member"].unique()].sum()),
-                    "epoch_seconds": float(secs.iloc[1:].median() if len(secs) > 1 else secs.median())})  # fmt: skip
+                    "epoch_seconds": epoch_s, "steps_used": float(used), "epochs_to_90": e90,
+                    "time_to_90": e90 * epoch_s})  # fmt: skip
     table = pd.DataFrame(out, columns=cols[:-1])
     bp = table[table["algorithm"].str.startswith("bp")]
     ref = bp.sort_values("algorithm", ascending=False)["epoch_seconds"].iloc[0] if len(bp) else np.nan
@@ -63,7 +75,7 @@ def algorithm_table(frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
 
 def accuracy_curves(frame: pd.DataFrame, split: str = "test") -> go.Figure:
     """Mean ``split`` accuracy over epochs per variant, with a min–max band over seeds."""
-    title = f"{split.capitalize()} accuracy over epochs (mean, band = min–max over seeds)"
+    title = f"{split.capitalize()} accuracy: mean, band min–max over seeds"
     if not _ok(frame, "accuracy", "epoch"):
         return empty_figure(title=title)
     rows = frame[frame["split"] == split]
@@ -88,7 +100,7 @@ def accuracy_curves(frame: pd.DataFrame, split: str = "test") -> go.Figure:
 
 def time_per_epoch(table: pd.DataFrame) -> go.Figure:
     """Training seconds per epoch of each variant (bars), labelled with the ratio to BP."""
-    title = "Time per epoch (training only; first epoch, which compiles, left out)"
+    title = "Training seconds per epoch (first epoch left out)"
     if table is None or table.empty:
         return empty_figure(title=title)
     order = list(table["variant"])
@@ -101,57 +113,139 @@ def time_per_epoch(table: pd.DataFrame) -> go.Figure:
     return _style(fig, title, yaxis_title="seconds per epoch", height=380, showlegend=False)
 
 
+def _grid(n: int, cols: int = 3) -> tuple[int, int]:
+    return -(-n // cols), min(n, cols)
+
+
 def landscape_surfaces(alphas: np.ndarray, betas: np.ndarray, surfaces: dict[str, np.ndarray]) -> go.Figure:
-    """One 3-D surface per model (``name -> Z``) over the two filter-normalised directions."""
+    """One 3-D surface per model (``name -> Z``) over the two filter-normalised directions, three
+    models per row."""
     if not surfaces:
         return empty_figure(title="Loss landscape")
     names = list(surfaces)
-    fig = make_subplots(rows=1, cols=len(names), specs=[[{"type": "surface"}] * len(names)],
-                        subplot_titles=[variant_label(n) for n in names])  # fmt: skip
-    for i, n in enumerate(names, start=1):
-        z = np.log10(np.maximum(np.asarray(surfaces[n], float), 1e-8))
-        fig.add_trace(go.Surface(x=alphas, y=betas, z=z, colorscale="Viridis", showscale=i == len(names),
-                                 colorbar=dict(title="log₁₀ loss"), meta={"model": n, "kind": "surface"}), 1, i)  # fmt: skip
-        fig.update_scenes(dict(xaxis_title="α (direction 1)", yaxis_title="β (direction 2)", zaxis_title="log₁₀ loss"),
-                          row=1, col=i)  # fmt: skip
+    logs = {n: np.log10(np.maximum(np.asarray(z, float), 1e-8)) for n, z in surfaces.items()}
+    lo = min(float(np.nanmin(z)) for z in logs.values())
+    hi = max(float(np.nanmax(z)) for z in logs.values())
+    rows, cols = _grid(len(names))
+    fig = make_subplots(rows=rows, cols=cols, specs=[[{"type": "surface"}] * cols] * rows,
+                        subplot_titles=[variant_label(n) for n in names], vertical_spacing=0.06)  # fmt: skip
+    for i, n in enumerate(names):  # one colour scale and one height axis for all, so the models compare
+        fig.add_trace(go.Surface(x=alphas, y=betas, z=logs[n], colorscale="Viridis", cmin=lo, cmax=hi,
+                                 showscale=i == len(names) - 1, colorbar=dict(title="log₁₀ loss"),
+                                 meta={"model": n, "kind": "surface"}), i // cols + 1, i % cols + 1)  # fmt: skip
+        fig.update_scenes(dict(xaxis_title="α", yaxis_title="β", zaxis_title="log₁₀ loss", zaxis_range=[lo, hi]),
+                          row=i // cols + 1, col=i % cols + 1)  # fmt: skip
     return _style(fig, "Loss landscape around the trained models (filter-normalised directions, Li et al. 2018)",
-                  height=480)
+                  height=420 * rows)
 
 
 def landscape_contours(alphas: np.ndarray, betas: np.ndarray, surfaces: dict[str, np.ndarray]) -> go.Figure:
-    """Contour plots of the same landscapes, side by side, sharing their levels."""
+    """Contour plots of the same landscapes, three models per row, sharing their levels."""
     if not surfaces:
         return empty_figure(title="Loss landscape (contours)")
     names = list(surfaces)
     logs = {n: np.log10(np.maximum(np.asarray(z, float), 1e-8)) for n, z in surfaces.items()}
     lo = min(float(np.nanmin(z)) for z in logs.values())
     hi = max(float(np.nanmax(z)) for z in logs.values())
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=[variant_label(n) for n in names], shared_yaxes=True)
-    for i, n in enumerate(names, start=1):
+    rows, cols = _grid(len(names))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[variant_label(n) for n in names],
+                        horizontal_spacing=0.06, vertical_spacing=0.12)  # fmt: skip
+    for i, n in enumerate(names):
+        r, c = i // cols + 1, i % cols + 1
         fig.add_trace(go.Contour(x=alphas, y=betas, z=logs[n], colorscale="Viridis", zmin=lo, zmax=hi,
-                                 contours=dict(start=lo, end=hi, size=(hi - lo) / 20 or 1), showscale=i == len(names),
-                                 colorbar=dict(title="log₁₀ loss"), meta={"model": n, "kind": "contour"}), 1, i)  # fmt: skip
-        fig.update_xaxes(title_text="α", row=1, col=i)
-    fig.update_yaxes(title_text="β", row=1, col=1)
-    return _style(fig, "Loss landscape, contours (log₁₀ of the output loss)", height=420)
+                                 contours=dict(start=lo, end=hi, size=(hi - lo) / 20 or 1), showscale=i == len(names) - 1,
+                                 colorbar=dict(title="log₁₀ loss"), meta={"model": n, "kind": "contour"}), r, c)  # fmt: skip
+        fig.update_xaxes(title_text="α", row=r, col=c)
+        fig.update_yaxes(title_text="β", row=r, col=c)
+    return _style(fig, "Loss landscape, contours (log₁₀ of the output loss)", height=340 * rows)
+
+
+def sharpness_bars(values: dict[str, float]) -> go.Figure:
+    """Per model, the mean rise of log₁₀ loss over the landscape's disc (:func:`sharpness`)."""
+    title = "Sharpness: mean rise of log₁₀ loss within the plotted distance of each trained model"
+    if not values:
+        return empty_figure(title=title)
+    order = list(values)
+    fig = go.Figure(go.Bar(x=[variant_label(n) for n in order], y=[values[n] for n in order],
+                           marker_color=[variant_color(n, order) for n in order], meta={"models": order}))  # fmt: skip
+    return _style(fig, title, yaxis_title="decades of loss", height=340, showlegend=False)
+
+
+def weight_layers(n_layers: int) -> list[int]:
+    """The layers the comparison paper's Fig. 5 shows: the first two and the last two (all of
+    them when there are four or fewer), 1-based."""
+    return list(range(1, n_layers + 1)) if n_layers <= 4 else [1, 2, n_layers - 1, n_layers]
 
 
 def weight_histograms(models: dict[str, MLP], bins: int = 40) -> go.Figure:
-    """Per layer, overlaid histograms of the weights of each (unstacked) model."""
+    """One row per (unstacked) model, one column per layer of :func:`weight_layers`: the
+    distribution of that layer's weights."""
     if not models:
         return empty_figure(title="Weight distributions")
     names = list(models)
+    layers = weight_layers(len(models[names[0]].weights))
     n_layers = len(models[names[0]].weights)
-    fig = make_subplots(rows=1, cols=n_layers, subplot_titles=[f"layer {i}" + (" (output)" if i == n_layers else "")
-                                                                for i in range(1, n_layers + 1)])  # fmt: skip
+    titles = [f"{variant_label(n)} · layer {i}" + (" (output)" if i == n_layers else "") for n in names for i in layers]
+    fig = make_subplots(rows=len(names), cols=len(layers), subplot_titles=titles, vertical_spacing=0.3 / len(names))
     for j, n in enumerate(names):
-        color = BP_COLOR if n.startswith("bp") else PALETTE[j % len(PALETTE)]
-        for layer, w in enumerate(models[n].weights, start=1):
-            fig.add_trace(go.Histogram(x=np.asarray(w).ravel(), nbinsx=bins, name=variant_label(n), legendgroup=n,
-                                       showlegend=layer == 1, opacity=0.55, marker_color=color, histnorm="probability density",
-                                       meta={"model": n, "layer": layer}), 1, layer)  # fmt: skip
-    fig.update_layout(barmode="overlay")
-    return _style(fig, "Weight distributions per layer", height=360)
+        color = variant_color(n, names)
+        for c, layer in enumerate(layers, start=1):
+            w = np.asarray(models[n].weights[layer - 1]).ravel()
+            fig.add_trace(go.Histogram(x=w, nbinsx=bins, name=variant_label(n), legendgroup=n, showlegend=c == 1,
+                                       marker_color=color, histnorm="probability density",
+                                       meta={"model": n, "layer": layer}), j + 1, c)  # fmt: skip
+    fig.update_annotations(font_size=11)
+    return _style(fig, "Weight distributions of the first two and the last two layers", height=170 * len(names) + 120)
+
+
+def condition_curves(frame: pd.DataFrame) -> go.Figure:
+    """One panel per model, as in the comparison paper's Fig. 3: test accuracy (red, right axis)
+    and the loss (blue, left axis: train dotted, test solid) over epochs, means over seeds."""
+    title = "Accuracy (red) and loss (blue: train dotted, test solid) over epochs"
+    if not _ok(frame, "accuracy", "loss", "epoch"):
+        return empty_figure(title=title)
+    names = list(dict.fromkeys(frame["variant"]))
+    rows, cols = _grid(len(names))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[variant_label(n) for n in names],
+                        specs=[[{"secondary_y": True}] * cols] * rows, horizontal_spacing=0.09,
+                        vertical_spacing=0.16)  # fmt: skip
+    for i, n in enumerate(names):
+        r, c = i // cols + 1, i % cols + 1
+        g = frame[frame["variant"] == n]
+        for split, dash in (("train", "dot"), ("test", "solid")):
+            loss = g[g["split"] == split].groupby("epoch")["loss"].mean()
+            fig.add_trace(go.Scatter(x=loss.index, y=loss.to_numpy(), mode="lines", line=dict(color="#1f4fb4", dash=dash),
+                                     name=f"{split} loss", legendgroup=f"{split} loss", showlegend=i == 0,
+                                     meta={"model": n, "metric": "loss", "split": split}), r, c, secondary_y=False)  # fmt: skip
+        acc = g[g["split"] == "test"].groupby("epoch")["accuracy"].mean()
+        fig.add_trace(go.Scatter(x=acc.index, y=100 * acc.to_numpy(), mode="lines+markers", line=dict(color="#d62728"),
+                                 name="test accuracy", legendgroup="acc", showlegend=i == 0,
+                                 meta={"model": n, "metric": "accuracy", "split": "test"}), r, c, secondary_y=True)  # fmt: skip
+        fig.update_yaxes(type="log", row=r, col=c, secondary_y=False, title_text="loss" if c == 1 else None)
+        fig.update_yaxes(range=[0, 100], tickmode="linear", tick0=0, dtick=20, showgrid=False, row=r, col=c,
+                         secondary_y=True, title_text="accuracy (%)" if c == cols or i == len(names) - 1 else None)
+    return _style(fig, title, height=300 * rows + 60)
+
+
+def benchmark(table: pd.DataFrame) -> go.Figure:
+    """The comparison paper's Fig. 2: final test accuracy and time to convergence (90% of the
+    final accuracy) of each model, side by side."""
+    title = "Accuracy and time to convergence (time to reach 90% of the final accuracy)"
+    if table is None or table.empty:
+        return empty_figure(title=title)
+    order = list(table["variant"])
+    labels = [variant_label(v) for v in order]
+    colors = [variant_color(v, order) for v in order]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["test accuracy (%)", "time to convergence (s, log)"])
+    fig.add_trace(go.Bar(x=labels, y=table["accuracy_mean"], error_y=dict(type="data", array=table["accuracy_std"]),
+                         marker_color=colors, meta={"variants": order, "metric": "accuracy"},
+                         text=[f"{d}/{s} diverged" if d else "" for d, s in zip(table["diverged"], table["seeds"], strict=True)],
+                         textposition="outside"), 1, 1)  # fmt: skip
+    fig.add_trace(go.Bar(x=labels, y=table["time_to_90"], marker_color=colors, meta={"variants": order, "metric": "time"},
+                         text=[f"{e:.0f} ep." if np.isfinite(e) else "" for e in table["epochs_to_90"]],
+                         textposition="outside"), 1, 2)  # fmt: skip
+    fig.update_yaxes(type="log", row=1, col=2)
+    return _style(fig, title, height=400, showlegend=False)
 
 
 def cosine_over_training(frame: pd.DataFrame, variant: str | None = None) -> go.Figure:
@@ -179,18 +273,3 @@ def cosine_over_training(frame: pd.DataFrame, variant: str | None = None) -> go.
                                      line=dict(color=PALETTE[(i - 1) % len(PALETTE)], dash=dashes[vi % 4]),
                                      meta={"variant": v, "layer": i}))  # fmt: skip
     return _style(fig, title, xaxis_title="epoch", yaxis_title="cos(Δθ_PC, ∇θ_BP)", yaxis_range=[-1.05, 1.05], height=400)
-
-
-def condition_summary(table: pd.DataFrame) -> go.Figure:
-    """Final test accuracy (mean ± std) of each condition, annotated with diverged members."""
-    title = "Accuracy and stability as precision, relaxed convergence and weight decay are switched"
-    if table is None or table.empty:
-        return empty_figure(title=title)
-    order = list(table["variant"])
-    fig = go.Figure(go.Bar(
-        x=[variant_label(v) for v in order], y=table["accuracy_mean"], error_y=dict(type="data", array=table["accuracy_std"]),
-        marker_color=[variant_color(v, order) for v in order],
-        text=[f"{d}/{s} diverged" if d else "" for d, s in zip(table["diverged"], table["seeds"], strict=True)],
-        textposition="outside", meta={"variants": order, "diverged": [int(d) for d in table["diverged"]]},
-    ))  # fmt: skip
-    return _style(fig, title, yaxis_title="test accuracy (%)", height=400, showlegend=False)

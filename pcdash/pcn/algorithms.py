@@ -10,22 +10,33 @@ forward pass. Per-member hyperparameters (``hp``) are the state learning rate γ
 
 The other learning rules (PCX paper, §4 and Appendix B), all with the squared-error output:
 
-* ``ipc`` — incremental PC: the weights are updated after *every* inference step (T updates
-  per batch), from the states of that moment.
+* ``ipc`` — incremental PC: states and weights are updated together at *every* inference step
+  (T weight updates per batch), both from the same ``(h^{(t)}, θ^{(t)})``:
+  ``h^{(t+1)} = h^{(t)} − γ ∇_h F(h^{(t)}, θ^{(t)})`` and ``θ^{(t+1)} = θ^{(t)} − η ∇_θ F(h^{(t)}, θ^{(t)})``
+  (through their optimisers).
 * ``pn`` — positive nudging: the output is clamped to ``μ_L + β (y − μ_L)`` (``μ_L`` of the
   forward pass) instead of ``y``.
 * ``nn`` — negative nudging: clamped to ``μ_L − β (y − μ_L)``, and the weight update inverted.
-* ``cn`` — centred nudging: epochs alternate between PN (even epochs, counting from 0) and NN.
+* ``cn`` — centred nudging: each epoch is PN or NN, picked at random (``cn_schedule="random"``,
+  the paper's rule; the draw of epoch ``e`` is ``Bernoulli(½)`` from the member's own key, so it
+  is reproducible for a seed and differs across seeds) or alternating PN, NN, PN, …
+  (``cn_schedule="alternate"``).
 
 β follows the paper's schedule: ``β_e = min(1, β_0 + β_ir · e)`` in epoch ``e = 0, 1, …``. The
 engine's ``train_step`` gets no epoch, so the carry counts steps and the epoch is
 ``step // hp["steps_per_epoch"]`` (every nudging member must get ``steps_per_epoch`` in hp).
 
-Switches on any PC rule (static fields): ``precision`` — trainable per-layer log-variances
-``s_l`` (``F_l ← exp(−s_l) F_l + ½ n_l s_l``, learned with the weights by the weight
-optimiser); ``update_every = k`` — relaxed convergence, the weights are updated every ``k``
-inference steps from the current states instead of once after all ``T`` (``ipc`` is ``k = 1``);
+Switches on any PC rule (static fields), the conditions of the BP-vs-PC comparison:
+``inference_tol`` — converged inference (condition 2 kept): up to ``T`` steps, stopping when the
+relative energy change falls below the tolerance (0: always ``T`` steps); ``precision`` —
+trainable log-variances (condition 3 relaxed), ``"layer"`` (one per layer) or ``"neuron"``
+(one per unit): ``F_l = ½ Σ_i exp(−s_{l,i}) ε_{l,i}² + s_{l,i}``, learned with the weights by the
+weight optimiser; ``update_every = k`` — relaxed convergence (condition 2 relaxed), the weights
+are updated every ``k`` inference steps from the current states instead of once after all ``T``;
 ``weight_decay`` — decoupled decay of AdamW and SGD (on the weights and log-variances);
+``l2_decay = λ`` — coupled decay, a Gaussian prior on the weights and log-variances: the
+gradient of ``½ λ ‖(θ, s)‖²`` joins ``∇F`` before the optimiser (PyTorch's ``Adam(weight_decay=λ)``,
+the reading of the BP-vs-PC comparison's §2.3: "a Gaussian unit prior", ``Σ → 1``);
 ``alignment`` — also report ``bp_cosine``, per layer, the cosine between the PC weight update
 of the step and the BP gradient at the step's starting weights.
 """
@@ -42,9 +53,9 @@ import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from pcdash.engine import all_finite
-from pcdash.pcn.energies import layer_energies, output_energy
+from pcdash.pcn.energies import init_log_var, layer_energies, output_energy
 from pcdash.pcn.gradients import bp_loss_and_gradients, nudged_target, pc_weight_gradients
-from pcdash.pcn.inference import forward_init, inference, relax_steps
+from pcdash.pcn.inference import converged_inference, forward_init, inference, relax_steps
 from pcdash.pcn.network import ACTIVATIONS, MLP, forward_pass, init_mlp
 from pcdash.pcn.optimizers import STATE_OPTIMIZERS, state_optimizer, weight_optimizer
 
@@ -53,16 +64,21 @@ NUDGING = ("pn", "nn", "cn")
 ALGORITHM_LABELS = {"pc-se": "PC-SE", "pc-ce": "PC-CE", "bp-se": "BP-SE", "bp-ce": "BP-CE", "ipc": "iPC",
                     "pn": "PN", "nn": "NN", "cn": "CN"}  # fmt: skip
 HYPERPARAMETERS = ("state_lr", "weight_lr", "opt_id", "steps_per_epoch")
+PRECISIONS = ("none", "layer", "neuron")  # trainable log-variances: off, one per layer, one per unit
+CN_SCHEDULES = ("random", "alternate")
+LogVar = tuple[Float[Array, " _"], ...]
 
 
 class PCNCarry(NamedTuple):
     """One member's training state: weights, optimiser state (over ``(mlp, log_var)``), the
-    number of training steps taken and the per-layer log-variances (zeros unless ``precision``)."""
+    number of training steps taken, the log-variances of layers ``1 … L`` (zeros unless
+    ``precision``) and the member's own key for centred nudging's per-epoch draws."""
 
     mlp: MLP
     opt_state: optax.OptState
     step: Array | int = 0
-    log_var: Array | None = None
+    log_var: LogVar | None = None
+    nudge_key: PRNGKeyArray | None = None
 
 
 @dataclass(frozen=True)
@@ -80,14 +96,23 @@ class PCNAlgorithm:
     state_momentum: float = 0.9
     weight_decay: float = 1e-4
     weight_momentum: float = 0.9
-    precision: bool = False
+    precision: str = "none"  # "none", "layer" or "neuron" (True/False mean "layer"/"none")
     update_every: int = 0  # 0: after all T inference steps (standard PC)
+    inference_tol: float = 0.0  # > 0: stop inference when the relative energy change is below it
+    l2_decay: float = 0.0  # coupled weight decay: the gradient of ½λ‖(θ, s)‖² added before the optimiser
     beta0: float = 0.1
     beta_rate: float = 0.1
+    cn_schedule: str = "random"
     alignment: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+        if isinstance(self.precision, bool):
+            object.__setattr__(self, "precision", "layer" if self.precision else "none")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
+        if self.cn_schedule not in CN_SCHEDULES:
+            raise ValueError(f"unknown CN schedule {self.cn_schedule!r}; choose from {', '.join(CN_SCHEDULES)}")
         if self.algorithm not in ALGORITHMS:
             raise ValueError(
                 f"unknown algorithm {self.algorithm!r}; choose from {', '.join(ALGORITHMS)}"
@@ -119,9 +144,19 @@ class PCNAlgorithm:
         (one update after all T steps)."""
         return 1 if self.algorithm == "ipc" else int(self.update_every)
 
-    def nudge(self, hp: Mapping[str, Array], step: Array) -> tuple[Array, Array]:
+    @property
+    def converges(self) -> bool:
+        """Inference stops early at convergence (``inference_tol > 0``, one weight update per
+        batch: iPC and relaxed convergence always run all T steps)."""
+        return self.is_pc and self.inference_tol > 0 and not self.weight_update_interval
+
+    def nudge(
+        self, hp: Mapping[str, Array], step: Array, key: PRNGKeyArray | None = None
+    ) -> tuple[Array, Array]:
         """``(sign, β)`` of this step: the output target is ``μ_L + sign · β (y − μ_L)`` and the
-        weight update is multiplied by ``sign``. ``(1, 1)`` for the non-nudging rules."""
+        weight update is multiplied by ``sign``. ``(1, 1)`` for the non-nudging rules. ``key``
+        is the member's ``nudge_key`` (CN's random schedule draws epoch ``e``'s sign from
+        ``fold_in(key, e)``)."""
         if self.algorithm not in NUDGING:
             return jnp.float32(1.0), jnp.float32(1.0)
         if "steps_per_epoch" in hp:
@@ -134,8 +169,13 @@ class PCNAlgorithm:
             sign = jnp.float32(1.0)
         elif self.algorithm == "nn":
             sign = jnp.float32(-1.0)
-        else:  # cn: even epochs positive, odd epochs negative
+        elif self.cn_schedule == "alternate":  # even epochs positive, odd epochs negative
             sign = jnp.where(epoch % 2 == 0, 1.0, -1.0).astype(jnp.float32)
+        else:
+            if key is None:
+                raise ValueError("centred nudging with the random schedule needs the member's nudge_key")
+            positive = jax.random.bernoulli(jax.random.fold_in(key, epoch))
+            sign = jnp.where(positive, 1.0, -1.0).astype(jnp.float32)
         return sign, beta
 
     @property
@@ -144,12 +184,15 @@ class PCNAlgorithm:
         return len(self.sizes) - 1
 
     def _weight_optimizer(self, hp: Mapping[str, Array]) -> optax.GradientTransformation:
-        return weight_optimizer(
+        opt = weight_optimizer(
             hp["opt_id"],
             hp["weight_lr"],
             weight_decay=self.weight_decay,
             momentum=self.weight_momentum,
         )
+        if self.l2_decay > 0:  # λθ joins the gradient before the optimiser: the prior's term
+            opt = optax.chain(optax.add_decayed_weights(self.l2_decay), opt)
+        return opt
 
     def _prepare(
         self, x: Array, y: Array
@@ -158,8 +201,13 @@ class PCNAlgorithm:
 
     def init(self, key: PRNGKeyArray, hp: Mapping[str, Array]) -> PCNCarry:
         mlp = init_mlp(key, self.sizes, activation=self.activation)
-        log_var = jnp.zeros(self.num_layers, jnp.float32)
-        return PCNCarry(mlp, self._weight_optimizer(hp).init((mlp, log_var)), jnp.int32(0), log_var)
+        log_var = init_log_var(self.sizes, per_neuron=self.precision == "neuron")
+        nudge_key = jax.random.fold_in(key, 0x4E)  # CN's draws, independent of the weights'
+        return PCNCarry(mlp, self._weight_optimizer(hp).init((mlp, log_var)), jnp.int32(0), log_var, nudge_key)
+
+    def _log_var(self, log_var: LogVar | None) -> LogVar | None:
+        """The log-variances that enter the energy: None unless precision is trainable."""
+        return log_var if self.precision != "none" else None
 
     def relax(
         self,
@@ -167,30 +215,28 @@ class PCNAlgorithm:
         hp: Mapping[str, Array],
         x: Float[Array, "batch d_0"],
         target: Float[Array, "batch k"],
-        log_var: Array | None = None,
+        log_var: LogVar | None = None,
     ) -> tuple[tuple[Array, ...], Float[Array, "steps_plus_1 L"]]:
         """Inference on one batch: relaxed hidden states and energies ``(T + 1, L)``.
 
         For BP the states stay at the forward pass: hidden energies are zero and the output
         energy is the loss, at every step.
         """
-        if self.is_pc:
-            return inference(
-                mlp,
-                x,
-                target,
-                steps=self.inference_steps,
-                state_lr=hp["state_lr"],
-                optimizer=self.state_optimizer,
-                momentum=self.state_momentum,
-                loss=self.loss,
-                log_var=log_var if self.precision else None,
-            )
-        hidden = forward_pass(mlp, x)[:-1]
-        energies = layer_energies(mlp, x, hidden, target, loss=self.loss)
-        return hidden, jnp.broadcast_to(
-            energies[None, :], (self.inference_steps + 1, self.num_layers)
-        )
+        return self._infer(mlp, hp, x, target, log_var)[:2]
+
+    def _infer(self, mlp, hp, x, target, log_var=None):
+        """:meth:`relax`, and the number of state updates taken (T, fewer if it converged)."""
+        if not self.is_pc:
+            hidden = forward_pass(mlp, x)[:-1]
+            energies = layer_energies(mlp, x, hidden, target, loss=self.loss)
+            trace = jnp.broadcast_to(energies[None, :], (self.inference_steps + 1, self.num_layers))
+            return hidden, trace, jnp.int32(0)
+        kw = dict(state_lr=hp["state_lr"], optimizer=self.state_optimizer, momentum=self.state_momentum,
+                  loss=self.loss, log_var=self._log_var(log_var))  # fmt: skip
+        if self.converges:
+            return converged_inference(mlp, x, target, max_steps=self.inference_steps, tol=self.inference_tol, **kw)
+        hidden, trace = inference(mlp, x, target, steps=self.inference_steps, **kw)
+        return hidden, trace, jnp.int32(self.inference_steps)
 
     def train_step(
         self,
@@ -200,17 +246,20 @@ class PCNAlgorithm:
         y: Int[Array, " batch"],
         key: PRNGKeyArray,
     ) -> tuple[PCNCarry, dict[str, Array]]:
-        """Inference then one weight update.
+        """Inference then one weight update (or, for iPC and relaxed convergence, inference with
+        weight updates inside it).
 
         Metrics: ``loss`` (output loss of the forward pass, comparable across algorithms; NaN
         if any state, energy or new weight is not finite), ``accuracy`` (of the forward pass),
-        ``energy`` (``F`` at the end of inference), ``energies`` ``(L,)`` and
-        ``energy_trace`` ``(T + 1, L)``.
+        ``energy`` (``F`` at the end of inference), ``energies`` ``(L,)``, ``energy_trace``
+        ``(T + 1, L)``, ``steps_used`` (inference steps taken: ``T``, fewer when converged
+        inference stopped early, 0 for BP); ``nudge_sign`` (+1 PN, −1 NN) for the nudging
+        rules; ``log_var`` (per-layer mean log-variance) with trainable precision.
         """
         del key  # deterministic
-        mlp, opt_state, step, log_var = carry
+        mlp, opt_state, step, log_var, nudge_key = carry
         if log_var is None:
-            log_var = jnp.zeros(self.num_layers, jnp.float32)
+            log_var = init_log_var(self.sizes, per_neuron=self.precision == "neuron")
         x, target = self._prepare(x, y)
         opt = self._weight_optimizer(hp)
         logits = forward_pass(mlp, x)[-1]
@@ -219,14 +268,18 @@ class PCNAlgorithm:
             bp_loss, bp_grads = bp_loss_and_gradients(mlp, x, target, loss=self.loss)
         else:  # the loss of the forward pass, without BP's backward pass
             bp_loss, bp_grads = output_energy(target, logits, loss=self.loss), None
+        sign = jnp.float32(1.0)
         if self.is_pc:
-            sign, beta = self.nudge(hp, step)
+            sign, beta = self.nudge(hp, step, nudge_key)
             if self.algorithm in NUDGING:
                 target = nudged_target(logits, target, sign * beta)
-            if self.weight_update_interval:
+            used = jnp.int32(self.inference_steps)
+            if self.algorithm == "ipc":
+                params, opt_state, trace, energies, direction = self._ipc(params, opt_state, hp, x, target)
+            elif self.weight_update_interval:
                 params, opt_state, trace, energies, direction = self._incremental(params, opt_state, hp, x, target, sign)
             else:
-                hidden, trace = self.relax(mlp, hp, x, target, log_var)
+                hidden, trace, used = self._infer(mlp, hp, x, target, log_var)
                 grads, energies = self._pc_grads(params, x, hidden, target)
                 grads = jax.tree_util.tree_map(lambda g: sign * g, grads)
                 updates, opt_state = opt.update(grads, opt_state, params)
@@ -234,8 +287,8 @@ class PCNAlgorithm:
                 direction = grads[0]
             loss = bp_loss  # the output loss of the forward pass (= F at forward initialisation for PC-SE/CE)
         else:
-            loss, grads = bp_loss, (bp_grads, jnp.zeros_like(log_var))
-            _, trace = self.relax(mlp, hp, x, target)
+            loss, grads = bp_loss, (bp_grads, jax.tree_util.tree_map(jnp.zeros_like, log_var))
+            _, trace, used = self._infer(mlp, hp, x, target)
             energies = trace[-1]
             updates, opt_state = opt.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
@@ -250,24 +303,57 @@ class PCNAlgorithm:
             "energy": jnp.sum(energies),
             "energies": energies,
             "energy_trace": trace,
+            "steps_used": used.astype(jnp.float32),
         }
-        if self.precision:
-            metrics["log_var"] = log_var
+        if self.algorithm in NUDGING:
+            metrics["nudge_sign"] = sign
+        if self.precision != "none":
+            metrics["log_var"] = jnp.stack([jnp.mean(s) for s in log_var])
         if self.alignment:
             metrics["bp_cosine"] = layer_cosines(direction, bp_grads)
-        return PCNCarry(new_mlp, opt_state, step + 1, log_var), metrics
+        return PCNCarry(new_mlp, opt_state, step + 1, log_var, nudge_key), metrics
 
     def _pc_grads(self, params, x, hidden, target):
+        """``(∇_θ F, ∇_s F)`` at the given states (zeros for ``s`` without trainable precision)."""
         mlp, log_var = params
-        if self.precision:
+        if self.precision != "none":
             return pc_weight_gradients(mlp, x, hidden, target, loss=self.loss, log_var=log_var)
         grads, energies = pc_weight_gradients(mlp, x, hidden, target, loss=self.loss)
-        return (grads, jnp.zeros_like(log_var)), energies
+        return (grads, jax.tree_util.tree_map(jnp.zeros_like, log_var)), energies
+
+    def _ipc(self, params, opt_state, hp, x, target):
+        """Incremental PC: ``T`` steps, each updating the states and the weights from the same
+        ``(h^{(t)}, θ^{(t)})`` — one gradient of ``F`` for both. Returns what
+        :meth:`_incremental` returns."""
+        opt = self._weight_optimizer(hp)
+        sopt = state_optimizer(self.state_optimizer, hp["state_lr"], momentum=self.state_momentum)
+        batch = x.shape[0]
+        hidden0 = forward_init(params[0], x)
+
+        def energies_at(p, h):
+            e = layer_energies(p[0], x, h, target, loss=self.loss, log_var=self._log_var(p[1]))
+            return jnp.sum(e), e
+
+        def one(c, _):
+            params, opt_state, h, sstate, total = c
+            (_, e), (g_params, g_h) = jax.value_and_grad(energies_at, argnums=(0, 1), has_aux=True)(params, h)
+            g_h = jax.tree_util.tree_map(lambda g: batch * g, g_h)  # each example's own ∂F^{(n)}/∂h
+            h_updates, sstate = sopt.update(g_h, sstate, h)
+            updates, opt_state = opt.update(g_params, opt_state, params)
+            total = jax.tree_util.tree_map(jnp.add, total, g_params[0])
+            h = jax.tree_util.tree_map(jnp.add, h, h_updates)
+            return (optax.apply_updates(params, updates), opt_state, h, sstate, total), e
+
+        zero = jax.tree_util.tree_map(jnp.zeros_like, params[0])
+        init = (params, opt_state, hidden0, sopt.init(hidden0), zero)
+        (params, opt_state, hidden, _, total), trace = jax.lax.scan(one, init, None, length=self.inference_steps)
+        final = energies_at(params, hidden)[1]
+        return params, opt_state, jnp.concatenate([trace, final[None, :]], axis=0), final, total
 
     def _incremental(self, params, opt_state, hp, x, target, sign):
-        """Inference cut into ``T / k`` pieces of ``k`` steps, each followed by a weight update
-        from the current states (iPC: ``k = 1``). The states and the state optimiser carry on
-        across updates. Returns the new params and optimiser state, the energy trace
+        """Relaxed convergence: inference cut into ``T / k`` pieces of ``k`` steps, each followed
+        by a weight update from the current states. The states and the state optimiser carry
+        on across updates. Returns the new params and optimiser state, the energy trace
         ``(T + 1, L)`` (the last row: before the last weight update), the last energies and the
         sum of the weight gradients applied (the step's update direction)."""
         k = self.weight_update_interval
@@ -277,10 +363,9 @@ class PCNAlgorithm:
 
         def piece(c, _):
             params, opt_state, hidden, sstate, total = c
-            lv = params[1] if self.precision else None
             hidden, sstate, tr = relax_steps(params[0], x, target, hidden, sstate, steps=k, state_lr=hp["state_lr"],
                                              optimizer=self.state_optimizer, momentum=self.state_momentum,
-                                             loss=self.loss, log_var=lv)  # fmt: skip
+                                             loss=self.loss, log_var=self._log_var(params[1]))  # fmt: skip
             grads, energies = self._pc_grads(params, x, hidden, target)
             grads = jax.tree_util.tree_map(lambda g: sign * g, grads)
             updates, opt_state = opt.update(grads, opt_state, params)

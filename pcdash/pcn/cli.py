@@ -41,7 +41,15 @@ def add_pcn_arguments(parser: argparse.ArgumentParser) -> None:
                         help="momentum of the SGD state optimiser (PCX §5.1 uses none: 0)")  # fmt: skip
     parser.add_argument("--val-fraction", type=float, default=d.val_fraction)
     parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="decoupled weight decay (AdamW and SGD)")
-    parser.add_argument("--precision", action="store_true", help="trainable per-layer precision (log-variances)")
+    parser.add_argument("--precision", nargs="?", const="layer", default=d.precision,
+                        help="trainable precision (log-variances): none, layer (the default of a bare --precision) "
+                             "or neuron")  # fmt: skip
+    parser.add_argument("--inference-tol", type=float, default=d.inference_tol,
+                        help="converged inference: stop when every layer's energy changes by less than this "
+                             "(relative); 0: always run --steps")  # fmt: skip
+    parser.add_argument("--l2-decay", type=float, default=d.l2_decay,
+                        help="coupled weight decay (L2 through the optimiser, a Gaussian prior)")  # fmt: skip
+    parser.add_argument("--cn-schedule", default=d.cn_schedule, help="centred nudging: random or alternate")
     parser.add_argument("--update-every", type=int, default=d.update_every,
                         help="relaxed convergence: update the weights every k inference steps (0: after T)")  # fmt: skip
     parser.add_argument("--beta0", type=float, default=d.beta0, help="nudging (pn, nn, cn): initial β")
@@ -69,8 +77,11 @@ def config_from_args(args: argparse.Namespace) -> PCNConfig:
         seeds=args.seeds,
         val_fraction=args.val_fraction,
         weight_decay=args.weight_decay,
-        precision=bool(args.precision),
+        precision=args.precision,
         update_every=args.update_every,
+        inference_tol=args.inference_tol,
+        l2_decay=args.l2_decay,
+        cn_schedule=args.cn_schedule,
         beta0=args.beta0,
         beta_rate=args.beta_rate,
     ).validate()

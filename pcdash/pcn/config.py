@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 import pandas as pd
 
 from pcdash.errors import ConfigError
-from pcdash.pcn.algorithms import ALGORITHMS, PCNAlgorithm
+from pcdash.pcn.algorithms import ALGORITHMS, CN_SCHEDULES, PRECISIONS, PCNAlgorithm
 from pcdash.pcn.network import ACTIVATIONS
 from pcdash.pcn.optimizers import STATE_OPTIMIZERS, WEIGHT_OPTIMIZERS
 
@@ -54,8 +54,11 @@ class PCNConfig:
     epochs: int = 5
     seeds: int = 1
     val_fraction: float = 0.1
-    precision: bool = False  # trainable per-layer log-variances
+    precision: str = "none"  # trainable log-variances: "none", "layer" or "neuron" (True: "layer")
     update_every: int = 0  # relaxed convergence: weights updated every k inference steps (0: after T)
+    inference_tol: float = 0.0  # converged inference: stop when |ΔF_l| ≤ tol·|F_l| (0: always T; not iPC/relaxed)
+    l2_decay: float = 0.0  # coupled weight decay (a Gaussian prior on θ and log-variances; PyTorch's Adam)
+    cn_schedule: str = "random"  # centred nudging: PN or NN picked at random each epoch, or "alternate"
     beta0: float = 0.1  # nudging: β in the first epoch
     beta_rate: float = 0.1  # nudging: β grows by this much per epoch, up to 1
     track_alignment: bool = False  # record the per-layer cosine of the PC update with the BP gradient
@@ -68,6 +71,8 @@ class PCNConfig:
             object.__setattr__(self, name, tuple(value))
         lrs = self.weight_lrs.items() if isinstance(self.weight_lrs, Mapping) else self.weight_lrs
         object.__setattr__(self, "weight_lrs", tuple(sorted((str(k), v) for k, v in lrs)))
+        if isinstance(self.precision, bool):
+            object.__setattr__(self, "precision", "layer" if self.precision else "none")
 
     def lr_for(self, optimizer: str) -> float:
         """The weight learning rate of ``optimizer``: its own from ``weight_lrs``, else ``weight_lr``."""
@@ -104,6 +109,10 @@ class PCNConfig:
         if self.update_every and self.inference_steps % self.update_every:
             raise ConfigError(f"update every k = {self.update_every} must divide the inference steps T = "
                               f"{self.inference_steps}")  # fmt: skip
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("CN schedule", self.cn_schedule, CN_SCHEDULES)
+        _in_range("inference tolerance", self.inference_tol, 0.0, 1.0)
+        _in_range("L2 weight decay", self.l2_decay, 0.0, math.inf)
         _in_range("β_0 (initial nudging)", self.beta0, 1e-6, 1.0 + 1e-9)
         _in_range("β growth per epoch", self.beta_rate, 0.0, 1.0 + 1e-9)
         n = len(self.widths) * len(self.optimizers) * len(self.gammas) * self.seeds
@@ -137,10 +146,13 @@ class PCNConfig:
             state_momentum=float(self.state_momentum),
             weight_decay=float(self.weight_decay),
             weight_momentum=float(self.weight_momentum),
-            precision=bool(self.precision),
+            precision=self.precision,
             update_every=int(self.update_every),
+            inference_tol=float(self.inference_tol),
+            l2_decay=float(self.l2_decay),
             beta0=float(self.beta0),
             beta_rate=float(self.beta_rate),
+            cn_schedule=self.cn_schedule,
             alignment=bool(self.track_alignment),
         )
 
@@ -159,8 +171,10 @@ class PCNConfig:
                 "inference_steps": int(self.inference_steps),
                 "weight_lr": self.lr_for(opt),
                 "weight_decay": float(self.weight_decay),
-                "precision": bool(self.precision),
+                "precision": self.precision,
                 "update_every": int(self.update_every),
+                "inference_tol": float(self.inference_tol),
+                "l2_decay": float(self.l2_decay),
                 "seed": seed,
             }
             for i, (opt, gamma, seed) in enumerate(
@@ -182,8 +196,8 @@ class PCNConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-_KEY_DEFAULTS = {"precision": False, "update_every": 0, "beta0": 0.1, "beta_rate": 0.1, "track_alignment": False,
-                 "weight_lrs": ()}
+_KEY_DEFAULTS = {"precision": "none", "update_every": 0, "beta0": 0.1, "beta_rate": 0.1, "track_alignment": False,
+                 "inference_tol": 0.0, "cn_schedule": "random", "l2_decay": 0.0, "weight_lrs": ()}  # fmt: skip
 
 
 def _choice(what: str, value: object, allowed: Sequence[str]) -> None:

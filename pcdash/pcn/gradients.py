@@ -24,12 +24,14 @@ def pc_weight_gradients(
     target: Float[Array, "batch k"],
     *,
     loss: str = "se",
-    log_var: Float[Array, " L"] | None = None,
-) -> tuple[MLP, Float[Array, " L"]] | tuple[tuple[MLP, Float[Array, " L"]], Float[Array, " L"]]:
+    log_var: Sequence[Float[Array, " _"]] | None = None,
+) -> tuple[MLP, Float[Array, " L"]] | tuple[tuple[MLP, tuple[Array, ...]], Float[Array, " L"]]:
     """``∇_θ F(h, θ)`` at the given states, with the per-layer energies ``(F_1, …, F_L)``.
 
     F is the batch-averaged energy, so the gradient is the batch mean of each example's. With
-    ``log_var`` (trainable precision) the gradient is ``(∇_θ F, ∇_s F)``.
+    ``log_var`` (trainable precision, per layer or per neuron) the gradient is
+    ``(∇_θ F, ∇_s F)``; the precision-weighted error ``exp(−s_l) ε_l`` replaces ``ε_l``
+    (BP-vs-PC comparison, Eq. 8).
     """
     params = mlp if log_var is None else (mlp, log_var)
 

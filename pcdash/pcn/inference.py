@@ -7,9 +7,11 @@ not depend on the batch size. The reported energies are batch averages.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float, Int
 
 from pcdash.pcn.energies import layer_energies
 from pcdash.pcn.network import MLP, forward_pass, layer_prediction
@@ -34,7 +36,7 @@ def inference(
     optimizer: str = "sgd",
     momentum: float = 0.9,
     loss: str = "se",
-    log_var: Float[Array, " L"] | None = None,
+    log_var: Sequence[Float[Array, " _"]] | None = None,
 ) -> tuple[Hidden, Float[Array, "steps_plus_1 L"]]:
     """``T`` steps of an optax optimiser on the hidden states, from forward initialisation.
 
@@ -48,7 +50,8 @@ def inference(
         state_lr: γ, the state learning rate (may be a traced scalar).
         optimizer: ``"sgd"`` (with ``momentum``) or ``"adam"``.
         loss: output energy, ``"se"`` or ``"ce"``.
-        log_var: per-layer log-variances (trainable precision), or None.
+        log_var: per-layer log-variances (trainable precision, see
+            :func:`~pcdash.pcn.energies.layer_energies`), or None.
 
     Returns:
         The relaxed hidden states ``(h_1, …, h_{L−1})`` and the per-layer energies
@@ -60,6 +63,68 @@ def inference(
                                    optimizer=optimizer, momentum=momentum, loss=loss, log_var=log_var)
     final = layer_energies(mlp, x, hidden, target, loss=loss, log_var=log_var)
     return hidden, jnp.concatenate([trace, final[None, :]], axis=0)
+
+
+def converged_inference(
+    mlp: MLP,
+    x: Float[Array, "batch d_0"],
+    target: Float[Array, "batch k"],
+    *,
+    max_steps: int,
+    tol: float,
+    state_lr: float | Float[Array, ""],
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
+    loss: str = "se",
+    log_var: Sequence[Float[Array, " _"]] | None = None,
+) -> tuple[Hidden, Float[Array, "steps_plus_1 L"], Int[Array, ""]]:
+    """Inference run to convergence: state steps from forward initialisation until the energy of
+    every layer changes by less than ``tol`` relative to itself,
+    ``|F_l^{(t)} − F_l^{(t−1)}| ≤ tol · |F_l^{(t−1)}|`` for all ``l``, or ``max_steps`` steps.
+
+    Per layer, not on the total: the first hidden layers' energies are orders of magnitude below
+    the output's, so the total stops changing long before they (and their weight gradients)
+    have converged (``benchmarks/bench_converged_inference.py`` prints both stopping rules).
+
+    The BP-vs-PC comparison's "standard" PC (its condition 2: inference converged before the
+    weights move). It runs inside the compiled program: a ``lax.while_loop`` whose carry freezes
+    once converged, so under ``vmap`` over members each member keeps its own converged states
+    and the loop ends when the last member has converged (``benchmarks/converged_inference.py``
+    measured this against a fixed-length ``scan`` with a freeze mask).
+
+    Returns:
+        The states, the energies ``(max_steps + 1, L)`` (rows after convergence repeat the
+        converged energies) and the number of state updates actually taken.
+    """
+    opt = state_optimizer(optimizer, state_lr, momentum=momentum)
+    mu_1 = layer_prediction(mlp, 1, x)
+    batch = x.shape[0]
+    h0 = forward_init(mlp, x)
+    n_layers = mlp.num_layers
+
+    def per_example_energy(h: Hidden) -> tuple[Float[Array, ""], Float[Array, " L"]]:
+        e = layer_energies(mlp, x, h, target, loss=loss, mu_1=mu_1, log_var=log_var)
+        return batch * jnp.sum(e), e
+
+    def running(c) -> Bool[Array, ""]:
+        t, _, _, _, _, done = c
+        return (t < max_steps) & ~done
+
+    def step(c):
+        t, h, s, trace, prev, _ = c
+        (_, e), grads = jax.value_and_grad(per_example_energy, has_aux=True)(h)
+        done = (t > 0) & jnp.all(jnp.abs(e - prev) <= tol * jnp.abs(prev))
+        updates, s_new = opt.update(grads, s, h)
+        keep = lambda old, new: jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), old, new)  # noqa: E731
+        h, s = keep(h, jax.tree_util.tree_map(jnp.add, h, updates)), keep(s, s_new)
+        return t + jnp.where(done, 0, 1), h, s, trace.at[t].set(e), e, done
+
+    trace0 = jnp.zeros((max_steps + 1, n_layers), jnp.float32)
+    init = (jnp.int32(0), h0, opt.init(h0), trace0, trace0[0], jnp.bool_(False))
+    used, hidden, _, trace, _, _ = jax.lax.while_loop(running, step, init)
+    final = layer_energies(mlp, x, hidden, target, loss=loss, mu_1=mu_1, log_var=log_var)
+    rows = jnp.arange(max_steps + 1)[:, None]
+    return hidden, jnp.where(rows >= used, final[None, :], trace), used
 
 
 def relax_steps(
@@ -74,7 +139,7 @@ def relax_steps(
     optimizer: str = "sgd",
     momentum: float = 0.9,
     loss: str = "se",
-    log_var: Float[Array, " L"] | None = None,
+    log_var: Sequence[Float[Array, " _"]] | None = None,
 ) -> tuple[Hidden, object, Float[Array, "steps L"]]:
     """``steps`` inference steps from the given states and state-optimiser state (so inference
     can be cut into pieces with weight updates in between: iPC, relaxed convergence).

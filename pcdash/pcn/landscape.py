@@ -63,3 +63,16 @@ def loss_landscape(
     alphas = np.linspace(-span, span, points, dtype=np.float32)
     z = _grid(mlp, d1, d2, x, target, jnp.asarray(alphas), jnp.asarray(alphas), loss)
     return alphas, alphas.copy(), np.asarray(z)
+
+
+def sharpness(alphas: np.ndarray, betas: np.ndarray, z: np.ndarray, *, radius: float | None = None) -> float:
+    """``⟨log₁₀ L(α, β) − log₁₀ L(0, 0)⟩`` over the grid points with ``√(α² + β²) ≤ radius``
+    (default: the grid's half-width): how many decades, on average, the loss rises within that
+    distance of the trained model. A sharper minimum rises more (the BP-vs-PC comparison's Fig. 4:
+    relaxing condition 2 makes the loss "rapidly grow to excessive values")."""
+    a, b = np.meshgrid(np.asarray(alphas, float), np.asarray(betas, float))
+    r = float(np.max(np.abs(alphas))) if radius is None else float(radius)
+    inside = np.hypot(a, b) <= r + 1e-9
+    centre = np.unravel_index(np.argmin(np.hypot(a, b)), a.shape)
+    logs = np.log10(np.maximum(np.asarray(z, float), 1e-12))
+    return float(np.mean(logs[inside] - logs[centre]))

@@ -28,7 +28,8 @@ from pcdash.pcn.optimizers import WEIGHT_OPTIMIZERS
 from pcdash.results import history_to_frame
 from pcdash.sweep import Group, SweepProgress, run_groups
 
-TRAIN_METRICS = {"loss": "loss", "accuracy": "accuracy", "energy": "energy"}
+TRAIN_METRICS = {"loss": "loss", "accuracy": "accuracy", "energy": "energy", "steps_used": "steps_used",
+                 "nudge_sign": "nudge_sign"}  # steps_used: mean inference steps per batch; nudge_sign: ±1 (PN/NN)
 EVAL_METRICS = {"accuracy": "accuracy", "loss": "loss", "ce": "ce", "mse": "mse"}
 PER_LAYER = {"energies": "energy", "bp_cosine": "bp_cosine", "log_var": "log_var"}
 # -> energy_1 … energy_L (layer 1 = first hidden); bp_cosine_l and log_var_l when recorded
