@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from pcdash.backends import add_backend_arguments, backend_from_args
 from pcdash.errors import PcdashError
 
 
@@ -42,6 +43,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--out", required=True, help="CSV file to write")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_backend_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,7 +88,7 @@ def _run_sweep(args) -> int:
         val_fraction=args.val_fraction,
         baselines=tuple(b.strip() for b in args.baselines.split(",") if b.strip()),
     ).validate()
-    out = run_cre_sweep(config, on_progress=_progress_printer(args.quiet))
+    out = run_cre_sweep(config, on_progress=_progress_printer(args.quiet), backend=backend_from_args(args))
     return write_results(out.frame, args, n_members=config.n_members, seconds=out.seconds)
 
 
