@@ -15,6 +15,8 @@ Every node needs pcdash installed (the same version as the driver) and Ray itsel
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
 import socket
 import time
@@ -45,6 +47,7 @@ def connect(address: str | None) -> None:
         return
     if address and "://" not in address and address != "auto":
         _check_gcs(address)
+    logging.getLogger("ray").setLevel(logging.ERROR)  # no notices between the progress lines
     try:
         ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
                  configure_logging=False)
@@ -96,8 +99,10 @@ def train_part(group: Group, data: tuple, epochs: int, batch_size: int, reporter
 
     enable_compile_cache()
     x_train, y_train, eval_sets = data
+    hook = copy.deepcopy(group.epoch_hook)  # writable: Ray hands arguments' arrays over read-only
     attempt = uuid.uuid4().hex
-    reporter.post.remote(("start", index, attempt, os.getpid(), ray.util.get_node_ip_address()))
+    # Waited for, so that the driver knows of every attempt that trains (and counts re-runs).
+    ray.get(reporter.post.remote(("start", index, attempt, os.getpid(), ray.util.get_node_ip_address())))
     last = {"t": 0.0, "epochs": 0}
 
     def progress(p: Progress) -> None:
@@ -113,8 +118,8 @@ def train_part(group: Group, data: tuple, epochs: int, batch_size: int, reporter
 
     result = train_members(group.algo, group.hp, group.seeds, x_train, y_train, epochs=epochs, batch_size=batch_size,
                            eval_sets=eval_sets, on_progress=progress, init_carry=group.init_carry,
-                           epoch_hook=group.epoch_hook)
-    return replace(result, carry=to_host(result.carry) if group.return_state else None), group.epoch_hook
+                           epoch_hook=hook)
+    return replace(result, carry=to_host(result.carry) if group.return_state else None), hook
 
 
 @dataclass
@@ -212,7 +217,7 @@ class RayBackend:
         message = (f"{self.describe()} · parts {finished}/{len(states)} done, {running} running"
                    + (f" · {retries} re-run after a lost worker" if retries else ""))
         extras = {"backend": self.describe(), "parts": len(states), "parts_done": finished, "retries": retries,
-                  "workers": {i: (s.node, s.pid) for i, s in enumerate(states) if s.result is None and s.pid}}
+                  "workers": {i: (s.node, s.pid, s.steps) for i, s in enumerate(states) if s.result is None and s.pid}}
         seen = tuple((len(s.records), s.result is not None) for s in states)
         if seen != self._seen:  # a new epoch somewhere: rebuild the live frame
             self._seen, self._live = seen, _frame(groups, states)

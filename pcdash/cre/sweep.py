@@ -227,7 +227,7 @@ def run_cre_sweep(
 
     def progress(p: SweepProgress):
         if on_progress is not None:
-            p.extras = {"snapshot": snapshot, "members": members}
+            p.extras = {**p.extras, "snapshot": snapshot, "members": members}
             on_progress(p)
 
     run = (backend or LocalBackend()).run(groups, data.x_train, data.y_train, eval_sets=eval_sets, epochs=config.epochs,

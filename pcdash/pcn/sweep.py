@@ -128,7 +128,7 @@ def run_pcn_sweep(
 
     def progress(p: SweepProgress) -> None:
         if on_progress is not None:
-            p.extras = {"energy_trace": live.copy(), "members": all_members}
+            p.extras = {**p.extras, "energy_trace": live.copy(), "members": all_members}
             on_progress(p)
 
     run = (backend or LocalBackend()).run(
