@@ -1,4 +1,5 @@
-"""Command line: ``python -m pcdash sweep`` (CRE) and ``python -m pcdash pcn`` (PCN).
+"""Command line: ``python -m pcdash sweep`` (CRE), ``python -m pcdash pcn`` (PCN) and
+``python -m pcdash plan`` (a paper-scale grid's cost).
 
 Each writes one CSV row per member per evaluation. Bad arguments exit with status 2 and one
 line on stderr; a run never leaves a half-written file behind.
@@ -60,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--baselines", default="", help="comma-separated: pca, rp")
     s.add_argument("--val-fraction", type=float, default=0.1)
 
+    from pcdash.plan_command import add_plan_arguments
+
+    add_plan_arguments(sub.add_parser("plan", help="a paper's grid, its cost per member and wall time on N workers"))
+
     try:
         from pcdash.pcn.cli import add_pcn_arguments
     except ImportError:  # the PCN half is optional for the CRE CLI
@@ -110,6 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "sweep":
             return _run_sweep(args)
+        if args.command == "plan":
+            from pcdash.plan_command import run_plan_command
+
+            return run_plan_command(args)
         from pcdash.pcn.cli import run_pcn_command
 
         return run_pcn_command(args)
