@@ -198,3 +198,32 @@ def test_without_ray_the_ray_backend_says_how_to_install_it(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2
     assert len(res.stderr.strip().splitlines()) == 1 and 'pip install -e ".[cluster]"' in res.stderr, res.stderr
+
+
+@pytest.mark.slow
+def test_the_dashboard_trains_on_the_cluster_named_by_the_environment(cluster, driver, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from pcdash.cre.config import CREConfig
+    from pcdash.ui.widgets import job_manager
+
+    monkeypatch.setenv("PCDASH_RAY_ADDRESS", cluster.address)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    for k, v in {"lams": "0,1", "dims": "2", "seeds": "2", "epochs": "1", "batch": "128"}.items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page("views/tradeoff.py")
+    at.run()
+    assert any(f"Ray cluster at `{cluster.address}`" in c.value for c in at.caption), [c.value for c in at.caption]
+    at.button(key="tradeoff_train").click()
+    deadline = time.monotonic() + 300
+    while not any("Trained in" in c.value for c in at.caption):
+        assert time.monotonic() < deadline, "the sweep did not finish in time"
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    config = CREConfig(latent_dims=(2,), lambdas=(0.0, 1.0), seeds=2, epochs=1, batch_size=128)
+    job = job_manager().get(config.key())
+    assert job is not None and job.status == "done", job and (job.status, job.error)
+    assert f"the Ray cluster at {cluster.address}" in job.progress.message
+    assert sorted(job.result.frame["lam"].unique()) == [0.0, 1.0] and len(job.result.snapshot.z) == 4
