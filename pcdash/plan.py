@@ -199,7 +199,12 @@ def _algorithm(block: Block, shape: int, members: int, steps_per_epoch: int):
     return algo, hyperparameters(config.members(shape).iloc[:members], steps_per_epoch)
 
 
-def _cache_path() -> Path:
+def cache_key(kind: str) -> str:
+    """A kind's key in the cost cache: costs are this machine's."""
+    return f"{socket.gethostname()}|{platform.machine()}|{os.cpu_count()}|{kind}"
+
+
+def cache_path() -> Path:
     root = Path(os.environ.get("PCDASH_CACHE_DIR", Path.home() / ".cache" / "pcdash"))
     root.mkdir(parents=True, exist_ok=True)
     return root / "plan_costs.json"
@@ -209,17 +214,16 @@ def costs_for(blocks: Sequence[Block], *, remeasure: bool = False, steps: int = 
               on_measure: Callable[[str], None] | None = None) -> dict[str, Cost]:
     """A measured :class:`Cost` for every kind of group in ``blocks``, measured once per
     machine and kept in ``$PCDASH_CACHE_DIR/plan_costs.json``."""
-    path = _cache_path()
+    path = cache_path()
     try:
         cache = json.loads(path.read_text()) if path.exists() else {}
     except (OSError, ValueError):
         cache = {}
-    machine = f"{socket.gethostname()}|{platform.machine()}|{os.cpu_count()}"
     costs = {}
     for block in blocks:
         for shape in block.shapes:
             kind = block.kind(shape)
-            key = f"{machine}|{kind}"
+            key = cache_key(kind)
             if kind in costs:
                 continue
             if key in cache and not remeasure:

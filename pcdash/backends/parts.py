@@ -18,6 +18,9 @@ import numpy as np
 
 from pcdash.engine import EpochRecord, TrainResult
 
+PARTS_PER_WORKER = 2
+MAX_PART_MEMBERS = 256  # a part's stacked state must fit one worker's memory
+
 
 @dataclass(frozen=True)
 class Part:
@@ -30,8 +33,8 @@ class Part:
         return len(self.positions)
 
 
-def split_parts(group_sizes: Sequence[int], workers: int, *, parts_per_worker: int = 2,
-                max_members: int | None = None) -> list[Part]:
+def split_parts(group_sizes: Sequence[int], workers: int, *, parts_per_worker: int = PARTS_PER_WORKER,
+                max_members: int | None = MAX_PART_MEMBERS) -> list[Part]:
     """Cut groups of ``group_sizes`` members into about ``workers × parts_per_worker`` parts,
     each group into a number of parts proportional to its size (at least one), members spread
     evenly; no part larger than ``max_members``. More parts than workers balance the load and

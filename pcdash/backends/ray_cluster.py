@@ -28,7 +28,13 @@ import numpy as np
 import pandas as pd
 import ray
 
-from pcdash.backends.parts import Part, merge_results, split_parts
+from pcdash.backends.parts import (
+    MAX_PART_MEMBERS,
+    PARTS_PER_WORKER,
+    Part,
+    merge_results,
+    split_parts,
+)
 from pcdash.engine import EpochRecord, Progress, TrainResult, train_members
 from pcdash.errors import ConfigError, PcdashError
 from pcdash.sweep import EpochHook, Group, SweepProgress, SweepRun, to_host
@@ -148,7 +154,8 @@ class _PartState:
 class RayBackend:
     name = "ray"
 
-    def __init__(self, address: str | None = None, *, parts_per_worker: int = 2, max_members: int | None = 256):
+    def __init__(self, address: str | None = None, *, parts_per_worker: int = PARTS_PER_WORKER,
+                 max_members: int | None = MAX_PART_MEMBERS):
         self.address = address
         self.parts_per_worker = parts_per_worker
         self.max_members = max_members
