@@ -35,6 +35,7 @@ from pcdash.backends.parts import (
     merge_results,
     split_parts,
 )
+from pcdash.backends.ray_progress import Reporter
 from pcdash.engine import EpochRecord, Progress, TrainResult, train_members
 from pcdash.errors import ConfigError, PcdashError
 from pcdash.sweep import EpochHook, Group, SweepProgress, SweepRun, to_host
@@ -80,20 +81,6 @@ def _check_gcs(address: str) -> None:
                           "`ray start --head`, or leave out --address for a local one") from None
     if len(head) < 4 or head[3] != 4:
         raise ConfigError(f"{address} answers, but it is not a Ray head node (its GCS port, 6379 by default)")
-
-
-class _Reporter:
-    """Collects the tasks' progress events until the driver drains them."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple] = []
-
-    def post(self, event: tuple) -> None:
-        self.events.append(event)
-
-    def drain(self) -> list[tuple]:
-        events, self.events = self.events, []
-        return events
 
 
 def train_part(group: Group, data: tuple, epochs: int, batch_size: int, reporter, index: int
@@ -185,20 +172,22 @@ class RayBackend:
         self._seen, self._live = None, pd.DataFrame()
         data = ray.put((np.asarray(x_train), np.asarray(y_train),
                         {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in eval_sets.items()}))
-        reporter = ray.remote(num_cpus=0)(_Reporter).remote()
+        reporter = ray.remote(num_cpus=0)(Reporter).remote()
         task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(train_part)
         refs = {task.remote(groups[p.group].part(p.positions), data, epochs, batch_size, reporter, i): i
                 for i, p in enumerate(parts)}
         steps_total = epochs * (len(x_train) // batch_size) * sum(len(g) for g in groups)
-        pending, stopped = list(refs), False
+        pending, stopped, mail = list(refs), False, reporter.drain.remote()
         try:
             while pending:
                 done, pending = ray.wait(pending, num_returns=len(pending), timeout=POLL_S)
                 for ref in done:
                     state = states[refs[ref]]
                     state.result, state.hook = _get(ref, state)
-                for event in ray.get(reporter.drain.remote()):
-                    states[event[1]].take(event)
+                if ray.wait([mail], timeout=0)[0] or not pending:  # never wait for the mailbox
+                    for event in ray.get(mail):
+                        states[event[1]].take(event)
+                    mail = reporter.drain.remote()
                 if should_stop is not None and should_stop() and pending:
                     for ref in pending:
                         ray.cancel(ref, force=True)
@@ -221,7 +210,7 @@ class RayBackend:
         finished = sum(s.result is not None for s in states)
         running = sum(s.result is None and s.attempt is not None for s in states)
         retries = sum(max(0, s.starts - 1) for s in states)
-        message = (f"{self.describe()} · parts {finished}/{len(states)} done, {running} running"
+        message = (f"on {self.describe()} · parts {finished}/{len(states)} done, {running} running"
                    + (f" · {retries} re-run after a lost worker" if retries else ""))
         extras = {"backend": self.describe(), "parts": len(states), "parts_done": finished, "retries": retries,
                   "workers": {i: (s.node, s.pid, s.steps) for i, s in enumerate(states) if s.result is None and s.pid}}
