@@ -2,7 +2,8 @@
 members), a per-member cost measured here on a short run, and the wall time that gives on 1, 8
 and 64 workers.
 
-    wall(W) = makespan of the parts (:func:`pcdash.backends.parts.split_parts`) on W workers,
+    wall(W) = makespan of the parts (:func:`pcdash.backends.parts.split_parts`, groups cut in
+              proportion to their cost) on W workers,
               part = compile + members × epochs × (cost of one member-epoch),
               parts handed out largest first to the least busy worker
 
@@ -145,6 +146,7 @@ class Cost:
     member_epoch_s: float  # one member, one epoch (training and evaluation), on one worker
     compile_s: float  # once per group and worker
     measured: str = ""  # when and where
+    load: float = math.nan  # the machine's load average then
 
 
 def _synthetic(dataset: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -180,7 +182,7 @@ def measure(block: Block, shape: int, *, steps: int = 3, members: int = 2) -> Co
     per_epoch = best / members * (n_train // block.batch_size) / steps
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return Cost(per_epoch, max(first - best, 0.0),
-                f"{time.strftime('%Y-%m-%d %H:%M')} on {socket.gethostname()} ({os.cpu_count()} cores, load {load:.1f})")
+                f"{time.strftime('%Y-%m-%d %H:%M')} on {socket.gethostname()} ({os.cpu_count()} cores)", load)
 
 
 def _algorithm(block: Block, shape: int, members: int, steps_per_epoch: int):
@@ -267,7 +269,8 @@ class Plan:
         if workers == 1:
             return sum(self.costs[b.kind(s)].compile_s + b.members_per_group * self.member_seconds(b, s)
                        for b, s in groups)
-        parts = split_parts([b.members_per_group for b, _ in groups], workers)
+        parts = split_parts([b.members_per_group for b, _ in groups], workers,
+                            member_costs=[self.member_seconds(b, s) for b, s in groups])
         loads = [0.0] * workers
         for part in parts:  # largest first onto the least busy worker
             b, s = groups[part.group]
@@ -327,9 +330,10 @@ def render(plan: Plan, workers: Sequence[int] = WORKERS) -> str:
         lines.append("(×N): each shape value is N programs: " + "; ".join(sorted(programs)))
     if plan.costs:
         first = next(iter(plan.costs.values()))
+        loads = [c.load for c in plan.costs.values() if math.isfinite(c.load)]
+        load = f", load average {min(loads):.0f}-{max(loads):.0f}: a busy machine inflates it" if loads else ""
         lines += ["", "member cost: one member's whole training (every epoch, with evaluation) on one worker, measured "
-                  f"here on a short run of synthetic data with the real datasets' shapes ({first.measured}; "
-                  "a busy machine inflates it)",
+                  f"here on a short run of synthetic data with the real datasets' shapes ({first.measured}{load})",
                   "estimated wall time: " + " · ".join(
                       f"{w} worker{'s' if w > 1 else ''}: {duration(plan.wall_seconds(w))}" for w in workers)]
     return "\n".join(lines)

@@ -34,27 +34,30 @@ class Part:
 
 
 def split_parts(group_sizes: Sequence[int], workers: int, *, parts_per_worker: int = PARTS_PER_WORKER,
-                max_members: int | None = MAX_PART_MEMBERS) -> list[Part]:
+                max_members: int | None = MAX_PART_MEMBERS, member_costs: Sequence[float] | None = None) -> list[Part]:
     """Cut groups of ``group_sizes`` members into about ``workers × parts_per_worker`` parts,
-    each group into a number of parts proportional to its size (at least one), members spread
-    evenly; no part larger than ``max_members``. More parts than workers balance the load and
-    make a lost worker cost little; fewer, larger parts vectorise better.
+    each group into a number of parts proportional to its share of the work (its size, or its
+    size × ``member_costs`` when the cost of a member of each group is known; at least one
+    part), members spread evenly; no part larger than ``max_members``. More parts than workers
+    balance the load and make a lost worker cost little; fewer, larger parts vectorise better.
 
     Returns the parts, largest first (the order to hand them out in)."""
-    total = sum(group_sizes)
-    if total == 0:
+    costs = list(member_costs) if member_costs is not None else [1.0] * len(group_sizes)
+    work = [size * cost for size, cost in zip(group_sizes, costs, strict=True)]
+    total = sum(work)
+    if total <= 0:
         return []
     target = max(1, workers * parts_per_worker)
     parts = []
     for g, size in enumerate(group_sizes):
         if size == 0:
             continue
-        k = max(1, round(target * size / total))
+        k = max(1, round(target * work[g] / total))
         if max_members:
             k = max(k, math.ceil(size / max_members))
         for positions in np.array_split(np.arange(size), min(k, size)):
             parts.append(Part(g, positions))
-    return sorted(parts, key=len, reverse=True)
+    return sorted(parts, key=lambda p: len(p) * costs[p.group], reverse=True)
 
 
 def merge_results(parts: Sequence[TrainResult]) -> TrainResult:
