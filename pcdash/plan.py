@@ -293,6 +293,8 @@ def make_plan(paper: str, *, measure_costs: bool = True, remeasure: bool = False
 
 
 def duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
