@@ -100,8 +100,10 @@ def start_comparison_job(variants, label: str, *, restart: bool = False) -> Job:
     """Train every ``(name, PCNConfig)`` as the groups of one sweep, in the background."""
     from pcdash.pcn.compare import run_pcn_comparison
 
+    backend = backend_from_env()
+
     def runner(on_progress, should_stop):
-        return run_pcn_comparison(variants, on_progress=on_progress, should_stop=should_stop)
+        return run_pcn_comparison(variants, on_progress=on_progress, should_stop=should_stop, backend=backend)
 
     key = comparison_key(variants)
     return job_manager().submit(key, label, runner, on_done=lambda out: save_comparison(key, variants, out),
