@@ -10,7 +10,9 @@
 
 All three share this machine's cores with whatever else runs on it: compare ratios, not times.
 
-Run: ``python benchmarks/bench_scale.py [single] [devices] [ray] [--reps N] [--base REV]``
+   ``ray1``: the same with one XLA thread per worker process (a worker = one core).
+
+Run: ``python benchmarks/bench_scale.py [single] [devices] [ray] [ray1] [--reps N] [--base REV]``
 """
 
 from __future__ import annotations
@@ -114,7 +116,11 @@ def bench_devices(reps: int) -> None:
     print(res.stdout.strip() or res.stderr[-2000:])
 
 
-def bench_ray(reps: int) -> None:
+def bench_ray(reps: int, one_thread: bool = False) -> None:
+    """``one_thread``: each worker process runs XLA on one thread, so that a worker is one core
+    (by default a worker's XLA uses every core of its machine)."""
+    if one_thread:  # the cluster's processes inherit this environment
+        os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     import ray
     from ray.cluster_utils import Cluster
 
@@ -138,7 +144,8 @@ def bench_ray(reps: int) -> None:
             ray.shutdown()
             cluster.shutdown()
     t1, t2 = statistics.median(times[1]), statistics.median(times[2])
-    print(f"[ray] {config.n_members} members (2 groups) × {config.epochs} epochs on a local Ray cluster: "
+    label = "ray, one XLA thread per worker" if one_thread else "ray"
+    print(f"[{label}] {config.n_members} members (2 groups) × {config.epochs} epochs on a local Ray cluster: "
           f"1 worker {t1:.1f}s, 2 workers {t2:.1f}s (medians of {reps}); speed-up {t1 / t2:.2f}x on "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
 
@@ -156,6 +163,8 @@ def main() -> None:
         bench_devices(args.reps)
     if "ray" in args.which:
         bench_ray(args.reps)
+    if "ray1" in args.which:
+        bench_ray(args.reps, one_thread=True)
 
 
 if __name__ == "__main__":
