@@ -1,4 +1,5 @@
-"""Command line: ``python -m pcdash sweep`` (CRE) and ``python -m pcdash pcn`` (PCN).
+"""Command line: ``python -m pcdash sweep`` (CRE), ``python -m pcdash pcn`` (PCN) and
+``python -m pcdash plan`` (a paper-scale grid's cost).
 
 Each writes one CSV row per member per evaluation. Bad arguments exit with status 2 and one
 line on stderr; a run never leaves a half-written file behind.
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from pcdash.backends import add_backend_arguments, backend_from_args
 from pcdash.errors import PcdashError
 
 
@@ -42,6 +44,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--out", required=True, help="CSV file to write")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_backend_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--latent-activation", default="relu", help="relu (default) or linear")
     s.add_argument("--baselines", default="", help="comma-separated: pca, rp")
     s.add_argument("--val-fraction", type=float, default=0.1)
+
+    from pcdash.plan_command import add_plan_arguments
+
+    add_plan_arguments(sub.add_parser("plan", help="a paper's grid, its cost per member and wall time on N workers"))
 
     try:
         from pcdash.pcn.cli import add_pcn_arguments
@@ -86,7 +93,7 @@ def _run_sweep(args) -> int:
         val_fraction=args.val_fraction,
         baselines=tuple(b.strip() for b in args.baselines.split(",") if b.strip()),
     ).validate()
-    out = run_cre_sweep(config, on_progress=_progress_printer(args.quiet))
+    out = run_cre_sweep(config, on_progress=_progress_printer(args.quiet), backend=backend_from_args(args))
     return write_results(out.frame, args, n_members=config.n_members, seconds=out.seconds)
 
 
@@ -108,6 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "sweep":
             return _run_sweep(args)
+        if args.command == "plan":
+            from pcdash.plan_command import run_plan_command
+
+            return run_plan_command(args)
         from pcdash.pcn.cli import run_pcn_command
 
         return run_pcn_command(args)

@@ -6,6 +6,13 @@ and hands control back to Python only between chunks (for progress, live plots a
 
 A member whose loss turns NaN/inf is flagged ``diverged`` (sticky); members are independent
 under vmap, so every other member trains on unaffected.
+
+With more than one local device (several GPUs, or CPU devices made with
+``XLA_FLAGS=--xla_force_host_platform_device_count=N``) the member axis is sharded over a 1-D
+mesh named ``members``: each device trains its share of the members, the data is replicated.
+When the members do not divide evenly, the last member is repeated as padding; padded members
+train like the others (same seed, same hyperparameters) and are cut off before anything is
+returned.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +28,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 Carry = Any
@@ -89,6 +97,36 @@ class TrainResult:
     steps_per_epoch: int
     compile_s: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
+    devices: int = 1  # devices the member axis was sharded over
+
+
+MEMBER_AXIS = "members"
+
+
+def member_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh | None:
+    """A 1-D mesh named ``members`` over ``devices`` (default: every local device), or None
+    when there is only one device: then nothing is sharded and nothing padded."""
+    devices = list(devices) if devices is not None else jax.local_devices()
+    if len(devices) < 2:
+        return None
+    return Mesh(np.asarray(devices), (MEMBER_AXIS,))
+
+
+def padded_count(n_members: int, mesh: Mesh | None) -> int:
+    """Members the compiled programs see: ``n_members`` rounded up to a multiple of the mesh."""
+    return n_members if mesh is None else -(-n_members // mesh.size) * mesh.size
+
+
+def _place(tree, mesh: Mesh | None, spec: PartitionSpec):
+    """``device_put`` every array leaf: split along the member axis (``spec`` = P("members")) or
+    replicated (``spec`` = P()) over ``mesh``; plain ``device_put`` without a mesh."""
+    target = None if mesh is None else NamedSharding(mesh, spec)
+    return jax.tree_util.tree_map(lambda v: jax.device_put(v, target) if eqx.is_array_like(v) else v, tree)
+
+
+def _take_members(tree, idx: np.ndarray):
+    """The members ``idx`` of every array leaf of a stacked tree (static leaves kept)."""
+    return jax.tree_util.tree_map(lambda v: v[idx] if eqx.is_array(v) else v, tree)
 
 
 @eqx.filter_jit
@@ -180,7 +218,8 @@ class _EvalPlan:
     segb: Array  # (batches, batch): index into ``names``; ``len(names)`` marks padding
 
     @staticmethod
-    def build(eval_sets: Mapping[str, tuple[Any, Any]] | None, eval_batch: int) -> _EvalPlan | None:
+    def build(eval_sets: Mapping[str, tuple[Any, Any]] | None, eval_batch: int,
+              mesh: Mesh | None = None) -> _EvalPlan | None:
         sets = [(k, np.asarray(v[0]), np.asarray(v[1], dtype=np.int32)) for k, v in (eval_sets or {}).items()]
         sets = [s for s in sets if s[1].shape[0] > 0]
         if not sets:
@@ -194,19 +233,16 @@ class _EvalPlan:
         x = np.concatenate([s[1] for s in sets] + [np.zeros((pad, *x0.shape[1:]), x0.dtype)])
         y = np.concatenate([s[2] for s in sets] + [np.zeros(pad, np.int32)])
         seg = np.concatenate([np.full(c, i, np.int32) for i, c in enumerate(counts)] + [np.full(pad, len(sets), np.int32)])
-        return _EvalPlan(
-            tuple(s[0] for s in sets), counts,
-            jax.device_put(x.reshape(n_batches, batch, *x.shape[1:])),
-            jax.device_put(y.reshape(n_batches, batch)),
-            jax.device_put(seg.reshape(n_batches, batch)),
-        )
+        batched = (x.reshape(n_batches, batch, *x.shape[1:]), y.reshape(n_batches, batch), seg.reshape(n_batches, batch))
+        return _EvalPlan(tuple(s[0] for s in sets), counts, *_place(batched, mesh, PartitionSpec()))
 
     def args(self) -> tuple:
         return self.xb, self.yb, self.segb, len(self.names)
 
-    def split(self, sums: Mapping[str, Array]) -> dict[str, dict[str, np.ndarray]]:
-        """Means per split from :func:`_evaluate`'s sums."""
-        host = {k: np.asarray(v) for k, v in sums.items()}
+    def split(self, sums: Mapping[str, Array], n_members: int) -> dict[str, dict[str, np.ndarray]]:
+        """Means per split from :func:`_evaluate`'s sums, for the first ``n_members`` (the rest
+        is padding)."""
+        host = {k: np.asarray(v)[:n_members] for k, v in sums.items()}
         return {name: {k: v[:, i] / count for k, v in host.items()} for i, (name, count) in enumerate(zip(self.names, self.counts, strict=True))}
 
 
@@ -259,7 +295,9 @@ class _Plan:
 
     algo: Algorithm
     hp: dict[str, Array]
-    n_members: int
+    n_members: int  # real members; the programs see ``n_padded`` (see :func:`padded_count`)
+    n_padded: int
+    mesh: Mesh | None
     x: Array
     y: Array
     batch_size: int
@@ -279,11 +317,33 @@ class _Plan:
         return self.steps_per_epoch % self.chunk != 0
 
     def initial_state(self, init_carry: Carry | None):
-        carry = init_carry if init_carry is not None else _init_members(self.algo, self.init_keys, self.hp)
+        if init_carry is None:
+            carry = _init_members(self.algo, self.init_keys, self.hp)
+        else:
+            carry = self.pad(init_carry)
         carry, static = eqx.partition(carry, eqx.is_array)
         zero_metrics = _zeros_like_metrics(self.algo, carry, static, self.hp, self.x, self.y, self.step_keys, self.batch_size)
-        diverged = jax.device_put(np.zeros(self.n_members, bool))
+        diverged = np.zeros(self.n_padded, bool)
+        if self.mesh is None:
+            return carry, static, jax.device_put(diverged), zero_metrics
+        carry, diverged, zero_metrics = _place((carry, diverged, zero_metrics), self.mesh, PartitionSpec(MEMBER_AXIS))
         return carry, static, diverged, zero_metrics
+
+    def pad(self, stacked: Carry) -> Carry:
+        """A stacked tree of ``n_members`` extended to ``n_padded`` by repeating the last member."""
+        if self.n_padded == self.n_members:
+            return stacked
+        return _take_members(stacked, np.minimum(np.arange(self.n_padded), self.n_members - 1))
+
+    def unpad(self, stacked: Carry) -> Carry:
+        """The real members of a stacked tree (the padding cut off)."""
+        if self.n_padded == self.n_members:
+            return stacked
+        return _take_members(stacked, np.arange(self.n_members))
+
+    def host(self, values: Array) -> np.ndarray:
+        """Per-member values on the host, padding cut off."""
+        return np.asarray(values)[: self.n_members]
 
     def permutations(self, epoch: int) -> Array:
         return _permutations(self.data_keys, _scalar(epoch), self.x.shape[0])
@@ -295,10 +355,10 @@ class _Plan:
     def evaluate(self, carry, static) -> dict[str, dict[str, np.ndarray]]:
         if self.evals is None:
             return {}
-        return self.evals.split(_evaluate(self.algo, carry, static, self.hp, *self.evals.args()))
+        return self.evals.split(_evaluate(self.algo, carry, static, self.hp, *self.evals.args()), self.n_members)
 
 
-def _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch) -> _Plan:
+def _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices=None) -> _Plan:
     seeds = np.asarray(seeds, dtype=np.uint32)
     n_members = len(seeds)
     if n_members == 0:
@@ -307,16 +367,26 @@ def _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps,
     for k, v in hp.items():
         if v.shape != (n_members,):
             raise ValueError(f"hyperparameter {k!r} has shape {v.shape}, expected ({n_members},)")
-    x = x_train if isinstance(x_train, jax.Array) else jax.device_put(np.asarray(x_train))
-    y = jax.device_put(np.asarray(y_train, dtype=np.int32))
+    mesh = member_mesh(devices)
+    n_padded = padded_count(n_members, mesh)
+    if n_padded > n_members:  # padding repeats the last member: same seed, same hyperparameters
+        fill = np.minimum(np.arange(n_padded), n_members - 1)
+        seeds, hp = seeds[fill], {k: v[fill] for k, v in hp.items()}
+    if mesh is None:
+        x = x_train if isinstance(x_train, jax.Array) else jax.device_put(np.asarray(x_train))
+        y = jax.device_put(np.asarray(y_train, dtype=np.int32))
+        hp, seeds = {k: jax.device_put(v) for k, v in hp.items()}, jax.device_put(seeds)
+    else:
+        x, y = _place((x_train, np.asarray(y_train, dtype=np.int32)), mesh, PartitionSpec())
+        hp, seeds = _place((hp, seeds), mesh, PartitionSpec(MEMBER_AXIS))
     n = x.shape[0]
     steps_per_epoch = n // batch_size
     if steps_per_epoch < 1:
         raise ValueError(f"batch size {batch_size} is larger than the training set ({n})")
     chunk = int(chunk_steps or default_chunk_steps(steps_per_epoch))
-    keys = _member_keys(jax.device_put(seeds))
-    return _Plan(algo, {k: jax.device_put(v) for k, v in hp.items()}, n_members, x, y, batch_size, steps_per_epoch,
-                 chunk, _EvalPlan.build(eval_sets, eval_batch), *keys)
+    keys = _member_keys(seeds)
+    return _Plan(algo, hp, n_members, n_padded, mesh, x, y, batch_size, steps_per_epoch,
+                 chunk, _EvalPlan.build(eval_sets, eval_batch, mesh), *keys)
 
 
 def precompile(
@@ -331,19 +401,20 @@ def precompile(
     chunk_steps: int | None = None,
     eval_batch: int = 1024,
     init_carry: Carry | None = None,
+    devices: Sequence[jax.Device] | None = None,
 ) -> Carry:
     """Get every program that :func:`train_members` with these arguments runs ready in this
     process (traced, lowered and compiled, or loaded from the persistent compilation cache)
     without training: a later ``train_members`` call of the same shapes starts computing at once.
     A server calls this in the background before anyone presses Train. Returns the initial
     state, stacked over members (for callers that compile programs of their own on it)."""
-    plan = _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch)
+    plan = _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices)
     carry, static, diverged, zero_metrics = plan.initial_state(init_carry)
     sums = {"count": _scalar(0), "sum": zero_metrics, "last": zero_metrics}
     _train_chunk.lower(*plan.chunk_args((carry, diverged, sums), static, plan.permutations(1), 0)).lowered.compile()
     if plan.evals is not None:
         _evaluate.lower(plan.algo, carry, static, plan.hp, *plan.evals.args()).lowered.compile()
-    return eqx.combine(carry, static)
+    return plan.unpad(eqx.combine(carry, static))
 
 
 def train_members(
@@ -362,6 +433,7 @@ def train_members(
     eval_batch: int = 1024,
     init_carry: Carry | None = None,
     epoch_hook: Callable[[Carry, EpochRecord], None] | None = None,
+    devices: Sequence[jax.Device] | None = None,
 ) -> TrainResult:
     """Train every member of ``hp``/``seeds`` together.
 
@@ -379,11 +451,13 @@ def train_members(
             the epochs completed so far.
         init_carry: resume from this stacked state instead of initialising.
         epoch_hook: called after each epoch with the current carry (e.g. to snapshot latents).
+        devices: the devices the member axis is sharded over (default: every local device;
+            one device shards nothing). Results do not depend on it beyond float rounding.
 
     Returns:
         A :class:`TrainResult` whose history holds one :class:`EpochRecord` per finished epoch.
     """
-    plan = _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch)
+    plan = _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices)
     steps_per_epoch, chunk = plan.steps_per_epoch, plan.chunk
 
     t0 = time.perf_counter()
@@ -416,16 +490,18 @@ def train_members(
             break
         seconds = time.perf_counter() - t_epoch
         count = int(sums["count"])
-        train = {k: np.asarray(v) / count for k, v in sums["sum"].items()}
-        last = {k: np.asarray(v) for k, v in sums["last"].items()}
-        record = EpochRecord(epoch, train, last, plan.evaluate(carry, static), np.asarray(diverged), seconds)
+        train = {k: plan.host(v) / count for k, v in sums["sum"].items()}
+        last = {k: plan.host(v) for k, v in sums["last"].items()}
+        record = EpochRecord(epoch, train, last, plan.evaluate(carry, static), plan.host(diverged), seconds)
         history.append(record)
         if epoch_hook is not None:
-            epoch_hook(eqx.combine(carry, static), record)
+            epoch_hook(plan.unpad(eqx.combine(carry, static)), record)
         if on_progress is not None:
             on_progress(Progress(steps_done, total_steps, epoch, time.perf_counter() - t0, history))
 
-    return TrainResult(history, np.asarray(diverged), eqx.combine(carry, static), stopped, steps_per_epoch, compile_s)
+    n_devices = 1 if plan.mesh is None else plan.mesh.size
+    return TrainResult(history, plan.host(diverged), plan.unpad(eqx.combine(carry, static)), stopped, steps_per_epoch,
+                       compile_s, devices=n_devices)
 
 
 def all_finite(*trees) -> Bool[Array, ""]:

@@ -2,26 +2,46 @@
 :mod:`pcdash.engine`); groups run one after another with progress combined across them.
 
 Used by the CRE sweep (one group per latent dimension, plus baselines) and the PCN sweep (one
-group per width), by the dashboard and the CLI alike.
+group per width), by the dashboard and the CLI alike. :func:`run_groups` trains in this process;
+a backend of :mod:`pcdash.backends` may instead cut the groups into parts
+(:meth:`Group.part`) and train those elsewhere (a Ray cluster), with the same results: a
+member's seed alone fixes its initialisation, data order and step keys.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
+import equinox as eqx
+import jax
 import numpy as np
 import pandas as pd
 
 from pcdash.engine import Algorithm, Carry, EpochRecord, Progress, TrainResult, train_members
 
 
+class EpochHook(Protocol):
+    """Called after each epoch with a group's stacked state (e.g. to keep latent codes for a
+    page). A hook can be cut like its group: :meth:`part` makes a hook for some of the group's
+    members with storage of its own, which can run in another process; :meth:`merge` takes
+    back what such a part recorded."""
+
+    def __call__(self, carry: Carry, record: EpochRecord) -> None: ...
+
+    def part(self, positions: np.ndarray) -> EpochHook: ...
+
+    def merge(self, part: EpochHook) -> None: ...
+
+
 @dataclass
 class Group:
     """Members sharing shapes. ``members`` has one row per member with its descriptive columns
-    (a global ``member`` id among them); ``to_frame`` turns a (partial) result into tidy rows."""
+    (a global ``member`` id among them); ``to_frame`` turns a (partial) result into tidy rows.
+    ``return_state``: the sweep needs the trained state afterwards (a remote backend then sends
+    it back; otherwise it only sends metrics)."""
 
     algo: Algorithm
     hp: Mapping[str, np.ndarray]
@@ -29,8 +49,39 @@ class Group:
     members: pd.DataFrame
     to_frame: Callable[[TrainResult, pd.DataFrame], pd.DataFrame]
     init_carry: Carry | None = None
-    epoch_hook: Callable[[Carry, EpochRecord], None] | None = None
+    epoch_hook: EpochHook | None = None
     label: str = ""
+    return_state: bool = False
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def part(self, positions: np.ndarray) -> Group:
+        """The members at ``positions`` (in order) as a group of their own, on the host, ready
+        to be sent to another process. Each member keeps its seed and hyperparameters, so it
+        trains exactly as it would inside the whole group."""
+        positions = np.asarray(positions, dtype=int)
+        return replace(
+            self,
+            hp={k: np.asarray(v)[positions] for k, v in self.hp.items()},
+            seeds=np.asarray(self.seeds)[positions],
+            members=self.members.iloc[positions].reset_index(drop=True),
+            init_carry=None if self.init_carry is None else to_host(self.init_carry, positions),
+            epoch_hook=None if self.epoch_hook is None else self.epoch_hook.part(positions),
+        )
+
+
+def to_host(stacked: Carry, positions: np.ndarray | None = None) -> Carry:
+    """A stacked state with every array leaf as a NumPy array (optionally only the members at
+    ``positions``); static leaves are kept as they are."""
+
+    def one(v):
+        if not eqx.is_array(v):
+            return v
+        v = np.asarray(v)
+        return v if positions is None else v[positions]
+
+    return jax.tree_util.tree_map(one, stacked)
 
 
 @dataclass

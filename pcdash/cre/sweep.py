@@ -13,6 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from pcdash.backends import Backend
+from pcdash.backends.local import LocalBackend
 from pcdash.cre.algorithm import CREAlgorithm, encode_decode
 from pcdash.cre.baselines import (
     ProjectionCRE,
@@ -26,7 +28,7 @@ from pcdash.engine import TrainResult, precompile
 from pcdash.errors import ConfigError
 from pcdash.results import history_to_frame
 from pcdash.runs import load_run, save_run
-from pcdash.sweep import Group, SweepProgress, run_groups
+from pcdash.sweep import Group, SweepProgress
 
 TRAIN_METRICS = {"accuracy": "accuracy", "mse": "mse", "ce": "ce", "loss": "loss"}
 EVAL_METRICS = {"accuracy": "accuracy", "mse": "mse", "ce": "ce"}
@@ -75,16 +77,30 @@ def _encode_members(carry, x):
     return eqx.filter_vmap(encode_decode, in_axes=(eqx.if_array(0), None))(carry, x)
 
 
-def _snapshot_hook(snapshot: Snapshot, member_ids: np.ndarray) -> Callable:
-    def hook(carry, record):
-        z, x_hat, pred = (np.asarray(a) for a in _encode_members(carry, jax.device_put(snapshot.x)))
-        for i, m in enumerate(member_ids):
+@dataclass
+class SnapshotHook:
+    """After each epoch, the latent codes, reconstructions and predictions of the members
+    ``member_ids`` (a group, in order) on the snapshot's inputs; a diverged member keeps its
+    last finite ones. A :class:`pcdash.sweep.EpochHook`."""
+
+    snapshot: Snapshot
+    member_ids: np.ndarray
+
+    def __call__(self, carry, record) -> None:
+        snap = self.snapshot
+        z, x_hat, pred = (np.asarray(a) for a in _encode_members(carry, jax.device_put(snap.x)))
+        for i, m in enumerate(self.member_ids):
             if record.diverged[i]:
                 continue
-            snapshot.z[int(m)], snapshot.x_hat[int(m)], snapshot.pred[int(m)] = z[i], x_hat[i], pred[i]
-            snapshot.epoch[int(m)] = record.epoch
+            snap.z[int(m)], snap.x_hat[int(m)], snap.pred[int(m)] = z[i], x_hat[i], pred[i]
+            snap.epoch[int(m)] = record.epoch
 
-    return hook
+    def part(self, positions: np.ndarray) -> SnapshotHook:
+        return SnapshotHook(Snapshot(self.snapshot.x, self.snapshot.y), np.asarray(self.member_ids)[positions])
+
+    def merge(self, part: SnapshotHook) -> None:
+        for name in ("z", "x_hat", "pred", "epoch"):
+            getattr(self.snapshot, name).update(getattr(part.snapshot, name))
 
 
 def _to_frame(result: TrainResult, members: pd.DataFrame) -> pd.DataFrame:
@@ -125,7 +141,7 @@ def build_groups(config: CREConfig, data: Dataset, snapshot: Snapshot) -> tuple[
             "latent_dim": int(dim), "lam": lam, "seed": seed.astype(int),
         })
         groups.append(Group(algo, {"lam": lam}, seed, members, _to_frame,
-                            epoch_hook=_snapshot_hook(snapshot, ids), label=f"dim(z)={dim}"))
+                            epoch_hook=SnapshotHook(snapshot, ids), label=f"dim(z)={dim}"))
         tables.append(members)
     for kind in config.baselines:
         for dim in config.latent_dims:
@@ -198,8 +214,10 @@ def run_cre_sweep(
     on_progress: Callable[[SweepProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     data: Dataset | None = None,
+    backend: Backend | None = None,
 ) -> CRESweepOutput:
     """Train every member of ``config``. Validation picks models; test is only reported.
+    ``backend``: where to train (default: this process, :mod:`pcdash.backends`).
 
     Raises:
         ConfigError: the configuration cannot run (message meant for the user).
@@ -209,11 +227,11 @@ def run_cre_sweep(
 
     def progress(p: SweepProgress):
         if on_progress is not None:
-            p.extras = {"snapshot": snapshot, "members": members}
+            p.extras = {**p.extras, "snapshot": snapshot, "members": members}
             on_progress(p)
 
-    run = run_groups(groups, data.x_train, data.y_train, eval_sets=eval_sets, epochs=config.epochs,
-                     batch_size=config.batch_size, on_progress=progress, should_stop=should_stop)
+    run = (backend or LocalBackend()).run(groups, data.x_train, data.y_train, eval_sets=eval_sets, epochs=config.epochs,
+                                          batch_size=config.batch_size, on_progress=progress, should_stop=should_stop)
     frame = run.frame
     if "pca" in config.baselines and not run.stopped:
         frame = pd.concat([frame, _pca_analytic_rows(config, data, int(members["member"].max()) + 1)], ignore_index=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from pcdash.backends import backend_from_args
 from pcdash.errors import ConfigError
 from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.pcn.algorithms import ALGORITHMS
@@ -109,5 +110,5 @@ def run_pcn_command(args: argparse.Namespace) -> int:
     from pcdash.pcn.sweep import run_pcn_sweep
 
     config = config_from_args(args)
-    out = run_pcn_sweep(config, on_progress=_progress_printer(args.quiet))
+    out = run_pcn_sweep(config, on_progress=_progress_printer(args.quiet), backend=backend_from_args(args))
     return write_results(out.frame, args, n_members=len(out.members), seconds=out.seconds)

@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pcdash.backends import Backend
+from pcdash.backends.local import LocalBackend
 from pcdash.errors import ConfigError
 from pcdash.pcn.config import PCNConfig
 from pcdash.pcn.sweep import WidthRun, hyperparameters, to_frame
-from pcdash.sweep import Group, SweepProgress, run_groups
+from pcdash.sweep import Group, SweepProgress
 
 # The PC algorithms page's default: the MLP of PCX Table 1 (3 hidden layers of 128; §4.1 and the
 # PCX code), 5 seeds as in the paper, on digits (see pcdash.paper_notes.PC_ALGORITHMS).
@@ -41,9 +43,11 @@ def run_pcn_comparison(
     on_progress: Callable[[SweepProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     data: Any | None = None,
+    backend: Backend | None = None,
 ) -> ComparisonOutput:
     """Train every ``(name, config)``; the configs must share dataset, batch size, epochs and
-    validation fraction (they see the same data). Each config's first width is used."""
+    validation fraction (they see the same data). Each config's first width is used.
+    ``backend``: where to train (default: this process, :mod:`pcdash.backends`)."""
     if not variants:
         raise ConfigError("choose at least one algorithm")
     names = [n for n, _ in variants]
@@ -72,8 +76,8 @@ def run_pcn_comparison(
         members = c.members(width, first_member=first).assign(variant=name)
         first += len(members)
         groups.append(Group(algo, hyperparameters(members, spe), members["seed"].to_numpy(), members, to_frame,
-                            label=name))  # fmt: skip
-    run = run_groups(
+                            label=name, return_state=True))  # fmt: skip
+    run = (backend or LocalBackend()).run(
         groups, x["train"], y["train"], eval_sets={s: (x[s], y[s]) for s in ("val", "test") if len(y[s])},
         epochs=first_cfg.epochs, batch_size=first_cfg.batch_size, on_progress=on_progress, should_stop=should_stop,
     )  # fmt: skip

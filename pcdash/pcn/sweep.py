@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from jaxtyping import Array, Float
 
+from pcdash.backends import Backend
+from pcdash.backends.local import LocalBackend
 from pcdash.engine import EpochRecord, TrainResult
 from pcdash.errors import ConfigError
 from pcdash.pcn.algorithms import PCNAlgorithm
@@ -26,7 +28,7 @@ from pcdash.pcn.config import PCNConfig
 from pcdash.pcn.network import MLP
 from pcdash.pcn.optimizers import WEIGHT_OPTIMIZERS
 from pcdash.results import history_to_frame
-from pcdash.sweep import Group, SweepProgress, run_groups
+from pcdash.sweep import Group, SweepProgress
 
 TRAIN_METRICS = {"loss": "loss", "accuracy": "accuracy", "energy": "energy", "steps_used": "steps_used",
                  "nudge_sign": "nudge_sign"}  # steps_used: mean inference steps per batch; nudge_sign: ±1 (PN/NN)
@@ -81,6 +83,7 @@ def run_pcn_sweep(
     on_progress: Callable[[SweepProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     data: Any | None = None,
+    backend: Backend | None = None,
 ) -> PCNSweepOutput:
     """Train every member of ``config``: each width is one vmapped program.
 
@@ -90,6 +93,7 @@ def run_pcn_sweep(
             widths; ``extras`` holds ``energy_trace`` and ``members`` (see the module doc).
         should_stop: polled between chunks; the sweep ends with the epochs finished so far.
         data: a loaded :class:`pcdash.data.Dataset` (default: ``load_dataset(config.dataset)``).
+        backend: where to train (default: this process, :mod:`pcdash.backends`).
 
     Raises:
         ConfigError: the configuration cannot run (message meant for the user).
@@ -116,19 +120,19 @@ def run_pcn_sweep(
         first += len(members)
         spe = len(y["train"]) // config.batch_size
         groups.append(Group(algo, hyperparameters(members, spe), members["seed"].to_numpy(), members,
-                            to_frame, label=f"width {width}"))  # fmt: skip
+                            to_frame, label=f"width {width}", return_state=True))  # fmt: skip
         tables.append(members)
     all_members = pd.concat(tables, ignore_index=True)
     live = np.full((len(all_members), *shape), np.nan, np.float32)
     for group in groups:
-        group.epoch_hook = _trace_hook(live, group.members["member"].to_numpy())
+        group.epoch_hook = TraceHook(live, group.members["member"].to_numpy())
 
     def progress(p: SweepProgress) -> None:
         if on_progress is not None:
-            p.extras = {"energy_trace": live.copy(), "members": all_members}
+            p.extras = {**p.extras, "energy_trace": live.copy(), "members": all_members}
             on_progress(p)
 
-    run = run_groups(
+    run = (backend or LocalBackend()).run(
         groups, x["train"], y["train"], eval_sets={s: (x[s], y[s]) for s in ("val", "test") if len(y[s])},
         epochs=config.epochs, batch_size=config.batch_size, on_progress=progress, should_stop=should_stop,
     )  # fmt: skip
@@ -173,13 +177,28 @@ def _member_traces(algo: PCNAlgorithm, mlp: MLP, hp: dict[str, Array], x: Array,
     return jax.vmap(one)(mlp, hp)
 
 
-def _trace_hook(live: np.ndarray, ids: np.ndarray) -> Callable[[Any, EpochRecord], None]:
-    def hook(carry: Any, record: EpochRecord) -> None:
+@dataclass
+class TraceHook:
+    """Keeps each member's per-layer energies over the inference steps of its latest epoch's
+    last batch (NaN once diverged) in ``live``: rows = member ids (the whole sweep's table),
+    or, for a part trained elsewhere (``local``), rows = the part's members in order. A
+    :class:`pcdash.sweep.EpochHook`."""
+
+    live: np.ndarray  # (rows, T + 1, L)
+    ids: np.ndarray  # member ids of the group's (or part's) members, in order
+    local: bool = False
+
+    def __call__(self, carry: Any, record: EpochRecord) -> None:
         trace = np.array(record.last_step["energy_trace"], np.float32)
         trace[np.asarray(record.diverged, bool)] = np.nan
-        live[ids] = trace
+        self.live[np.arange(len(self.ids)) if self.local else self.ids] = trace
 
-    return hook
+    def part(self, positions: np.ndarray) -> TraceHook:
+        ids = np.asarray(self.ids)[positions]
+        return TraceHook(np.full((len(ids), *self.live.shape[1:]), np.nan, np.float32), ids, local=True)
+
+    def merge(self, part: TraceHook) -> None:
+        self.live[part.ids] = part.live
 
 
 def _flat(x: np.ndarray | Array) -> np.ndarray:

@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from pcdash.backends import backend_from_env
 from pcdash.data import DATASETS, describe
 from pcdash.errors import PcdashError
 from pcdash.parsing import parse_float_list, parse_int_list
@@ -101,8 +102,10 @@ def pcn_result(config: PCNConfig) -> Job | None:
 
 
 def start_pcn_job(config: PCNConfig, *, restart: bool = False) -> Job:
+    backend = backend_from_env()  # a Ray cluster when $PCDASH_RAY_ADDRESS is set
+
     def runner(on_progress, should_stop):
-        return run_pcn_sweep(config, on_progress=on_progress, should_stop=should_stop)
+        return run_pcn_sweep(config, on_progress=on_progress, should_stop=should_stop, backend=backend)
 
     return job_manager().submit(config.key(), f"PCN sweep · {config.dataset} · {config.algorithm}", runner,
                                 on_done=save_pcn_output, restart=restart)
@@ -125,8 +128,10 @@ def start_comparison_job(variants, label: str, *, restart: bool = False) -> Job:
     """Train every ``(name, PCNConfig)`` as the groups of one sweep, in the background."""
     from pcdash.pcn.compare import run_pcn_comparison
 
+    backend = backend_from_env()
+
     def runner(on_progress, should_stop):
-        return run_pcn_comparison(variants, on_progress=on_progress, should_stop=should_stop)
+        return run_pcn_comparison(variants, on_progress=on_progress, should_stop=should_stop, backend=backend)
 
     key = comparison_key(variants)
     return job_manager().submit(key, label, runner, on_done=lambda out: save_comparison(key, variants, out),

@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from pcdash.backends import RAY_ADDRESS_ENV, backend_from_env
 from pcdash.compile_cache import enable_compile_cache
 from pcdash.cre.config import CREConfig
 from pcdash.cre.models import ARCHS
@@ -171,11 +172,20 @@ def cre_result(config: CREConfig) -> Job | None:
 
 
 def start_cre_job(config: CREConfig, *, restart: bool = False) -> Job:
+    backend = backend_from_env()  # a Ray cluster when $PCDASH_RAY_ADDRESS is set
+
     def runner(on_progress, should_stop):
-        return run_cre_sweep(config, on_progress=on_progress, should_stop=should_stop)
+        return run_cre_sweep(config, on_progress=on_progress, should_stop=should_stop, backend=backend)
 
     return job_manager().submit(config.key(), f"CRE sweep · {config.dataset} · {config.n_members} models", runner,
                                 on_done=save_cre_output, restart=restart)
+
+
+def cluster_note() -> None:
+    """Says so when jobs train on a Ray cluster ($PCDASH_RAY_ADDRESS) rather than here."""
+    address = os.environ.get(RAY_ADDRESS_ENV, "").strip()
+    if address:
+        st.caption(f"Jobs train on the Ray cluster at `{address}` (set by ${RAY_ADDRESS_ENV}).")
 
 
 def _eta(seconds: float | None) -> str:
@@ -244,6 +254,7 @@ def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[
                 st.rerun()
 
     status()
+    cluster_note()
     if job is None:
         if placeholder:
             fig = empty_figure(placeholder)
