@@ -67,7 +67,7 @@ try:
                 for c in dict.fromkeys(names)]  # fmt: skip
     variants.append(("bp-se", replace(base, algorithm="bp-se").validate()))
 except PcdashError as err:
-    sb.error(str(err))
+    state.error(err, sb)
 
 if variants is not None:
 

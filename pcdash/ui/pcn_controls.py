@@ -21,7 +21,7 @@ from pcdash.pcn import (
 from pcdash.pcn.saving import load_comparison, save_comparison
 from pcdash.ui import state
 from pcdash.ui.jobs import Job
-from pcdash.ui.widgets import dataset_label, job_manager, saved_job
+from pcdash.ui.widgets import cost_summary, dataset_label, job_manager, saved_job
 
 PCN_DATASETS = tuple(d for d in DATASETS if d != "cifar10")
 PAGE_DEFAULT = PCNConfig(optimizers=("adamw", "sgd"), state_lrs=(0.003, 0.01, 0.03, 0.1, 0.3), seeds=2, epochs=5)
@@ -62,9 +62,10 @@ def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...
             weight_lr=float(v["wlr"]), batch_size=int(v["pbatch"]), epochs=int(v["pepochs"]), seeds=int(v["pseeds"]),
         ).validate()
     except PcdashError as err:
-        sb.error(str(err))
+        state.error(err, sb)
         return None
     sb.caption(describe(config.dataset))
+    sb.caption(cost_summary(config))
     return config
 
 
