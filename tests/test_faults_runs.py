@@ -248,7 +248,7 @@ def test_stale_temporary_folders_are_swept_and_a_renamed_aside_run_is_put_back(t
     os.rename(tmp_path / "c", tmp_path / f".c.old-{dead}-ef56")  # a save killed between its two renames
     (tmp_path / f".d.tmp-{os.getpid()}-0a0b").mkdir()  # a save in progress in this process: kept
     done = sweep_stale(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".d.tmp-%d-0a0b" % os.getpid(), "a", "c"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".d.tmp-{os.getpid()}-0a0b", "a", "c"]
     assert len(done) == 3 and load_run("c", root=tmp_path).verified
 
 
