@@ -158,12 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         from pcdash import limits
 
-        limits.use(limits.parse_limits(args.limits, base=limits.current()), hint="pass --limits {}")
-        if args.command == "sweep":
-            return _run_sweep(args)
-        from pcdash.pcn.cli import run_pcn_command
+        with limits.using(limits.parse_limits(args.limits, base=limits.current()), hint="pass --limits {}"):
+            if args.command == "sweep":
+                return _run_sweep(args)
+            from pcdash.pcn.cli import run_pcn_command
 
-        return run_pcn_command(args)
+            return run_pcn_command(args)
     except WriteError as err:
         print(f"pcdash: error: {err}", file=sys.stderr)
         return 1

@@ -23,7 +23,8 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from typing import Any, TypeVar
 
@@ -54,6 +55,7 @@ class Limits:
 
 
 DEFAULT = Limits()
+ROUND_S = 0.05  # fixed seconds per epoch of one compiled program (evaluation, progress, dispatch)
 _override: Limits | None = None
 _hint = "set PCDASH_LIMITS={} before starting the server"
 
@@ -80,19 +82,23 @@ def parse_limits(text: str, base: Limits = DEFAULT) -> Limits:
 
 
 def current() -> Limits:
-    """The limits in force: those set by :func:`use`, else ``$PCDASH_LIMITS`` over the defaults."""
+    """The limits in force: those of :func:`using`, else ``$PCDASH_LIMITS`` over the defaults."""
     if _override is not None:
         return _override
     return parse_limits(os.environ.get(ENV, ""))
 
 
-def use(limits: Limits | None, *, hint: str | None = None) -> None:
-    """Put ``limits`` in force for this process (None: back to ``$PCDASH_LIMITS``). ``hint``
+@contextmanager
+def using(limits: Limits, *, hint: str) -> Iterator[Limits]:
+    """Put ``limits`` in force inside the ``with`` block (the CLI's ``--limits``); ``hint``
     tells users how to raise a limit, with ``{}`` standing for ``name=value``."""
     global _override, _hint
-    _override = limits
-    if hint is not None:
-        _hint = hint
+    saved = _override, _hint
+    _override, _hint = limits, hint
+    try:
+        yield limits
+    finally:
+        _override, _hint = saved
 
 
 def _raise(what: str, setting: str, needed: float) -> None:
@@ -111,9 +117,10 @@ class Cost:
     members: int
     memory_bytes: float
     flops: float
+    rounds: int = 0  # epochs × programs: each costs a fixed overhead (evaluation, progress, dispatch)
 
     def seconds(self, limits: Limits | None = None) -> float:
-        return self.flops / ((limits or current()).gflops * 1e9)
+        return self.flops / ((limits or current()).gflops * 1e9) + ROUND_S * self.rounds
 
     def summary(self, limits: Limits | None = None) -> str:
         """``"≈ 40 MB memory, ≈ 2 min"``: shown before a job is submitted."""
@@ -199,20 +206,21 @@ def _cre_net(arch: str, data: _Data, z: int) -> _Net:
 
 
 def _cost(groups: Iterable[tuple[int, _Net, float, float]], *, batch: int, eval_batch: int, data_bytes: float,
-          extra_bytes: float = 0.0, act_factor: float = 3.0) -> Cost:
+          extra_bytes: float = 0.0, act_factor: float = 3.0, epochs: int = 1) -> Cost:
     """Cost of groups ``(members, net, forward passes per member (training), forward passes per
     member (evaluation))`` run one after another; parameters of every group are kept. A training
     step keeps ``act_factor`` copies of every activation (forward values, gradients, states); an
     evaluation batch about two layers' worth."""
     members = flops = params = 0.0
     peak_act = 0.0
+    groups = list(groups)
     for m, net, train_passes, eval_passes in groups:
         members += m
         params += m * net.params
         flops += m * net.flops * (train_passes + eval_passes) / net.efficiency
         peak_act = max(peak_act, m * net.units * max(batch * act_factor, eval_batch * 1.5))
     memory = 4.0 * (4 * params + peak_act) + data_bytes + extra_bytes
-    return Cost(int(members), memory, flops)
+    return Cost(int(members), memory, flops, rounds=len(groups) * int(epochs))
 
 
 def cre_cost(config: Any) -> Cost:
@@ -225,7 +233,7 @@ def cre_cost(config: Any) -> Cost:
     rows = 8.0 * 20 * config.n_members * config.epochs * 3
     return _cost(groups, batch=config.batch_size, eval_batch=min(1024, data.n_eval),
                  data_bytes=8.0 * data.dim * (data.n_train + data.n_eval),
-                 extra_bytes=snapshot + rows)
+                 extra_bytes=snapshot + rows, epochs=config.epochs)
 
 
 def _pc_passes(algorithm: str, steps: int) -> float:
@@ -246,7 +254,8 @@ def pcn_cost(config: Any) -> Cost:
     members = per_width * len(nets)
     traces = 4.0 * members * config.epochs * (config.inference_steps + 1) * (config.depth + 1) * 4
     return _cost(groups, batch=config.batch_size, eval_batch=min(1024, data.n_eval),
-                 data_bytes=8.0 * data.dim * (data.n_train + data.n_eval), extra_bytes=traces, act_factor=5.0)
+                 data_bytes=8.0 * data.dim * (data.n_train + data.n_eval), extra_bytes=traces, act_factor=5.0,
+                 epochs=config.epochs)
 
 
 def _decoder(config: Any, d: int, width: int | None = None) -> _Net:
@@ -263,7 +272,7 @@ def ae_cost(config: Any) -> Cost:
               (config.seeds, _Net(enc.params + dec.params, enc.flops + dec.flops, enc.units + dec.units),
                3.0 * data.n_train * config.epochs, data.n_eval * config.epochs)]  # fmt: skip
     return _cost(groups, batch=config.batch_size, eval_batch=min(1024, data.n_eval),
-                 data_bytes=8.0 * data.dim * (data.n_train + data.n_eval), act_factor=5.0)
+                 data_bytes=8.0 * data.dim * (data.n_train + data.n_eval), act_factor=5.0, epochs=config.epochs)
 
 
 def mcpc_cost(config: Any) -> Cost:
@@ -272,7 +281,7 @@ def mcpc_cost(config: Any) -> Cost:
     train = (2.0 * config.train_steps + 3) * data.n_train * config.epochs
     sampling = 2 * 2.0 * config.sample_steps * config.n_samples  # before and after training
     cost = _cost([(1, net, train, sampling)], batch=config.batch_size, eval_batch=config.n_samples * 3,
-                 data_bytes=8.0 * data.dim * data.n_train, act_factor=5.0)
+                 data_bytes=8.0 * data.dim * data.n_train, act_factor=5.0, epochs=config.epochs)
     return replace(cost, memory_bytes=cost.memory_bytes + 4.0 * 3 * config.n_samples * data.dim)
 
 
@@ -283,7 +292,8 @@ def memory_cost(config: Any) -> Cost:
     groups = [(per_width, _mlp([config.latent, int(w), data.dim]),
                (2.0 * config.inference_steps + 3) * n * config.train_steps,
                2 * 2.0 * config.recall_steps * n) for w in config.widths]  # fmt: skip
-    return _cost(groups, batch=n, eval_batch=n * 3, data_bytes=4.0 * 3 * n * data.dim, act_factor=5.0)
+    return _cost(groups, batch=n, eval_batch=n * 3, data_bytes=4.0 * 3 * n * data.dim, act_factor=5.0,
+                 epochs=config.train_steps // 10)  # memorising runs one full batch per step
 
 
 def ood_cost(config: Any) -> Cost:
@@ -292,7 +302,7 @@ def ood_cost(config: Any) -> Cost:
     train = (2.0 * config.train_steps + 3) * data.n_train * config.epochs
     scoring = 2 * 2.0 * config.test_steps * config.n_test + data.n_eval * config.epochs
     return _cost([(1, net, train, scoring)], batch=config.batch_size, eval_batch=max(config.n_test * 3, 1024),
-                 data_bytes=8.0 * data.dim * (data.n_train + data.n_eval), act_factor=5.0)
+                 data_bytes=8.0 * data.dim * (data.n_train + data.n_eval), act_factor=5.0, epochs=config.epochs)
 
 
 # ------------------------------------------------------------------------------ the caps

@@ -124,7 +124,7 @@ def test_a_failed_save_keeps_the_job_in_the_journal_and_on_the_job(tmp_path):
 
 # ------------------------------------------------------------------------------ pages
 
-TINY = {"arch": "fc-small", "dims": "2", "seeds": "1", "epochs": "1", "batch": "128"}
+TINY = {"seeds": "2", "epochs": "1", "batch": "128"}  # fc-medium, dim(z) 3, 3 λ: the shapes of test_pages's sweeps
 
 
 def _page(params: dict) -> AppTest:
@@ -159,12 +159,12 @@ def fresh_manager(tmp_path, monkeypatch):
 def test_after_a_restart_a_page_whose_job_was_lost_says_so(fresh_manager, tmp_path):
     from pcdash.cre.config import CREConfig
 
-    config = CREConfig(arch="fc-small", latent_dims=(2,), lambdas=(0.0, 1.0), seeds=1, epochs=1, batch_size=128)
+    config = CREConfig(lambdas=(0.0, 0.5, 1.0), seeds=2, epochs=1, batch_size=128)
     journal = tmp_path / "runs" / ".jobs"
     journal.mkdir(parents=True)
     entry = {"label": "CRE sweep", "submitted": time.time(), "pid": 4199999}  # a process that is gone
     (journal / f"{config.key()}.json").write_text(json.dumps(entry))
-    at = _page({**TINY, "lams": "0,1"})
+    at = _page({**TINY, "lams": "0,0.5,1"})
     assert any("when the server stopped" in w.value for w in at.warning), [w.value for w in at.warning]
     assert not _button(at, "tradeoff_train").disabled
 
@@ -176,7 +176,7 @@ def test_a_job_whose_result_could_not_be_saved_says_so_on_its_page(fresh_manager
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(widgets, "save_cre_output", full_disk)
-    at = _page({**TINY, "lams": "0,1"})
+    at = _page({**TINY, "lams": "0,0.5,1"})
     _button(at, "tradeoff_train").click().run()
     job = fresh_manager().jobs()[0]
     _wait(lambda: not job.active, timeout=240)
@@ -196,7 +196,7 @@ def test_four_sessions_train_equal_and_different_sweeps_at_once(fresh_manager):
     from pcdash.cre.config import CREConfig
     from pcdash.cre.sweep import run_cre_sweep
 
-    grids = {"A": "0,1", "B": "0,1", "C": "0.5,1", "D": "0,0.5"}
+    grids = {"A": "0,0.5,1", "B": "0,0.5,1", "C": "0.2,0.5,1", "D": "0,0.5,0.8"}
     manager = fresh_manager()
     gate = threading.Event()
     manager.warm_up(lambda: gate.wait(120))  # the server is still warming up: jobs hold their slots meanwhile
@@ -210,7 +210,7 @@ def test_four_sessions_train_equal_and_different_sweeps_at_once(fresh_manager):
     a_job = next(j for j in jobs.values() if len(j.owners) == 2)
     # C opens A's sweep: it may watch, not stop, until it joins
     c_on_a = sessions["C"]
-    c_on_a.sidebar.text_input(key="w_lams").set_value("0,1").run()
+    c_on_a.sidebar.text_input(key="w_lams").set_value("0,0.5,1").run()
     assert a_job.active and _button(c_on_a, "tradeoff_stop").disabled
     assert _button(c_on_a, "tradeoff_train").label == "Join"
     gate.set()
@@ -220,12 +220,10 @@ def test_four_sessions_train_equal_and_different_sweeps_at_once(fresh_manager):
         at = sessions[name] if name != "C" else _page({**TINY, "lams": lams})
         at.run()
         assert not at.exception and any("Trained in" in c.value for c in at.caption)
-        config = CREConfig(arch="fc-small", latent_dims=(2,), lambdas=tuple(float(v) for v in lams.split(",")),
-                           seeds=1, epochs=1, batch_size=128)
+        config = CREConfig(lambdas=tuple(float(v) for v in lams.split(",")), seeds=2, epochs=1, batch_size=128)
         result = manager.get(config.key()).result
         assert sorted(result.frame["lam"].dropna().unique()) == sorted(config.lambdas)
-    alone = run_cre_sweep(CREConfig(arch="fc-small", latent_dims=(2,), lambdas=(0.5, 1.0), seeds=1, epochs=1,
-                                    batch_size=128))  # fmt: skip
+    alone = run_cre_sweep(CREConfig(lambdas=(0.2, 0.5, 1.0), seeds=2, epochs=1, batch_size=128))
     together = manager.get(alone.config.key()).result
     cols = ["lam", "seed", "epoch", "split", "accuracy", "mse"]
     a = alone.frame[cols].sort_values(cols[:4]).reset_index(drop=True)
