@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_sweep(args) -> int:
+    from pcdash.compile_cache import enable_compile_cache
     from pcdash.cre.config import CREConfig
     from pcdash.cre.sweep import run_cre_sweep
     from pcdash.parsing import parse_float_list, parse_int_list
@@ -101,6 +102,7 @@ def _run_sweep(args) -> int:
         baselines=tuple(b.strip() for b in args.baselines.split(",") if b.strip()),
     ).validate()
     check_out(args.out)
+    enable_compile_cache()
     out = run_cre_sweep(config, on_progress=_progress_printer(args.quiet))
     return write_results(out.frame, args, n_members=config.n_members, seconds=out.seconds)
 

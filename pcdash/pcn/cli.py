@@ -72,9 +72,11 @@ def config_from_args(args: argparse.Namespace) -> PCNConfig:
 def run_pcn_command(args: argparse.Namespace) -> int:
     """Train the sweep the arguments describe and write its CSV atomically."""
     from pcdash.cli import _progress_printer, check_out, write_results
+    from pcdash.compile_cache import enable_compile_cache
     from pcdash.pcn.sweep import run_pcn_sweep
 
     config = config_from_args(args)
     check_out(args.out)
+    enable_compile_cache()
     out = run_pcn_sweep(config, on_progress=_progress_printer(args.quiet))
     return write_results(out.frame, args, n_members=len(out.members), seconds=out.seconds)
