@@ -230,3 +230,18 @@ def test_four_sessions_train_equal_and_different_sweeps_at_once(fresh_manager):
     b = together.frame[cols].sort_values(cols[:4]).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b, rtol=1e-5)
     assert np.isfinite(b["accuracy"]).all()
+
+
+def test_stopping_a_queued_job_from_its_page_leaves_the_page_usable(fresh_manager):
+    manager = fresh_manager()
+    manager.max_running = 0  # every slot taken: the job waits
+    at = _page({**TINY, "lams": "0,0.5,1"})
+    _button(at, "tradeoff_train").click().run()
+    [job] = manager.jobs()
+    assert job.status == "queued" and not _button(at, "tradeoff_stop").disabled
+    _button(at, "tradeoff_stop").click().run()
+    assert not at.exception, at.exception
+    assert job.status == "stopped" and manager.queued() == []
+    assert any("Stopped before it started" in w.value for w in at.warning), [w.value for w in at.warning]
+    train = _button(at, "tradeoff_train")
+    assert not train.disabled and train.label == "Train"  # the page can queue it again

@@ -204,8 +204,8 @@ class JobManager:
             if owner is not None:
                 if owner not in job.owners:
                     raise PcdashError("only a session that started or joined this job can stop it")
-                job.owners.discard(owner)
-                if job.owners:
+                if len(job.owners) > 1:
+                    job.owners.discard(owner)
                     return "left"
             job.stop_event.set()
             for i, item in enumerate(self._queue):

@@ -63,6 +63,7 @@ def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...
         ).validate()
     except PcdashError as err:
         state.error(err, sb)
+        state.error(f"The sweep set in the sidebar cannot run: {err}")
         return None
     sb.caption(describe(config.dataset))
     sb.caption(cost_summary(config))

@@ -150,6 +150,7 @@ def cre_sidebar() -> CREConfig | None:
         ).validate()
     except PcdashError as err:
         state.error(err, sb)
+        state.error(f"The sweep set in the sidebar cannot run: {err}")
         return None
     sb.caption(describe(config.dataset))
     sb.caption(f"{config.n_members} models · one compiled program per dim(z) · {cost_summary(config)}")
@@ -252,15 +253,18 @@ def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[
         manager.join(job, me)
         following = job.active
     running = job is not None and job.active
-    if cols[1].button("Stop", key=f"{key}_stop", disabled=not (running and following),
+    stopping = job is not None and job.stop_event.is_set()
+    if cols[1].button("Stopping…" if running and stopping else "Stop", key=f"{key}_stop",
+                      disabled=not (running and following) or stopping,
                       help=None if following or not running else "Only a session that started or joined this job "
                       "can stop it") and job is not None:  # fmt: skip
         try:
             if manager.stop(job, owner=me) == "left":
                 st.info(f"You left this job; {len(job.owners)} other session(s) still follow it, so it goes on.")
+            else:
+                st.rerun()  # redraw the buttons: a queued job has ended, a running one is stopping
         except PcdashError as err:
             state.error(err)
-        running = job.active
     warming = job is None and manager.warming
     progress = job.progress if running else None
     shown = progress.frame if progress is not None else None  # what this page run draws
