@@ -238,7 +238,7 @@ def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[
                           help="Follow this job, which another session started: then you can stop it too"):
             manager.join(job, me)
             following = True
-    elif cols[0].button(train_label if job is None or job.result is None else "Retrain", type="primary",
+    elif cols[0].button("Retrain" if job is not None and job.status == "done" else train_label, type="primary",
                         key=f"{key}_train", disabled=following):  # fmt: skip
         mine = [j for j in manager.jobs() if j.active and me in j.owners]
         if len(mine) >= MAX_JOBS_PER_SESSION:
