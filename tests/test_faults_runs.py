@@ -269,6 +269,9 @@ def test_the_runs_page_lists_damaged_runs_with_a_message_and_delete(tmp_path, mo
     root.mkdir()
     _save(root, "intact")
     keys = [_damaged_run(root, *d) for d in DAMAGES]
+    from pcdash.ui.widgets import job_manager
+
+    job_manager().adopt("dmg-arrays-bitflip", "a result a page loaded earlier", object())
     at = _page(page="views/runs.py")
     assert not at.exception, at.exception
     table = at.dataframe[0].value.set_index("key")
@@ -282,6 +285,7 @@ def test_the_runs_page_lists_damaged_runs_with_a_message_and_delete(tmp_path, mo
         assert not at.exception, at.exception
         assert key not in set(list_runs(root)["key"])
     assert (tmp_path / "outside-dmg-folder-is-a-link" / "keep.txt").exists()
+    assert job_manager().get("dmg-arrays-bitflip") is None  # forgotten in memory too: no page shows it again
 
 
 def test_a_page_whose_saved_run_is_damaged_says_so_and_can_train_again(tmp_path, monkeypatch):
