@@ -1,19 +1,28 @@
 """Command line: ``python -m pcdash sweep`` (CRE), ``python -m pcdash pcn`` (PCN) and
 ``python -m pcdash plan`` (a paper-scale grid's cost).
 
-Each writes one CSV row per member per evaluation. Bad arguments exit with status 2 and one
-line on stderr; a run never leaves a half-written file behind.
+Each writes one CSV row per member per evaluation. Bad arguments, an ``--out`` that cannot be
+written and a job beyond the limits (:mod:`pcdash.limits`; ``--limits`` raises them) exit with
+status 2 and one line on stderr, before anything trains; a failure to write the results exits
+with 1. Ctrl-C (or SIGTERM) at any moment exits with 130 (143) and leaves no file behind, whole
+or partial, and no temporary file.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from pcdash.backends import add_backend_arguments, backend_from_args
 from pcdash.errors import PcdashError
+
+_EXIT_ON = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,10 +50,13 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="digits (default), mnist, fashion_mnist, cifar10, moons, circles")
     p.add_argument("--seeds", type=int, default=3, help="N: seeds 0 … N−1 (default 3)")
     p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--out", required=True, help="CSV file to write")
+    p.add_argument("--batch-size", type=int, default=None, help="default: 64 on digits, 512 otherwise (CRE)")
+    p.add_argument("--out", required=True, help="CSV file to write (its folder must exist)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_backend_arguments(p)
+    p.add_argument("--limits", default="", metavar="NAME=VALUE,...",
+                   help="raise the caps and budget of one job, e.g. memory_gb=32,hours=12,members=4096 "
+                        "(names: see pcdash.limits.Limits; default from $PCDASH_LIMITS)")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,9 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_sweep(args) -> int:
+    from pcdash.compile_cache import enable_compile_cache
     from pcdash.cre.config import CREConfig
     from pcdash.cre.sweep import run_cre_sweep
     from pcdash.parsing import parse_float_list, parse_int_list
+
+    default_batch = 64 if args.dataset == "digits" else 512
     config = CREConfig(
         dataset=args.dataset,
         arch=args.arch,
@@ -87,14 +102,48 @@ def _run_sweep(args) -> int:
         lambdas=parse_float_list(args.lambdas, "--lambdas"),
         seeds=args.seeds,
         epochs=args.epochs,
-        batch_size=args.batch_size or (64 if args.dataset == "digits" else 512),
+        batch_size=default_batch if args.batch_size is None else args.batch_size,
         lr=args.lr,
         latent_activation=args.latent_activation,
         val_fraction=args.val_fraction,
         baselines=tuple(b.strip() for b in args.baselines.split(",") if b.strip()),
     ).validate()
+    check_out(args.out)
+    enable_compile_cache()
     out = run_cre_sweep(config, on_progress=_progress_printer(args.quiet), backend=backend_from_args(args))
     return write_results(out.frame, args, n_members=config.n_members, seconds=out.seconds)
+
+
+def check_out(out: str) -> Path:
+    """``out`` as a path if a file can be written there, else a PcdashError saying why (checked
+    before training, so a typo costs nothing)."""
+    from pcdash.files import sweep_temp_files
+    from pcdash.parsing import echo
+
+    if not str(out).strip():
+        raise PcdashError("--out is empty; give the CSV file to write")
+    path = Path(out)
+    if str(out).endswith(("/", os.sep)) or path.is_dir():
+        raise PcdashError(f"--out {echo(out)} is a folder; give a file name inside it")
+    if path.exists() and not path.is_file():
+        raise PcdashError(f"--out {echo(out)} exists and is not a regular file")
+    parent = path.parent
+    if not parent.exists():
+        raise PcdashError(f"--out: the folder {echo(str(parent))} does not exist")
+    if not parent.is_dir():
+        raise PcdashError(f"--out: {echo(str(parent))} is not a folder")
+    try:  # os.access says yes to root on a read-only file system: try it
+        probe = parent / f".{path.name}.{os.getpid()}.probe.tmp"
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError as err:
+        raise PcdashError(f"--out: cannot write in {echo(str(parent))} ({err.strerror or err})") from None
+    sweep_temp_files(parent, path.name)  # what a killed earlier run left
+    return path
+
+
+class WriteError(PcdashError):
+    """The results could not be written (exit status 1)."""
 
 
 def write_results(frame, args, *, n_members: int, seconds: float) -> int:
@@ -103,7 +152,10 @@ def write_results(frame, args, *, n_members: int, seconds: float) -> int:
 
     if not args.quiet:
         print(file=sys.stderr)
-    write_csv_atomic(frame, args.out)
+    try:
+        write_csv_atomic(frame, args.out)
+    except OSError as err:
+        raise WriteError(f"could not write {args.out}: {err.strerror or err}; nothing was written") from None
     n_div = int(frame.groupby("member")["diverged"].any().sum()) if len(frame) else 0
     print(f"wrote {len(frame)} rows for {n_members} members to {args.out} in {seconds:.1f}s"
           + (f" ({n_div} diverged)" if n_div else ""))
@@ -111,24 +163,53 @@ def write_results(frame, args, *, n_members: int, seconds: float) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        if args.command == "sweep":
-            return _run_sweep(args)
+        args = build_parser().parse_args(argv)
         if args.command == "plan":
             from pcdash.plan_command import run_plan_command
 
             return run_plan_command(args)
-        from pcdash.pcn.cli import run_pcn_command
+        from pcdash import limits
 
-        return run_pcn_command(args)
+        with limits.using(limits.parse_limits(args.limits, base=limits.current()), hint="pass --limits {}"):
+            if args.command == "sweep":
+                return _run_sweep(args)
+            from pcdash.pcn.cli import run_pcn_command
+
+            return run_pcn_command(args)
+    except WriteError as err:
+        print(f"pcdash: error: {err}", file=sys.stderr)
+        return 1
     except PcdashError as err:
         print(f"pcdash: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # only when main() runs inside another program (no exit_on_signals)
         print("pcdash: interrupted; nothing written", file=sys.stderr)
         return 130
 
 
+def exit_on_signals() -> None:
+    """Make Ctrl-C and SIGTERM end the program at once, whatever it is doing: importing,
+    compiling (inside XLA, where Python's KeyboardInterrupt would wait or land in a callback)
+    or writing. The signals are blocked in every thread and taken by one watcher thread,
+    which removes the temporary file of a write in progress and leaves with ``os._exit``: no
+    unwinding through JAX's threads at interpreter shutdown (where a segfault can happen).
+    Call it first thing, before any thread starts."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, set(_EXIT_ON))
+
+    def watch() -> None:
+        signum = signal.sigwait(set(_EXIT_ON))
+        from pcdash.files import abort_writes
+
+        abort_writes()
+        try:
+            os.write(2, b"\npcdash: interrupted; nothing written\n")
+        finally:
+            os._exit(_EXIT_ON[signum])
+
+    threading.Thread(target=watch, daemon=True, name="pcdash-signals").start()
+
+
 if __name__ == "__main__":
+    exit_on_signals()
     sys.exit(main())

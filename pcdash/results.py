@@ -10,7 +10,6 @@ evaluation rows add ``epoch``, ``split`` (``train``, ``val``, ``test``), the met
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -94,18 +93,11 @@ def select_by_validation(frame: pd.DataFrame, criterion: str, split: str = "test
 
 
 def write_csv_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write ``frame`` to ``path`` so that a reader never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            frame.to_csv(fh, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``frame`` to ``path`` so that a reader never sees a half-written file, with the
+    mode an ordinary ``open()`` would give it (see :func:`pcdash.files.write_atomic`)."""
+    from pcdash.files import write_atomic
+
+    return write_atomic(path, lambda fh: frame.to_csv(fh, index=False))
 
 
 def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:

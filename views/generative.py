@@ -63,7 +63,7 @@ def checked(make):
     try:
         return make().validate()
     except PcdashError as err:
-        st.error(str(err))
+        state.error(err)
         return None
 
 

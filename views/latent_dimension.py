@@ -33,7 +33,7 @@ if base is not None:
             baselines=("pca", "rp") if with_baselines else (),
         )
     except PcdashError as err:
-        st.error(str(err))
+        state.error(err)
         config = None
     if config is not None:
         st.caption(f"{config.n_members} CRE models" + (f" + {2 * len(config.latent_dims) * config.seeds} baseline models" if with_baselines else ""))

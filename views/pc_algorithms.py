@@ -68,7 +68,7 @@ try:
                    batch_size=int(v["abatch"]), cn_schedule=v["acn"])  # fmt: skip
     variants = [(a, replace(base, algorithm=a).validate()) for a in dict.fromkeys(names)]
 except PcdashError as err:
-    sb.error(str(err))
+    state.error(err, sb)
 
 if variants is not None:
 

@@ -95,7 +95,7 @@ try:
                                 conditions=parse_conditions(v["conds"]))  # fmt: skip
     variants = setting.variants()
 except PcdashError as err:
-    sb.error(str(err))
+    state.error(err, sb)
 
 if variants is not None:
     names = [n for n, _ in variants]

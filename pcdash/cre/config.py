@@ -7,6 +7,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 
+from pcdash import limits
 from pcdash.cre.models import ARCHS, LATENT_ACTIVATIONS
 from pcdash.data import DATASETS
 from pcdash.errors import ConfigError
@@ -69,7 +70,7 @@ class CREConfig:
             raise ConfigError(f"unknown baseline {unknown[0]!r}; choose from {', '.join(BASELINES)}")
         if not 1 <= self.points_per_class <= 1000:
             raise ConfigError(f"points per class must be between 1 and 1000; got {self.points_per_class}")
-        return self
+        return limits.check(self)
 
     @property
     def n_members(self) -> int:

@@ -9,6 +9,7 @@ import jax
 import numpy as np
 import pandas as pd
 
+from pcdash import limits
 from pcdash.data import load_dataset
 from pcdash.engine import member_slice, train_members
 from pcdash.pcn.gen_common import PartResult, Reporter, check, config_key
@@ -38,7 +39,7 @@ class AEConfig:
         check(self.seeds >= 1 and self.epochs >= 1 and self.batch_size >= 1, "seeds, epochs and batch size must be ≥ 1")
         check(self.inference_steps >= 1 and self.weight_lr > 0, "T must be ≥ 1 and the weight learning rate > 0")
         check(self.activation in ACTIVATIONS, f"unknown activation {self.activation!r}")
-        return self
+        return limits.check(self)
 
     def key(self) -> str:
         return config_key("ae", self)

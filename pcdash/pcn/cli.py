@@ -59,7 +59,8 @@ def add_pcn_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> PCNConfig:
     """A validated :class:`PCNConfig` from parsed arguments (ConfigError on bad values)."""
-    batch = args.batch_size or (32 if args.dataset in SMALL_DATASETS else 128)
+    default_batch = 32 if args.dataset in SMALL_DATASETS else 128
+    batch = default_batch if args.batch_size is None else args.batch_size
     return PCNConfig(
         dataset=args.dataset,
         algorithm=args.algorithm,
@@ -106,9 +107,12 @@ def parse_named_floats(text: str, what: str) -> dict[str, float]:
 
 def run_pcn_command(args: argparse.Namespace) -> int:
     """Train the sweep the arguments describe and write its CSV atomically."""
-    from pcdash.cli import _progress_printer, write_results
+    from pcdash.cli import _progress_printer, check_out, write_results
+    from pcdash.compile_cache import enable_compile_cache
     from pcdash.pcn.sweep import run_pcn_sweep
 
     config = config_from_args(args)
+    check_out(args.out)
+    enable_compile_cache()
     out = run_pcn_sweep(config, on_progress=_progress_printer(args.quiet), backend=backend_from_args(args))
     return write_results(out.frame, args, n_members=len(out.members), seconds=out.seconds)

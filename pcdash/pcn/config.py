@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
+from pcdash import limits
 from pcdash.errors import ConfigError
 from pcdash.pcn.algorithms import ALGORITHMS, CN_SCHEDULES, PRECISIONS, PCNAlgorithm
 from pcdash.pcn.network import ACTIVATIONS
@@ -120,7 +121,7 @@ class PCNConfig:
             raise ConfigError(
                 f"the grid has {n} members; at most {MAX_MEMBERS} are allowed in one sweep"
             )
-        return self
+        return limits.check(self)
 
     @property
     def is_pc(self) -> bool:

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from pcdash import limits
 from pcdash.data import load_dataset
 from pcdash.engine import member_slice, train_members
 from pcdash.pcn.gen_common import PartResult, Reporter, check, config_key
@@ -53,7 +54,7 @@ class MCPCConfig:
         check(min(self.train_steps, self.sample_steps, self.n_samples, self.epochs, self.batch_size) >= 1,
               "steps, samples, epochs and batch size must be ≥ 1")
         check(self.weight_lr > 0, "the weight learning rate must be > 0")
-        return self
+        return limits.check(self)
 
     def key(self) -> str:
         return config_key("mcpc", self)

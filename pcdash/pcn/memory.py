@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
+from pcdash import limits
 from pcdash.data import load_dataset
 from pcdash.engine import train_members
 from pcdash.pcn.gen_common import PartResult, Reporter, check, config_key
@@ -51,7 +52,7 @@ class MemoryConfig:
         check(min(self.train_steps, self.inference_steps, self.recall_steps) >= 1, "steps must be ≥ 1")
         check(0 < self.gamma <= 1 and self.weight_lr > 0, "γ must lie in (0, 1] and the weight learning rate be > 0")
         check(self.noise_std >= 0, "the noise σ must be ≥ 0")
-        return self
+        return limits.check(self)
 
     def key(self) -> str:
         return config_key("mem", self)

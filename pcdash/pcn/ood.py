@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from pcdash import limits
 from pcdash.data import dataset_available, load_dataset
 from pcdash.engine import member_slice, train_members
 from pcdash.pcn.algorithms import HYPERPARAMETERS, PCNAlgorithm
@@ -62,7 +63,7 @@ class OODConfig:
         check(min(self.epochs, self.batch_size, self.train_steps, self.test_steps, self.n_test) >= 1,
               "epochs, batch size, steps and test examples must be ≥ 1")
         check(0 < self.gamma <= 1 and self.weight_lr > 0, "γ must lie in (0, 1] and the weight learning rate be > 0")
-        return self
+        return limits.check(self)
 
     def key(self) -> str:
         return config_key("ood", self)

@@ -2,8 +2,17 @@
 
 A job is keyed by its configuration: two sessions asking for the same sweep share one job (the
 results are deterministic), different configurations train independently. At most
-``max_running`` jobs train at once; the rest wait in order. Plain threads suffice: JAX releases
-the GIL while compiled programs run, so the UI stays responsive.
+``max_running`` jobs train at once, each in its own thread (JAX releases the GIL while
+compiled programs run, so the UI stays responsive); at most ``max_queued`` more wait in order,
+without a thread, and a submission beyond that is refused with a :class:`QueueFull` message.
+
+A job belongs to the sessions that started or joined it (``owners``): only they can stop it,
+and it stops when the last of them does (:meth:`JobManager.stop`). A job without owners (one
+started from a script) can be stopped by its caller.
+
+With a ``journal`` folder, every job that has not finished (or whose result could not be
+kept) has a small file there; after a restart :meth:`JobManager.lost` tells a page that the
+job of its configuration was lost with the server.
 
 A server can :meth:`JobManager.warm_up` in the background (load the default sweep's compiled
 programs before anyone presses Train); jobs that start meanwhile wait for it rather than trace
@@ -12,18 +21,26 @@ the same programs a second time beside it.
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import threading
 import time
 import traceback
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pcdash.errors import PcdashError
 
 Runner = Callable[[Callable[[Any], None], Callable[[], bool]], Any]
+LOST_KEEP_S = 7 * 86400.0  # journal entries of lost jobs older than this are dropped
+
+
+class QueueFull(PcdashError):
+    """The server's queue of waiting jobs is full."""
 
 
 @dataclass
@@ -39,26 +56,42 @@ class Job:
     finished: float | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
     first_update_s: float | None = None  # seconds from submit to the first partial result
+    owners: set[str] = field(default_factory=set)  # sessions that started or joined it
+    save_error: str | None = None  # trained, but keeping the result (on_done) failed
 
     @property
     def active(self) -> bool:
         return self.status in ("queued", "running")
 
     def stop(self) -> None:
+        """Ask the runner to stop (a queued job is skipped when its turn comes); pages stop
+        through :meth:`JobManager.stop`, which checks ownership and ends a queued job at once."""
         self.stop_event.set()
 
 
+@dataclass
+class _Queued:
+    job: Job
+    runner: Runner
+    on_done: Callable[[Any], None] | None
+
+
 class JobManager:
-    def __init__(self, max_running: int = 2, keep: int = 64, warm_up_wait_s: float = 60.0):
+    def __init__(self, max_running: int = 2, keep: int = 64, warm_up_wait_s: float = 60.0, *,
+                 max_queued: int = 8, journal: Path | None = None):  # fmt: skip
         self.max_running = max_running
-        self._slots = threading.BoundedSemaphore(max_running)
+        self.max_queued = max_queued
         self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._queue: deque[_Queued] = deque()
+        self._running = 0
         self._lock = threading.Lock()
         self._keep = keep
         self._warm = threading.Event()
         self._warm.set()  # set while no warm-up runs
         self.warm_up_wait_s = warm_up_wait_s
         self.warm_up_s: float | None = None  # how long the last warm-up took
+        self._journal = journal
+        self._lost: dict[str, dict] = self._read_journal() if journal is not None else {}
 
     @property
     def warming(self) -> bool:
@@ -104,6 +137,11 @@ class JobManager:
     def running(self) -> int:
         return sum(j.status == "running" for j in self.jobs())
 
+    def queued(self) -> list[Job]:
+        """The waiting jobs, first in line first."""
+        with self._lock:
+            return [q.job for q in self._queue]
+
     def adopt(self, key: str, label: str, result: Any) -> Job:
         """Register an already finished result (e.g. loaded from disk) under ``key``."""
         job = Job(key, label, status="done", result=result, finished=time.time())
@@ -112,22 +150,81 @@ class JobManager:
             self._trim()
         return job
 
+    def forget(self, key: str) -> bool:
+        """Drop a finished job from memory (e.g. its saved run was deleted); an active job stays."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is None or job.active:
+                return False
+            del self._jobs[key]
+            return True
+
     def submit(self, key: str, label: str, runner: Runner, *, on_done: Callable[[Any], None] | None = None,
-               restart: bool = False) -> Job:
+               restart: bool = False, owner: str | None = None) -> Job:
         """Start ``runner(on_progress, should_stop)`` in the background unless a job for ``key``
-        is already active or finished (then that job is returned). ``restart`` retrains a
-        finished, stopped or failed job."""
+        is already active or finished (then that job is returned, joined by ``owner``).
+        ``restart`` retrains a finished, stopped or failed job.
+
+        Raises:
+            QueueFull: ``max_running`` jobs train and ``max_queued`` wait already.
+        """
         with self._lock:
             job = self._jobs.get(key)
             if job is not None and (job.active or (job.status == "done" and not restart)):
+                if owner is not None and job.active:
+                    job.owners.add(owner)
                 return job
-            job = Job(key, label)
+            if self._running >= self.max_running and len(self._queue) >= self.max_queued:
+                raise QueueFull(f"the server is busy: {self._running} jobs are training and {len(self._queue)} "
+                                "are waiting, the most it queues; try again when one has finished")  # fmt: skip
+            job = Job(key, label, owners={owner} if owner is not None else set())
             self._jobs[key] = job
             self._jobs.move_to_end(key)
+            self._queue.append(_Queued(job, runner, on_done))
+            self._lost.pop(key, None)
             self._trim()
-        thread = threading.Thread(target=self._run, args=(job, runner, on_done), daemon=True, name=f"pcdash-{key}")
-        thread.start()
+            self._note(job)
+            self._dispatch()
         return job
+
+    def join(self, job: Job, owner: str) -> None:
+        """Let session ``owner`` follow (and so stop) an active ``job``."""
+        with self._lock:
+            if job.active:
+                job.owners.add(owner)
+
+    def stop(self, job: Job, owner: str | None = None) -> str:
+        """Stop ``job`` on behalf of session ``owner``: ``"stopped"``, or ``"left"`` when other
+        sessions still follow it (it goes on for them).
+
+        Raises:
+            PcdashError: ``owner`` neither started nor joined the job.
+        """
+        with self._lock:
+            if owner is not None:
+                if owner not in job.owners:
+                    raise PcdashError("only a session that started or joined this job can stop it")
+                if len(job.owners) > 1:
+                    job.owners.discard(owner)
+                    return "left"
+            job.stop_event.set()
+            for i, item in enumerate(self._queue):
+                if item.job is job:
+                    del self._queue[i]
+                    job.status, job.finished = "stopped", time.time()
+                    self._unnote(job)
+                    break
+        return "stopped"
+
+    def lost(self, key: str) -> dict | None:
+        """What the journal says of a job for ``key`` that a previous server process started
+        and never finished (``label``, ``submitted``), or None."""
+        with self._lock:
+            if key in self._jobs:
+                return None
+            return self._lost.get(key)
+
+    # -------------------------------------------------------------------------- internals
 
     def _trim(self) -> None:
         while len(self._jobs) > self._keep:
@@ -136,41 +233,113 @@ class JobManager:
                 break
             del self._jobs[oldest]
 
-    def _run(self, job: Job, runner: Runner, on_done) -> None:
-        with self._slots:
+    def _dispatch(self) -> None:
+        """Start queued jobs while slots are free (with the lock held)."""
+        while self._running < self.max_running and self._queue:
+            item = self._queue.popleft()
+            self._running += 1
+            item.job.status = "running"  # before the thread starts: no second dispatch of it
+            threading.Thread(target=self._run, args=(item,), daemon=True, name=f"pcdash-{item.job.key}").start()
+
+    def _run(self, item: _Queued) -> None:
+        job, runner, on_done = item.job, item.runner, item.on_done
+        try:
             if job.stop_event.is_set():
                 job.status, job.finished = "stopped", time.time()
+                self._unnote(job)
                 return
-            job.status, job.started = "running", time.time()
+            job.started = time.time()
             _log(f"{job.label}: started")
             self._warm.wait(self.warm_up_wait_s)
+            self._train(job, runner, on_done)
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._dispatch()
 
-            def on_progress(p):
-                if job.first_update_s is None and getattr(p, "frame", None) is not None and len(p.frame):
-                    job.first_update_s = time.time() - job.submitted
-                    _log(f"{job.label}: first results {job.first_update_s:.2f} s after submission")
-                job.progress = p
+    def _train(self, job: Job, runner: Runner, on_done) -> None:
+        def on_progress(p):
+            if job.first_update_s is None and getattr(p, "frame", None) is not None and len(p.frame):
+                job.first_update_s = time.time() - job.submitted
+                _log(f"{job.label}: first results {job.first_update_s:.2f} s after submission")
+            job.progress = p
 
+        try:
+            job.result = runner(on_progress, job.stop_event.is_set)
+            # finished before the status: a page that sees the job end shows how long it took
+            job.finished = time.time()
+            stopped = bool(getattr(job.result, "stopped", False))
+            if on_done is not None and not stopped:
+                try:  # e.g. saving to disk: a failure there leaves the result in memory
+                    on_done(job.result)
+                except Exception as err:
+                    traceback.print_exc()
+                    job.save_error = f"{type(err).__name__}: {err}" if not isinstance(err, PcdashError) else str(err)
+                    _log(f"{job.label}: trained, but keeping it failed (see above)")
+            job.status = "stopped" if stopped else "done"
+        except PcdashError as err:
+            job.status, job.error = "error", str(err)
+        except Exception as err:  # shown on the page as one line; details go to the server log
+            traceback.print_exc()
+            job.status, job.error = "error", f"{type(err).__name__}: {err}"
+        finally:
+            job.finished = job.finished or time.time()
+            if job.save_error is None:
+                self._unnote(job)
+            _log(f"{job.label}: {job.status} after {job.finished - job.started:.1f} s"
+                 + (f" ({job.error})" if job.error else ""))
+
+    def _journal_file(self, key: str) -> Path | None:
+        from pcdash.runs import KEY
+
+        if self._journal is None or not KEY.fullmatch(key):
+            return None
+        return self._journal / f"{key}.json"
+
+    def _note(self, job: Job) -> None:
+        file = self._journal_file(job.key)
+        if file is None:
+            return
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = file.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"label": job.label, "submitted": job.submitted, "pid": os.getpid()}))
+            os.replace(tmp, file)
+        except OSError:
+            traceback.print_exc()
+
+    def _unnote(self, job: Job) -> None:
+        file = self._journal_file(job.key)
+        if file is not None:
             try:
-                job.result = runner(on_progress, job.stop_event.is_set)
-                # finished before the status: a page that sees the job end shows how long it took
-                job.finished = time.time()
-                job.status = "stopped" if getattr(job.result, "stopped", False) else "done"
-                if on_done is not None and job.status == "done":
-                    try:  # e.g. saving to disk: a failure there leaves the result in memory
-                        on_done(job.result)
-                    except Exception:
-                        traceback.print_exc()
-                        _log(f"{job.label}: trained, but keeping it failed (see above)")
-            except PcdashError as err:
-                job.status, job.error = "error", str(err)
-            except Exception as err:  # shown on the page as one line; details go to the server log
+                file.unlink(missing_ok=True)
+            except OSError:
                 traceback.print_exc()
-                job.status, job.error = "error", f"{type(err).__name__}: {err}"
-            finally:
-                job.finished = job.finished or time.time()
-                _log(f"{job.label}: {job.status} after {job.finished - job.started:.1f} s"
-                     + (f" ({job.error})" if job.error else ""))
+
+    def _read_journal(self) -> dict[str, dict]:
+        """Jobs that other, no longer running, processes left unfinished."""
+        from pcdash.files import pid_alive
+
+        lost = {}
+        try:
+            files = sorted(self._journal.glob("*.json"))
+        except OSError:
+            return lost
+        for file in files:
+            try:
+                entry = json.loads(file.read_text())
+                pid, submitted = int(entry["pid"]), float(entry["submitted"])
+                label = str(entry["label"])
+            except (OSError, ValueError, KeyError, TypeError):
+                file.unlink(missing_ok=True)
+                continue
+            if pid == os.getpid() or pid_alive(pid):
+                continue
+            if time.time() - submitted > LOST_KEEP_S:
+                file.unlink(missing_ok=True)
+                continue
+            lost[file.stem] = {"label": label, "submitted": submitted}
+        return lost
 
 
 def _log(message: str) -> None:

@@ -24,7 +24,7 @@ from pcdash.pcn.network import ACTIVATION_NAMES
 from pcdash.pcn.saving import load_comparison, save_comparison
 from pcdash.ui import state
 from pcdash.ui.jobs import Job
-from pcdash.ui.widgets import dataset_label, job_manager, saved_job
+from pcdash.ui.widgets import cost_summary, dataset_label, job_manager, saved_job
 
 PCN_DATASETS = tuple(d for d in DATASETS if d != "cifar10")
 PAGE_DEFAULT = PCNConfig(optimizers=("adamw", "sgd"), state_lrs=(0.003, 0.01, 0.03, 0.1, 0.3), seeds=2, epochs=5)
@@ -72,9 +72,11 @@ def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...
             state_momentum=float(v["smom"]), weight_lr=lrs["adamw"], weight_lrs=lrs, batch_size=int(v["pbatch"]), epochs=int(v["pepochs"]), seeds=int(v["pseeds"]),
         ).validate()
     except PcdashError as err:
-        sb.error(str(err))
+        state.error(err, sb)
+        state.error(f"The sweep set in the sidebar cannot run: {err}")
         return None
     sb.caption(describe(config.dataset))
+    sb.caption(cost_summary(config))
     return config
 
 

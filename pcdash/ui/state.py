@@ -1,15 +1,48 @@
 """Controls bound to the URL: every widget's value lives in ``st.query_params`` so a link
 reproduces the view. A value read from a link is checked like any typed input; a bad one is
-reported on the page and replaced by the default."""
+reported on the page and replaced by the default.
+
+Messages that may repeat user text (a link's values, a typed list, a file name) go through
+:func:`error` / :func:`warning`, which show them as plain text: Streamlit renders markdown in
+``st.error``, so a value like ``[x](http://…)`` or ``![x](http://…)`` would otherwise become a
+live link or make the browser fetch an image."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
 
+from pcdash.parsing import echo
+
 _BAD = "_pcdash_bad_url_values"
+# What can open a link, an image, HTML, code, emphasis, LaTeX, an entity or a Streamlit directive
+# (:red[…], :material/…:, emoji); "_" only where it can emphasise (not inside a word: fashion_mnist).
+_MARKUP = re.compile(r"([\\`*\[\]<~$:&])|(?<![^\W_])_|_(?![^\W_])")
+# What GitHub-flavoured markdown turns into links by itself, and Streamlit's :icon: shortcodes
+_AUTOLINK = re.compile(r"(?i)(://|www\.|@|:(?=[a-z]))")
+_JOINER = "\u2060"  # an invisible word joiner: "http\u2060://x" is text, not a link
+
+
+def plain(text: object) -> str:
+    """``text`` as markdown that shows it literally, on one line: the characters that can open
+    a link, an image, HTML, code, emphasis, LaTeX or a directive are backslash-escaped, and an
+    invisible word joiner keeps ``http://``, ``www.``, ``a@b`` and ``:icon:`` from becoming
+    links or icons by themselves."""
+    text = _AUTOLINK.sub(lambda m: m[0] + _JOINER if m[0] in "@:" else _JOINER + m[0], " ".join(str(text).split()))
+    return _MARKUP.sub(lambda m: "\\" + m[0], text)
+
+
+def error(message: object, container: Any = st) -> None:
+    """``container.error`` of ``message`` shown as plain text."""
+    container.error(plain(message))
+
+
+def warning(message: object, container: Any = st) -> None:
+    """``container.warning`` of ``message`` shown as plain text."""
+    container.warning(plain(message))
 
 
 def _from_url(name: str, default: Any, parse: Callable[[str], Any], valid: Callable[[Any], bool]) -> Any:
@@ -22,7 +55,7 @@ def _from_url(name: str, default: Any, parse: Callable[[str], Any], valid: Calla
             return value
     except (TypeError, ValueError):
         pass
-    st.session_state.setdefault(_BAD, []).append(f"{name}={raw!r}")
+    st.session_state.setdefault(_BAD, []).append(f"{name}={echo(raw)}")
     return default
 
 
@@ -63,7 +96,7 @@ def fmt(value: Any) -> str:
 def report_bad_url_values() -> None:
     bad = st.session_state.pop(_BAD, None)
     if bad:
-        st.warning("Ignored link values that are not valid choices: " + ", ".join(bad) + ". Defaults are used instead.")
+        warning("Ignored link values that are not valid choices: " + ", ".join(bad) + ". Defaults are used instead.")
 
 
 def select(label: str, name: str, options: Sequence[Any], default: Any, *, help: str | None = None,

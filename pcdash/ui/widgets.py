@@ -7,6 +7,8 @@ import gc
 import os
 import threading
 import time
+import traceback
+import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -32,12 +34,16 @@ from pcdash.data import DATASETS, DataError, dataset_available, describe
 from pcdash.engine import EpochRecord, TrainResult
 from pcdash.errors import PcdashError
 from pcdash.figures.cre import empty_figure, pareto, tradeoff_boxes, tradeoff_means, training_curves
+from pcdash.limits import estimate
 from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.results import history_to_frame
+from pcdash.runs import runs_dir
 from pcdash.ui import state
 from pcdash.ui.jobs import Job, JobManager
 
 MAX_RUNNING_JOBS = 2
+MAX_QUEUED_JOBS = 8  # waiting jobs of the whole server; more submissions are refused
+MAX_JOBS_PER_SESSION = 3  # training or waiting jobs one browser session may have
 DEFAULT = CREConfig()
 EXPORT_FORMATS = ("png", "svg")
 WARMING = "(Loading compiled programs in the background, once per server start…)"
@@ -61,7 +67,8 @@ def job_manager() -> JobManager:
         if _manager is None:
             enable_compile_cache()
             freeze_heap()  # the modules imported so far; again after the warm-up
-            _manager = JobManager(max_running=MAX_RUNNING_JOBS)
+            _manager = JobManager(max_running=MAX_RUNNING_JOBS, max_queued=MAX_QUEUED_JOBS,
+                                  journal=runs_dir() / ".jobs")
             if os.environ.get("PCDASH_WARMUP", "1") != "0":
                 _manager.warm_up(lambda: precompile_cre(DEFAULT), then=warm_up_figures)
         return _manager
@@ -143,26 +150,50 @@ def cre_sidebar() -> CREConfig | None:
             lr=float(values["lr"]), latent_activation=values["latent"],
         ).validate()
     except PcdashError as err:
-        sb.error(str(err))
+        state.error(err, sb)
+        state.error(f"The sweep set in the sidebar cannot run: {err}")
         return None
     sb.caption(describe(config.dataset))
-    sb.caption(f"{config.n_members} models · one compiled program per dim(z)")
+    sb.caption(f"{config.n_members} models · one compiled program per dim(z) · {cost_summary(config)}")
     return config
+
+
+def cost_summary(config: Any) -> str:
+    """``"≈ 40 MB memory, ≈ 2 min by estimate"`` for a validated configuration."""
+    cost = estimate(config)
+    return "" if cost is None else f"{cost.summary()} by estimate"
+
+
+def session_id() -> str:
+    """This browser session's id: the owner of the jobs it starts or joins."""
+    return st.session_state.setdefault("_pcdash_session", uuid.uuid4().hex)
 
 
 def saved_job(key: str, label: str, load: Callable[[], Any]) -> Job | None:
     """The job under ``key``: from memory, else adopted from what ``load()`` finds on disk
-    (a damaged saved run is reported on the page), else None."""
+    (a damaged saved run is reported on the page), else None (saying so if the job of this
+    configuration was lost when the server stopped)."""
     manager = job_manager()
     job = manager.get(key)
     if job is None:
         try:
             saved = load()
         except PcdashError as err:
-            st.error(str(err))
+            state.error(err)
+            saved = None
+        except Exception as err:  # a run whose files check out but whose content a loader cannot use
+            traceback.print_exc()
+            state.error(f"saved run {key} cannot be used ({type(err).__name__}: {err}); delete it on the Runs page "
+                        "(or train it again)")
             saved = None
         if saved is not None:
             job = manager.adopt(key, label, saved)
+        else:
+            lost = manager.lost(key)
+            if lost is not None:
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(lost["submitted"]))
+                state.warning(f"This configuration was training (started {when}) when the server stopped, and its "
+                              "results were lost. Press Train to run it again.")
     return job
 
 
@@ -208,18 +239,42 @@ def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[
     will appear. Besides showing where to look, it makes the browser load its chart code (several
     MB of plotly.js, loaded on a page's first chart) before Train rather than after it, when the
     first figure would be waiting for it."""
+    manager = job_manager()
+    me = session_id()
     cols = st.columns([1, 1, 4])
-    if cols[0].button(train_label if job is None else "Retrain", type="primary", key=f"{key}_train",
-                      disabled=job is not None and job.active):
+    following = job is not None and job.active and me in job.owners
+    if job is not None and job.active and not following:
+        if cols[0].button("Join", type="primary", key=f"{key}_train",
+                          help="Follow this job, which another session started: then you can stop it too"):
+            manager.join(job, me)
+            following = True
+    elif cols[0].button("Retrain" if job is not None and job.status == "done" else train_label, type="primary",
+                        key=f"{key}_train", disabled=following):  # fmt: skip
+        mine = [j for j in manager.jobs() if j.active and me in j.owners]
+        if len(mine) >= MAX_JOBS_PER_SESSION:
+            state.error(f"This session already has {len(mine)} jobs training or waiting, the most it may; stop one "
+                        "or wait for one to finish.")
+            return
         try:
             job = start(job is not None)
         except (PcdashError, DataError) as err:
-            st.error(str(err))
+            state.error(err)
             return
+        manager.join(job, me)
+        following = job.active
     running = job is not None and job.active
-    if cols[1].button("Stop", key=f"{key}_stop", disabled=not running) and job is not None:
-        job.stop()
-    manager = job_manager()
+    stopping = job is not None and job.stop_event.is_set()
+    if cols[1].button("Stopping…" if running and stopping else "Stop", key=f"{key}_stop",
+                      disabled=not (running and following) or stopping,
+                      help=None if following or not running else "Only a session that started or joined this job "
+                      "can stop it") and job is not None:  # fmt: skip
+        try:
+            if manager.stop(job, owner=me) == "left":
+                st.info(f"You left this job; {len(job.owners)} other session(s) still follow it, so it goes on.")
+            else:
+                st.rerun()  # redraw the buttons: a queued job has ended, a running one is stopping
+        except PcdashError as err:
+            state.error(err)
     warming = job is None and manager.warming
     progress = job.progress if running else None
     shown = progress.frame if progress is not None else None  # what this page run draws
@@ -240,7 +295,9 @@ def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[
             st.info(f"Press **{train_label}** to train this configuration." + (f" {WARMING}" if warming else ""))
             return
         if current.status == "queued":
-            st.progress(0.0, text=f"Waiting: {manager.max_running} jobs are already training on this server…")
+            waiting = manager.queued()
+            place = f" (number {waiting.index(current) + 1} in line)" if current in waiting else ""
+            st.progress(0.0, text=f"Waiting{place}: {manager.max_running} jobs are already training on this server…")
         elif current.status == "running":
             p = current.progress
             frac = 0.0 if p is None else min(max(p.fraction, 0.0), 1.0)
@@ -261,8 +318,13 @@ def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[
             fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10))
             st.plotly_chart(fig, key=f"{key}_placeholder", theme=None, config={"displayModeBar": False})
     elif job.status == "error":
-        st.error(job.error)
+        state.error(job.error)
+    elif job.status == "stopped" and job.result is None:
+        st.warning(f"Stopped before it started training. Press **{train_label}** to queue it again.")
     elif job.status in ("done", "stopped") and job.result is not None:
+        if job.save_error:
+            state.warning(f"Trained, but the result could not be saved ({job.save_error}): it is kept only until "
+                          "the server stops.")
         if job.status == "stopped":
             st.warning("Stopped: showing the epochs that finished.")
         if job.started and job.finished:
