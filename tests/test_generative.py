@@ -20,6 +20,7 @@ from pcdash.pcn.generative import (
     infer_latents,
     initial_states,
     per_example_energy,
+    predict,
     reconstruct,
     relax,
     state_optimizer,
@@ -149,6 +150,20 @@ def test_pc_autoencoder_learns_and_keeps_up_with_backprop():
     assert shown_mse < 2.0 * curve[-1]
 
 
+def test_pcx_layer_form_feeds_the_activation_of_the_state_below():
+    """PCX's MCPC layers: μ_l = W_l σ(h_{l−1}) + b_l ("pre"); pcdash's MLP: σ(W_l h_{l−1} + b_l)."""
+    mlp = init_mlp(jax.random.PRNGKey(0), (3, 4, 2), activation="tanh")
+    h = jax.random.normal(jax.random.PRNGKey(1), (5, 3)) * 3
+    w, b = mlp.weights[0], mlp.biases[0]
+    np.testing.assert_allclose(np.asarray(predict(mlp, 1, h, form="pre")), np.asarray(jnp.tanh(h) @ w.T + b),
+                               rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(predict(mlp, 1, h, form="post")), np.asarray(jnp.tanh(h @ w.T + b)),
+                               rtol=1e-6)
+    states = initial_states(mlp, h, None, form="pre")  # a forward pass: zero prediction errors
+    assert float(jnp.max(per_example_energy(mlp, states, form="pre"))) < 1e-10
+    np.testing.assert_allclose(np.asarray(states[-1]), np.asarray(decode(mlp, h, form="pre")), rtol=1e-6)
+
+
 def test_prior_mean_gradient_is_the_mean_prior_error():
     """F ∋ ½ prior ‖h_0 − θ_0‖², so ∂F̄/∂θ_0 = −prior · mean_n (h_0 − θ_0): the learned prior
     mean moves towards the posterior latents. Without ``learn_prior_mean`` it gets no gradient."""
@@ -216,7 +231,7 @@ def test_iris_preset_is_the_papers_setting():
     assert np.corrcoef(x[:, 0], raw[:, 0])[0, 1] > 0.999 and np.corrcoef(x[:, 1], raw[:, 2])[0, 1] > 0.999
     c = iris_paper().validate()
     assert default_mcpc("moons", "paper") == c
-    assert c.dataset == "iris" and c.sizes(2) == (64, 64, 2) and c.activation == "tanh"
+    assert c.dataset == "iris" and c.sizes(2) == (64, 64, 2) and c.activation == "tanh" and c.form == "pre"
     assert (c.gamma, c.momentum, c.temperature, c.out_var) == (0.01, 0.9, 1.0, 0.01)
     assert (c.train_steps, c.sample_steps, c.batch_size) == (500, 10_000, 150)
     assert (c.weight_lr, c.weight_decay) == (1e-3, 1e-4)

@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from pcdash.data import dataset_available
+from pcdash.data.iris import IRIS_FEATURE_NAMES
 from pcdash.errors import PcdashError
 from pcdash.figures.generative import (
     density_2d,
@@ -67,7 +68,7 @@ def paper_notes(tab: str) -> None:
     st.caption(f"**Paper:** {notes.shows}")
     with st.expander("Figures and settings: which panel is which paper figure, and what differs from the paper"):
         st.markdown(notes.panels_markdown())
-        st.dataframe(notes.settings_frame(), hide_index=True)
+        st.table(notes.settings_frame().set_index("setting"))
 
 
 def checked(make):
@@ -88,17 +89,24 @@ with tab_ae:
                 "The BP autoencoder adds an encoder MLP to the *same* decoder. Both reconstruct through the "
                 "bottleneck: PC decodes the inferred `h_0` top-down with nothing clamped (§4).")
     paper_notes("autoencoder")
+    a0 = AEConfig()
     c = st.columns(5)
-    v = {"g_ae_data": state.select("Dataset", "g_ae_data", IMAGE_SETS, "digits", format_func=dataset_label, container=c[0]),
-         "g_ae_latent": state.number("Latent size", "g_ae_latent", 8, min_value=1, max_value=256, container=c[1]),
-         "g_ae_hidden": state.number("Hidden width", "g_ae_hidden", 64, min_value=1, max_value=1024, container=c[2]),
-         "g_ae_gammas": state.text("γ (comma-separated)", "g_ae_gammas", "0.05,0.1", container=c[3]),
-         "g_ae_epochs": state.number("Epochs", "g_ae_epochs", 8, min_value=1, max_value=200, container=c[4])}
+    v = {"g_ae_data": state.select("Dataset", "g_ae_data", IMAGE_SETS, a0.dataset, format_func=dataset_label,
+                                   container=c[0]),
+         "g_ae_latent": state.number("Latent size", "g_ae_latent", a0.latent, min_value=1, max_value=256,
+                                     container=c[1]),
+         "g_ae_hidden": state.number("Hidden width", "g_ae_hidden", a0.hidden, min_value=1, max_value=1024,
+                                     container=c[2]),
+         "g_ae_gammas": state.text("γ (comma-separated)", "g_ae_gammas", ",".join(f"{g:g}" for g in a0.gammas),
+                                   container=c[3]),
+         "g_ae_epochs": state.number("Epochs", "g_ae_epochs", a0.epochs, min_value=1, max_value=200, container=c[4])}
     c = st.columns(5)
-    v["g_ae_T"] = state.number("Inference steps T", "g_ae_T", 20, min_value=1, max_value=200, container=c[0])
-    v["g_ae_seeds"] = state.number("Seeds", "g_ae_seeds", 1, min_value=1, max_value=5, container=c[1])
-    v["g_ae_batch"] = state.number("Batch size", "g_ae_batch", 64, min_value=1, max_value=1024, container=c[2])
-    v["g_ae_m"] = state.number("State momentum", "g_ae_m", AEConfig.state_momentum, min_value=0.0, max_value=0.95,
+    v["g_ae_T"] = state.number("Inference steps T", "g_ae_T", a0.inference_steps, min_value=1, max_value=200,
+                               container=c[0], help="in training and at test, as in PCX")
+    v["g_ae_seeds"] = state.number("Seeds", "g_ae_seeds", a0.seeds, min_value=1, max_value=5, container=c[1])
+    v["g_ae_batch"] = state.number("Batch size", "g_ae_batch", a0.batch_size, min_value=1, max_value=1024,
+                                   container=c[2])
+    v["g_ae_m"] = state.number("State momentum", "g_ae_m", a0.state_momentum, min_value=0.0, max_value=0.95,
                                step=0.05, container=c[3], help="of the SGD on the states (Table 9 searches 0 … 0.95)")
     state.sync_url(v)
     ae = checked(lambda: AEConfig(dataset=v["g_ae_data"], latent=int(v["g_ae_latent"]), hidden=int(v["g_ae_hidden"]),
@@ -129,8 +137,9 @@ with tab_mcpc:
     st.markdown("**Monte Carlo PC.** Langevin noise in the state updates, `Δh = −γ ∇F + √(2γ) N`, "
                 "`N ~ N(0, σ²_mcpc)` (Eq. 4); with a state momentum `m > 0`, second-order Langevin dynamics "
                 "`v ← m v + ∇F + ξ`, `Δh = −γ v`, `ξ ~ N(0, 2σ²(1 − m)/γ)` (Eq. 5–6). Both are one optax chain: "
-                "`add_langevin_noise`, `trace(m)`, `scale_by_learning_rate(γ)`. Samples: every state free, the "
-                "latent drawn from its prior, the sensory layer recorded.")
+                "`add_langevin_noise`, `trace(m)`, `scale_by_learning_rate(γ)`. The prior `P(h_0) = N(θ_0, I)` has a "
+                "mean θ_0 learned with the weights (§3). Samples: every state free, the latent drawn from the learned "
+                "prior, the sensory layer recorded.")
     paper_notes("mcpc")
     c = st.columns(5)
     preset = state.select("Setting", "g_mc_preset", MCPC_PRESETS, "quick", format_func=PRESET_LABELS.get,
@@ -179,8 +188,9 @@ with tab_mcpc:
                         shape = tuple(int(i) for i in result.arrays["image_shape"])
                         fig = build(mc, key, result, lambda k=key, t=title, s=shape: sample_grid(result.arrays[k], s, title=t))
                     else:
-                        fig = build(mc, key, result, lambda k=key, t=title: density_2d(result.arrays["data"],
-                                                                                      result.arrays[k], title=t))
+                        axes = IRIS_FEATURE_NAMES if mc.dataset == "iris" else ("x₁", "x₂")
+                        fig = build(mc, key, result, lambda k=key, t=title, a=axes: density_2d(
+                            result.arrays["data"], result.arrays[k], title=t, axis_titles=a))
                     show_figure(fig, None, f"mcpc_{key}", key=f"g_mc_{key}")
             show_figure(training_curves(result.frame, title="Reconstruction MSE during training"), result.frame,
                         "mcpc_curves", key="g_mc_curves")

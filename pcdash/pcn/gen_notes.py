@@ -106,8 +106,8 @@ MCPC = TabNotes(
                 "two moons (iris is a choice)", "the quick default shows a two-mode set in seconds"),
         Setting("model", "'[2 × 64 × 2]': a 64-d latent whose prior mean θ₀ is learned (the bias of a first layer "
                 "fed zeros), a 64-unit hidden layer, 2-D data; tanh",
-                "latent 2 with a learned prior mean, 64 hidden, tanh", "a smaller latent trains in fewer steps",
-                "layers compute μ_l = tanh(W h + b) with a linear output; PCX's feed tanh(h) into each linear layer"),
+                "latent 2 with a learned prior mean, 64 hidden, tanh; PCX's layers μ_l = W tanh(h_{l−1}) + b",
+                "a smaller latent trains in fewer steps"),
         Setting("prior P(h₀)", "N(θ₀, I), θ₀ learned with the weights (§3)", "the same", ""),
         Setting("state dynamics", "γ = 0.01, momentum 0.9 (Eq. 5–6), σ²_mcpc = 1, σ²_h_L = 0.01",
                 "γ = 0.01, momentum 0 on moons and circles (Eq. 4), 0.9 on iris; σ²_mcpc = 1, σ²_h_L = 0.01",

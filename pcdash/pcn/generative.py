@@ -33,6 +33,21 @@ from pcdash.pcn.network import ACTIVATIONS, MLP, init_mlp, layer_prediction
 
 States = tuple[Float[Array, "batch _"], ...]  # (h_0, h_1, …, h_L)
 PriorMean = Float[Array, " d_0"] | None  # θ_0; None means 0
+FORMS = ("post", "pre")
+
+
+def predict(mlp: MLP, layer: int, h_prev: Float[Array, "batch _"], *, form: str = "post") -> Float[Array, "batch _"]:
+    """``μ_l`` from ``h_{l−1}`` in one of two layer forms (``layer`` 1-based):
+
+    * ``"post"``: ``μ_l = σ(W_l h_{l−1} + b_l)``, the output linear — pcdash's MLP, and PCX's
+      autoencoder (``PCDecoder``), whose states are activations;
+    * ``"pre"``: ``μ_l = W_l σ(h_{l−1}) + b_l`` — PCX's MCPC models, whose states are
+      pre-activations: each layer feeds ``σ`` of the state below into a linear map, so the unit
+      noise of a hidden state is squashed by ``σ`` before it reaches the layer it predicts."""
+    if form == "post":
+        return layer_prediction(mlp, layer, h_prev)
+    w, b = mlp.weights[layer - 1], mlp.biases[layer - 1]
+    return ACTIVATIONS[mlp.activation](h_prev) @ w.T + b[None, :]
 
 
 # --------------------------------------------------------------------------- Langevin noise
@@ -89,23 +104,25 @@ def state_optimizer(state_lr, *, momentum: float = 0.0, temperature: float | Arr
 
 
 def per_example_energy(mlp: MLP, states: States, *, prior: float = 0.0, prior_mean: PriorMean = None,
-                       out_var: float = 1.0) -> Float[Array, " batch"]:
-    """``F^{(n)}`` of the module docstring, one value per example (``prior_mean`` None: θ_0 = 0)."""
+                       out_var: float = 1.0, form: str = "post") -> Float[Array, " batch"]:
+    """``F^{(n)}`` of the module docstring, one value per example (``prior_mean`` None: θ_0 = 0;
+    ``form``: the layers of :func:`predict`)."""
     h0 = states[0] if prior_mean is None else states[0] - prior_mean
     energy = 0.5 * prior * jnp.sum(jnp.square(h0), axis=-1)
     for layer in range(1, mlp.num_layers + 1):
-        mu = layer_prediction(mlp, layer, states[layer - 1])
+        mu = predict(mlp, layer, states[layer - 1], form=form)
         sq = jnp.sum(jnp.square(states[layer] - mu), axis=-1)
         energy = energy + 0.5 * (sq / out_var if layer == mlp.num_layers else sq)
     return energy
 
 
-def initial_states(mlp: MLP, h0: Float[Array, "batch d_0"], h_out: Float[Array, "batch d_L"] | None) -> States:
+def initial_states(mlp: MLP, h0: Float[Array, "batch d_0"], h_out: Float[Array, "batch d_L"] | None, *,
+                   form: str = "post") -> States:
     """``h_0`` given, hidden states by a forward pass (zero hidden errors), ``h_L = h_out`` (or
     ``μ_L`` when None)."""
     states = [h0]
     for layer in range(1, mlp.num_layers + 1):
-        states.append(layer_prediction(mlp, layer, states[-1]))
+        states.append(predict(mlp, layer, states[-1], form=form))
     if h_out is not None:
         states[-1] = h_out
     return tuple(states)
@@ -113,14 +130,14 @@ def initial_states(mlp: MLP, h0: Float[Array, "batch d_0"], h_out: Float[Array, 
 
 def relax(mlp: MLP, states: States, *, steps: int, optimizer: optax.GradientTransformation,
           fixed: Array | bool = False, prior: float = 0.0, prior_mean: PriorMean = None,
-          out_var: float = 1.0) -> tuple[States, Float[Array, " steps"]]:
+          out_var: float = 1.0, form: str = "post") -> tuple[States, Float[Array, " steps"]]:
     """``steps`` optimiser steps on every state; entries of ``h_L`` where ``fixed`` is True keep
     their initial value (the clamped data, or the visible half of a masked image). Returns the
     final states and the batch-mean energy before each step."""
     clamp = states[-1]
 
     def total(s):
-        e = per_example_energy(mlp, s, prior=prior, prior_mean=prior_mean, out_var=out_var)
+        e = per_example_energy(mlp, s, prior=prior, prior_mean=prior_mean, out_var=out_var, form=form)
         return jnp.sum(e), jnp.mean(e)
 
     def step(carry, _):
@@ -144,33 +161,34 @@ def latent_start(mlp: MLP, n: int, prior_mean: PriorMean = None) -> Float[Array,
 
 def infer_latents(mlp: MLP, x: Float[Array, "batch d_L"], *, steps: int, state_lr, momentum: float = 0.9,
                   prior: float = 0.0, prior_mean: PriorMean = None, out_var: float = 1.0, temperature=0.0,
-                  key: PRNGKeyArray | None = None) -> States:
+                  key: PRNGKeyArray | None = None, form: str = "post") -> States:
     """Clamp ``h_L = x`` and relax every other state from ``h_0 = θ_0`` and a forward pass
     (Appendix C.1; with ``temperature > 0`` and a ``key``, the noisy MCPC dynamics of C.2)."""
     h0 = latent_start(mlp, x.shape[0], prior_mean).astype(x.dtype)
     opt = state_optimizer(state_lr, momentum=momentum, temperature=temperature, key=key)
-    states, _ = relax(mlp, initial_states(mlp, h0, x), steps=steps, optimizer=opt, fixed=True, prior=prior,
-                      prior_mean=prior_mean, out_var=out_var)
+    states, _ = relax(mlp, initial_states(mlp, h0, x, form=form), steps=steps, optimizer=opt, fixed=True,
+                      prior=prior, prior_mean=prior_mean, out_var=out_var, form=form)
     return states
 
 
-def decode(mlp: MLP, h0: Float[Array, "batch d_0"]) -> Float[Array, "batch d_L"]:
+def decode(mlp: MLP, h0: Float[Array, "batch d_0"], *, form: str = "post") -> Float[Array, "batch d_L"]:
     """``μ_L(μ_{L−1}(… μ_1(h_0)))``: the top-down pass from the latent alone, nothing clamped
     (PCX paper §4: "a reconstructed ȳ = h_L by performing a forward pass with h_0 = x̄")."""
     h = h0
     for layer in range(1, mlp.num_layers + 1):
-        h = layer_prediction(mlp, layer, h)
+        h = predict(mlp, layer, h, form=form)
     return h
 
 
 def reconstruct(mlp: MLP, x: Float[Array, "batch d_L"], *, steps: int, state_lr, momentum: float = 0.9,
-                prior: float = 0.0, prior_mean: PriorMean = None, out_var: float = 1.0) -> Float[Array, "batch d_L"]:
+                prior: float = 0.0, prior_mean: PriorMean = None, out_var: float = 1.0,
+                form: str = "post") -> Float[Array, "batch d_L"]:
     """The PC autoencoder's output: infer ``h_0`` with ``x`` clamped (every other state relaxed),
     then :func:`decode` it. Only the latent carries information about ``x`` to the output, so
     the reconstruction is limited by the bottleneck ``d_0`` exactly as a BP autoencoder's is."""
     states = infer_latents(mlp, x, steps=steps, state_lr=state_lr, momentum=momentum, prior=prior,
-                           prior_mean=prior_mean, out_var=out_var)
-    return decode(mlp, states[0])
+                           prior_mean=prior_mean, out_var=out_var, form=form)
+    return decode(mlp, states[0], form=form)
 
 
 # --------------------------------------------------------------------------- engine algorithms
@@ -205,6 +223,7 @@ class GenerativePCN:
     temperature: float = 0.0
     weight_decay: float = 1e-4
     count_examples: bool = False
+    form: str = "post"  # the layers of :func:`predict`
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
@@ -212,6 +231,8 @@ class GenerativePCN:
             raise ValueError(f"unknown activation {self.activation!r}")
         if len(self.sizes) < 2 or min(self.sizes) < 1:
             raise ValueError(f"bad layer sizes {self.sizes}")
+        if self.form not in FORMS:
+            raise ValueError(f"unknown layer form {self.form!r}; choose from {', '.join(FORMS)}")
 
     def _wopt(self, hp):
         return optax.adamw(hp["weight_lr"], weight_decay=self.weight_decay)
@@ -231,7 +252,8 @@ class GenerativePCN:
         mlp, prior_mean = params
         if not self.learn_prior_mean:
             prior_mean = jax.lax.stop_gradient(prior_mean)
-        e = per_example_energy(mlp, states, prior=self.prior, prior_mean=prior_mean, out_var=self.out_var)
+        e = per_example_energy(mlp, states, prior=self.prior, prior_mean=prior_mean, out_var=self.out_var,
+                               form=self.form)
         return jnp.sum(w * e) / jnp.maximum(jnp.sum(w), 1.0)
 
     def train_step(self, carry: GenCarry, hp, x, y: Int[Array, " batch"], key: PRNGKeyArray):
@@ -240,14 +262,15 @@ class GenerativePCN:
         noisy = self.temperature > 0
         states = infer_latents(mlp, x, steps=self.inference_steps, state_lr=hp["state_lr"],
                                momentum=self.state_momentum, prior=self.prior, prior_mean=prior_mean,
-                               out_var=self.out_var, temperature=self.temperature, key=key if noisy else None)
+                               out_var=self.out_var, temperature=self.temperature, key=key if noisy else None,
+                               form=self.form)
         states = jax.lax.stop_gradient(states)
         w = self._weights(hp, y)
         params = (mlp, prior_mean)
         energy, grads = jax.value_and_grad(self.energy)(params, states, w)
         updates, opt_state = self._wopt(hp).update(grads, opt_state, params)
         new_mlp, new_prior_mean = optax.apply_updates(params, updates)
-        recon = decode(mlp, states[0])
+        recon = decode(mlp, states[0], form=self.form)
         mse = jnp.sum(w * jnp.mean(jnp.square(recon - x), axis=-1)) / jnp.maximum(jnp.sum(w), 1.0)
         finite = all_finite(energy, (new_mlp, new_prior_mean))
         return (GenCarry(new_mlp, new_prior_mean, opt_state),
@@ -257,7 +280,7 @@ class GenerativePCN:
         x = x.reshape(x.shape[0], -1)
         recon = reconstruct(carry.mlp, x, steps=self.eval_steps, state_lr=hp["state_lr"],
                             momentum=self.state_momentum, prior=self.prior, prior_mean=carry.prior_mean,
-                            out_var=self.out_var)
+                            out_var=self.out_var, form=self.form)
         return {"mse": jnp.mean(jnp.square(recon - x), axis=-1)}
 
 

@@ -23,7 +23,7 @@ from pcdash.data import load_dataset
 from pcdash.data.iris import load_iris_2d
 from pcdash.engine import member_slice, train_members
 from pcdash.pcn.gen_common import PartResult, Reporter, check, config_key
-from pcdash.pcn.generative import GenerativePCN, initial_states, relax, state_optimizer
+from pcdash.pcn.generative import FORMS, GenerativePCN, initial_states, relax, state_optimizer
 from pcdash.pcn.network import ACTIVATIONS, MLP
 
 MCPC_DATASETS = ("iris", "moons", "circles", "digits", "mnist", "fashion_mnist")
@@ -37,6 +37,7 @@ class MCPCConfig:
     hidden: int = 64
     depth: int = 1
     activation: str = "tanh"
+    form: str = "pre"  # μ_l = W σ(h_{l−1}) + b, as in PCX's MCPC models (see generative.predict)
     gamma: float = 0.01  # state learning rate γ
     temperature: float = 1.0  # σ²_mcpc
     momentum: float = 0.0  # m: 0 = first-order Langevin (Eq. 4), > 0 = second order (Eq. 5–6)
@@ -55,6 +56,7 @@ class MCPCConfig:
         check(self.dataset in MCPC_DATASETS, f"MCPC runs on {', '.join(MCPC_DATASETS)}")
         check(self.latent >= 1 and self.hidden >= 1 and self.depth >= 0, "sizes must be ≥ 1")
         check(self.activation in ACTIVATIONS, f"unknown activation {self.activation!r}")
+        check(self.form in FORMS, f"the layer form is one of {', '.join(FORMS)}")
         check(0 < self.gamma <= 1, "γ must lie in (0, 1]")
         check(self.temperature >= 0 and self.out_var > 0, "σ²_mcpc must be ≥ 0 and σ²_L > 0")
         check(0 <= self.momentum < 1, "the state momentum m must lie in [0, 1)")
@@ -99,19 +101,19 @@ def default_mcpc(dataset: str, preset: str = "quick") -> MCPCConfig:
 
 
 def sample(mlp: MLP, prior_mean, key, n: int, *, steps: int, state_lr, temperature, out_var,
-           momentum: float = 0.0) -> jnp.ndarray:
+           momentum: float = 0.0, form: str = "pre") -> jnp.ndarray:
     """Unconditional MCPC samples: every state free, ``h_0 ~ N(θ_0, I)`` (the learned prior), a
     forward pass for the rest, then ``steps`` Langevin steps on ``F``; returns ``h_L``."""
     k1, k2 = jax.random.split(key)
     h0 = prior_mean + jax.random.normal(k1, (n, mlp.sizes[0]))
-    states = initial_states(mlp, h0, None)
+    states = initial_states(mlp, h0, None, form=form)
     opt = state_optimizer(state_lr, momentum=momentum, temperature=temperature, key=k2)
     states, _ = relax(mlp, states, steps=steps, optimizer=opt, fixed=False, prior=1.0, prior_mean=prior_mean,
-                      out_var=out_var)
+                      out_var=out_var, form=form)
     return states[-1]
 
 
-_sample = jax.jit(sample, static_argnames=("n", "steps", "momentum"))
+_sample = jax.jit(sample, static_argnames=("n", "steps", "momentum", "form"))
 
 
 def moment_distance(samples: np.ndarray, data: np.ndarray) -> float:
@@ -158,7 +160,7 @@ def run_mcpc(config: MCPCConfig, on_progress=None, should_stop=None) -> PartResu
     sizes = config.sizes(x.shape[1])
     algo = GenerativePCN(sizes, activation=config.activation, inference_steps=config.train_steps, eval_steps=1,
                          prior=1.0, learn_prior_mean=True, out_var=config.out_var, temperature=config.temperature,
-                         state_momentum=config.momentum, weight_decay=config.weight_decay)
+                         state_momentum=config.momentum, weight_decay=config.weight_decay, form=config.form)
     hp = {"state_lr": np.array([config.gamma]), "weight_lr": np.array([config.weight_lr])}
     rep = Reporter(on_progress, [1.0])
     x_rep, y_rep = np.tile(x, (config.data_repeats, 1)), np.tile(y, config.data_repeats)
@@ -169,7 +171,7 @@ def run_mcpc(config: MCPCConfig, on_progress=None, should_stop=None) -> PartResu
     out = PartResult(rep.frame, stopped=res.stopped)
     key = jax.random.PRNGKey(config.seed + 1)
     kw = dict(n=config.n_samples, steps=config.sample_steps, state_lr=config.gamma, temperature=config.temperature,
-              out_var=config.out_var, momentum=config.momentum)
+              out_var=config.out_var, momentum=config.momentum, form=config.form)
     untrained = algo.init(jax.random.PRNGKey(config.seed), hp)
     trained = member_slice(res.carry, 0)
     before = np.asarray(_sample(untrained.mlp, untrained.prior_mean, key, **kw))
