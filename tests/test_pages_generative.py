@@ -100,7 +100,7 @@ def test_mcpc_momentum_control_reaches_the_config():
     at = _app(g_mc_m="0.5", g_mc_T="7")
     assert at.number_input(key="w_g_mc_m").value == 0.5
     bad = _app(g_mc_m="1.5")  # outside [0, 0.99]: reported and replaced by the default
-    assert bad.number_input(key="w_g_mc_m").value == 0.0
+    assert bad.number_input(key="w_g_mc_m").value == 0.9  # the default on iris (Appendix C.2)
 
 
 def test_every_tab_says_which_paper_figure_it_shows_and_what_differs():
