@@ -148,7 +148,8 @@ with tab_mcpc:
         mc = checked(lambda: default_mcpc("iris", "paper"))
         state.sync_url({"g_mc_preset": preset})
         st.info("The paper's iris setting: 10,200 weight updates of 500 noisy inference steps each, then 10,000 "
-                "sampling steps. It took about 45 minutes on two busy CPU cores; the quick setting takes seconds.")
+                "sampling steps: about 28 minutes on two busy CPU cores (the noise draws dominate); the quick setting "
+                "takes seconds. Its samples separate setosa from the other two species, as in Fig. 4.")
     else:
         data = state.select("Dataset", "g_mc_data", MCPC_DATASETS[:4], "iris", container=c[1])
         d0 = default_mcpc(data)
@@ -265,7 +266,9 @@ with tab_ood:
         st.info("Appendix F's setting: 3 × 512 GELU, T = 10 with γ = 0.01 and no momentum, SGD 0.01 with momentum "
                 "0.9, T = 100 at test. 75 epochs take about three minutes on digits with two busy CPU cores, but "
                 "they are only 750 weight updates there (MNIST's 75 epochs are thousands): the classifier is not "
-                "converged, so its softmax stays low. Raise the epochs to train it further.")
+                "converged, so its softmax stays low, and the energy after inference separates worse than before it "
+                "(digits vs noise: AUROC 0.82 vs 0.98). At 300 epochs (test accuracy 0.92) the energy after "
+                "inference separates best (0.993 vs 0.987 before and for the max softmax), as in the paper.")
     state.sync_url(v)
 
     def make_ood():
