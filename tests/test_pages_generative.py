@@ -100,4 +100,25 @@ def test_mcpc_momentum_control_reaches_the_config():
     at = _app(g_mc_m="0.5", g_mc_T="7")
     assert at.number_input(key="w_g_mc_m").value == 0.5
     bad = _app(g_mc_m="1.5")  # outside [0, 0.99]: reported and replaced by the default
-    assert bad.number_input(key="w_g_mc_m").value == 0.0
+    assert bad.number_input(key="w_g_mc_m").value == 0.9  # the default on iris (Appendix C.2)
+
+
+def test_every_tab_says_which_paper_figure_it_shows_and_what_differs():
+    at = _app()
+    captions = " ".join(c.value for c in at.caption)
+    for figure in ("Table 2", "Fig. 3", "Fig. 4", "Table 3", "Fig. 5", "Fig. 19–25"):
+        assert figure in captions, figure
+    settings = [t.value for t in at.table if "why the default differs" in t.value.columns]
+    assert len(settings) == 4  # one table per tab
+    assert sum("paper preset" in f.columns for f in settings) == 2  # MCPC and OOD offer the paper's setting
+
+
+def test_paper_presets_replace_the_quick_controls():
+    at = _app(g_mc_preset="paper", g_ood_preset="paper")
+    keys = {n.key for n in at.number_input}
+    assert "w_g_mc_epochs" not in keys and "w_g_ood_epochs" not in keys
+    assert {"w_g_ae_epochs", "w_g_mem_steps"} <= keys  # the other tabs keep theirs
+    infos = " ".join(i.value for i in at.info)
+    assert "10,200 weight updates" in infos and "3 × 512 GELU" in infos
+    quick = _app()
+    assert {"w_g_mc_epochs", "w_g_ood_epochs"} <= {n.key for n in quick.number_input}

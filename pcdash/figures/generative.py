@@ -84,7 +84,8 @@ def sample_grid(samples: np.ndarray, image_shape: Sequence[int], *, cols: int = 
     return image_grid(images, row_labels=[""] * (n // cols), col_labels=[""] * cols, title=title)
 
 
-def density_2d(data: np.ndarray, samples: np.ndarray, title: str = "MCPC samples over the data") -> go.Figure:
+def density_2d(data: np.ndarray, samples: np.ndarray, title: str = "MCPC samples over the data", *,
+               axis_titles: Sequence[str] = ("x₁", "x₂")) -> go.Figure:
     """A 2-D density (contours) of the samples with the data as points (the paper's Fig. 4)."""
     data, samples = np.asarray(data), np.asarray(samples)
     if data.ndim != 2 or data.shape[1] != 2 or samples.ndim != 2 or samples.shape[1] != 2 or not len(samples):
@@ -97,8 +98,9 @@ def density_2d(data: np.ndarray, samples: np.ndarray, title: str = "MCPC samples
                                         meta={"role": "samples", "n": len(samples)}))
     fig.add_trace(go.Scatter(x=data[:, 0], y=data[:, 1], mode="markers", name="data",
                              marker=dict(size=3, color=_rgba(ORANGE, 0.6)), meta={"role": "data", "n": len(data)}))
-    fig.update_layout(template=TEMPLATE_OBJ, title=title, height=420, xaxis=dict(range=[lo[0], hi[0]], title="x₁"),
-                      yaxis=dict(range=[lo[1], hi[1]], title="x₂", scaleanchor="x"))
+    fig.update_layout(template=TEMPLATE_OBJ, title=title, height=420,
+                      xaxis=dict(range=[lo[0], hi[0]], title=axis_titles[0]),
+                      yaxis=dict(range=[lo[1], hi[1]], title=axis_titles[1], scaleanchor="x"))
     return fig
 
 

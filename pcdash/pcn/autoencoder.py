@@ -1,5 +1,11 @@
 """Part 1 of the Generative page: a decoder-only PC autoencoder (latent inferred with the image
-clamped, PCX paper Appendix C.1) against a backprop autoencoder with the same decoder."""
+clamped, PCX paper Appendix C.1) against a backprop autoencoder with the same decoder.
+
+Both reconstruct through the bottleneck: the PC model infers ``h_0`` with the image clamped at
+``h_L`` (every other state relaxed), then decodes ``h_0`` top-down with nothing clamped (§4); the
+BP model encodes, then decodes. The training curve, the test MSE and the pictures all use that
+reconstruction. Test-time inference uses the training ``T`` and starts where training does
+(``h_0 = 0``, hidden states by a forward pass), as PCX's ``pc_decoder.py`` does."""
 
 from __future__ import annotations
 
@@ -23,13 +29,14 @@ class AEConfig:
     latent: int = 8
     hidden: int = 64
     depth: int = 1  # hidden layers of the decoder (and of the encoder)
-    gammas: tuple[float, ...] = (0.05, 0.1)
+    gammas: tuple[float, ...] = (0.1, 0.3)
     seeds: int = 1
     epochs: int = 8
     batch_size: int = 64
     inference_steps: int = 20
+    state_momentum: float = 0.5
     weight_lr: float = 3e-3
-    activation: str = "leaky_relu"
+    activation: str = "hard_tanh"
     n_show: int = 8
 
     def validate(self) -> AEConfig:
@@ -38,6 +45,7 @@ class AEConfig:
         check(len(self.gammas) > 0 and all(g > 0 for g in self.gammas), "each γ must be > 0")
         check(self.seeds >= 1 and self.epochs >= 1 and self.batch_size >= 1, "seeds, epochs and batch size must be ≥ 1")
         check(self.inference_steps >= 1 and self.weight_lr > 0, "T must be ≥ 1 and the weight learning rate > 0")
+        check(0 <= self.state_momentum < 1, "the state momentum must lie in [0, 1)")
         check(self.activation in ACTIVATIONS, f"unknown activation {self.activation!r}")
         return limits.check(self)
 
@@ -61,7 +69,7 @@ def run_autoencoder(config: AEConfig, on_progress=None, should_stop=None) -> Par
     bp_members = pd.DataFrame({"gamma": np.full(config.seeds, np.nan), "seed": np.arange(config.seeds)})
     rep = Reporter(on_progress, [len(gammas) * 2.0, config.seeds])
     pc_algo = GenerativePCN(sizes, activation=config.activation, inference_steps=config.inference_steps,
-                            eval_steps=config.inference_steps)
+                            eval_steps=config.inference_steps, state_momentum=config.state_momentum)
     pc_hp = {"state_lr": gammas, "weight_lr": np.full(len(gammas), config.weight_lr)}
     pc = train_members(pc_algo, pc_hp, seeds, x_train, data.y_train, epochs=config.epochs,
                        batch_size=config.batch_size, eval_sets=evals, should_stop=should_stop,
@@ -84,7 +92,8 @@ def run_autoencoder(config: AEConfig, on_progress=None, should_stop=None) -> Par
     pc_last = last[last["model"] == "PC"].reset_index(drop=True)
     best = int(np.nanargmin(pc_last["test_mse"].to_numpy())) if pc_last["test_mse"].notna().any() else 0
     mlp = member_slice(pc.carry, best).mlp
-    rec = jax.jit(lambda m, x, g: reconstruct(m, x, steps=config.inference_steps, state_lr=g))
+    rec = jax.jit(lambda m, x, g: reconstruct(m, x, steps=config.inference_steps, state_lr=g,
+                                              momentum=config.state_momentum))
     result.arrays["x"] = shown.reshape(-1, *data.input_shape)
     result.arrays["pc"] = np.asarray(rec(mlp, shown, float(gammas[best]))).reshape(-1, *data.input_shape)
     result.scalars["pc_gamma"] = float(gammas[best])

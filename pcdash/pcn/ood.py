@@ -11,11 +11,16 @@ examples and over the least confident quarter (Fig. 19c, 25); with ``F = −ln p
 
 Offline OOD sets are shifted copies of the ID test set: ``inverted`` (−x), ``rotated`` (90°),
 ``noise`` (uniform pixels) and ``shuffled`` (pixels permuted); with MNIST as ID and
-FashionMNIST downloaded, ``fashion_mnist`` as well."""
+FashionMNIST downloaded, ``fashion_mnist`` as well (the paper's pairing).
+
+Two settings: :func:`ood_paper` is Appendix F's (3 hidden layers of 512, GELU, CE output, T = 10
+with γ = 0.01 and no state momentum, SGD on the weights with lr 0.01 and momentum 0.9, T = 100
+at test); the quick default is a smaller, shorter version that trains in seconds."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -30,12 +35,14 @@ from pcdash.pcn.algorithms import HYPERPARAMETERS, PCNAlgorithm
 from pcdash.pcn.energies import layer_energies
 from pcdash.pcn.gen_common import PartResult, Reporter, check, config_key
 from pcdash.pcn.inference import inference
-from pcdash.pcn.network import MLP, forward_pass
+from pcdash.pcn.network import ACTIVATIONS, MLP, forward_pass
+from pcdash.pcn.optimizers import WEIGHT_OPTIMIZERS  # index = PCNAlgorithm's opt_id
 
 SHIFTS = ("noise", "inverted", "rotated", "shuffled")
 OOD_SETS = (*SHIFTS, "fashion_mnist")
 SCORES = ("energy_before", "energy_after", "max_softmax")
 HARD_QUANTILE = 0.25  # the least confident quarter of each score
+OOD_PRESETS = ("quick", "paper")
 
 
 @dataclass(frozen=True)
@@ -44,10 +51,15 @@ class OODConfig:
     ood: str = "noise"
     hidden: int = 128
     depth: int = 2
+    activation: str = "gelu"
     epochs: int = 10
     batch_size: int = 64
     gamma: float = 0.05
+    state_momentum: float = 0.9  # of the state optimiser, in training and at test
+    weight_optimizer: str = "adamw"
     weight_lr: float = 1e-3
+    weight_momentum: float = 0.9  # SGD only
+    weight_decay: float = 1e-4
     train_steps: int = 8
     test_steps: int = 50
     n_test: int = 300
@@ -60,13 +72,36 @@ class OODConfig:
             check(self.dataset == "mnist", "FashionMNIST is the OOD set of MNIST only")
             check(dataset_available("fashion_mnist"), "FashionMNIST is not downloaded: run `pcdash data fetch fashion_mnist`")
         check(self.hidden >= 1 and self.depth >= 1, "width and depth must be ≥ 1")
+        check(self.activation in ACTIVATIONS, f"unknown activation {self.activation!r}")
         check(min(self.epochs, self.batch_size, self.train_steps, self.test_steps, self.n_test) >= 1,
               "epochs, batch size, steps and test examples must be ≥ 1")
         check(0 < self.gamma <= 1 and self.weight_lr > 0, "γ must lie in (0, 1] and the weight learning rate be > 0")
+        check(self.weight_optimizer in WEIGHT_OPTIMIZERS, f"weight optimiser: one of {', '.join(WEIGHT_OPTIMIZERS)}")
+        check(0 <= self.state_momentum < 1 and 0 <= self.weight_momentum < 1, "momenta must lie in [0, 1)")
+        check(self.weight_decay >= 0, "the weight decay must be ≥ 0")
         return limits.check(self)
 
     def key(self) -> str:
         return config_key("ood", self)
+
+
+def ood_paper(dataset: str = "digits", ood: str = "noise") -> OODConfig:
+    """Appendix F's setting: 3 hidden layers of 512 with GELU and a cross-entropy output;
+    training inference T = 10 with γ = 0.01 and no momentum; SGD on the weights, lr 0.01,
+    momentum 0.9, no decay; 75 epochs (the paper's early-stopping epoch); T = 100 at test. The
+    paper gives no batch size: 128, from PCX's ``OOD_energy.py``. ID MNIST vs OOD FashionMNIST
+    in the paper; scored on the first 1,000 test images of each set (all of them on digits)."""
+    return OODConfig(dataset=dataset, ood=ood, hidden=512, depth=3, activation="gelu", epochs=75, batch_size=128,
+                     gamma=0.01, state_momentum=0.0, weight_optimizer="sgd", weight_lr=0.01, weight_momentum=0.9,
+                     weight_decay=0.0, train_steps=10, test_steps=100, n_test=1000)
+
+
+def default_ood(dataset: str = "digits", ood: str = "noise", preset: str = "quick") -> OODConfig:
+    """``"paper"``: :func:`ood_paper`; ``"quick"``: a 2 × 128 network for 10 epochs."""
+    if preset == "paper":
+        return ood_paper(dataset, ood)
+    check(preset == "quick", f"unknown OOD preset {preset!r}; choose from {', '.join(OOD_PRESETS)}")
+    return OODConfig(dataset=dataset, ood=ood)
 
 
 def shifted(x: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
@@ -84,16 +119,16 @@ def shifted(x: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
     raise ValueError(f"unknown shift {kind!r}; choose from {', '.join(SHIFTS)}")
 
 
-@jax.jit
-def _scores(mlp: MLP, x, state_lr, steps_like):
-    """Per example: energy before and after ``len(steps_like)`` inference steps with the output
-    clamped to the prediction, and the max softmax."""
-    steps = steps_like.shape[0]
+@partial(jax.jit, static_argnames=("steps", "momentum"))
+def _scores(mlp: MLP, x, state_lr, *, steps: int, momentum: float):
+    """Per example: energy before and after ``steps`` inference steps (SGD, ``momentum``) with
+    the output clamped to the prediction, and the max softmax."""
     logits = forward_pass(mlp, x)[-1]
     target = jax.nn.one_hot(jnp.argmax(logits, axis=-1), logits.shape[-1])
 
     def one(xi, ti):
-        hidden, trace = inference(mlp, xi[None], ti[None], steps=steps, state_lr=state_lr, loss="ce")
+        hidden, trace = inference(mlp, xi[None], ti[None], steps=steps, state_lr=state_lr, momentum=momentum,
+                                  loss="ce")
         final = jnp.sum(layer_energies(mlp, xi[None], hidden, ti[None], loss="ce"))
         return jnp.sum(trace[0]), final
 
@@ -101,11 +136,13 @@ def _scores(mlp: MLP, x, state_lr, steps_like):
     return before, after, jnp.max(jax.nn.softmax(logits, axis=-1), axis=-1)
 
 
-def score_frame(mlp: MLP, x_id: np.ndarray, x_ood: np.ndarray, *, steps: int, state_lr: float) -> pd.DataFrame:
+def score_frame(mlp: MLP, x_id: np.ndarray, x_ood: np.ndarray, *, steps: int, state_lr: float,
+                momentum: float = 0.9) -> pd.DataFrame:
     """One row per example: ``set`` (ID/OOD), ``energy_before``, ``energy_after``, ``max_softmax``."""
     frames = []
     for name, x in (("ID", x_id), ("OOD", x_ood)):
-        b, a, s = _scores(mlp, jnp.asarray(x.reshape(len(x), -1)), np.float32(state_lr), np.zeros(steps, np.int8))
+        b, a, s = _scores(mlp, jnp.asarray(x.reshape(len(x), -1)), np.float32(state_lr), steps=steps,
+                          momentum=float(momentum))
         frames.append(pd.DataFrame({"set": name, "energy_before": np.asarray(b), "energy_after": np.asarray(a),
                                     "max_softmax": np.asarray(s)}))
     return pd.concat(frames, ignore_index=True)
@@ -144,14 +181,23 @@ def nll_table(scores: pd.DataFrame) -> pd.DataFrame:
             .rename(columns={"energy_before": "nll_before", "energy_after": "nll_after"}).reset_index())
 
 
+def ood_algorithm(config: OODConfig, d_in: int, num_classes: int) -> tuple[PCNAlgorithm, dict[str, np.ndarray]]:
+    """The PC-CE classifier of ``config`` and its one member's hyperparameters."""
+    sizes = (d_in, *([config.hidden] * config.depth), num_classes)
+    algo = PCNAlgorithm(sizes, algorithm="pc-ce", activation=config.activation, inference_steps=config.train_steps,
+                        state_momentum=config.state_momentum, weight_decay=config.weight_decay,
+                        weight_momentum=config.weight_momentum)
+    hp = {k: np.zeros(1, np.float32) for k in HYPERPARAMETERS}
+    hp.update(state_lr=np.array([config.gamma], np.float32), weight_lr=np.array([config.weight_lr], np.float32),
+              opt_id=np.array([float(WEIGHT_OPTIMIZERS.index(config.weight_optimizer))], np.float32))
+    return algo, hp
+
+
 def run_ood(config: OODConfig, on_progress=None, should_stop=None) -> PartResult:
     config.validate()
     data = load_dataset(config.dataset)
     x_train = data.x_train.reshape(len(data.x_train), -1)
-    sizes = (x_train.shape[1], *([config.hidden] * config.depth), data.num_classes)
-    algo = PCNAlgorithm(sizes, algorithm="pc-ce", activation="gelu", inference_steps=config.train_steps)
-    hp = {k: np.zeros(1, np.float32) for k in HYPERPARAMETERS}
-    hp.update(state_lr=np.array([config.gamma]), weight_lr=np.array([config.weight_lr]), opt_id=np.array([0.0]))
+    algo, hp = ood_algorithm(config, x_train.shape[1], data.num_classes)
     if "steps_per_epoch" in hp:
         hp["steps_per_epoch"] = np.array([len(x_train) // config.batch_size], np.float32)
     rep = Reporter(on_progress, [1.0])
@@ -168,7 +214,8 @@ def run_ood(config: OODConfig, on_progress=None, should_stop=None) -> PartResult
         x_ood = load_dataset("fashion_mnist").x_test[:config.n_test]
     else:
         x_ood = shifted(x_id, config.ood, seed=config.seed + 1)
-    scores = score_frame(member_slice(res.carry, 0).mlp, x_id, x_ood, steps=config.test_steps, state_lr=config.gamma)
+    scores = score_frame(member_slice(res.carry, 0).mlp, x_id, x_ood, steps=config.test_steps, state_lr=config.gamma,
+                         momentum=config.state_momentum)
     roc, auroc = roc_table(scores)
     roc_hard, auroc_hard = roc_table(scores, least_confident=HARD_QUANTILE)
     out.tables = {"scores": scores, "roc": roc, "roc_hard": roc_hard, "nll": nll_table(scores)}
