@@ -30,7 +30,7 @@ from pcdash.pcn.optimizers import state_optimizer
 
 def scan_with_freeze(mlp, x, target, *, max_steps, tol, state_lr, momentum=0.9):
     """The alternative: always ``max_steps`` iterations; after convergence the states freeze."""
-    opt = state_optimizer("sgd", state_lr, momentum=momentum)
+    opt = state_optimizer(state_lr, momentum=momentum)
     mu_1 = layer_prediction(mlp, 1, x)
     batch = x.shape[0]
 

@@ -18,8 +18,9 @@ import time
 import jax
 import jax.numpy as jnp
 
-from pcdash.pcn import PCNConfig, run_pcn_sweep
-from pcdash.pcn.paper_settings import energy_propagation_config
+from pcdash.experiments.pcn_config import PCNConfig
+from pcdash.experiments.pcn_sweep import run_pcn_sweep
+from pcdash.experiments.pcx_settings import energy_propagation_config
 
 BEFORE = PCNConfig(optimizers=("adamw", "sgd"), state_lrs=(0.003, 0.01, 0.03, 0.1, 0.3), seeds=2, epochs=5)
 
@@ -57,7 +58,7 @@ def main() -> None:
         for _ in range(args.reps):
             mms.append(matmul_seconds())
             runs.append(sweep_seconds(config))
-        members = len(config.widths) * len(config.optimizers) * len(config.gammas) * config.seeds
+        members = len(config.widths) * len(config.optimizers) * len(config.swept_state_lrs) * config.seeds
         print(f"{name:18s} {members:3d} models × {config.epochs} epochs: {min(runs):6.2f} s "
               f"= {min(runs) / min(mms):7.0f} × a 2048² float32 matmul ({min(mms) * 1e3:.1f} ms)")
 

@@ -29,7 +29,7 @@ import numpy as np
 import optax
 
 from pcdash.engine import train_members
-from pcdash.pcn import PCNAlgorithm
+from pcdash.pcn import PCNAlgorithm, pcn_hyper
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def pcdash_timer(
     extrapolated to a full epoch. Set-up (initialisation, data transfer) is not timed.
     """
     n = len(gammas)
-    hp = {"state_lr": np.asarray(gammas), "weight_lr": np.full(n, WEIGHT_LR), "opt_id": np.zeros(n)}
+    hp = pcn_hyper(gammas, np.full(n, WEIGHT_LR), ["adamw"] * n)
     algo = algorithm(name, setting)
 
     def run() -> float:

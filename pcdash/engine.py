@@ -18,7 +18,6 @@ returned.
 from __future__ import annotations
 
 import functools
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,20 +32,22 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 Carry = Any
 Metrics = dict[str, Array]
+HP = Any  # per-member hyperparameters: a pytree (a dict, a NamedTuple...) of arrays with a member axis
 
 
 class Algorithm(Protocol):
     """How to train one member. Implementations are frozen, hashable dataclasses whose fields
     are static configuration (architecture, loss type, inference steps...): two equal
-    algorithms share one compiled program."""
+    algorithms share one compiled program. ``hp`` is one member's hyperparameters: a pytree
+    (a dict or a NamedTuple of typed scalars) that varies inside the program."""
 
-    def init(self, key: PRNGKeyArray, hp: Mapping[str, Array]) -> Carry:
+    def init(self, key: PRNGKeyArray, hp: HP) -> Carry:
         """One member's training state (parameters, optimiser state, ...)."""
 
     def train_step(
         self,
         carry: Carry,
-        hp: Mapping[str, Array],
+        hp: HP,
         x: Float[Array, "batch ..."],
         y: Int[Array, " batch"],
         key: PRNGKeyArray,
@@ -54,7 +55,7 @@ class Algorithm(Protocol):
         """One optimisation step on one batch. Metrics must hold a scalar ``loss``."""
 
     def evaluate(
-        self, carry: Carry, hp: Mapping[str, Array], x: Float[Array, "batch ..."], y: Int[Array, " batch"]
+        self, carry: Carry, hp: HP, x: Float[Array, "batch ..."], y: Int[Array, " batch"]
     ) -> Metrics:
         """Per-example metrics, each of shape ``(batch,)``; the engine averages them."""
 
@@ -130,7 +131,7 @@ def _take_members(tree, idx: np.ndarray):
 
 
 @eqx.filter_jit
-def _init_members(algo: Algorithm, keys: PRNGKeyArray, hp: Mapping[str, Array]) -> Carry:
+def _init_members(algo: Algorithm, keys: PRNGKeyArray, hp: HP) -> Carry:
     return eqx.filter_vmap(algo.init)(keys, hp)
 
 
@@ -139,7 +140,7 @@ def _train_chunk(
     state: tuple[Carry, Array, dict[str, Array]],
     static: Carry,
     algo: Algorithm,
-    hp: Mapping[str, Array],
+    hp: HP,
     x: Array,
     y: Array,
     perms: Int[Array, "member n"],
@@ -186,7 +187,7 @@ def _train_chunk(
 
 
 @eqx.filter_jit
-def _evaluate(algo: Algorithm, dynamic: Carry, static: Carry, hp: Mapping[str, Array], xb: Array, yb: Array, segb: Array,
+def _evaluate(algo: Algorithm, dynamic: Carry, static: Carry, hp: HP, xb: Array, yb: Array, segb: Array,
               n_segments: int):
     """Per-split sums of the per-example metrics for every member: ``(member, split)`` each.
 
@@ -294,7 +295,7 @@ class _Plan:
     :func:`precompile` lowers exactly the programs a later training run calls."""
 
     algo: Algorithm
-    hp: dict[str, Array]
+    hp: HP
     n_members: int  # real members; the programs see ``n_padded`` (see :func:`padded_count`)
     n_padded: int
     mesh: Mesh | None
@@ -358,24 +359,39 @@ class _Plan:
         return self.evals.split(_evaluate(self.algo, carry, static, self.hp, *self.evals.args()), self.n_members)
 
 
+def member_hyperparameters(hp: HP, n_members: int) -> HP:
+    """``hp`` with every leaf a NumPy array of ``n_members`` values: floating leaves as float32,
+    integer leaves as int32 (a categorical hyperparameter stays an integer), booleans as they are."""
+
+    def one(path, v):
+        v = np.asarray(v)
+        if v.shape != (n_members,):
+            name = jax.tree_util.keystr(path)
+            raise ValueError(f"hyperparameter {name} has shape {v.shape}, expected ({n_members},)")
+        if np.issubdtype(v.dtype, np.floating):
+            return v.astype(np.float32)
+        if np.issubdtype(v.dtype, np.integer):
+            return v.astype(np.int32)
+        return v
+
+    return jax.tree_util.tree_map_with_path(one, hp)
+
+
 def _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices=None) -> _Plan:
     seeds = np.asarray(seeds, dtype=np.uint32)
     n_members = len(seeds)
     if n_members == 0:
         raise ValueError("no members to train")
-    hp = {k: np.asarray(v, dtype=np.float32) for k, v in hp.items()}
-    for k, v in hp.items():
-        if v.shape != (n_members,):
-            raise ValueError(f"hyperparameter {k!r} has shape {v.shape}, expected ({n_members},)")
+    hp = member_hyperparameters(hp, n_members)
     mesh = member_mesh(devices)
     n_padded = padded_count(n_members, mesh)
     if n_padded > n_members:  # padding repeats the last member: same seed, same hyperparameters
         fill = np.minimum(np.arange(n_padded), n_members - 1)
-        seeds, hp = seeds[fill], {k: v[fill] for k, v in hp.items()}
+        seeds, hp = seeds[fill], jax.tree_util.tree_map(lambda v: v[fill], hp)
     if mesh is None:
         x = x_train if isinstance(x_train, jax.Array) else jax.device_put(np.asarray(x_train))
         y = jax.device_put(np.asarray(y_train, dtype=np.int32))
-        hp, seeds = {k: jax.device_put(v) for k, v in hp.items()}, jax.device_put(seeds)
+        hp, seeds = jax.tree_util.tree_map(jax.device_put, hp), jax.device_put(seeds)
     else:
         x, y = _place((x_train, np.asarray(y_train, dtype=np.int32)), mesh, PartitionSpec())
         hp, seeds = _place((hp, seeds), mesh, PartitionSpec(MEMBER_AXIS))
@@ -391,7 +407,7 @@ def _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps,
 
 def precompile(
     algo: Algorithm,
-    hp: Mapping[str, np.ndarray],
+    hp: HP,
     seeds: np.ndarray,
     x_train: np.ndarray | Array,
     y_train: np.ndarray | Array,
@@ -419,7 +435,7 @@ def precompile(
 
 def train_members(
     algo: Algorithm,
-    hp: Mapping[str, np.ndarray],
+    hp: HP,
     seeds: np.ndarray,
     x_train: np.ndarray | Array,
     y_train: np.ndarray | Array,
@@ -439,7 +455,8 @@ def train_members(
 
     Args:
         algo: how one member is initialised, trained and evaluated.
-        hp: per-member hyperparameters, each an array of shape ``(member,)``.
+        hp: per-member hyperparameters, a pytree whose leaves have shape ``(member,)``
+            (floats become float32, integers int32: see :func:`member_hyperparameters`).
         seeds: ``(member,)`` integer seeds; a member's seed sets its initialisation and the
             order in which it sees the data.
         x_train, y_train: the training set; moved to the device once.
@@ -518,6 +535,3 @@ def member_slice(carry: Carry, i: int) -> Carry:
     """Member ``i`` of a stacked state."""
     return jax.tree_util.tree_map(lambda v: v[i] if eqx.is_array(v) else v, carry)
 
-
-def num_chunks(steps_per_epoch: int, chunk: int) -> int:
-    return math.ceil(steps_per_epoch / chunk)

@@ -247,7 +247,7 @@ def _pc_passes(algorithm: str, steps: int) -> float:
 
 def pcn_cost(config: Any) -> Cost:
     data = _data(config.dataset, config.val_fraction)
-    per_width = len(config.optimizers) * len(config.gammas) * config.seeds
+    per_width = len(config.optimizers) * len(config.swept_state_lrs) * config.seeds
     passes = _pc_passes(config.algorithm, config.inference_steps)
     nets = [_mlp([data.dim, *([int(w)] * config.depth), data.classes]) for w in config.widths]
     groups = [(per_width, net, passes * data.n_train * config.epochs, data.n_eval * config.epochs) for net in nets]
@@ -264,7 +264,7 @@ def _decoder(config: Any, d: int, width: int | None = None) -> _Net:
 
 def ae_cost(config: Any) -> Cost:
     data = _data(config.dataset)
-    pc_members = len(config.gammas) * config.seeds
+    pc_members = len(config.state_lrs) * config.seeds
     dec = _decoder(config, data.dim)
     enc = _mlp([data.dim, *([config.hidden] * config.depth), config.latent])
     t = config.inference_steps
@@ -328,7 +328,7 @@ def _sizes(config: Any) -> list[tuple[str, str, Any]]:
               ("batch size", "batch", g(config, "batch_size", 1)),
               ("seeds", "seeds", g(config, "seeds", 1))]  # fmt: skip
     if name == "AEConfig":
-        return [*common, ("γ values", "list_len", config.gammas), ("inference steps T", "steps", config.inference_steps)]
+        return [*common, ("γ values", "list_len", config.state_lrs), ("inference steps T", "steps", config.inference_steps)]
     if name == "MCPCConfig":
         return [*common, ("training inference steps", "steps", config.train_steps),
                 ("sampling steps", "long_steps", config.sample_steps), ("samples", "samples", config.n_samples)]

@@ -44,7 +44,7 @@ class Group:
     it back; otherwise it only sends metrics)."""
 
     algo: Algorithm
-    hp: Mapping[str, np.ndarray]
+    hp: Any  # per-member hyperparameters: a pytree with a member axis (see pcdash.engine)
     seeds: np.ndarray
     members: pd.DataFrame
     to_frame: Callable[[TrainResult, pd.DataFrame], pd.DataFrame]
@@ -63,7 +63,7 @@ class Group:
         positions = np.asarray(positions, dtype=int)
         return replace(
             self,
-            hp={k: np.asarray(v)[positions] for k, v in self.hp.items()},
+            hp=jax.tree_util.tree_map(lambda v: np.asarray(v)[positions], self.hp),
             seeds=np.asarray(self.seeds)[positions],
             members=self.members.iloc[positions].reset_index(drop=True),
             init_carry=None if self.init_carry is None else to_host(self.init_carry, positions),
@@ -91,7 +91,8 @@ class SweepProgress:
     eta_s: float | None
     frame: pd.DataFrame  # tidy rows of every finished epoch so far
     message: str
-    extras: dict[str, Any] = field(default_factory=dict)  # sweep-specific live data (e.g. latents)
+    extras: dict[str, Any] = field(default_factory=dict)  # where it trains (a backend's workers, retries)
+    result: Any = None  # the experiment's partial result, of the type of its final result
 
 
 @dataclass
@@ -122,7 +123,7 @@ def run_groups(
     done_frames: list[pd.DataFrame] = []
     results: list[TrainResult] = []
     stopped = False
-    cache: dict[str, Any] = {"epochs": -1, "frame": pd.DataFrame()}
+    cache: dict[str, Any] = {"epochs": 0, "parts": [], "frame": pd.DataFrame()}
 
     for gi, group in enumerate(groups):
         base = float(weights[:gi].sum())
@@ -130,9 +131,10 @@ def run_groups(
         def progress(p: Progress, group=group, base=base, gi=gi):
             if on_progress is None:
                 return
-            if len(p.history) != cache["epochs"]:
-                partial = TrainResult(p.history, np.zeros(0, bool), None, False, 0)
-                cache["frame"] = pd.concat([*done_frames, group.to_frame(partial, group.members)], ignore_index=True)
+            if len(p.history) != cache["epochs"] or not cache["parts"]:  # only the new epochs become rows
+                new = TrainResult(p.history[cache["epochs"]:], np.zeros(0, bool), None, False, 0)
+                cache["parts"].append(group.to_frame(new, group.members))
+                cache["frame"] = pd.concat([*done_frames, *cache["parts"]], ignore_index=True)
                 cache["epochs"] = len(p.history)
             fraction = base + weights[gi] * p.fraction
             elapsed = time.perf_counter() - t0
@@ -147,7 +149,7 @@ def run_groups(
             on_progress=progress, should_stop=should_stop,
             init_carry=group.init_carry, epoch_hook=group.epoch_hook,
         )
-        cache["epochs"] = -1
+        cache.update(epochs=0, parts=[])
         results.append(result)
         done_frames.append(group.to_frame(result, group.members))
         if result.stopped:

@@ -17,7 +17,7 @@ from pcdash.cli import main
 from pcdash.cre.config import CREConfig
 from pcdash.errors import ConfigError
 from pcdash.parsing import parse_int_list
-from pcdash.pcn.config import PCNConfig
+from pcdash.experiments.pcn_config import PCNConfig
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 MANY_LAMBDAS = ",".join(f"{i / 2000:g}" for i in range(2001))  # with 20 seeds: the "40020 models" link

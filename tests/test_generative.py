@@ -12,36 +12,30 @@ import pytest
 from pcdash.data import load_dataset
 from pcdash.data.iris import load_iris_2d
 from pcdash.errors import PcdashError
-from pcdash.pcn.autoencoder import AEConfig, run_autoencoder
+from pcdash.experiments.autoencoder import AEConfig, run_autoencoder
+from pcdash.experiments.mcpc import MCPCConfig, default_mcpc, iris_paper, mmd, moment_distance, run_mcpc
+from pcdash.experiments.memory import MemoryConfig, corrupt, recall_table, run_memory
+from pcdash.experiments.ood import OODConfig, default_ood, ood_algorithm, run_ood
 from pcdash.pcn.gen_notes import TABS
 from pcdash.pcn.generative import (
     GenerativePCN,
+    clamp_output,
     decode,
+    free_energy,
+    generative_hyper,
+    generative_states,
     infer_latents,
-    initial_states,
-    per_example_energy,
-    predict,
     reconstruct,
-    relax,
-    state_optimizer,
 )
-from pcdash.pcn.mcpc import MCPCConfig, default_mcpc, iris_paper, mmd, moment_distance, run_mcpc
-from pcdash.pcn.memory import MemoryConfig, corrupt, recall_table, run_memory
+from pcdash.pcn.inference import relax
 from pcdash.pcn.network import init_mlp, layer_prediction
-from pcdash.pcn.ood import (
-    OODConfig,
-    default_ood,
-    nll_table,
-    ood_algorithm,
-    roc_table,
-    run_ood,
-    shifted,
-)
+from pcdash.pcn.ood import nll_table, roc_table, shifted
+from pcdash.pcn.optimizers import WEIGHT_OPTIMIZERS, state_optimizer
 
 
 def test_langevin_noise_has_the_variance_of_eq_4():
     lr, temperature = 0.01, 0.5
-    opt = state_optimizer(lr, temperature=temperature, key=jax.random.PRNGKey(0))
+    opt = state_optimizer(lr, momentum=0.0, temperature=temperature, key=jax.random.PRNGKey(0))
     params = {"h": jnp.zeros((20000,))}
     state = opt.init(params)
     upd1, state = opt.update({"h": jnp.ones((20000,))}, state, params)
@@ -88,9 +82,10 @@ def test_relax_lowers_the_energy_and_keeps_fixed_entries():
     mlp = init_mlp(jax.random.PRNGKey(0), (4, 16, 10), activation="tanh")
     x = jax.random.normal(jax.random.PRNGKey(1), (5, 10))
     fixed = jnp.arange(10) < 5
-    states = initial_states(mlp, jnp.zeros((5, 4)), x)
-    out, trace = relax(mlp, states, steps=50, optimizer=state_optimizer(0.05, momentum=0.5), fixed=fixed)
-    assert float(jnp.mean(per_example_energy(mlp, out))) < float(trace[0])
+    states = generative_states(mlp, jnp.zeros((5, 4)), x)
+    out, _, trace = relax(free_energy(mlp), states, optimizer=state_optimizer(0.05, momentum=0.5), steps=50,
+                          clamp=clamp_output(x, fixed))
+    assert float(jnp.mean(free_energy(mlp)(out)[0])) < float(trace[0])
     np.testing.assert_array_equal(np.asarray(out[-1][:, :5]), np.asarray(x[:, :5]))
 
 
@@ -124,8 +119,8 @@ def test_pc_and_bp_autoencoders_are_limited_by_their_bottleneck():
     pca_mse = float(np.mean(np.square(pca.inverse_transform(pca.transform(x_test)) - x_test)))
     r = run_autoencoder(AEConfig(latent=2))
     mse = r.tables["mse"]
-    pc = mse[mse["model"] == "PC"]["test_mse"].min()
-    bp = mse[mse["model"] == "BP"]["test_mse"].min()
+    pc = mse[mse["model"] == "PC"]["mse"].min()
+    bp = mse[mse["model"] == "BP"]["mse"].min()
     print(f"test MSE, latent 2: PC {pc:.4f}, BP {bp:.4f}, PCA(2) {pca_mse:.4f}")
     assert pc >= 0.8 * pca_mse
     assert bp >= 0.8 * pca_mse
@@ -136,11 +131,12 @@ def test_pc_autoencoder_learns_and_keeps_up_with_backprop():
     """At the page's defaults (latent 8) the PC decoder's test MSE falls with training and ends
     within 25% of the BP autoencoder with the same decoder (PCX Table 2: comparable)."""
     r = run_autoencoder(AEConfig())
-    pc = r.frame[r.frame["model"] == "PC"]
-    best_gamma = pc[pc["epoch"] == pc["epoch"].max()].sort_values("test_mse")["gamma"].iloc[0]
-    curve = pc[pc["gamma"] == best_gamma].sort_values("epoch")["test_mse"].to_numpy()
-    bp = r.frame[r.frame["model"] == "BP"].sort_values("epoch")["test_mse"].to_numpy()
-    print(f"PC (γ = {best_gamma:g}) test MSE by epoch {np.round(curve, 4)}, BP {np.round(bp, 4)}")
+    test = r.frame[r.frame["split"] == "test"]
+    pc = test[test["model"] == "PC"]
+    best_state_lr = pc[pc["epoch"] == pc["epoch"].max()].sort_values("mse")["state_lr"].iloc[0]
+    curve = pc[pc["state_lr"] == best_state_lr].sort_values("epoch")["mse"].to_numpy()
+    bp = test[test["model"] == "BP"].sort_values("epoch")["mse"].to_numpy()
+    print(f"PC (γ = {best_state_lr:g}) test MSE by epoch {np.round(curve, 4)}, BP {np.round(bp, 4)}")
     assert curve[-1] < 0.7 * curve[0]
     assert curve[-1] < 1.25 * bp[-1]
     assert r.arrays["pc"].shape == r.arrays["bp"].shape == r.arrays["x"].shape == (8, 8, 8, 1)
@@ -155,12 +151,12 @@ def test_pcx_layer_form_feeds_the_activation_of_the_state_below():
     mlp = init_mlp(jax.random.PRNGKey(0), (3, 4, 2), activation="tanh")
     h = jax.random.normal(jax.random.PRNGKey(1), (5, 3)) * 3
     w, b = mlp.weights[0], mlp.biases[0]
-    np.testing.assert_allclose(np.asarray(predict(mlp, 1, h, form="pre")), np.asarray(jnp.tanh(h) @ w.T + b),
-                               rtol=1e-6)
-    np.testing.assert_allclose(np.asarray(predict(mlp, 1, h, form="post")), np.asarray(jnp.tanh(h @ w.T + b)),
-                               rtol=1e-6)
-    states = initial_states(mlp, h, None, form="pre")  # a forward pass: zero prediction errors
-    assert float(jnp.max(per_example_energy(mlp, states, form="pre"))) < 1e-10
+    np.testing.assert_allclose(np.asarray(layer_prediction(mlp, 1, h, form="pre")),
+                               np.asarray(jnp.tanh(h) @ w.T + b), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(layer_prediction(mlp, 1, h, form="post")),
+                               np.asarray(jnp.tanh(h @ w.T + b)), rtol=1e-6)
+    states = generative_states(mlp, h, None, form="pre")  # a forward pass: zero prediction errors
+    assert float(jnp.max(free_energy(mlp, form="pre")(states)[0])) < 1e-10
     np.testing.assert_allclose(np.asarray(states[-1]), np.asarray(decode(mlp, h, form="pre")), rtol=1e-6)
 
 
@@ -171,7 +167,7 @@ def test_prior_mean_gradient_is_the_mean_prior_error():
     mlp = init_mlp(jax.random.PRNGKey(0), sizes, activation="tanh")
     theta0 = jnp.array([0.3, -0.2, 0.1])
     h0 = jax.random.normal(jax.random.PRNGKey(1), (5, 3)) + 1.0
-    states = initial_states(mlp, h0, jax.random.normal(jax.random.PRNGKey(2), (5, 2)))
+    states = generative_states(mlp, h0, jax.random.normal(jax.random.PRNGKey(2), (5, 2)))
     w = jnp.ones(5)
     for prior in (1.0, 4.0):
         algo = GenerativePCN(sizes, activation="tanh", prior=prior, learn_prior_mean=True, out_var=0.01)
@@ -185,7 +181,7 @@ def test_a_train_step_moves_the_prior_mean_towards_the_inferred_latents():
     sizes = (2, 16, 2)
     algo = GenerativePCN(sizes, activation="tanh", inference_steps=30, prior=1.0, learn_prior_mean=True,
                          out_var=0.01, weight_decay=0.0)
-    hp = {"state_lr": jnp.float32(0.01), "weight_lr": jnp.float32(0.05)}
+    hp = generative_hyper(0.01, 0.05)
     carry = algo.init(jax.random.PRNGKey(0), hp)
     x = jnp.tile(jnp.array([[2.0, -1.5]]), (64, 1))
     states = infer_latents(carry.mlp, x, steps=30, state_lr=0.01, prior=1.0, prior_mean=carry.prior_mean,
@@ -232,7 +228,7 @@ def test_iris_preset_is_the_papers_setting():
     c = iris_paper().validate()
     assert default_mcpc("moons", "paper") == c
     assert c.dataset == "iris" and c.sizes(2) == (64, 64, 2) and c.activation == "tanh" and c.form == "pre"
-    assert (c.gamma, c.momentum, c.temperature, c.out_var) == (0.01, 0.9, 1.0, 0.01)
+    assert (c.state_lr, c.momentum, c.temperature, c.out_var) == (0.01, 0.9, 1.0, 0.01)
     assert (c.train_steps, c.sample_steps, c.batch_size) == (500, 10_000, 150)
     assert (c.weight_lr, c.weight_decay) == (1e-3, 1e-4)
     assert c.epochs * (150 * c.data_repeats // c.batch_size) == 10_200  # PCX: 68 epochs of 150 batches
@@ -320,15 +316,16 @@ def test_mnist_vs_fashion_mnist_ood_from_files_the_test_writes(tmp_path, monkeyp
 
 
 def test_ood_preset_is_appendix_f():
-    """3 × 512 GELU with a CE output, T = 10, γ = 0.01 without momentum, SGD (opt_id 1) with lr
+    """3 × 512 GELU with a CE output, T = 10, γ = 0.01 without momentum, SGD with lr
     0.01 and momentum 0.9, T = 100 at test; the quick default stays small."""
     c = default_ood(preset="paper").validate()
     algo, hp = ood_algorithm(c, 64, 10)
     assert algo.sizes == (64, 512, 512, 512, 10) and algo.activation == "gelu" and algo.algorithm == "pc-ce"
     assert algo.inference_steps == 10 and algo.state_momentum == 0.0 and algo.state_optimizer == "sgd"
     assert algo.weight_momentum == 0.9 and algo.weight_decay == 0.0
-    assert float(hp["opt_id"][0]) == 1.0 and float(hp["weight_lr"][0]) == pytest.approx(0.01)
-    assert float(hp["state_lr"][0]) == pytest.approx(0.01)
+    assert int(hp.weight_optimizer[0]) == WEIGHT_OPTIMIZERS.index("sgd")
+    assert hp.weight_optimizer.dtype == np.int32 and float(hp.weight_lr[0]) == pytest.approx(0.01)
+    assert float(hp.state_lr[0]) == pytest.approx(0.01)
     assert c.test_steps == 100 and c.epochs == 75
     quick, _ = ood_algorithm(default_ood(), 64, 10)
     assert quick.sizes == (64, 128, 128, 10)
@@ -352,7 +349,7 @@ def test_roc_table_and_shifts():
 
 
 @pytest.mark.parametrize("make", [
-    lambda: AEConfig(gammas=()), lambda: MCPCConfig(gamma=0.05, out_var=0.01), lambda: MemoryConfig(ns=(0,)),
+    lambda: AEConfig(state_lrs=()), lambda: MCPCConfig(state_lr=0.05, out_var=0.01), lambda: MemoryConfig(ns=(0,)),
     lambda: OODConfig(ood="fashion_mnist"), lambda: AEConfig(dataset="moons"), lambda: AEConfig(state_momentum=1.0),
     lambda: OODConfig(weight_optimizer="lion"), lambda: MCPCConfig(data_repeats=0),
     lambda: default_mcpc("moons", "fast"), lambda: default_ood(preset="fast"),

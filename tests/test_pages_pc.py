@@ -84,8 +84,8 @@ def test_pc_variants_land_within_a_few_points_of_bp_on_digits():
     from dataclasses import replace
 
     from pcdash.figures.pc_compare import algorithm_table
-    from pcdash.pcn import PCNConfig
-    from pcdash.pcn.compare import run_pcn_comparison
+    from pcdash.experiments.pcn_config import PCNConfig
+    from pcdash.experiments.comparison import run_pcn_comparison
 
     base = PCNConfig(state_lrs=(0.1,), widths=(64,), depth=1, epochs=6, seeds=1, batch_size=32, inference_steps=4,
                      weight_lr=2e-3, beta0=0.5, beta_rate=0.25)  # fmt: skip

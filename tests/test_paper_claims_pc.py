@@ -13,8 +13,8 @@ from pcdash.data import load_dataset
 from pcdash.engine import member_slice
 from pcdash.figures.pc_compare import algorithm_table
 from pcdash.pcn import ALGORITHMS
-from pcdash.pcn.compare import TABLE1_DEFAULT, run_pcn_comparison
-from pcdash.pcn.conditions import QUICK, condition_config
+from pcdash.experiments.comparison import TABLE1_DEFAULT, run_pcn_comparison
+from pcdash.experiments.conditions import QUICK, condition_config
 from pcdash.pcn.landscape import loss_landscape, sharpness
 
 pytestmark = pytest.mark.slow

@@ -11,9 +11,10 @@ import pytest
 
 from pcdash.errors import ConfigError
 from pcdash.figures.pc_compare import algorithm_table, weight_layers
-from pcdash.pcn import PCNAlgorithm, PCNConfig, inference, init_mlp
+from pcdash.experiments.pcn_config import PCNConfig
+from pcdash.pcn import PCNAlgorithm, inference, init_mlp, pcn_hyper
 from pcdash.pcn.algorithms import layer_cosines
-from pcdash.pcn.conditions import (
+from pcdash.experiments.conditions import (
     QUICK,
     comparison_variants,
     condition_config,
@@ -66,7 +67,7 @@ def test_each_member_under_vmap_stops_on_its_own():
 
 def test_standard_pc_converges_before_its_weight_update_and_reports_the_steps():
     """Condition 2 kept: the update at convergence is the update after 1,024 steps."""
-    hp = {"state_lr": jnp.float32(0.1), "weight_lr": jnp.float32(1e-3), "opt_id": jnp.float32(0)}
+    hp = pcn_hyper(0.1, 1e-3, "adamw")
     algo = PCNAlgorithm(SIZES, inference_steps=256, inference_tol=1e-3, weight_decay=0.0)
     carry = algo.init(jax.random.PRNGKey(2), hp)
     _, metrics = jax.jit(algo.train_step)(carry, hp, X, jnp.arange(16) % 3, jax.random.PRNGKey(0))
@@ -110,7 +111,7 @@ def test_the_papers_names_and_what_each_model_changes():
 
 
 def test_l2_decay_is_the_gradient_of_a_gaussian_prior_through_the_optimiser():
-    hp = {"state_lr": jnp.float32(0.1), "weight_lr": jnp.float32(0.01), "opt_id": jnp.float32(1)}  # SGD
+    hp = pcn_hyper(0.1, 0.01, "sgd")
     kw = dict(inference_steps=4, weight_momentum=0.0, weight_decay=0.0, precision="layer")
     plain, prior = PCNAlgorithm(SIZES, **kw), PCNAlgorithm(SIZES, l2_decay=0.5, **kw)
     carry = plain.init(jax.random.PRNGKey(3), hp)

@@ -11,7 +11,8 @@ import pytest
 
 from pcdash.cli import main
 from pcdash.errors import ConfigError
-from pcdash.pcn import ALGORITHMS, PCNAlgorithm, PCNConfig
+from pcdash.experiments.pcn_config import PCNConfig
+from pcdash.pcn import ALGORITHMS, PCNAlgorithm, pcn_hyper
 from pcdash.pcn.algorithms import layer_cosines
 from pcdash.pcn.energies import gaussian_energy, layer_energies
 from pcdash.pcn.landscape import filter_normalised_direction, loss_landscape
@@ -22,14 +23,14 @@ X = jax.random.normal(jax.random.PRNGKey(1), (16, 6))
 Y = jnp.arange(16) % 3
 
 
-def hp(gamma=0.05, lr=0.01, opt=1.0, spe=2.0):
-    return {"state_lr": jnp.float32(gamma), "weight_lr": jnp.float32(lr), "opt_id": jnp.float32(opt),
-            "steps_per_epoch": jnp.float32(spe)}  # fmt: skip
+def hp(gamma=0.05, lr=0.01, opt="sgd"):
+    return pcn_hyper(gamma, lr, opt)
 
 
 def algo(name="pc-se", **kw):
-    kw.setdefault("weight_momentum", 0.0)  # plain SGD (opt_id 1): update = −lr · gradient
+    kw.setdefault("weight_momentum", 0.0)  # plain SGD: update = −lr · gradient
     kw.setdefault("state_optimizer", "sgd")
+    kw.setdefault("steps_per_epoch", 2)
     return PCNAlgorithm(SIZES, algorithm=name, **kw)
 
 
@@ -93,7 +94,7 @@ def test_ipc_updates_states_and_weights_from_the_same_states_and_weights():
     assert float(jnp.abs(d.weights[-1]).max()) > 0
     # T weight updates inside one training step (AdamW counts them); standard PC makes one
     for name, count in (("ipc", 4), ("pc-se", 1)):
-        new, _ = step(algo(name, inference_steps=4), hp(opt=0.0))
+        new, _ = step(algo(name, inference_steps=4), hp(opt="adamw"))
         counts = [int(s.count) for s in jax.tree_util.tree_leaves(
             new.opt_state, is_leaf=lambda s: isinstance(s, optax.ScaleByAdamState)) if isinstance(s, optax.ScaleByAdamState)]
         assert counts and all(c == count for c in counts)
@@ -129,11 +130,11 @@ def test_negative_nudging_is_the_sign_inverted_update_at_minus_beta_and_still_de
 
 def test_beta_schedule_and_alternating_centred_nudging_follow_epoch_parity():
     a = algo("cn", beta0=0.3, beta_rate=0.4, cn_schedule="alternate")
-    signs, betas = zip(*[a.nudge(hp(spe=2.0), jnp.int32(s)) for s in range(8)], strict=True)
+    signs, betas = zip(*[a.nudge(jnp.int32(s)) for s in range(8)], strict=True)
     assert [float(s) for s in signs] == [1, 1, -1, -1, 1, 1, -1, -1]
     np.testing.assert_allclose([float(b) for b in betas], [0.3, 0.3, 0.7, 0.7, 1, 1, 1, 1], rtol=1e-6)
     # a CN step in an odd epoch is an NN step, in an even epoch a PN step (same β)
-    h = hp(spe=2.0)
+    h = hp()
     for name, at in (("nn", 2), ("pn", 4)):
         c_cn = a.init(KEY, h)._replace(step=jnp.int32(at))
         c_ref = algo(name, beta0=0.3, beta_rate=0.4).init(KEY, h)._replace(step=jnp.int32(at))
@@ -144,10 +145,9 @@ def test_beta_schedule_and_alternating_centred_nudging_follow_epoch_parity():
 
 def _cn_signs(seed: int, epochs: int = 40, schedule: str = "random") -> list[int]:
     """The sign (+1 PN, −1 NN) of every epoch of a CN member initialised from ``seed``."""
-    a = algo("cn", cn_schedule=schedule)
-    h = hp(spe=3.0)
-    carry = a.init(jax.random.PRNGKey(seed), h)
-    return [int(a.nudge(h, jnp.int32(3 * e + 1), carry.nudge_key)[0]) for e in range(epochs)]
+    a = algo("cn", cn_schedule=schedule, steps_per_epoch=3)
+    carry = a.init(jax.random.PRNGKey(seed), hp())
+    return [int(a.nudge(jnp.int32(3 * e + 1), carry.nudge_key)[0]) for e in range(epochs)]
 
 
 def test_centred_nudging_picks_pn_or_nn_at_random_each_epoch_seeded_per_member():
@@ -160,12 +160,12 @@ def test_centred_nudging_picks_pn_or_nn_at_random_each_epoch_seeded_per_member()
     assert signs != _cn_signs(1) and _cn_signs(1) != _cn_signs(2)  # differs across seeds
     assert _cn_signs(0, 8, "alternate") == _cn_signs(5, 8, "alternate") == [1, -1] * 4
     # a CN step is exactly a PN step in a positive epoch and an NN step in a negative one
-    h = hp(spe=3.0)
-    a = algo("cn", beta0=0.3, beta_rate=0.0)
+    h = hp()
+    a = algo("cn", beta0=0.3, beta_rate=0.0, steps_per_epoch=3)
     carry = a.init(KEY, h)
     for e in (signs.index(1), signs.index(-1)):
         at = carry._replace(step=jnp.int32(3 * e))
-        ref = algo("pn" if signs[e] > 0 else "nn", beta0=0.3, beta_rate=0.0)
+        ref = algo("pn" if signs[e] > 0 else "nn", beta0=0.3, beta_rate=0.0, steps_per_epoch=3)
         assert close(delta(a, h, at)[0], delta(ref, h, ref.init(KEY, h)._replace(step=jnp.int32(3 * e)))[0])
         assert float(step(a, h, at)[1]["nudge_sign"]) == signs[e]
     with pytest.raises(ConfigError, match="CN schedule"):
@@ -211,7 +211,7 @@ def test_precision_weighted_energy_its_gradients_and_optimal_variances():
     assert all(float(jnp.abs(v).sum()) == 0 for v in plain.log_var)
 
 
-@pytest.mark.parametrize("opt", [0.0, 1.0])  # AdamW, SGD with momentum
+@pytest.mark.parametrize("opt", ["adamw", "sgd"])  # SGD with momentum
 def test_weight_decay_shrinks_the_weights_decoupled(opt):
     h = hp(opt=opt, lr=0.01)
     d0, _, c = delta(algo("pc-se", weight_decay=0.0), h)

@@ -11,15 +11,15 @@ import pytest
 from pcdash import engine
 from pcdash.data import load_dataset
 from pcdash.errors import ConfigError
-from pcdash.pcn import (
-    PCNAlgorithm,
-    PCNConfig,
+from pcdash.experiments.pcn_config import PCNConfig
+from pcdash.experiments.pcn_sweep import (
     PCNSweepOutput,
     energy_trace_for_batch,
     load_pcn_output,
     run_pcn_sweep,
     save_pcn_output,
 )
+from pcdash.pcn import PCNAlgorithm, pcn_hyper
 from pcdash.sweep import SweepProgress
 
 DIGITS_GAMMAS = (0.003, 0.01, 0.03, 0.1)
@@ -105,9 +105,9 @@ def test_new_gammas_or_seeds_do_not_recompile() -> None:
     y = rng.integers(0, 3, size=96).astype(np.int32)
 
     def sweep(gammas: list[float], seeds: list[int]) -> None:
-        hp = {"state_lr": gammas, "weight_lr": [1e-3] * 3, "opt_id": [0, 1, 0]}  # AdamW and SGD
+        hp = pcn_hyper(gammas, [1e-3] * 3, ["adamw", "sgd", "adamw"])
         engine.train_members(
-            algo, {k: np.asarray(v) for k, v in hp.items()}, np.asarray(seeds), x, y,
+            algo, hp, np.asarray(seeds), x, y,
             epochs=2, batch_size=16, eval_sets={"val": (x[:32], y[:32])},
         )  # fmt: skip
 
@@ -161,9 +161,11 @@ def test_sweep_over_widths_gives_one_tidy_frame_and_combined_progress() -> None:
     fractions = [p.fraction for p in seen]
     assert fractions == sorted(fractions) and fractions[-1] == pytest.approx(1.0)
     assert len(seen[-1].frame) == len(frame)
-    live = seen[-1].extras["energy_trace"]
-    assert live.shape == (16, 5, 2) and np.isfinite(live).all()
-    assert np.isnan(seen[0].extras["energy_trace"]).all()  # no epoch finished yet
+    live = seen[-1].result  # the live result has the interface of the finished one
+    assert isinstance(live, PCNSweepOutput) and live.frame is seen[-1].frame
+    assert live.energy_trace.shape == (16, 5, 2) and np.isfinite(live.energy_trace).all()
+    assert list(live.members["member"]) == list(range(16))
+    assert np.isnan(seen[0].result.energy_trace).all()  # no epoch finished yet
 
     # Saved and reloaded, the sweep still computes energy traces of a chosen batch.
     data = load_dataset("moons")

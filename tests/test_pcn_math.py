@@ -20,6 +20,7 @@ from pcdash.pcn import (
     layer_energies,
     nudged_target,
     pc_weight_gradients,
+    pcn_hyper,
     weight_optimizer,
 )
 
@@ -123,17 +124,18 @@ def test_nudged_pc_update_points_along_the_bp_gradient(
             assert cosine > 0.99, f"layer {layer}: cosine {cosine:.5f}"
 
 
-@pytest.mark.parametrize("opt_id", [0, 1])
-def test_weight_optimizer_selects_adamw_or_sgd(opt_id: int) -> None:
+@pytest.mark.parametrize("optimizer", [0, 1])
+def test_weight_optimizer_selects_adamw_or_sgd(optimizer: int) -> None:
+    """The weight optimiser is an integer hyperparameter (0 AdamW, 1 SGD), traced like any other."""
     params = {"w": jnp.array([1.0, -2.0, 3.0])}
     grads = {"w": jnp.array([0.5, 0.1, -0.3])}
-    chosen = weight_optimizer(jnp.float32(opt_id), 0.01, weight_decay=1e-4, momentum=0.9)
+    chosen = weight_optimizer(jnp.int32(optimizer), 0.01, weight_decay=1e-4, momentum=0.9)
     adamw = optax.adamw(0.01, weight_decay=1e-4)
     state, ref_state = chosen.init(params), adamw.init(params)
     v = np.zeros(3)
     for _ in range(3):
         updates, state = chosen.update(grads, state, params)
-        if opt_id == 0:
+        if optimizer == 0:
             expected, ref_state = adamw.update(grads, ref_state, params)
             expected = expected["w"]
         else:  # by hand: v ← 0.9 v + g; Δθ = −lr (v + wd θ), the decay outside the momentum
@@ -146,7 +148,7 @@ def test_weight_optimizer_selects_adamw_or_sgd(opt_id: int) -> None:
 def test_every_algorithm_learns_a_fixed_batch_without_rank_promotion(algorithm: str) -> None:
     # Strict *dtype* promotion is left out: optax's Adam bias correction (1 - b1**count) needs it.
     algo = PCNAlgorithm((6, 12, 12, 3), algorithm=algorithm, activation="tanh", inference_steps=4)
-    hp = {"state_lr": jnp.float32(0.1), "weight_lr": jnp.float32(0.01), "opt_id": jnp.float32(0)}
+    hp = pcn_hyper(0.1, 0.01, "adamw")
     x = jax.random.normal(jax.random.PRNGKey(0), (24, 6))
     y = jnp.arange(24, dtype=jnp.int32) % 3
     with jax.numpy_rank_promotion("raise"):

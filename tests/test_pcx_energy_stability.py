@@ -1,4 +1,4 @@
-"""PCX §5.1 / Appendix D on the Energy dynamics page's defaults (:mod:`pcdash.pcn.paper_settings`),
+"""PCX §5.1 / Appendix D on the Energy dynamics page's defaults (:mod:`pcdash.experiments.pcx_settings`),
 on digits and two moons: γ = 1 trains worse (Fig. 6c), the energy ratio rises with γ (Fig. 6d),
 AdamW's stable γ shrinks with width and SGD's does not (Fig. 7); plus the pieces they rest on."""
 
@@ -12,9 +12,11 @@ import pytest
 
 from pcdash.errors import ConfigError
 from pcdash.paper_figures import ENERGY_PAGE, PAGE_NOTES, figures_for, paper_figure
-from pcdash.pcn import PCNConfig, forward_pass, init_mlp, layer_prediction, run_pcn_sweep
+from pcdash.experiments.pcn_config import PCNConfig
+from pcdash.experiments.pcn_sweep import run_pcn_sweep
+from pcdash.pcn import forward_pass, init_mlp, layer_prediction
 from pcdash.pcn.network import OUTPUT_ACTIVATION
-from pcdash.pcn.paper_settings import (
+from pcdash.experiments.pcx_settings import (
     energy_propagation_config,
     paper_weight_lr,
     training_stability_config,

@@ -31,8 +31,8 @@ from pcdash.backends.ray_cluster import RayBackend, connect
 from pcdash.cre.config import CREConfig
 from pcdash.cre.sweep import run_cre_sweep
 from pcdash.errors import ConfigError
-from pcdash.pcn.config import PCNConfig
-from pcdash.pcn.sweep import run_pcn_sweep
+from pcdash.experiments.pcn_config import PCNConfig
+from pcdash.experiments.pcn_sweep import run_pcn_sweep
 
 NODE = {"num_cpus": 1, "object_store_memory": 100 * 2**20}
 CRE_ARGS = ["--arch", "fc-small", "--latent-dims", "2,3", "--lambdas", "0,1", "--seeds", "2", "--epochs", "4",

@@ -9,15 +9,13 @@ import pandas as pd
 import pytest
 
 from pcdash.errors import PcdashError
-from pcdash.pcn import PCNConfig
-from pcdash.pcn.compare import run_pcn_comparison
-from pcdash.pcn.gen_common import load_part, save_part
+from pcdash.experiments.comparison import ComparisonConfig, load_comparison, run_pcn_comparison, save_comparison
+from pcdash.experiments.mcpc import MCPCConfig, run_mcpc
+from pcdash.experiments.ood import OODConfig
+from pcdash.experiments.pcn_config import PCNConfig
+from pcdash.experiments.result import load_result, save_result
 from pcdash.pcn.landscape import loss_landscape
-from pcdash.pcn.mcpc import MCPCConfig, run_mcpc
-from pcdash.pcn.ood import OODConfig
-from pcdash.pcn.saving import load_comparison, save_comparison
 from pcdash.runs import list_runs, load_run, save_run
-from pcdash.ui.pcn_controls import comparison_key
 
 
 def test_tables_round_trip_and_bad_names_are_refused(tmp_path):
@@ -40,12 +38,11 @@ def test_tables_round_trip_and_bad_names_are_refused(tmp_path):
 def test_a_saved_comparison_reloads_with_its_weights():
     base = PCNConfig(dataset="moons", state_lrs=(0.1,), widths=(16,), depth=1, epochs=1, seeds=2, batch_size=64,
                      inference_steps=3)
-    variants = [(n, replace(base, algorithm=n)) for n in ("pc-se", "bp-se")]
-    out = run_pcn_comparison(variants)
-    key = comparison_key(variants)
-    assert load_comparison(key, variants) is None
-    save_comparison(key, variants, out)
-    back = load_comparison(key, variants)
+    config = ComparisonConfig(tuple((n, replace(base, algorithm=n)) for n in ("pc-se", "bp-se")))
+    out = run_pcn_comparison(config)
+    assert load_comparison(config) is None
+    save_comparison(config, out)
+    back = load_comparison(config)
     assert back is not None and back.variants == out.variants
     pd.testing.assert_frame_equal(back.frame, out.frame, check_dtype=False)
     x = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
@@ -62,11 +59,11 @@ def test_a_saved_comparison_reloads_with_its_weights():
 def test_a_saved_generative_part_reloads_with_tables_arrays_and_scalars():
     config = MCPCConfig(dataset="moons", epochs=1, train_steps=5, sample_steps=20, n_samples=50)
     result = run_mcpc(config)
-    assert load_part(config) is None
-    save_part(config, result)
-    back = load_part(config)
+    assert load_result(config) is None
+    save_result(config, result)
+    back = load_result(config)
     assert back is not None and back.scalars == pytest.approx(result.scalars)
     np.testing.assert_array_equal(back.arrays["samples"], result.arrays["samples"])
     pd.testing.assert_frame_equal(back.frame, result.frame, check_dtype=False)
     assert load_run(config.key()).kind == "generative-mcpc"
-    assert load_part(OODConfig()) is None  # another part's key finds nothing
+    assert load_result(OODConfig()) is None  # another part's key finds nothing

@@ -25,8 +25,8 @@ CHILD = textwrap.dedent("""
     from pcdash.cre.sweep import run_cre_sweep
     from pcdash.data import load_dataset
     from pcdash.engine import train_members
-    from pcdash.pcn.config import PCNConfig
-    from pcdash.pcn.sweep import run_pcn_sweep
+    from pcdash.experiments.pcn_config import PCNConfig
+    from pcdash.experiments.pcn_sweep import run_pcn_sweep
 
     assert len(jax.local_devices()) == 2, jax.local_devices()
     data = load_dataset("digits")
@@ -87,8 +87,8 @@ def test_two_devices_give_the_results_of_one():
 
     from pcdash.cre.config import CREConfig
     from pcdash.cre.sweep import run_cre_sweep
-    from pcdash.pcn.config import PCNConfig
-    from pcdash.pcn.sweep import run_pcn_sweep
+    from pcdash.experiments.pcn_config import PCNConfig
+    from pcdash.experiments.pcn_sweep import run_pcn_sweep
 
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
     code = CHILD.replace("CRE_SWEEP", repr(CRE_SWEEP)).replace("PCN_SWEEP", repr(PCN_SWEEP))

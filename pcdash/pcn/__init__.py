@@ -1,24 +1,39 @@
-"""Predictive coding networks as pure functions (PCX paper notation), and their sweeps.
+"""Predictive coding networks as pure functions (PCX paper notation), in the style of jpc.
 
-Import from here; the files are named after what they compute: ``network`` (μ_l), ``energies``
-(F_l), ``inference`` (h updates), ``gradients`` (θ updates, PC and BP), ``optimizers``,
-``algorithms`` (the engine's Algorithm), ``config``, ``sweep``, ``saving`` and ``cli``.
+Import from here; the files are named after what they compute: ``network`` (``μ_l`` in its two
+layer forms), ``energies`` (the one energy over all layers: prior, precision, SE or CE output),
+``inference`` (the one relaxation, fixed T or to convergence), ``optimizers`` (the state
+optimiser chain, Langevin noise included, and the weight optimisers), ``gradients`` (θ
+updates, PC and BP), ``rules`` (learning rules composed of registered parts), ``algorithms``
+(the discriminative PCN as the engine's Algorithm), ``generative`` (decoder-only PCNs, MCPC,
+associative recall), ``ood`` (energy-based OOD scores), ``landscape`` and ``stability``
+(analyses). Experiments built on these live in :mod:`pcdash.experiments`.
 """
 
-from pcdash.pcn.algorithms import ALGORITHMS, HYPERPARAMETERS, PCNAlgorithm, PCNCarry
-from pcdash.pcn.config import PCNConfig
+from pcdash.pcn.algorithms import ALGORITHMS, PCNAlgorithm, PCNCarry, PCNHyper, pcn_hyper
 from pcdash.pcn.energies import (
     OUTPUT_ENERGIES,
     cross_entropy,
     energy,
+    example_energies,
     layer_energies,
     output_energy,
+    prior_energy,
     squared_error,
+    total_energy,
 )
 from pcdash.pcn.gradients import bp_loss_and_gradients, nudged_target, pc_weight_gradients
-from pcdash.pcn.inference import forward_init, inference
+from pcdash.pcn.inference import (
+    clamped_energy,
+    converged_inference,
+    forward_init,
+    inference,
+    relax,
+    relax_to_convergence,
+)
 from pcdash.pcn.network import (
     ACTIVATIONS,
+    FORMS,
     MLP,
     forward_pass,
     init_mlp,
@@ -28,45 +43,53 @@ from pcdash.pcn.network import (
 from pcdash.pcn.optimizers import (
     STATE_OPTIMIZERS,
     WEIGHT_OPTIMIZERS,
+    add_langevin_noise,
     select_optimizer,
     state_optimizer,
     weight_optimizer,
 )
-from pcdash.pcn.saving import load_pcn_output, save_pcn_output
-from pcdash.pcn.sweep import PCNSweepOutput, WidthRun, energy_trace_for_batch, run_pcn_sweep
+from pcdash.pcn.rules import GRADIENTS, RULES, SCHEDULES, TARGETS, Rule
 
 __all__ = [
     "ACTIVATIONS",
     "ALGORITHMS",
-    "HYPERPARAMETERS",
+    "FORMS",
+    "GRADIENTS",
     "MLP",
     "OUTPUT_ENERGIES",
+    "RULES",
+    "SCHEDULES",
+    "STATE_OPTIMIZERS",
+    "TARGETS",
+    "WEIGHT_OPTIMIZERS",
     "PCNAlgorithm",
     "PCNCarry",
-    "PCNConfig",
-    "PCNSweepOutput",
-    "STATE_OPTIMIZERS",
-    "WEIGHT_OPTIMIZERS",
-    "WidthRun",
+    "PCNHyper",
+    "Rule",
+    "add_langevin_noise",
     "bp_loss_and_gradients",
+    "clamped_energy",
+    "converged_inference",
     "cross_entropy",
     "energy",
-    "energy_trace_for_batch",
+    "example_energies",
     "forward_init",
     "forward_pass",
     "inference",
     "init_mlp",
     "layer_energies",
     "layer_prediction",
-    "load_pcn_output",
     "nudged_target",
     "output_energy",
     "pc_weight_gradients",
+    "pcn_hyper",
     "predictions",
-    "run_pcn_sweep",
-    "save_pcn_output",
+    "prior_energy",
+    "relax",
+    "relax_to_convergence",
     "select_optimizer",
     "squared_error",
     "state_optimizer",
+    "total_energy",
     "weight_optimizer",
 ]

@@ -1,29 +1,154 @@
-"""Inference: the states ``h`` descend the energy while the weights stay fixed (PCX paper, Eq. 2-3).
+"""Inference: the free states ``h`` descend the energy while the weights stay fixed (PCX paper,
+Eq. 2-3).
 
 Each example's states follow its own energy: ``h_l ← h_l − γ ∂F^{(n)}/∂h_l`` (through the state
-optimiser), with ``∂F/∂h_l = ε_l − (∂μ_{l+1}/∂h_l)ᵀ ε_{l+1}`` and ``ε_l = h_l − μ_l``, so γ does
-not depend on the batch size. The reported energies are batch averages.
+optimiser of :func:`~pcdash.pcn.optimizers.state_optimizer`), with
+``∂F/∂h_l = ε_l − (∂μ_{l+1}/∂h_l)ᵀ ε_{l+1}`` and ``ε_l = h_l − μ_l``, so γ does not depend on
+the batch size. The reported energies are batch averages.
+
+One relaxation serves every model: :func:`relax` runs a fixed number of steps and
+:func:`relax_to_convergence` stops once every layer's energy has settled; both take the energy
+as a function of the free states (which states are free, and which are clamped, is the
+caller's closure, and ``clamp`` can pin parts of a free state after each step). The
+discriminative helpers below (:func:`inference`, :func:`converged_inference`,
+:func:`relax_steps`) clamp ``h_0 = x`` and ``h_L = target`` and relax the hidden states.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float, Int
+import optax
+from jaxtyping import Array, Float, Int, PyTree
 
-from pcdash.pcn.energies import layer_energies
+from pcdash.pcn.energies import example_energies
 from pcdash.pcn.network import MLP, forward_pass, layer_prediction
 from pcdash.pcn.optimizers import state_optimizer
 
 Hidden = tuple[Float[Array, "batch _"], ...]
+# free states -> (F^{(n)} per example, what the trace records: e.g. per-layer batch means)
+EnergyFn = Callable[[PyTree], tuple[Float[Array, " batch"], Array]]
+
+
+def _step(energy_fn: EnergyFn, optimizer: optax.GradientTransformation, clamp):
+    def objective(states):
+        per_example, record = energy_fn(states)
+        return jnp.sum(per_example), record
+
+    def step(states, opt_state):
+        (_, record), grads = jax.value_and_grad(objective, has_aux=True)(states)
+        updates, opt_state = optimizer.update(grads, opt_state, states)
+        states = jax.tree_util.tree_map(jnp.add, states, updates)
+        return (states if clamp is None else clamp(states)), opt_state, record
+
+    return step
+
+
+def relax(
+    energy_fn: EnergyFn,
+    states: PyTree,
+    *,
+    optimizer: optax.GradientTransformation,
+    steps: int,
+    opt_state: optax.OptState | None = None,
+    clamp: Callable[[PyTree], PyTree] | None = None,
+) -> tuple[PyTree, optax.OptState, Array]:
+    """``steps`` optimiser steps on the free ``states``: ``h ← h + opt(∇_h Σ_n F^{(n)}(h))``.
+
+    The gradient of the summed per-example energies is each example's own ``∂F^{(n)}/∂h``.
+    ``opt_state`` continues an earlier relaxation (default: a fresh optimiser state), so
+    inference can be cut into pieces with weight updates in between; ``clamp`` maps the states
+    after every step (e.g. keeps the visible half of an image at its value).
+
+    Returns the new states, the optimiser state and the records of ``energy_fn`` *before* each
+    step, stacked: ``(steps, …)``.
+    """
+    step = _step(energy_fn, optimizer, clamp)
+
+    def body(carry, _):
+        h, s = carry
+        h, s, record = step(h, s)
+        return (h, s), record
+
+    init = optimizer.init(states) if opt_state is None else opt_state
+    (states, opt_state), trace = jax.lax.scan(body, (states, init), None, length=steps)
+    return states, opt_state, trace
+
+
+def relax_to_convergence(
+    energy_fn: EnergyFn,
+    states: PyTree,
+    *,
+    optimizer: optax.GradientTransformation,
+    max_steps: int,
+    tol: float,
+) -> tuple[PyTree, Float[Array, "steps_plus_1 L"], Int[Array, ""]]:
+    """Steps of :func:`relax` until the energy of every layer (the ``(L,)`` record of
+    ``energy_fn``) changes by less than ``tol`` relative to itself,
+    ``|F_l^{(t)} − F_l^{(t−1)}| ≤ tol · |F_l^{(t−1)}|`` for all ``l``, or ``max_steps`` steps.
+
+    Per layer, not on the total: the first hidden layers' energies are orders of magnitude below
+    the output's, so the total stops changing long before they (and their weight gradients)
+    have converged (``benchmarks/bench_converged_inference.py`` prints both stopping rules).
+    It runs inside the compiled program: a ``lax.while_loop`` whose carry freezes once
+    converged, so under ``vmap`` over members each member keeps its own converged states and the
+    loop ends when the last member has converged.
+
+    Returns:
+        The states, the records ``(max_steps + 1, L)`` (rows after convergence repeat the
+        converged energies; the last row is the final states') and the number of state updates
+        actually taken.
+    """
+    step = _step(energy_fn, optimizer, None)
+    n_layers = jax.eval_shape(lambda s: energy_fn(s)[1], states).shape[-1]
+
+    def running(c):
+        t, _, _, _, _, done = c
+        return (t < max_steps) & ~done
+
+    def body(c):
+        t, h, s, trace, prev, _ = c
+        h_new, s_new, e = step(h, s)
+        done = (t > 0) & jnp.all(jnp.abs(e - prev) <= tol * jnp.abs(prev))
+        keep = lambda old, new: jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), old, new)  # noqa: E731
+        return t + jnp.where(done, 0, 1), keep(h, h_new), keep(s, s_new), trace.at[t].set(e), e, done
+
+    trace0 = jnp.zeros((max_steps + 1, n_layers), jnp.float32)
+    init = (jnp.int32(0), states, optimizer.init(states), trace0, trace0[0], jnp.bool_(False))
+    used, states, _, trace, _, _ = jax.lax.while_loop(running, body, init)
+    final = energy_fn(states)[1]
+    rows = jnp.arange(max_steps + 1)[:, None]
+    return states, jnp.where(rows >= used, final[None, :], trace), used
+
+
+# --------------------------------------------------------------------------- discriminative
 
 
 def forward_init(mlp: MLP, x: Float[Array, "batch d_0"]) -> Hidden:
     """Forward initialisation of the free states: ``h_l^{(0)} = μ_l`` for ``l = 1 … L−1``,
     so that every hidden prediction error starts at zero (PCX paper, §5.1)."""
     return forward_pass(mlp, x)[:-1]
+
+
+def clamped_energy(
+    mlp: MLP,
+    x: Float[Array, "batch d_0"],
+    target: Float[Array, "batch k"],
+    *,
+    loss: str = "se",
+    log_var: Sequence[Float[Array, " _"]] | None = None,
+) -> EnergyFn:
+    """The energy of the hidden states with ``h_0 = x`` and ``h_L = target`` clamped: per
+    example ``F^{(n)}`` and the per-layer batch means ``(F_1, …, F_L)``."""
+    mu_1 = layer_prediction(mlp, 1, x)  # h_0 and θ are fixed: μ_1 is the same at every step
+
+    def energy_fn(hidden: Hidden):
+        e = example_energies(mlp, (x, *hidden, target), loss=loss, log_var=log_var, mu_1=mu_1)
+        return jnp.sum(e, axis=-1), jnp.mean(e, axis=0)
+
+    return energy_fn
 
 
 def inference(
@@ -38,7 +163,7 @@ def inference(
     loss: str = "se",
     log_var: Sequence[Float[Array, " _"]] | None = None,
 ) -> tuple[Hidden, Float[Array, "steps_plus_1 L"]]:
-    """``T`` steps of an optax optimiser on the hidden states, from forward initialisation.
+    """``T`` steps of the state optimiser on the hidden states, from forward initialisation.
 
     ``h^{(t+1)} = h^{(t)} + opt(∇_h F^{(n)}(h^{(t)}))`` with ``h_0 = x`` and ``h_L = target`` clamped.
 
@@ -51,18 +176,16 @@ def inference(
         optimizer: ``"sgd"`` (with ``momentum``) or ``"adam"``.
         loss: output energy, ``"se"`` or ``"ce"``.
         log_var: per-layer log-variances (trainable precision, see
-            :func:`~pcdash.pcn.energies.layer_energies`), or None.
+            :func:`~pcdash.pcn.energies.example_energies`), or None.
 
     Returns:
         The relaxed hidden states ``(h_1, …, h_{L−1})`` and the per-layer energies
         ``F_l(h^{(t)})`` for ``t = 0 … T``, shape ``(T + 1, L)``.
     """
-    opt = state_optimizer(optimizer, state_lr, momentum=momentum)
-    hidden0 = forward_init(mlp, x)
-    hidden, _, trace = relax_steps(mlp, x, target, hidden0, opt.init(hidden0), steps=steps, state_lr=state_lr,
-                                   optimizer=optimizer, momentum=momentum, loss=loss, log_var=log_var)
-    final = layer_energies(mlp, x, hidden, target, loss=loss, log_var=log_var)
-    return hidden, jnp.concatenate([trace, final[None, :]], axis=0)
+    energy_fn = clamped_energy(mlp, x, target, loss=loss, log_var=log_var)
+    opt = state_optimizer(state_lr, name=optimizer, momentum=momentum)
+    hidden, _, trace = relax(energy_fn, forward_init(mlp, x), optimizer=opt, steps=steps)
+    return hidden, jnp.concatenate([trace, energy_fn(hidden)[1][None, :]], axis=0)
 
 
 def converged_inference(
@@ -78,53 +201,12 @@ def converged_inference(
     loss: str = "se",
     log_var: Sequence[Float[Array, " _"]] | None = None,
 ) -> tuple[Hidden, Float[Array, "steps_plus_1 L"], Int[Array, ""]]:
-    """Inference run to convergence: state steps from forward initialisation until the energy of
-    every layer changes by less than ``tol`` relative to itself,
-    ``|F_l^{(t)} − F_l^{(t−1)}| ≤ tol · |F_l^{(t−1)}|`` for all ``l``, or ``max_steps`` steps.
-
-    Per layer, not on the total: the first hidden layers' energies are orders of magnitude below
-    the output's, so the total stops changing long before they (and their weight gradients)
-    have converged (``benchmarks/bench_converged_inference.py`` prints both stopping rules).
-
-    The BP-vs-PC comparison's "standard" PC (its condition 2: inference converged before the
-    weights move). It runs inside the compiled program: a ``lax.while_loop`` whose carry freezes
-    once converged, so under ``vmap`` over members each member keeps its own converged states
-    and the loop ends when the last member has converged (``benchmarks/converged_inference.py``
-    measured this against a fixed-length ``scan`` with a freeze mask).
-
-    Returns:
-        The states, the energies ``(max_steps + 1, L)`` (rows after convergence repeat the
-        converged energies) and the number of state updates actually taken.
-    """
-    opt = state_optimizer(optimizer, state_lr, momentum=momentum)
-    mu_1 = layer_prediction(mlp, 1, x)
-    batch = x.shape[0]
-    h0 = forward_init(mlp, x)
-    n_layers = mlp.num_layers
-
-    def per_example_energy(h: Hidden) -> tuple[Float[Array, ""], Float[Array, " L"]]:
-        e = layer_energies(mlp, x, h, target, loss=loss, mu_1=mu_1, log_var=log_var)
-        return batch * jnp.sum(e), e
-
-    def running(c) -> Bool[Array, ""]:
-        t, _, _, _, _, done = c
-        return (t < max_steps) & ~done
-
-    def step(c):
-        t, h, s, trace, prev, _ = c
-        (_, e), grads = jax.value_and_grad(per_example_energy, has_aux=True)(h)
-        done = (t > 0) & jnp.all(jnp.abs(e - prev) <= tol * jnp.abs(prev))
-        updates, s_new = opt.update(grads, s, h)
-        keep = lambda old, new: jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), old, new)  # noqa: E731
-        h, s = keep(h, jax.tree_util.tree_map(jnp.add, h, updates)), keep(s, s_new)
-        return t + jnp.where(done, 0, 1), h, s, trace.at[t].set(e), e, done
-
-    trace0 = jnp.zeros((max_steps + 1, n_layers), jnp.float32)
-    init = (jnp.int32(0), h0, opt.init(h0), trace0, trace0[0], jnp.bool_(False))
-    used, hidden, _, trace, _, _ = jax.lax.while_loop(running, step, init)
-    final = layer_energies(mlp, x, hidden, target, loss=loss, mu_1=mu_1, log_var=log_var)
-    rows = jnp.arange(max_steps + 1)[:, None]
-    return hidden, jnp.where(rows >= used, final[None, :], trace), used
+    """Inference run to convergence (:func:`relax_to_convergence`) from forward initialisation:
+    the BP-vs-PC comparison's "standard" PC (its condition 2: inference converged before the
+    weights move). Arguments as :func:`inference`; also returns the state updates taken."""
+    energy_fn = clamped_energy(mlp, x, target, loss=loss, log_var=log_var)
+    opt = state_optimizer(state_lr, name=optimizer, momentum=momentum)
+    return relax_to_convergence(energy_fn, forward_init(mlp, x), optimizer=opt, max_steps=max_steps, tol=tol)
 
 
 def relax_steps(
@@ -132,7 +214,7 @@ def relax_steps(
     x: Float[Array, "batch d_0"],
     target: Float[Array, "batch k"],
     hidden: Hidden,
-    opt_state,
+    opt_state: optax.OptState,
     *,
     steps: int,
     state_lr: float | Float[Array, ""],
@@ -140,24 +222,11 @@ def relax_steps(
     momentum: float = 0.9,
     loss: str = "se",
     log_var: Sequence[Float[Array, " _"]] | None = None,
-) -> tuple[Hidden, object, Float[Array, "steps L"]]:
+) -> tuple[Hidden, optax.OptState, Float[Array, "steps L"]]:
     """``steps`` inference steps from the given states and state-optimiser state (so inference
-    can be cut into pieces with weight updates in between: iPC, relaxed convergence).
+    can be cut into pieces with weight updates in between: relaxed convergence).
 
     Returns the new states, the optimiser state and the energies *before* each step."""
-    mu_1 = layer_prediction(mlp, 1, x)  # h_0 and θ are fixed: μ_1 is the same at every step
-    batch = x.shape[0]
-    opt = state_optimizer(optimizer, state_lr, momentum=momentum)
-
-    def per_example_energy(h: Hidden) -> tuple[Float[Array, ""], Float[Array, " L"]]:
-        e = layer_energies(mlp, x, h, target, loss=loss, mu_1=mu_1, log_var=log_var)
-        return batch * jnp.sum(e), e  # Σ_n F^{(n)}: its gradient is each example's own ∂F^{(n)}/∂h
-
-    def step(carry, _):
-        h, s = carry
-        (_, e), grads = jax.value_and_grad(per_example_energy, has_aux=True)(h)
-        updates, s = opt.update(grads, s, h)
-        return (jax.tree_util.tree_map(jnp.add, h, updates), s), e
-
-    (hidden, opt_state), trace = jax.lax.scan(step, (hidden, opt_state), None, length=steps)
-    return hidden, opt_state, trace
+    energy_fn = clamped_energy(mlp, x, target, loss=loss, log_var=log_var)
+    opt = state_optimizer(state_lr, name=optimizer, momentum=momentum)
+    return relax(energy_fn, hidden, optimizer=opt, steps=steps, opt_state=opt_state)

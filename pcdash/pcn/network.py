@@ -36,6 +36,7 @@ ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
 ACTIVATION_NAMES: dict[str, str] = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "gelu": "GELU", "tanh": "Tanh",
                                     "hard_tanh": "HardTanh"}  # fmt: skip
 OUTPUT_ACTIVATION = "identity"  # μ_L = W_L h_{L−1} + b_L, as in PCX (see the module doc)
+FORMS = ("post", "pre")  # the layer forms of layer_prediction
 
 
 class MLP(eqx.Module):
@@ -81,14 +82,23 @@ def init_mlp(key: PRNGKeyArray, sizes: Sequence[int], *, activation: str = "leak
 
 
 def layer_prediction(
-    mlp: MLP, layer: int, h_prev: Float[Array, "batch d_prev"]
+    mlp: MLP, layer: int, h_prev: Float[Array, "batch d_prev"], *, form: str = "post"
 ) -> Float[Array, "batch d"]:
-    """``μ_l = σ(W_l h_{l−1} + b_l)`` for hidden layers, ``μ_L = W_L h_{L−1} + b_L`` for the
-    output (no activation: :data:`OUTPUT_ACTIVATION`, as in PCX).
+    """``μ_l`` from ``h_{l−1}`` (``layer`` 1-based, ``1 … L``, as in the paper), in one of two
+    layer forms (:data:`FORMS`):
 
-    ``layer`` is 1-based (``1 … L``), as in the paper.
+    * ``"post"``: ``μ_l = σ(W_l h_{l−1} + b_l)`` for hidden layers and ``μ_L = W_L h_{L−1} + b_L``
+      for the output (no activation: :data:`OUTPUT_ACTIVATION`, as in PCX's discriminative
+      models and its autoencoder, whose states are activations);
+    * ``"pre"``: ``μ_l = W_l σ(h_{l−1}) + b_l`` — PCX's MCPC models, whose states are
+      pre-activations: each layer feeds ``σ`` of the state below into a linear map, so the unit
+      noise of a hidden state is squashed by ``σ`` before it reaches the layer it predicts.
     """
     w, b = mlp.weights[layer - 1], mlp.biases[layer - 1]
+    if form == "pre":
+        return ACTIVATIONS[mlp.activation](h_prev) @ w.T + b[None, :]
+    if form != "post":
+        raise ValueError(f"unknown layer form {form!r}; choose from {', '.join(FORMS)}")
     pre = h_prev @ w.T + b[None, :]
     return pre if layer == mlp.num_layers else ACTIVATIONS[mlp.activation](pre)
 
@@ -99,25 +109,29 @@ def predictions(
     hidden: Sequence[Float[Array, "batch _"]],
     *,
     mu_1: Float[Array, "batch d_1"] | None = None,
+    form: str = "post",
 ) -> tuple[Float[Array, "batch _"], ...]:
     """``(μ_1, …, μ_L)`` with ``μ_l = f_l(h_{l−1})``, ``h_0 = x`` and ``h_1 … h_{L−1} = hidden``.
 
-    ``μ_1`` depends only on the clamped input, so callers that evaluate it many times (inference)
-    may pass it precomputed.
+    ``μ_1`` depends only on ``h_0``, so callers that evaluate it many times with ``h_0``
+    clamped (discriminative inference) may pass it precomputed.
     """
-    first = layer_prediction(mlp, 1, x) if mu_1 is None else mu_1
-    rest = (layer_prediction(mlp, layer, h) for layer, h in enumerate(hidden, start=2))
+    first = layer_prediction(mlp, 1, x, form=form) if mu_1 is None else mu_1
+    rest = (layer_prediction(mlp, layer, h, form=form) for layer, h in enumerate(hidden, start=2))
     return (first, *rest)
 
 
-def forward_pass(mlp: MLP, x: Float[Array, "batch d_0"]) -> tuple[Float[Array, "batch _"], ...]:
+def forward_pass(
+    mlp: MLP, x: Float[Array, "batch d_0"], *, form: str = "post"
+) -> tuple[Float[Array, "batch _"], ...]:
     """Forward initialisation ``h_l = μ_l(h_{l−1})`` for ``l = 1 … L``; returns ``(h_1, …, h_L)``.
 
-    This sets every prediction error ``ε_l = h_l − μ_l`` to zero; ``h_L`` is the network output.
+    This sets every prediction error ``ε_l = h_l − μ_l`` to zero; ``h_L`` is the network output
+    (for a generative model, the top-down pass from ``h_0 = x`` alone).
     """
     states = []
     h = x
     for layer in range(1, mlp.num_layers + 1):
-        h = layer_prediction(mlp, layer, h)
+        h = layer_prediction(mlp, layer, h, form=form)
         states.append(h)
     return tuple(states)

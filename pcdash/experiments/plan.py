@@ -191,14 +191,15 @@ def _algorithm(block: Block, shape: int, members: int, steps_per_epoch: int):
         from pcdash.cre.algorithm import CREAlgorithm
 
         return CREAlgorithm(block.model, shape_in, classes, int(shape)), {"lam": np.full(members, 0.5, np.float32)}
-    from pcdash.pcn.config import PCNConfig
-    from pcdash.pcn.sweep import hyperparameters
+    from pcdash.experiments.pcn_config import PCNConfig
+    from pcdash.experiments.pcn_sweep import hyperparameters
 
     config = PCNConfig(dataset="digits", algorithm=block.algorithm, widths=(shape,), depth=block.depth,
                        inference_steps=block.inference_steps, state_lrs=(0.01,), seeds=members,
                        batch_size=block.batch_size)
-    algo = config.algorithm_for(shape, input_dim=math.prod(shape_in), num_classes=classes)
-    return algo, hyperparameters(config.members(shape).iloc[:members], steps_per_epoch)
+    algo = config.algorithm_for(shape, input_dim=math.prod(shape_in), num_classes=classes,
+                                steps_per_epoch=steps_per_epoch)
+    return algo, hyperparameters(config.members(shape).iloc[:members])
 
 
 def cache_key(kind: str) -> str:

@@ -1,9 +1,15 @@
-"""Run a :class:`~pcdash.pcn.config.PCNConfig`: one program per width, one tidy frame out.
+"""Run a :class:`~pcdash.experiments.pcn_config.PCNConfig`: one program per width, one tidy
+frame out, kept on disk with the trained weights.
 
 Built on the shared sweep machinery (:func:`pcdash.sweep.run_groups`, one group per width),
-so progress, Stop and divergence behave as in every other sweep. Progress reports carry, in
-``extras``, what the live energy plot needs: ``energy_trace`` ``(member, T + 1, L)`` of the
-last training batch of each member's latest epoch (NaN until it has one) and ``members``.
+so progress, Stop and divergence behave as in every other sweep. Progress reports carry the
+partial :class:`PCNSweepOutput` (``result``): the frame so far, ``members`` and
+``energy_trace`` ``(member, T + 1, L)`` of the last training batch of each member's latest
+epoch (NaN until it has one); its ``runs`` (trained weights) are filled when it finishes.
+
+On disk (:mod:`pcdash.runs`): the tidy frame, the live energy traces and the trained weights as
+plain arrays, so a reloaded sweep can still compute the energy trace of a chosen batch, or a
+loss landscape, without retraining.
 """
 
 from __future__ import annotations
@@ -23,10 +29,10 @@ from pcdash.backends import Backend
 from pcdash.backends.local import LocalBackend
 from pcdash.engine import EpochRecord, TrainResult
 from pcdash.errors import ConfigError
-from pcdash.pcn.algorithms import PCNAlgorithm
-from pcdash.pcn.config import PCNConfig
+from pcdash.experiments.pcn_config import PCNConfig
+from pcdash.experiments.result import Experiment, reporting
+from pcdash.pcn.algorithms import PCNAlgorithm, PCNHyper, pcn_hyper
 from pcdash.pcn.network import MLP
-from pcdash.pcn.optimizers import WEIGHT_OPTIMIZERS
 from pcdash.results import history_to_frame
 from pcdash.sweep import Group, SweepProgress
 
@@ -67,30 +73,25 @@ def to_frame(result: TrainResult, members: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def hyperparameters(members: pd.DataFrame, steps_per_epoch: int = 1) -> dict[str, np.ndarray]:
-    """Per-member ``hp`` of :class:`PCNAlgorithm` (BP members, whose γ is NaN, get 0)."""
-    return {
-        "state_lr": np.nan_to_num(members["state_lr"].to_numpy(np.float32), nan=0.0),
-        "weight_lr": members["weight_lr"].to_numpy(np.float32),
-        "opt_id": members["optimizer"].map(WEIGHT_OPTIMIZERS.index).to_numpy(np.float32),
-        "steps_per_epoch": np.full(len(members), steps_per_epoch, np.float32),
-    }
+def hyperparameters(members: pd.DataFrame) -> PCNHyper:
+    """Per-member :class:`~pcdash.pcn.algorithms.PCNHyper` (BP members, whose γ is NaN, get 0)."""
+    return pcn_hyper(members["state_lr"].to_numpy(), members["weight_lr"].to_numpy(), list(members["optimizer"]))
 
 
 def run_pcn_sweep(
     config: PCNConfig,
-    *,
     on_progress: Callable[[SweepProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    data: Any | None = None,
+    *,
     backend: Backend | None = None,
+    data: Any | None = None,
 ) -> PCNSweepOutput:
     """Train every member of ``config``: each width is one vmapped program.
 
     Args:
         config: the grid (validated here).
         on_progress: called between chunks with a :class:`pcdash.sweep.SweepProgress` over all
-            widths; ``extras`` holds ``energy_trace`` and ``members`` (see the module doc).
+            widths; its ``result`` is the partial output (see the module doc).
         should_stop: polled between chunks; the sweep ends with the epochs finished so far.
         data: a loaded :class:`pcdash.data.Dataset` (default: ``load_dataset(config.dataset)``).
         backend: where to train (default: this process, :mod:`pcdash.backends`).
@@ -104,7 +105,7 @@ def run_pcn_sweep(
         from pcdash.data import load_dataset
 
         data = load_dataset(config.dataset, val_fraction=config.val_fraction)
-    x = {s: _flat(data.split(s)[0]) for s in ("train", "val", "test")}
+    x = {s: flatten(data.split(s)[0]) for s in ("train", "val", "test")}
     y = {s: np.asarray(data.split(s)[1], np.int32) for s in ("train", "val", "test")}
     if config.batch_size > len(y["train"]):
         raise ConfigError(
@@ -112,14 +113,13 @@ def run_pcn_sweep(
         )
     shape = (config.inference_steps + 1, config.depth + 1)
     groups, tables, first = [], [], 0
+    spe = len(y["train"]) // config.batch_size
     for width in config.widths:
-        algo = config.algorithm_for(
-            width, input_dim=x["train"].shape[1], num_classes=data.num_classes
-        )
+        algo = config.algorithm_for(width, input_dim=x["train"].shape[1], num_classes=data.num_classes,
+                                    steps_per_epoch=spe)  # fmt: skip
         members = config.members(width, first_member=first)
         first += len(members)
-        spe = len(y["train"]) // config.batch_size
-        groups.append(Group(algo, hyperparameters(members, spe), members["seed"].to_numpy(), members,
+        groups.append(Group(algo, hyperparameters(members), members["seed"].to_numpy(), members,
                             to_frame, label=f"width {width}", return_state=True))  # fmt: skip
         tables.append(members)
     all_members = pd.concat(tables, ignore_index=True)
@@ -127,14 +127,13 @@ def run_pcn_sweep(
     for group in groups:
         group.epoch_hook = TraceHook(live, group.members["member"].to_numpy())
 
-    def progress(p: SweepProgress) -> None:
-        if on_progress is not None:
-            p.extras = {**p.extras, "energy_trace": live.copy(), "members": all_members}
-            on_progress(p)
+    def partial(p: SweepProgress) -> PCNSweepOutput:
+        return PCNSweepOutput(config, p.frame, all_members, live.copy(), [], False, p.elapsed_s)
 
     run = (backend or LocalBackend()).run(
         groups, x["train"], y["train"], eval_sets={s: (x[s], y[s]) for s in ("val", "test") if len(y[s])},
-        epochs=config.epochs, batch_size=config.batch_size, on_progress=progress, should_stop=should_stop,
+        epochs=config.epochs, batch_size=config.batch_size, on_progress=reporting(on_progress, partial),
+        should_stop=should_stop,
     )  # fmt: skip
     runs = [
         WidthRun(int(w), g.algo, g.members, r.carry.mlp, np.asarray(r.diverged, bool))
@@ -157,11 +156,11 @@ def energy_trace_for_batch(
     updated. ``x`` is ``(batch, …)`` (flattened here), ``y`` integer labels. Rows follow
     ``output.members``; diverged members (and widths never trained) get NaN.
     """
-    xb, yb = jnp.asarray(_flat(x)), jnp.asarray(np.asarray(y, np.int32))
+    xb, yb = jnp.asarray(flatten(x)), jnp.asarray(np.asarray(y, np.int32))
     shape = output.energy_trace.shape[1:]
     traces = np.full((len(output.members), *shape), np.nan, np.float32)
     for run in output.runs:
-        hp = {k: jnp.asarray(v) for k, v in hyperparameters(run.members).items()}
+        hp = jax.tree_util.tree_map(jnp.asarray, hyperparameters(run.members))
         trace = np.array(_member_traces(run.algorithm, run.mlp, hp, xb, yb))
         trace[run.diverged] = np.nan
         traces[run.members["member"].to_numpy()] = trace
@@ -169,8 +168,8 @@ def energy_trace_for_batch(
 
 
 @eqx.filter_jit
-def _member_traces(algo: PCNAlgorithm, mlp: MLP, hp: dict[str, Array], x: Array, y: Array) -> Array:
-    def one(m: MLP, h: dict[str, Array]) -> Array:
+def _member_traces(algo: PCNAlgorithm, mlp: MLP, hp: PCNHyper, x: Array, y: Array) -> Array:
+    def one(m: MLP, h: PCNHyper) -> Array:
         target = jax.nn.one_hot(y, algo.sizes[-1], dtype=x.dtype)
         return algo.relax(m, h, x, target)[1]
 
@@ -201,6 +200,61 @@ class TraceHook:
         self.live[part.ids] = part.live
 
 
-def _flat(x: np.ndarray | Array) -> np.ndarray:
+def flatten(x: np.ndarray | Array) -> np.ndarray:
+    """``x`` as float32 rows ``(n, features)``."""
     x = np.asarray(x, np.float32)
     return x.reshape(x.shape[0], -1)
+
+
+# ------------------------------------------------------------------------------ on disk
+
+
+def run_arrays(run: WidthRun, tag: str) -> dict[str, np.ndarray]:
+    """A trained program's weights and divergence flags as plain arrays named by ``tag``."""
+    arrays = {f"diverged_{tag}": run.diverged, f"steps_per_epoch_{tag}": np.int32(run.algorithm.steps_per_epoch)}
+    for layer, (w, b) in enumerate(zip(run.mlp.weights, run.mlp.biases, strict=True), start=1):
+        arrays[f"weight_{tag}_l{layer}"] = np.asarray(w)
+        arrays[f"bias_{tag}_l{layer}"] = np.asarray(b)
+    return arrays
+
+
+def load_width_run(arrays, tag: str, config: PCNConfig, width: int, members: pd.DataFrame) -> WidthRun:
+    """The :class:`WidthRun` that :func:`run_arrays` wrote under ``tag``."""
+    layers = config.depth + 1
+    weights = tuple(arrays[f"weight_{tag}_l{i}"] for i in range(1, layers + 1))
+    biases = tuple(arrays[f"bias_{tag}_l{i}"] for i in range(1, layers + 1))
+    spe = int(arrays.get(f"steps_per_epoch_{tag}", 0))
+    algo = config.algorithm_for(width, input_dim=weights[0].shape[-1], num_classes=weights[-1].shape[1],
+                                steps_per_epoch=spe)  # fmt: skip
+    return WidthRun(int(width), algo, members, MLP(weights, biases, config.activation), arrays[f"diverged_{tag}"])
+
+
+def save_pcn_output(out: PCNSweepOutput) -> None:
+    """Keep a finished sweep under its configuration key, replacing an earlier one."""
+    arrays = {"energy_trace": out.energy_trace}
+    for run in out.runs:
+        arrays.update(run_arrays(run, f"w{run.width}"))
+    meta = {"seconds": out.seconds, "stopped": out.stopped, "compile_seconds": out.compile_seconds,
+            "widths_trained": [run.width for run in out.runs]}  # fmt: skip
+    out.config.save(out.frame, arrays, meta)
+
+
+def load_pcn_output(config: PCNConfig) -> PCNSweepOutput | None:
+    """The saved sweep of ``config``, or None if there is none."""
+    saved = config.load_saved()
+    if saved is None:
+        return None
+    members = pd.concat([config.members(w) for w in config.widths], ignore_index=True)
+    members["member"] = np.arange(len(members))
+    runs = [load_width_run(saved.arrays, f"w{width}", config, width,
+                           members[members["width"] == width].reset_index(drop=True))
+            for width in saved.meta.get("widths_trained", [])]  # fmt: skip
+    return PCNSweepOutput(
+        config, saved.frame, members, saved.arrays["energy_trace"], runs,
+        bool(saved.meta.get("stopped")), float(saved.meta.get("seconds", 0.0)),
+        float(saved.meta.get("compile_seconds", 0.0)),
+    )  # fmt: skip
+
+
+PCN_SWEEP = Experiment("pcn", run_pcn_sweep, lambda config, out: save_pcn_output(out), load_pcn_output,
+                       lambda config: f"PCN sweep · {config.dataset} · {config.algorithm}")

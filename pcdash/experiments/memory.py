@@ -7,10 +7,12 @@ image free, or the bottom half erased (set to 0) with the visible top half kept 
 
 One compiled program per width trains every ``n`` and seed together: the training set holds the
 ``max(n)`` images labelled by their index, and a member with ``n_images = n`` counts only the
-first ``n`` (see :class:`~pcdash.pcn.generative.GenerativePCN`)."""
+first ``n`` (see :class:`~pcdash.pcn.generative.GenerativePCN`); recall is
+:func:`~pcdash.pcn.generative.recall`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax
@@ -18,18 +20,26 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from pcdash import limits
+from pcdash.backends import Backend
+from pcdash.backends.local import LocalBackend
+from pcdash.config import Config, require
 from pcdash.data import load_dataset
-from pcdash.engine import train_members
-from pcdash.pcn.gen_common import PartResult, Reporter, check, config_key
-from pcdash.pcn.generative import GenerativePCN, initial_states, relax, state_optimizer
+from pcdash.experiments.result import (
+    IMAGE_DATASETS,
+    ExperimentResult,
+    generative_experiment,
+    generative_frame,
+    reporting,
+)
+from pcdash.pcn.generative import GenerativePCN, generative_hyper, recall
 from pcdash.pcn.network import MLP
+from pcdash.sweep import Group, SweepProgress
 
 CORRUPTIONS = ("noise", "mask")
 
 
 @dataclass(frozen=True)
-class MemoryConfig:
+class MemoryConfig(Config):
     dataset: str = "digits"
     ns: tuple[int, ...] = (4, 16, 64)
     widths: tuple[int, ...] = (32, 64)
@@ -38,24 +48,23 @@ class MemoryConfig:
     train_steps: int = 300
     inference_steps: int = 20
     recall_steps: int = 400
-    gamma: float = 0.1
+    state_lr: float = 0.1  # γ
     weight_lr: float = 3e-3
     noise_std: float = 0.2
     n_show: int = 6
 
-    def validate(self) -> MemoryConfig:
-        check(self.dataset in ("digits", "mnist", "fashion_mnist"), "associative memory needs an image dataset")
-        check(len(self.ns) > 0 and min(self.ns) >= 1, "each n must be ≥ 1")
-        check(max(self.ns) <= 1000, "at most 1000 images to memorise")
-        check(len(self.widths) > 0 and min(self.widths) >= 1, "each width must be ≥ 1")
-        check(self.latent >= 1 and self.seeds >= 1, "latent size and seeds must be ≥ 1")
-        check(min(self.train_steps, self.inference_steps, self.recall_steps) >= 1, "steps must be ≥ 1")
-        check(0 < self.gamma <= 1 and self.weight_lr > 0, "γ must lie in (0, 1] and the weight learning rate be > 0")
-        check(self.noise_std >= 0, "the noise σ must be ≥ 0")
-        return limits.check(self)
+    KIND = "generative-mem"
 
-    def key(self) -> str:
-        return config_key("mem", self)
+    def check(self) -> None:
+        require(self.dataset in IMAGE_DATASETS, "associative memory needs an image dataset")
+        require(len(self.ns) > 0 and min(self.ns) >= 1, "each n must be ≥ 1")
+        require(max(self.ns) <= 1000, "at most 1000 images to memorise")
+        require(len(self.widths) > 0 and min(self.widths) >= 1, "each width must be ≥ 1")
+        require(self.latent >= 1 and self.seeds >= 1, "latent size and seeds must be ≥ 1")
+        require(min(self.train_steps, self.inference_steps, self.recall_steps) >= 1, "steps must be ≥ 1")
+        require(0 < self.state_lr <= 1 and self.weight_lr > 0,
+                "γ must lie in (0, 1] and the weight learning rate be > 0")
+        require(self.noise_std >= 0, "the noise σ must be ≥ 0")
 
 
 def corrupt(x: np.ndarray, kind: str, *, noise_std: float = 0.2, seed: int = 0,
@@ -74,21 +83,6 @@ def corrupt(x: np.ndarray, kind: str, *, noise_std: float = 0.2, seed: int = 0,
     raise ValueError(f"unknown corruption {kind!r}; choose from {', '.join(CORRUPTIONS)}")
 
 
-def recall(mlp: MLP, x_corrupt, fixed, *, steps: int, state_lr, momentum: float = 0.9, settle: int = 0) -> jnp.ndarray:
-    """Relax every state from ``h_0 = 0``, a forward pass, and ``h_L = x_corrupt``; entries of
-    ``h_L`` where ``fixed`` keep their value. Returns the recalled ``h_L``.
-
-    With ``settle > 0`` the latents first settle for that many steps with the whole corrupted
-    image clamped (as in training); otherwise a free sensory layer falls towards the decoder's
-    output at ``h_0 = 0`` (the mean image) faster than the latents, two layers up, can follow."""
-    h0 = jnp.zeros((x_corrupt.shape[0], mlp.sizes[0]), x_corrupt.dtype)
-    states = initial_states(mlp, h0, x_corrupt)
-    if settle > 0:
-        states, _ = relax(mlp, states, steps=settle, optimizer=state_optimizer(state_lr, momentum=momentum), fixed=True)
-    states, _ = relax(mlp, states, steps=steps, optimizer=state_optimizer(state_lr, momentum=momentum), fixed=fixed)
-    return states[-1]
-
-
 @jax.jit
 def _recall_members(mlps: MLP, x_corrupt, fixed, state_lr, steps_like, settle_like):
     """:func:`recall` for every member of stacked weights; the lengths of ``steps_like`` and
@@ -97,46 +91,57 @@ def _recall_members(mlps: MLP, x_corrupt, fixed, state_lr, steps_like, settle_li
     return jax.vmap(lambda m: recall(m, x_corrupt, fixed, steps=steps, state_lr=state_lr, settle=settle))(mlps)
 
 
-def run_memory(config: MemoryConfig, on_progress=None, should_stop=None) -> PartResult:
+def run_memory(
+    config: MemoryConfig,
+    on_progress: Callable[[SweepProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    *,
+    backend: Backend | None = None,
+) -> ExperimentResult:
+    """Memorise ``n`` images at every width (a shape group each), then recall every
+    corruption. Returns the frame, ``tables["recall"]`` (per corruption, width, n and seed:
+    the MSE of the corrupted and of the recalled images) and, per corruption and width, the
+    pictures of the smallest n (stored, corrupted, recalled)."""
     config.validate()
     data = load_dataset(config.dataset)
     n_max = max(config.ns)
-    check(n_max <= len(data.x_train), f"{config.dataset} has only {len(data.x_train)} training images")
+    require(n_max <= len(data.x_train), f"{config.dataset} has only {len(data.x_train)} training images")
     x = data.x_train[:n_max].reshape(n_max, -1).astype(np.float32)
     idx = np.arange(n_max, dtype=np.int32)
     ns = np.repeat(np.asarray(config.ns), config.seeds)
     seeds = np.tile(np.arange(config.seeds), len(config.ns))
-    members = pd.DataFrame({"n": ns, "seed": seeds})
-    hp = {"state_lr": np.full(len(ns), config.gamma), "weight_lr": np.full(len(ns), config.weight_lr),
-          "n_images": ns.astype(np.float32)}
-    rep = Reporter(on_progress, [1.0] * len(config.widths))
-    corrupted = {k: corrupt(x, k, noise_std=config.noise_std, seed=1, image_shape=data.input_shape) for k in CORRUPTIONS}
-    rows, pictures, stopped = [], {}, False
-    for width in config.widths:
+    hp = generative_hyper(config.state_lr, config.weight_lr, ns)
+    groups = []
+    for i, width in enumerate(config.widths):
         algo = GenerativePCN((config.latent, width, x.shape[1]), activation="tanh",
-                             inference_steps=config.inference_steps, eval_steps=1, count_examples=True)
-        wm = members.assign(width=width)
-        res = train_members(algo, hp, seeds, x, idx, epochs=config.train_steps, batch_size=n_max,
-                            chunk_steps=1, should_stop=should_stop,
-                            on_progress=rep.callback(f"width {width}", f"width {width}", wm))
-        rep.finish(res.history, f"width {width}", wm)
+                             inference_steps=config.inference_steps, eval_steps=1, count_examples=True)  # fmt: skip
+        members = pd.DataFrame({"member": i * len(ns) + np.arange(len(ns)), "model": f"width {width}", "n": ns,
+                                "seed": seeds, "width": width})  # fmt: skip
+        groups.append(Group(algo, hp, seeds, members, generative_frame, label=f"width {width}", return_state=True))
+    run = (backend or LocalBackend()).run(
+        groups, x, idx, eval_sets={}, epochs=config.train_steps, batch_size=n_max, should_stop=should_stop,
+        on_progress=reporting(on_progress, lambda p: ExperimentResult(p.frame, seconds=p.elapsed_s)),
+    )  # fmt: skip
+    corrupted = {k: corrupt(x, k, noise_std=config.noise_std, seed=1, image_shape=data.input_shape)
+                 for k in CORRUPTIONS}  # fmt: skip
+    rows, pictures = [], {}
+    for width, res in zip(config.widths, run.results, strict=False):
         if res.stopped:
-            stopped = True
             break
         for kind, (xc, fixed) in corrupted.items():
             out = np.asarray(_recall_members(res.carry.mlp, jnp.asarray(xc), jnp.asarray(fixed),
-                                             np.float32(config.gamma), np.zeros(config.recall_steps, np.int8),
-                                             np.zeros(config.recall_steps if kind == "noise" else 0, np.int8)))
+                                             np.float32(config.state_lr), np.zeros(config.recall_steps, np.int8),
+                                             np.zeros(config.recall_steps if kind == "noise" else 0, np.int8)))  # fmt: skip
             for m, (n, seed) in enumerate(zip(ns, seeds, strict=True)):
                 err_after = np.mean(np.square(out[m, :n] - x[:n]))
                 err_before = np.mean(np.square(xc[:n] - x[:n]))
                 rows.append({"corruption": kind, "width": width, "n": int(n), "seed": int(seed),
-                             "mse_corrupted": float(err_before), "mse_recalled": float(err_after)})
+                             "mse_corrupted": float(err_before), "mse_recalled": float(err_after)})  # fmt: skip
                 if seed == 0 and n == min(config.ns):
                     show = min(config.n_show, n)
                     pictures[f"{kind}_{width}"] = np.stack([x[:show], xc[:show], out[m, :show]]).reshape(
                         3, show, *data.input_shape)
-    result = PartResult(rep.frame, arrays=pictures, stopped=stopped, seconds=rep.elapsed())
+    result = ExperimentResult(run.frame, arrays=pictures, stopped=run.stopped, seconds=run.seconds)
     result.tables["recall"] = pd.DataFrame(rows)
     return result
 
@@ -147,3 +152,6 @@ def recall_table(rows: pd.DataFrame, corruption: str) -> pd.DataFrame:
         return pd.DataFrame()
     sel = rows[rows["corruption"] == corruption]
     return sel.pivot_table(index="n", columns="width", values="mse_recalled", aggfunc="mean")
+
+
+MEMORY = generative_experiment("memory", run_memory, lambda config: f"Associative memory · {len(config.widths)} widths")

@@ -1,5 +1,5 @@
 """The PCX paper's setting for §5.1 (energy propagation, training stability) and its Appendix D,
-as :class:`~pcdash.pcn.config.PCNConfig` s: what the Energy dynamics page trains by default.
+as :class:`~pcdash.experiments.pcn_config.PCNConfig` s: what the Energy dynamics page trains by default.
 
 From the paper (App. D.1, D.2): feed-forward PCNs with 2 hidden layers, 8 epochs, T = 8 inference
 steps, forward initialisation, the states optimised by SGD; weights by AdamW or by SGD with
@@ -15,7 +15,7 @@ published (the data configs are missing from the code); pcdash uses 64.
 
 from __future__ import annotations
 
-from pcdash.pcn.config import PCNConfig
+from pcdash.experiments.pcn_config import PCNConfig
 
 # App. D.2: one weight learning rate per dataset, used by both weight optimisers.
 PAPER_WEIGHT_LRS: dict[str, float] = {"fashion_mnist": 0.01, "moons": 0.03}

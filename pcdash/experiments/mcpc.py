@@ -6,40 +6,45 @@ weights (in PCX it is the bias of a first layer fed a constant zero input).
 
 Training relaxes the states with Langevin noise — first order (Eq. 4) or, with a state momentum
 ``m > 0``, second order (Eq. 5–6), both one optax chain
-(:func:`~pcdash.pcn.generative.state_optimizer`) — with the data clamped at the sensory layer,
+(:func:`~pcdash.pcn.optimizers.state_optimizer`) — with the data clamped at the sensory layer,
 then takes one AdamW step on ``(θ, θ_0)`` from that single posterior sample. Sampling leaves
 *every* state free, draws the latent from the learned prior ``N(θ_0, I)`` and runs the same
 noisy dynamics, recording the sensory layer ``h_L``."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 
-from pcdash import limits
+from pcdash.backends import Backend
+from pcdash.backends.local import LocalBackend
+from pcdash.config import Config, choice, require
 from pcdash.data import load_dataset
 from pcdash.data.iris import load_iris_2d
-from pcdash.engine import member_slice, train_members
-from pcdash.pcn.gen_common import PartResult, Reporter, check, config_key
-from pcdash.pcn.generative import FORMS, GenerativePCN, initial_states, relax, state_optimizer
-from pcdash.pcn.network import ACTIVATIONS, MLP
+from pcdash.engine import member_slice
+from pcdash.experiments.result import ExperimentResult, generative_experiment, generative_frame, reporting
+from pcdash.pcn.generative import GenerativePCN, generative_hyper, sample
+from pcdash.pcn.network import ACTIVATIONS, FORMS
+from pcdash.sweep import Group, SweepProgress
 
 MCPC_DATASETS = ("iris", "moons", "circles", "digits", "mnist", "fashion_mnist")
 MCPC_PRESETS = ("quick", "paper")
 
 
 @dataclass(frozen=True)
-class MCPCConfig:
+class MCPCConfig(Config):
     dataset: str = "moons"
     latent: int = 2
     hidden: int = 64
     depth: int = 1
     activation: str = "tanh"
-    form: str = "pre"  # μ_l = W σ(h_{l−1}) + b, as in PCX's MCPC models (see generative.predict)
-    gamma: float = 0.01  # state learning rate γ
+    form: str = "pre"  # μ_l = W σ(h_{l−1}) + b, as in PCX's MCPC models (see network.layer_prediction)
+    state_lr: float = 0.01  # γ
     temperature: float = 1.0  # σ²_mcpc
     momentum: float = 0.0  # m: 0 = first-order Langevin (Eq. 4), > 0 = second order (Eq. 5–6)
     out_var: float = 0.01  # σ²_{h_L}
@@ -53,22 +58,21 @@ class MCPCConfig:
     weight_decay: float = 1e-4
     seed: int = 0
 
-    def validate(self) -> MCPCConfig:
-        check(self.dataset in MCPC_DATASETS, f"MCPC runs on {', '.join(MCPC_DATASETS)}")
-        check(self.latent >= 1 and self.hidden >= 1 and self.depth >= 0, "sizes must be ≥ 1")
-        check(self.activation in ACTIVATIONS, f"unknown activation {self.activation!r}")
-        check(self.form in FORMS, f"the layer form is one of {', '.join(FORMS)}")
-        check(0 < self.gamma <= 1, "γ must lie in (0, 1]")
-        check(self.temperature >= 0 and self.out_var > 0, "σ²_mcpc must be ≥ 0 and σ²_L > 0")
-        check(0 <= self.momentum < 1, "the state momentum m must lie in [0, 1)")
-        check(self.gamma / self.out_var < 2, "γ / σ²_L must stay below 2, or the sensory layer diverges")
-        check(min(self.train_steps, self.sample_steps, self.n_samples, self.epochs, self.batch_size,
-                  self.data_repeats) >= 1, "steps, samples, epochs, batch size and repeats must be ≥ 1")
-        check(self.weight_lr > 0 and self.weight_decay >= 0, "the weight learning rate must be > 0, the decay ≥ 0")
-        return limits.check(self)
+    KIND = "generative-mcpc"
 
-    def key(self) -> str:
-        return config_key("mcpc", self)
+    def check(self) -> None:
+        require(self.dataset in MCPC_DATASETS, f"MCPC runs on {', '.join(MCPC_DATASETS)}")
+        require(self.latent >= 1 and self.hidden >= 1 and self.depth >= 0, "sizes must be ≥ 1")
+        choice("activation", self.activation, tuple(ACTIVATIONS))
+        require(self.form in FORMS, f"the layer form is one of {', '.join(FORMS)}")
+        require(0 < self.state_lr <= 1, "γ must lie in (0, 1]")
+        require(self.temperature >= 0 and self.out_var > 0, "σ²_mcpc must be ≥ 0 and σ²_L > 0")
+        require(0 <= self.momentum < 1, "the state momentum m must lie in [0, 1)")
+        require(self.state_lr / self.out_var < 2, "γ / σ²_L must stay below 2, or the sensory layer diverges")
+        require(min(self.train_steps, self.sample_steps, self.n_samples, self.epochs, self.batch_size,
+                    self.data_repeats) >= 1, "steps, samples, epochs, batch size and repeats must be ≥ 1")  # fmt: skip
+        require(self.weight_lr > 0 and self.weight_decay >= 0,
+                "the weight learning rate must be > 0, the decay ≥ 0")
 
     def sizes(self, d_x: int) -> tuple[int, ...]:
         return (self.latent, *([self.hidden] * self.depth), d_x)
@@ -81,7 +85,7 @@ def iris_paper() -> MCPCConfig:
     0.9, σ²_mcpc = 1, σ²_{h_L} = 0.01, Adam(W) 1e-3 with decay 1e-4, batch 150, 500 inference
     steps per weight update and 10,000 for generation; 68 epochs over 150 copies of the 150
     flowers (10,200 weight updates, PCX's ``10240 // 150``), 4,500 samples (30 per flower)."""
-    return MCPCConfig(dataset="iris", latent=64, hidden=64, depth=1, activation="tanh", gamma=0.01,
+    return MCPCConfig(dataset="iris", latent=64, hidden=64, depth=1, activation="tanh", state_lr=0.01,
                       temperature=1.0, momentum=0.9, out_var=0.01, train_steps=500, sample_steps=10_000,
                       n_samples=4500, epochs=68, batch_size=150, data_repeats=150, weight_lr=1e-3,
                       weight_decay=1e-4)
@@ -93,25 +97,12 @@ def default_mcpc(dataset: str, preset: str = "quick") -> MCPCConfig:
     a small decoder for images."""
     if preset == "paper":
         return iris_paper()
-    check(preset == "quick", f"unknown MCPC preset {preset!r}; choose from {', '.join(MCPC_PRESETS)}")
+    require(preset == "quick", f"unknown MCPC preset {preset!r}; choose from {', '.join(MCPC_PRESETS)}")
     if dataset in ("iris", "moons", "circles"):
         return MCPCConfig(dataset=dataset, momentum=0.9 if dataset == "iris" else 0.0,
                           data_repeats=10 if dataset == "iris" else 1)
-    return MCPCConfig(dataset=dataset, latent=8, hidden=128, out_var=0.05, gamma=0.02, train_steps=50,
+    return MCPCConfig(dataset=dataset, latent=8, hidden=128, out_var=0.05, state_lr=0.02, train_steps=50,
                       sample_steps=500, n_samples=40, epochs=10, batch_size=64)
-
-
-def sample(mlp: MLP, prior_mean, key, n: int, *, steps: int, state_lr, temperature, out_var,
-           momentum: float = 0.0, form: str = "pre") -> jnp.ndarray:
-    """Unconditional MCPC samples: every state free, ``h_0 ~ N(θ_0, I)`` (the learned prior), a
-    forward pass for the rest, then ``steps`` Langevin steps on ``F``; returns ``h_L``."""
-    k1, k2 = jax.random.split(key)
-    h0 = prior_mean + jax.random.normal(k1, (n, mlp.sizes[0]))
-    states = initial_states(mlp, h0, None, form=form)
-    opt = state_optimizer(state_lr, momentum=momentum, temperature=temperature, key=k2)
-    states, _ = relax(mlp, states, steps=steps, optimizer=opt, fixed=False, prior=1.0, prior_mean=prior_mean,
-                      out_var=out_var, form=form)
-    return states[-1]
 
 
 _sample = jax.jit(sample, static_argnames=("n", "steps", "momentum", "form"))
@@ -155,35 +146,51 @@ def _training_data(config: MCPCConfig) -> tuple[np.ndarray, np.ndarray, tuple[in
     return x, data.y_train, (tuple(data.input_shape) if data.is_image else None)
 
 
-def run_mcpc(config: MCPCConfig, on_progress=None, should_stop=None) -> PartResult:
+def run_mcpc(
+    config: MCPCConfig,
+    on_progress: Callable[[SweepProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    *,
+    backend: Backend | None = None,
+) -> ExperimentResult:
+    """Train the MCPC model (one member), then draw samples from it and from its untrained
+    initialisation. Returns the frame, ``arrays`` (``data``, ``samples``, ``samples_before``,
+    ``prior_mean``, ``image_shape`` for images) and ``scalars`` (moment distance and MMD² to
+    the data before and after training, ``‖θ_0‖``)."""
+    t0 = time.perf_counter()
     config.validate()
     x, y, image_shape = _training_data(config)
     sizes = config.sizes(x.shape[1])
     algo = GenerativePCN(sizes, activation=config.activation, inference_steps=config.train_steps, eval_steps=1,
                          prior=1.0, learn_prior_mean=True, out_var=config.out_var, temperature=config.temperature,
-                         state_momentum=config.momentum, weight_decay=config.weight_decay, form=config.form)
-    hp = {"state_lr": np.array([config.gamma]), "weight_lr": np.array([config.weight_lr])}
-    rep = Reporter(on_progress, [1.0])
+                         state_momentum=config.momentum, weight_decay=config.weight_decay, form=config.form)  # fmt: skip
+    hp = generative_hyper([config.state_lr], [config.weight_lr])
+    members = pd.DataFrame({"member": [0], "model": "MCPC", "seed": [config.seed]})
     x_rep, y_rep = np.tile(x, (config.data_repeats, 1)), np.tile(y, config.data_repeats)
-    res = train_members(algo, hp, np.array([config.seed]), x_rep, y_rep, epochs=config.epochs,
-                        batch_size=min(config.batch_size, len(x_rep)), should_stop=should_stop,
-                        on_progress=rep.callback("MCPC", "MCPC"))
-    rep.finish(res.history, "MCPC")
-    out = PartResult(rep.frame, stopped=res.stopped)
+    group = Group(algo, hp, np.array([config.seed]), members, generative_frame, label="MCPC", return_state=True)
+    run = (backend or LocalBackend()).run(
+        [group], x_rep, y_rep, eval_sets={}, epochs=config.epochs, batch_size=min(config.batch_size, len(x_rep)),
+        should_stop=should_stop,
+        on_progress=reporting(on_progress, lambda p: ExperimentResult(p.frame, seconds=p.elapsed_s)),
+    )  # fmt: skip
+    out = ExperimentResult(run.frame, stopped=run.stopped)
     key = jax.random.PRNGKey(config.seed + 1)
-    kw = dict(n=config.n_samples, steps=config.sample_steps, state_lr=config.gamma, temperature=config.temperature,
-              out_var=config.out_var, momentum=config.momentum, form=config.form)
-    untrained = algo.init(jax.random.PRNGKey(config.seed), hp)
-    trained = member_slice(res.carry, 0)
+    kw = dict(n=config.n_samples, steps=config.sample_steps, state_lr=config.state_lr,
+              temperature=config.temperature, out_var=config.out_var, momentum=config.momentum,
+              form=config.form)  # fmt: skip
+    untrained = algo.init(jax.random.PRNGKey(config.seed), jax.tree_util.tree_map(lambda v: v[0], hp))
+    trained = member_slice(run.results[0].carry, 0)
     before = np.asarray(_sample(untrained.mlp, untrained.prior_mean, key, **kw))
     after = np.asarray(_sample(trained.mlp, trained.prior_mean, key, **kw))
     out.arrays = {"data": np.asarray(x), "samples": after, "samples_before": before,
-                  "prior_mean": np.asarray(trained.prior_mean)}
+                  "prior_mean": np.asarray(trained.prior_mean)}  # fmt: skip
     if image_shape is not None:
         out.arrays["image_shape"] = np.asarray(image_shape)
     out.scalars = {"distance_before": moment_distance(before, x), "distance_after": moment_distance(after, x),
                    "mmd_before": mmd(before, x), "mmd_after": mmd(after, x),
-                   "prior_mean_norm": float(np.linalg.norm(np.asarray(trained.prior_mean)))}
-    out.seconds = rep.elapsed()
+                   "prior_mean_norm": float(np.linalg.norm(np.asarray(trained.prior_mean)))}  # fmt: skip
+    out.seconds = time.perf_counter() - t0  # training and sampling
     return out
 
+
+MCPC = generative_experiment("mcpc", run_mcpc, lambda config: f"MCPC · {config.dataset}")

@@ -16,8 +16,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+import pandas as pd
+
 from pcdash.errors import ConfigError
-from pcdash.pcn.config import PCNConfig
+from pcdash.experiments.comparison import ComparisonConfig, ComparisonOutput
+from pcdash.experiments.pcn_config import PCNConfig
+from pcdash.pcn.network import MLP
 
 CONDITIONS = ("pc", "pc_rc2", "pc_rc3", "pc_rc23", "pc_rc23_wd", "bp")  # the paper's models (Figs. 2–6)
 _NAME = re.compile(r"^(?P<algo>pc|bp)(?:_rc(?P<relaxed>23|2|3))?(?P<wd>_wd)?$")
@@ -113,6 +118,10 @@ class ComparisonSetting:
     seeds: int = 1
     batch_size: int = 32
 
+    def comparison(self, *, track_alignment: bool = True) -> ComparisonConfig:
+        """The models as one :class:`~pcdash.experiments.comparison.ComparisonConfig`."""
+        return ComparisonConfig(tuple(self.variants(track_alignment=track_alignment)))
+
     def variants(self, *, track_alignment: bool = True) -> list[tuple[str, PCNConfig]]:
         """``(paper name, config)`` of every model."""
         base = PCNConfig(dataset=self.dataset, widths=(int(self.width),), depth=int(self.depth), epochs=int(self.epochs),
@@ -125,3 +134,50 @@ class ComparisonSetting:
 
 QUICK = ComparisonSetting()
 PAPER = replace(QUICK, dataset="fashion_mnist", width=256, inference_tol=0.0, relaxed_lr=1e-5, epochs=20, batch_size=64)
+
+
+# ------------------------------------------------------------------------------ what the page draws
+
+
+@dataclass
+class Landscapes:
+    """Each trained model's seed-0 member (``models``) and its loss over the plane spanned by two
+    filter-normalised random directions (:func:`pcdash.pcn.landscape.loss_landscape`, the same
+    directions for every model): ``surfaces[name][j, i]`` at ``(alphas[i], alphas[j])``."""
+
+    models: dict[str, MLP]
+    alphas: np.ndarray
+    surfaces: dict[str, np.ndarray]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per model and grid point: ``model, alpha, beta, loss``."""
+        a = self.alphas
+        return pd.DataFrame([{"model": n, "alpha": float(a[i]), "beta": float(a[j]), "loss": float(z[j, i])}
+                             for n, z in self.surfaces.items() for j in range(len(a)) for i in range(len(a))])  # fmt: skip
+
+    def sharpness(self) -> dict[str, float]:
+        """Per model: :func:`pcdash.pcn.landscape.sharpness` of its surface."""
+        from pcdash.pcn.landscape import sharpness
+
+        return {n: sharpness(self.alphas, self.alphas, z) for n, z in self.surfaces.items()}
+
+    def weights(self, layers: Sequence[int], per_layer: int = 5000) -> pd.DataFrame:
+        """``model, layer, weight``: up to ``per_layer`` weights of each chosen layer (1-based)."""
+        return pd.DataFrame([{"model": n, "layer": i, "weight": float(w)} for n, m in self.models.items()
+                             for i in layers for w in np.asarray(m.weights[i - 1]).ravel()[:per_layer]])  # fmt: skip
+
+
+def landscapes(result: ComparisonOutput, dataset: str, *, span: float = 1.0, points: int = 21,
+               examples: int = 256, val_fraction: float = 0.1) -> Landscapes:  # fmt: skip
+    """The loss landscapes of a finished comparison's models on the first ``examples`` test
+    examples of ``dataset``, within ``±span`` along each direction (seed 0)."""
+    from pcdash.data import load_dataset
+    from pcdash.engine import member_slice
+    from pcdash.pcn.landscape import loss_landscape
+
+    data = load_dataset(dataset, val_fraction=val_fraction)
+    x, y = data.x_test[:examples], data.y_test[:examples]
+    models = {n: member_slice(run.mlp, 0) for n, run in result.runs.items()}
+    out = {n: loss_landscape(m, x, y, seed=0, span=span, points=points) for n, m in models.items()}
+    alphas = next(iter(out.values()))[0] if out else np.zeros(0, np.float32)
+    return Landscapes(models, alphas, {n: o[2] for n, o in out.items()})

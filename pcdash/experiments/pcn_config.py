@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import math
-import numbers
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pandas as pd
 
-from pcdash import limits
-from pcdash.errors import ConfigError
-from pcdash.pcn.algorithms import ALGORITHMS, CN_SCHEDULES, PRECISIONS, PCNAlgorithm
+from pcdash.config import Config, choice, in_range, int_in, non_empty, positive, require
+from pcdash.pcn.algorithms import ALGORITHMS, PRECISIONS, PCNAlgorithm
 from pcdash.pcn.network import ACTIVATIONS
 from pcdash.pcn.optimizers import STATE_OPTIMIZERS, WEIGHT_OPTIMIZERS
+from pcdash.pcn.rules import CN_SCHEDULES
 
 MAX_MEMBERS = 1024  # per sweep: a bigger grid is almost certainly a typo
 MAX_WIDTH = 8192
@@ -25,7 +22,7 @@ MAX_INFERENCE_STEPS = 1000
 
 
 @dataclass(frozen=True)
-class PCNConfig:
+class PCNConfig(Config):
     """A grid of PCN members: every width × γ × weight optimiser × seed.
 
     Widths change shapes, so each width is its own compiled program; γ, optimiser and seed vary
@@ -64,6 +61,11 @@ class PCNConfig:
     beta_rate: float = 0.1  # nudging: β grows by this much per epoch, up to 1
     track_alignment: bool = False  # record the per-layer cosine of the PC update with the BP gradient
 
+    KIND = "pcn"
+    # fields added later keep older keys unchanged at these values
+    KEY_DEFAULTS = {"precision": "none", "update_every": 0, "beta0": 0.1, "beta_rate": 0.1, "track_alignment": False,
+                    "inference_tol": 0.0, "cn_schedule": "random", "l2_decay": 0.0, "weight_lrs": ()}  # fmt: skip
+
     def __post_init__(self) -> None:
         for name in ("widths", "state_lrs", "optimizers"):
             value = getattr(self, name)
@@ -79,56 +81,50 @@ class PCNConfig:
         """The weight learning rate of ``optimizer``: its own from ``weight_lrs``, else ``weight_lr``."""
         return float(dict(self.weight_lrs).get(optimizer, self.weight_lr))
 
-    def validate(self) -> PCNConfig:
-        """Raise :class:`~pcdash.errors.ConfigError` with a one-line message if this cannot run."""
+    def check(self) -> None:
         from pcdash.data import DATASETS
 
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("algorithm", self.algorithm, ALGORITHMS)
-        _choice("activation", self.activation, tuple(ACTIVATIONS))
-        _choice("state optimizer", self.state_optimizer, STATE_OPTIMIZERS)
-        for opt in _non_empty("optimizers", self.optimizers):
-            _choice("weight optimizer", opt, WEIGHT_OPTIMIZERS)
-        for width in _non_empty("widths", self.widths):
-            _int_in("width", width, 1, MAX_WIDTH)
-        for gamma in _non_empty("state learning rates (gammas)", self.state_lrs):
-            _positive("state learning rate γ", gamma)
-        _int_in("depth (hidden layers)", self.depth, 1, MAX_DEPTH)
-        _int_in("inference steps T", self.inference_steps, 1, MAX_INFERENCE_STEPS)
-        _int_in("batch size", self.batch_size, 1, 1 << 20)
-        _int_in("epochs", self.epochs, 1, 10_000)
-        _int_in("seeds", self.seeds, 1, MAX_MEMBERS)
-        _positive("weight learning rate", self.weight_lr)
+        choice("dataset", self.dataset, DATASETS)
+        choice("algorithm", self.algorithm, ALGORITHMS)
+        choice("activation", self.activation, tuple(ACTIVATIONS))
+        choice("state optimizer", self.state_optimizer, STATE_OPTIMIZERS)
+        for opt in non_empty("optimizers", self.optimizers):
+            choice("weight optimizer", opt, WEIGHT_OPTIMIZERS)
+        for width in non_empty("widths", self.widths):
+            int_in("width", width, 1, MAX_WIDTH)
+        for state_lr in non_empty("state learning rates γ", self.state_lrs):
+            positive("state learning rate γ", state_lr)
+        int_in("depth (hidden layers)", self.depth, 1, MAX_DEPTH)
+        int_in("inference steps T", self.inference_steps, 1, MAX_INFERENCE_STEPS)
+        int_in("batch size", self.batch_size, 1, 1 << 20)
+        int_in("epochs", self.epochs, 1, 10_000)
+        int_in("seeds", self.seeds, 1, MAX_MEMBERS)
+        positive("weight learning rate", self.weight_lr)
         for opt, lr in self.weight_lrs:
-            _choice("weight optimizer", opt, WEIGHT_OPTIMIZERS)
-            _positive(f"{opt} weight learning rate", lr)
-        _in_range("state momentum", self.state_momentum, 0.0, 1.0)
-        _in_range("weight momentum", self.weight_momentum, 0.0, 1.0)
-        _in_range("weight decay", self.weight_decay, 0.0, math.inf)
-        _in_range("validation fraction", self.val_fraction, 0.0, 1.0)
-        _int_in("update every k inference steps", self.update_every, 0, self.inference_steps)
-        if self.update_every and self.inference_steps % self.update_every:
-            raise ConfigError(f"update every k = {self.update_every} must divide the inference steps T = "
-                              f"{self.inference_steps}")  # fmt: skip
-        _choice("precision", self.precision, PRECISIONS)
-        _choice("CN schedule", self.cn_schedule, CN_SCHEDULES)
-        _in_range("inference tolerance", self.inference_tol, 0.0, 1.0)
-        _in_range("L2 weight decay", self.l2_decay, 0.0, math.inf)
-        _in_range("β_0 (initial nudging)", self.beta0, 1e-6, 1.0 + 1e-9)
-        _in_range("β growth per epoch", self.beta_rate, 0.0, 1.0 + 1e-9)
-        n = len(self.widths) * len(self.optimizers) * len(self.gammas) * self.seeds
-        if n > MAX_MEMBERS:
-            raise ConfigError(
-                f"the grid has {n} members; at most {MAX_MEMBERS} are allowed in one sweep"
-            )
-        return limits.check(self)
+            choice("weight optimizer", opt, WEIGHT_OPTIMIZERS)
+            positive(f"{opt} weight learning rate", lr)
+        in_range("state momentum", self.state_momentum, 0.0, 1.0)
+        in_range("weight momentum", self.weight_momentum, 0.0, 1.0)
+        in_range("weight decay", self.weight_decay, 0.0, math.inf)
+        in_range("validation fraction", self.val_fraction, 0.0, 1.0)
+        int_in("update every k inference steps", self.update_every, 0, self.inference_steps)
+        require(not self.update_every or self.inference_steps % self.update_every == 0,
+                f"update every k = {self.update_every} must divide the inference steps T = {self.inference_steps}")
+        choice("precision", self.precision, PRECISIONS)
+        choice("CN schedule", self.cn_schedule, CN_SCHEDULES)
+        in_range("inference tolerance", self.inference_tol, 0.0, 1.0)
+        in_range("L2 weight decay", self.l2_decay, 0.0, math.inf)
+        in_range("β_0 (initial nudging)", self.beta0, 1e-6, 1.0 + 1e-9)
+        in_range("β growth per epoch", self.beta_rate, 0.0, 1.0 + 1e-9)
+        n = len(self.widths) * len(self.optimizers) * len(self.swept_state_lrs) * self.seeds
+        require(n <= MAX_MEMBERS, f"the grid has {n} members; at most {MAX_MEMBERS} are allowed in one sweep")
 
     @property
     def is_pc(self) -> bool:
         return not self.algorithm.startswith("bp")
 
     @property
-    def gammas(self) -> tuple[float, ...]:
+    def swept_state_lrs(self) -> tuple[float, ...]:
         """The γ values actually swept: BP has no inference, so it trains one member per
         optimiser × seed (its ``state_lr`` is reported as NaN)."""
         return tuple(float(g) for g in self.state_lrs) if self.is_pc else (math.nan,)
@@ -136,8 +132,11 @@ class PCNConfig:
     def layer_sizes(self, width: int, *, input_dim: int, num_classes: int) -> tuple[int, ...]:
         return (input_dim, *([int(width)] * self.depth), num_classes)
 
-    def algorithm_for(self, width: int, *, input_dim: int, num_classes: int) -> PCNAlgorithm:
-        """The static algorithm (one compiled program) of one width."""
+    def algorithm_for(
+        self, width: int, *, input_dim: int, num_classes: int, steps_per_epoch: int = 0
+    ) -> PCNAlgorithm:
+        """The static algorithm (one compiled program) of one width; ``steps_per_epoch`` sets
+        nudging's per-epoch β schedule."""
         return PCNAlgorithm(
             self.layer_sizes(width, input_dim=input_dim, num_classes=num_classes),
             algorithm=self.algorithm,
@@ -155,6 +154,7 @@ class PCNConfig:
             beta_rate=float(self.beta_rate),
             cn_schedule=self.cn_schedule,
             alignment=bool(self.track_alignment),
+            steps_per_epoch=int(steps_per_epoch),
         )
 
     def members(self, width: int, *, first_member: int = 0) -> pd.DataFrame:
@@ -165,7 +165,7 @@ class PCNConfig:
                 "dataset": self.dataset,
                 "algorithm": self.algorithm,
                 "optimizer": opt,
-                "state_lr": gamma,
+                "state_lr": state_lr,
                 "width": int(width),
                 "depth": int(self.depth),
                 "activation": self.activation,
@@ -178,58 +178,8 @@ class PCNConfig:
                 "l2_decay": float(self.l2_decay),
                 "seed": seed,
             }
-            for i, (opt, gamma, seed) in enumerate(
-                itertools.product(self.optimizers, self.gammas, range(self.seeds))
+            for i, (opt, state_lr, seed) in enumerate(
+                itertools.product(self.optimizers, self.swept_state_lrs, range(self.seeds))
             )
         ]
         return pd.DataFrame(rows)
-
-    def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def key(self) -> str:
-        """A short stable hash naming this configuration (results are saved under it)."""
-        d = self.to_dict()
-        for name, default in _KEY_DEFAULTS.items():  # fields added later keep older keys unchanged
-            if d[name] == default:
-                del d[name]
-        blob = json.dumps({"kind": "pcn", **d}, sort_keys=True, default=list)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-_KEY_DEFAULTS = {"precision": "none", "update_every": 0, "beta0": 0.1, "beta_rate": 0.1, "track_alignment": False,
-                 "inference_tol": 0.0, "cn_schedule": "random", "l2_decay": 0.0, "weight_lrs": ()}  # fmt: skip
-
-
-def _choice(what: str, value: object, allowed: Sequence[str]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
-
-
-def _non_empty(what: str, values: Sequence) -> Sequence:
-    if len(values) == 0:
-        raise ConfigError(f"{what}: give at least one value")
-    return values
-
-
-def _number(what: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ConfigError(f"{what} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ConfigError(f"{what} must be finite, got {value}")
-    return float(value)
-
-
-def _positive(what: str, value: object) -> None:
-    if _number(what, value) <= 0:
-        raise ConfigError(f"{what} must be > 0, got {value}")
-
-
-def _in_range(what: str, value: object, lo: float, hi: float) -> None:
-    if not lo <= _number(what, value) < hi:
-        raise ConfigError(f"{what} must be in [{lo}, {hi}), got {value}")
-
-
-def _int_in(what: str, value: object, lo: int, hi: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= value <= hi:
-        raise ConfigError(f"{what} must be an integer in [{lo}, {hi}], got {value!r}")

@@ -1,0 +1,96 @@
+"""What every experiment shares: how it is run, kept and found again (:class:`Experiment`),
+the result of the generative parts (:class:`ExperimentResult`), and the rule that a live
+result has the interface of a finished one.
+
+Every runner takes ``(config, on_progress=None, should_stop=None, backend=None)``, trains its
+shape groups through one backend (:mod:`pcdash.backends`, by default
+:func:`pcdash.sweep.run_groups`), and hands ``on_progress`` a
+:class:`~pcdash.sweep.SweepProgress` whose ``result`` is the partial result, of the same type
+as what it returns when it finishes (figures that need the trained weights are absent while
+it trains). A page therefore draws ``progress.result`` and ``job.result`` with one function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pcdash.engine import TrainResult
+from pcdash.results import history_to_frame
+from pcdash.sweep import SweepProgress
+
+OnProgress = Callable[[SweepProgress], None] | None
+IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")  # the generative parts' image sets
+
+
+@dataclass
+class ExperimentResult:
+    """A generative part's result: the tidy training frame of :mod:`pcdash.results` (with a
+    ``model`` column), arrays and tables for the figures, scalar findings, whether it was
+    stopped and how long it took."""
+
+    frame: pd.DataFrame
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    scalars: dict[str, float] = field(default_factory=dict)
+    stopped: bool = False
+    seconds: float = 0.0
+
+
+def generative_frame(result: TrainResult, members: pd.DataFrame) -> pd.DataFrame:
+    """Tidy rows of a generative model's history: train rows with the reconstruction ``loss``
+    and the ``energy`` of the weight step, evaluation rows with the reconstruction ``mse``."""
+    return history_to_frame(result, members, train_metrics={"loss": "loss", "energy": "energy"},
+                            eval_metrics={"mse": "mse"})  # fmt: skip
+
+
+def reporting(on_progress: OnProgress, partial: Callable[[SweepProgress], Any]) -> OnProgress:
+    """``on_progress`` wrapped so that each progress carries ``result = partial(progress)``:
+    the live result in the interface of the finished one."""
+    if on_progress is None:
+        return None
+
+    def report(p: SweepProgress) -> None:
+        on_progress(replace(p, result=partial(p)))
+
+    return report
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One kind of experiment, as the dashboard's job panel and the command line use it:
+    ``run(config, on_progress, should_stop, backend)``, ``save(config, result)`` (a finished
+    result under ``config.key()``), ``load(config)`` (the saved result, or None) and
+    ``label(config)`` (a job's name)."""
+
+    name: str
+    run: Callable[..., Any]
+    save: Callable[[Any, Any], None]
+    load: Callable[[Any], Any]
+    label: Callable[[Any], str]
+
+
+def save_result(config, result: ExperimentResult) -> None:
+    """Keep a finished :class:`ExperimentResult` under ``config.key()``."""
+    meta = {"seconds": result.seconds, "stopped": result.stopped, "scalars": result.scalars}
+    config.save(result.frame, result.arrays, meta, tables=result.tables)
+
+
+def load_result(config) -> ExperimentResult | None:
+    """The saved :class:`ExperimentResult` of ``config``, or None."""
+    saved = config.load_saved()
+    if saved is None:
+        return None
+    meta = saved.meta
+    return ExperimentResult(saved.frame, dict(saved.arrays), dict(saved.tables),
+                            {k: float(v) for k, v in meta.get("scalars", {}).items()}, bool(meta.get("stopped")),
+                            float(meta.get("seconds", 0.0)))  # fmt: skip
+
+
+def generative_experiment(name: str, run: Callable[..., ExperimentResult], label: Callable[[Any], str]) -> Experiment:
+    """An :class:`Experiment` whose result is an :class:`ExperimentResult`."""
+    return Experiment(name, run, save_result, load_result, label)
