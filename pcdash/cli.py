@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from pcdash.cre.config import CREConfig
 from pcdash.errors import PcdashError
 
 
@@ -50,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sweep", help="train a CRE λ sweep headless")
     _add_common(s)
-    s.add_argument("--arch", default="fc-medium", help="fc-small, fc-medium (default), fc-large, cnn, vit")
+    # digits: pcdash's defaults (see pcdash.cre.config.dataset_defaults); other sets: the paper's
+    s.set_defaults(seeds=CREConfig.seeds, epochs=None)
+    s.add_argument("--arch", default="fc-medium",
+                   help="fc-small, fc-medium (default), fc-large, cnn and vit (the authors'), cnn-z and vit-z (dense dim(z))")
+    s.add_argument("--init", default=CREConfig.init, help="active-latent (default) or pytorch (the authors')")
     s.add_argument("--latent-dims", default="3", help="comma-separated, e.g. 2,3,8")
     s.add_argument("--lambdas", default="0,0.2,0.4,0.6,0.8,1", help="comma-separated values in [0, 1]")
     s.add_argument("--lr", type=float, default=1e-3)
@@ -70,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_sweep(args) -> int:
-    from pcdash.cre.config import CREConfig
+    from pcdash.cre.config import dataset_defaults
     from pcdash.cre.sweep import run_cre_sweep
     from pcdash.parsing import parse_float_list, parse_int_list
     config = CREConfig(
@@ -79,10 +84,11 @@ def _run_sweep(args) -> int:
         latent_dims=parse_int_list(args.latent_dims, "--latent-dims"),
         lambdas=parse_float_list(args.lambdas, "--lambdas"),
         seeds=args.seeds,
-        epochs=args.epochs,
-        batch_size=args.batch_size or (64 if args.dataset == "digits" else 512),
+        epochs=args.epochs or dataset_defaults(args.dataset)["epochs"],
+        batch_size=args.batch_size or dataset_defaults(args.dataset)["batch_size"],
         lr=args.lr,
         latent_activation=args.latent_activation,
+        init=args.init,
         val_fraction=args.val_fraction,
         baselines=tuple(b.strip() for b in args.baselines.split(",") if b.strip()),
     ).validate()
