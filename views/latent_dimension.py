@@ -20,7 +20,7 @@ from pcdash.ui.widgets import (
 )
 
 st.title("Latent dimension")
-st.caption("Growing dim(z) narrows the gap between λ values: the two tasks compete for room in z.")
+st.caption("In the paper, growing dim(z) narrows the gap between λ values: the two tasks compete for room in z.")
 base = cre_sidebar(grids=False)  # this page sets its own λ values and dim(z) grid, below
 
 if base is not None and base.arch in FIXED_LATENT:

@@ -24,7 +24,8 @@ from pcdash.ui.widgets import (
 )
 
 st.title("Latent space")
-st.caption("λ = 0: classes form rays from a centre (classification-driven); λ = 1: overlapping clouds (reconstruction-driven).")
+st.caption("In the paper, λ = 0 gives classes as rays from a centre (classification-driven) and λ = 1 overlapping "
+           "clouds (reconstruction-driven).")
 config = cre_sidebar()
 
 if config is not None:

@@ -15,7 +15,8 @@ from pcdash.ui.widgets import (
 )
 
 st.title("Reconstructions")
-st.caption("λ = 0 decodes class prototypes; as λ grows the reconstructions keep more of each input's detail.")
+st.caption("In the paper, λ = 0 decodes class prototypes and as λ grows the reconstructions keep more of each input's "
+           "detail.")
 config = cre_sidebar()
 
 if config is not None:

@@ -18,7 +18,8 @@ from pcdash.ui.widgets import (
 )
 
 st.title("Classification–reconstruction trade-off")
-st.caption("Classification (blue) is best at λ = 0, reconstruction (orange) at λ = 1; nothing in between wins both.")
+st.caption("The paper's finding: classification (blue) is best at λ = 0, reconstruction (orange) at λ = 1, and nothing in "
+           "between wins both. Compare with what your sweep shows.")
 config = cre_sidebar()
 split = state.select("Evaluate on", "split", ("test", "val"), "test", container=st.sidebar)
 epoch_rule = state.select("Epoch per model", "pick", ("last", "best on validation"), "last", container=st.sidebar,
