@@ -160,7 +160,8 @@ def cre_sidebar(*, grids: bool = True) -> CREConfig | None:
         sb.caption(f"dim(z) = {config.latent_dims[0]} on {config.dataset}: fixed by the architecture "
                    f"(use {values['arch']}-z to choose it)")
     sb.caption(describe(config.dataset))
-    sb.caption(f"{config.n_members} models · one compiled program per dim(z)")
+    if grids:
+        sb.caption(f"{config.n_members} models · one compiled program per dim(z)")
     return config
 
 
