@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(seeds=CREConfig.seeds, epochs=None)
     s.add_argument("--arch", default="fc-medium",
                    help="fc-small, fc-medium (default), fc-large, cnn and vit (the authors'), cnn-z and vit-z (dense dim(z))")
-    s.add_argument("--init", default=CREConfig.init, help="active-latent (default) or pytorch (the authors')")
+    s.add_argument("--init", default=CREConfig.init, help="active-latent (default) or authors (PyTorch's default; Xavier for the ViT)")
     s.add_argument("--latent-dims", default="3", help="comma-separated, e.g. 2,3,8")
     s.add_argument("--lambdas", default="0,0.2,0.4,0.6,0.8,1", help="comma-separated values in [0, 1]")
     s.add_argument("--lr", type=float, default=1e-3)

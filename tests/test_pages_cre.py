@@ -68,11 +68,11 @@ def test_fixed_latent_architectures_are_explained_not_given_a_dim_z(arch):
 def test_differences_come_from_the_configuration():
     """The paper's own setting (MNIST, batch 512, 10 epochs, PyTorch init, Adam 1e-3) leaves only
     the seed count to report; each change from it adds its sentence."""
-    paper = CREConfig(dataset="mnist", batch_size=512, epochs=10, init="pytorch")
+    paper = CREConfig(dataset="mnist", batch_size=512, epochs=10, init="authors")
     assert [d for d in differences("tradeoff", paper, 55_000) if "seed" not in d] == []
     assert PAPER_STEPS == 1170
     latent = differences("latent", CREConfig(dataset="fashion_mnist", lambdas=(0.0, 0.5, 1.0), batch_size=512,
-                                             epochs=10, init="pytorch"))
+                                             epochs=10, init="authors"))
     assert latent == ["λ = 0, 0.5, 1 instead of 0, 0.2, 1"]
     assert any("initialisation" in d for d in differences("latent", CREConfig()))
     assert "ESANN Fig. 4" in figure_line("latent_dimension") and "95%" in figure_line("latent_dimension")

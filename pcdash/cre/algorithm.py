@@ -26,7 +26,7 @@ class CREAlgorithm:
     latent_dim: int
     latent_activation: str = "relu"
     lr: float = 1e-3
-    init_scheme: str = "pytorch"  # see pcdash.cre.models.INITS
+    init_scheme: str = "authors"  # see pcdash.cre.models.INITS
 
     @property
     def optimizer(self) -> optax.GradientTransformation:

@@ -155,7 +155,7 @@ ARCH_DESCRIPTIONS = {
 }
 
 
-INITS = ("active-latent", "pytorch")
+INITS = ("active-latent", "authors")
 LATENT_BIAS_INIT = 0.5
 
 
@@ -212,7 +212,7 @@ def build_cre(
     latent_dim: int,
     *,
     latent_activation: str = "relu",
-    init: str = "pytorch",
+    init: str = "authors",
     key: PRNGKeyArray,
 ) -> CRE:
     """A CRE of variant ``arch`` whose input size adapts to ``input_shape``. ``latent_dim`` is

@@ -107,10 +107,10 @@ def differences(page: str, config: CREConfig, train_size: int | None = None) -> 
                        f"{PAPER_EPOCHS} epochs")
     if config.lr != PAPER_LR:
         out.append(f"learning rate {config.lr:g} instead of {PAPER_LR:g}")
-    if config.init != "pytorch" and config.arch == "vit":
+    if config.init != "authors" and config.arch == "vit":
         out.append("initialisation: the classifier's output layer starts at zero instead of the authors' Xavier "
                    "initialisation")
-    elif config.init != "pytorch":
+    elif config.init != "authors":
         out.append("initialisation: the latent units start active (bias +0.5) and the classifier's output layer at "
                    "zero, instead of PyTorch's default (the authors'); with the default about one dim(z) = 3 model "
                    "in three on digits lost a latent unit for good in its first Adam steps (a dead ReLU)")

@@ -139,7 +139,7 @@ def cre_sidebar(*, grids: bool = True) -> CREConfig | None:
                                     fmt_str="%.4g", step=1e-4, container=st)
         values["batch"] = state.number("Batch size", "batch", DEFAULT.batch_size, min_value=1, max_value=4096, container=st)
         values["init"] = state.select("Initialisation", "init", INITS, DEFAULT.init, container=st,
-                                      help="pytorch: PyTorch's default, as the authors; active-latent: latent units "
+                                      help="authors: as in the authors' code (PyTorch's default; Xavier for the ViT); active-latent: latent units "
                                            "start active and the classifier's output at zero (no dead ReLU latents)")
         values["latent"] = state.select("Latent activation", "latent", ("relu", "linear"), DEFAULT.latent_activation,
                                         help="ReLU as in the reference code; linear lets z go negative", container=st)
