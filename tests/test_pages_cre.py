@@ -39,7 +39,7 @@ def test_each_cre_page_names_its_paper_figure_and_the_settings_that_differ(page,
     text = _text(at)
     assert figure in text
     assert "dataset digits instead of" in text and "1,294 training images" in text
-    assert "batch 32 × 30 epochs = 1,200 Adam steps instead of batch 512 × 10 epochs" in text
+    assert "batch 16 × 15 epochs = 1,200 Adam steps instead of batch 512 × 10 epochs" in text
     # the note follows the controls: with the paper's learning-rate the sentence about it is gone
     assert "learning rate" not in text
     text = _text(_app(page, lr="0.003"))
