@@ -52,10 +52,14 @@ def test_shapes(arch, shape):
     assert jax.tree.structure(new_state) == jax.tree.structure(state)
     assert x_hat.shape == (B, *shape) and logits.shape == (B, NUM_CLASSES)
     if arch in ("cnn-z", "vit-z"):
-        assert z.shape == (B, LATENT) and bool(jnp.all(z >= 0))  # a dense ReLU latent of the chosen size
+        assert z.shape == (B, LATENT) and bool(
+            jnp.all(z >= 0)
+        )  # a dense ReLU latent of the chosen size
 
 
-@pytest.mark.parametrize("shape,latent", [((8, 8, 1), (1, 1, 16)), ((28, 28, 1), (4, 4, 16)), ((32, 32, 3), (4, 4, 16))])
+@pytest.mark.parametrize(
+    "shape,latent", [((8, 8, 1), (1, 1, 16)), ((28, 28, 1), (4, 4, 16)), ((32, 32, 3), (4, 4, 16))]
+)
 def test_authors_cnn_latent_is_the_feature_map(shape, latent):
     """3 blocks of 2×2 pooling: 28 → 14 → 8 → 4 with the authors' paddings (0, 1, 0); 8 → 4 → 2 → 1 and
     32 → 16 → 8 → 4 otherwise. The latent is the ReLU-ed map, the classifier one linear layer on it."""
@@ -64,7 +68,11 @@ def test_authors_cnn_latent_is_the_feature_map(shape, latent):
     z, _ = model.encode(_images(jax.random.key(1), B, shape), model.init_state(), train=True)
     assert z.shape == (B, *latent) and bool(jnp.all(z >= 0))
     assert model.classifier.layers[0].weight.shape == (NUM_CLASSES, math.prod(latent))
-    assert [c.weight.shape[:2] for c in model.encoder.convs] == [(16, shape[-1]), (16, 16), (16, 16)]
+    assert [c.weight.shape[:2] for c in model.encoder.convs] == [
+        (16, shape[-1]),
+        (16, 16),
+        (16, 16),
+    ]
     assert [c.weight.shape[2:] for c in model.encoder.convs] == [(3, 3)] * 3
 
 
@@ -91,13 +99,19 @@ def test_authors_vit_latent_is_the_token_sequence_with_its_class_token():
     np.testing.assert_allclose(jnp.var(z, -1), 1.0, atol=1e-3)
     # the classifier ignores the class token: it pools the patch tokens only
     z2 = z.at[:, 0].set(123.0)
-    np.testing.assert_allclose(model.classify(z2, state, train=False)[0], model.classify(z, state, train=False)[0],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        model.classify(z2, state, train=False)[0],
+        model.classify(z, state, train=False)[0],
+        rtol=1e-5,
+    )
     # the decoder ends linear (no tanh), as the authors'
     assert float(jnp.max(jnp.abs(model.decode(100.0 * z)))) > 1.0
     # Xavier-uniform linear layers with zero bias; the patch embedding keeps a conv bias
     qkv = model.encoder.blocks[0].attn.qkv
-    assert float(jnp.max(jnp.abs(qkv.weight))) <= math.sqrt(6 / (8 + 24)) and float(jnp.max(jnp.abs(qkv.bias))) == 0
+    assert (
+        float(jnp.max(jnp.abs(qkv.weight))) <= math.sqrt(6 / (8 + 24))
+        and float(jnp.max(jnp.abs(qkv.bias))) == 0
+    )
     assert float(jnp.max(jnp.abs(model.encoder.patch_embed.bias))) > 0
     assert model.encoder.blocks[0].fc1.weight.shape == (32, 8)  # MLP ratio 4
 
@@ -134,7 +148,10 @@ def test_batch_norm_follows_pytorch():
     np.testing.assert_allclose(jnp.mean(y, axis=(0, 1, 2)), 0.0, atol=1e-4)
     np.testing.assert_allclose(jnp.var(y, axis=(0, 1, 2)), 1.0, atol=1e-3)
     n = 16 * 5 * 5
-    bm, bv = jnp.mean(x, axis=(0, 1, 2)), jnp.var(x, axis=(0, 1, 2)) * n / (n - 1)  # unbiased, as PyTorch
+    bm, bv = (
+        jnp.mean(x, axis=(0, 1, 2)),
+        jnp.var(x, axis=(0, 1, 2)) * n / (n - 1),
+    )  # unbiased, as PyTorch
     np.testing.assert_allclose(m, 0.1 * bm, rtol=1e-5)
     np.testing.assert_allclose(v, 0.9 + 0.1 * bv, rtol=1e-5)
     # eval mode uses the running stats and leaves them unchanged
@@ -156,7 +173,9 @@ def _eval_after_updates(model, state, x, n):
 @pytest.mark.parametrize("arch", ["cnn", "cnn-z"])
 def test_cnn_state_and_eval_mode(arch):
     shape = (8, 8, 1)
-    model = build_cre(arch, shape, NUM_CLASSES, LATENT, latent_activation="linear", key=jax.random.key(0))
+    model = build_cre(
+        arch, shape, NUM_CLASSES, LATENT, latent_activation="linear", key=jax.random.key(0)
+    )
     state = model.init_state()
     x = _images(jax.random.key(1), B, shape, shift=2.0)  # shifted batch: stats far from (0, 1)
     z_train, new_state, z_eval, *_ = _forward(model, state, x)
@@ -167,7 +186,9 @@ def test_cnn_state_and_eval_mode(arch):
     assert not np.allclose(z_train, z_eval, atol=1e-3)
     # after many updates on the same batch, the running stats approach the batch stats
     z_eval2 = _eval_after_updates(model, state, x, 100)
-    assert float(jnp.max(jnp.abs(z_eval2 - z_train))) < 0.1 * float(jnp.max(jnp.abs(z_eval - z_train)))
+    assert float(jnp.max(jnp.abs(z_eval2 - z_train))) < 0.1 * float(
+        jnp.max(jnp.abs(z_eval - z_train))
+    )
 
 
 def test_vit_classifier_batch_norm_has_running_statistics():
@@ -195,12 +216,16 @@ def test_ensemble_vmap(arch):
     members = [build_cre(arch, shape, NUM_CLASSES, LATENT, key=k) for k in keys]
     params = [eqx.filter(m, eqx.is_array) for m in members]
     models = eqx.combine(jax.tree.map(lambda *a: jnp.stack(a), *params), members[0])
-    abstract = eqx.filter_eval_shape(eqx.filter_vmap(lambda k: build_cre(arch, shape, NUM_CLASSES, LATENT, key=k)), keys)
+    abstract = eqx.filter_eval_shape(
+        eqx.filter_vmap(lambda k: build_cre(arch, shape, NUM_CLASSES, LATENT, key=k)), keys
+    )
     assert jax.tree.structure(abstract) == jax.tree.structure(models)
     states = eqx.filter_vmap(lambda m: m.init_state())(models)
     x = _images(jax.random.key(1), B, shape)
     z, new_states, xr, logits = _ensemble_forward(models, states, x)
-    assert z.shape[:2] == (3, B) and xr.shape == (3, B, *shape) and logits.shape == (3, B, NUM_CLASSES)
+    assert (
+        z.shape[:2] == (3, B) and xr.shape == (3, B, *shape) and logits.shape == (3, B, NUM_CLASSES)
+    )
     assert jax.tree.structure(new_states) == jax.tree.structure(states)
     assert not np.allclose(logits[0], logits[1])
     # each member's slice of the vmapped run equals running that member on its own

@@ -24,16 +24,23 @@ def _app(page: str, **params) -> AppTest:
 
 
 def _text(at: AppTest) -> str:
-    return "\n".join([c.value for c in at.caption] + [c.value for c in at.sidebar.caption] + [i.value for i in at.info])
+    return "\n".join(
+        [c.value for c in at.caption]
+        + [c.value for c in at.sidebar.caption]
+        + [i.value for i in at.info]
+    )
 
 
-@pytest.mark.parametrize("page,figure", [
-    ("views/home.py", "ESANN Fig. 2 (arXiv Fig. 3)"),
-    ("views/tradeoff.py", "ESANN Fig. 2 (arXiv Fig. 3)"),
-    ("views/latent_space.py", "ESANN Fig. 3, top row (arXiv Fig. 4)"),
-    ("views/reconstructions.py", "ESANN Fig. 3, bottom row (arXiv Fig. 5)"),
-    ("views/latent_dimension.py", "ESANN Fig. 4"),
-])
+@pytest.mark.parametrize(
+    "page,figure",
+    [
+        ("views/home.py", "ESANN Fig. 2 (arXiv Fig. 3)"),
+        ("views/tradeoff.py", "ESANN Fig. 2 (arXiv Fig. 3)"),
+        ("views/latent_space.py", "ESANN Fig. 3, top row (arXiv Fig. 4)"),
+        ("views/reconstructions.py", "ESANN Fig. 3, bottom row (arXiv Fig. 5)"),
+        ("views/latent_dimension.py", "ESANN Fig. 4"),
+    ],
+)
 def test_each_cre_page_names_its_paper_figure_and_the_settings_that_differ(page, figure):
     at = _app(page)
     text = _text(at)
@@ -49,7 +56,9 @@ def test_each_cre_page_names_its_paper_figure_and_the_settings_that_differ(page,
 def test_the_latent_dimension_page_uses_its_own_grids_in_view():
     at = _app("views/latent_dimension.py")
     keys = [t.key for t in at.sidebar.text_input]
-    assert "w_lams" not in keys and "w_dims" not in keys  # no sidebar grid that the page would override
+    assert (
+        "w_lams" not in keys and "w_dims" not in keys
+    )  # no sidebar grid that the page would override
     assert [t.key for t in at.text_input] == ["w_ld_dims", "w_ld_lams"]
     assert "the sidebar's λ grid and dim(z) do not apply here" in _text(at)
 
@@ -71,8 +80,18 @@ def test_differences_come_from_the_configuration():
     paper = CREConfig(dataset="mnist", batch_size=512, epochs=10, init="authors")
     assert [d for d in differences("tradeoff", paper, 55_000) if "seed" not in d] == []
     assert PAPER_STEPS == 1170
-    latent = differences("latent", CREConfig(dataset="fashion_mnist", lambdas=(0.0, 0.5, 1.0), batch_size=512,
-                                             epochs=10, init="authors"))
+    latent = differences(
+        "latent",
+        CREConfig(
+            dataset="fashion_mnist",
+            lambdas=(0.0, 0.5, 1.0),
+            batch_size=512,
+            epochs=10,
+            init="authors",
+        ),
+    )
     assert latent == ["λ = 0, 0.5, 1 instead of 0, 0.2, 1"]
     assert any("initialisation" in d for d in differences("latent", CREConfig()))
-    assert "ESANN Fig. 4" in figure_line("latent_dimension") and "95%" in figure_line("latent_dimension")
+    assert "ESANN Fig. 4" in figure_line("latent_dimension") and "95%" in figure_line(
+        "latent_dimension"
+    )

@@ -98,11 +98,21 @@ class ConvEncoder(StatefulPart):
     pool_padding: tuple[int, ...] = eqx.field(static=True)
     latent_activation: str = eqx.field(static=True)
 
-    def __init__(self, in_channels: int, pool_padding: tuple[int, ...], *, bottleneck: tuple[int, int] | None,
-                 latent_activation: str, key: PRNGKeyArray):
+    def __init__(
+        self,
+        in_channels: int,
+        pool_padding: tuple[int, ...],
+        *,
+        bottleneck: tuple[int, int] | None,
+        latent_activation: str,
+        key: PRNGKeyArray,
+    ):
         keys = jax.random.split(key, BLOCKS + 1)
         chans = (in_channels,) + (CHANNELS,) * (BLOCKS - 1)
-        self.convs = tuple(eqx.nn.Conv2d(c, CHANNELS, 3, padding=1, key=k) for c, k in zip(chans, keys, strict=False))
+        self.convs = tuple(
+            eqx.nn.Conv2d(c, CHANNELS, 3, padding=1, key=k)
+            for c, k in zip(chans, keys, strict=False)
+        )
         self.bn_scale = jnp.ones((BLOCKS, CHANNELS))
         self.bn_offset = jnp.zeros((BLOCKS, CHANNELS))
         self.bottleneck = None if bottleneck is None else eqx.nn.Linear(*bottleneck, key=keys[-1])
@@ -113,11 +123,15 @@ class ConvEncoder(StatefulPart):
         """Batch-norm running statistics: mean 0, variance 1, one row per block."""
         return {"mean": jnp.zeros((BLOCKS, CHANNELS)), "var": jnp.ones((BLOCKS, CHANNELS))}
 
-    def __call__(self, x: Float[Array, "batch H W C"], state: PyTree, *, train: bool) -> tuple[Array, PyTree]:
+    def __call__(
+        self, x: Float[Array, "batch H W C"], state: PyTree, *, train: bool
+    ) -> tuple[Array, PyTree]:
         means, vars_ = [], []
         h = x
         for i, conv in enumerate(self.convs):
-            h, m, v = batch_norm(_apply_conv(conv, h), state["mean"][i], state["var"][i], train=train)
+            h, m, v = batch_norm(
+                _apply_conv(conv, h), state["mean"][i], state["var"][i], train=train
+            )
             h = max_pool2(h * self.bn_scale[i] + self.bn_offset[i], self.pool_padding[i])
             last = i == len(self.convs) - 1 and self.bottleneck is None
             h = latent_activation_fn(self.latent_activation)(h) if last else jax.nn.relu(h)
@@ -130,7 +144,9 @@ class ConvEncoder(StatefulPart):
         return latent_activation_fn(self.latent_activation)(jax.vmap(self.bottleneck)(flat)), state
 
 
-def _torch_conv_transpose_init(conv: eqx.nn.ConvTranspose2d, key: PRNGKeyArray) -> eqx.nn.ConvTranspose2d:
+def _torch_conv_transpose_init(
+    conv: eqx.nn.ConvTranspose2d, key: PRNGKeyArray
+) -> eqx.nn.ConvTranspose2d:
     """PyTorch's default for ``ConvTranspose2d``: weight and bias uniform ±1/√fan_in with
     fan_in = out_channels · k² (its weight is stored (in, out, k, k))."""
     out_channels, _, kh, kw = conv.weight.shape
@@ -161,8 +177,14 @@ class ConvDecoder(eqx.Module):
         return h
 
 
-def authors_cnn(input_shape: tuple[int, ...], num_classes: int, latent_dim: int | None = None, *,
-                latent_activation: str = "relu", key: PRNGKeyArray) -> CRE:
+def authors_cnn(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    latent_dim: int | None = None,
+    *,
+    latent_activation: str = "relu",
+    key: PRNGKeyArray,
+) -> CRE:
     """The authors' CNN CRE (module docstring); ``latent_dim`` is unused: ``z`` is the feature map."""
     del latent_dim
     if latent_activation not in LATENT_ACTIVATIONS:
@@ -171,25 +193,37 @@ def authors_cnn(input_shape: tuple[int, ...], num_classes: int, latent_dim: int 
     padding = authors_pool_padding(side)
     sizes = _pooled_sizes(side, padding)
     k_enc, k_dec, k_init, k_cls = jax.random.split(key, 4)
-    encoder = ConvEncoder(channels, padding, bottleneck=None, latent_activation=latent_activation, key=k_enc)
+    encoder = ConvEncoder(
+        channels, padding, bottleneck=None, latent_activation=latent_activation, key=k_enc
+    )
     deconvs = []
     outs = (CHANNELS,) * (BLOCKS - 1) + (channels,)
-    for i, (co, kd, ki) in enumerate(zip(outs, jax.random.split(k_dec, BLOCKS), jax.random.split(k_init, BLOCKS),
-                                         strict=True)):
+    for i, (co, kd, ki) in enumerate(
+        zip(outs, jax.random.split(k_dec, BLOCKS), jax.random.split(k_init, BLOCKS), strict=True)
+    ):
         size_in, size_out = sizes[BLOCKS - i], sizes[BLOCKS - 1 - i]
         # out = 2·in + 2 − 2·padding with kernel 3, stride 2 and output padding 1
         pad = size_in + 1 - size_out // 2
         if size_out % 2 or pad < 0:
             raise ValueError(f"cannot mirror the pooling sizes {sizes}")
-        conv = eqx.nn.ConvTranspose2d(CHANNELS, co, 3, stride=2, padding=pad, output_padding=1, key=kd)
+        conv = eqx.nn.ConvTranspose2d(
+            CHANNELS, co, 3, stride=2, padding=pad, output_padding=1, key=kd
+        )
         deconvs.append(_torch_conv_transpose_init(conv, ki))
     decoder = ConvDecoder(None, tuple(deconvs), (sizes[-1], sizes[-1], CHANNELS))
     flat = sizes[-1] * sizes[-1] * CHANNELS
     return CRE(encoder, decoder, MLP([flat, num_classes], final="linear", key=k_cls))
 
 
-def bottleneck_cnn(input_shape: tuple[int, ...], num_classes: int, latent_dim: int, *,
-                   latent_activation: str = "relu", cls_hidden_dim: int = 64, key: PRNGKeyArray) -> CRE:
+def bottleneck_cnn(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    latent_dim: int,
+    *,
+    latent_activation: str = "relu",
+    cls_hidden_dim: int = 64,
+    key: PRNGKeyArray,
+) -> CRE:
     """``cnn-z``: the conv encoder with floor pooling and a dense ``latent_dim`` bottleneck."""
     if latent_activation not in LATENT_ACTIVATIONS:
         raise ValueError(f"unknown latent activation {latent_activation!r}")
@@ -202,14 +236,32 @@ def bottleneck_cnn(input_shape: tuple[int, ...], num_classes: int, latent_dim: i
     h3, w3 = sizes[-1]
     flat = CHANNELS * h3 * w3
     k_enc, k_dense, k_dec, k_cls = jax.random.split(key, 4)
-    encoder = ConvEncoder(c, (0,) * BLOCKS, bottleneck=(flat, latent_dim), latent_activation=latent_activation,
-                          key=k_enc)
+    encoder = ConvEncoder(
+        c,
+        (0,) * BLOCKS,
+        bottleneck=(flat, latent_dim),
+        latent_activation=latent_activation,
+        key=k_enc,
+    )
     deconvs = []
     outs = (CHANNELS,) * (BLOCKS - 1) + (c,)
     for i, (co, k) in enumerate(zip(outs, jax.random.split(k_dec, BLOCKS), strict=True)):
         (hi, wi), (ho, wo) = sizes[BLOCKS - i], sizes[BLOCKS - 1 - i]
         # kernel 4, stride 2, padding 1 gives 2·in + output_padding, output_padding in {0, 1}
-        deconvs.append(eqx.nn.ConvTranspose2d(CHANNELS, co, 4, stride=2, padding=1,
-                                              output_padding=(ho - 2 * hi, wo - 2 * wi), key=k))
-    decoder = ConvDecoder(eqx.nn.Linear(latent_dim, flat, key=k_dense), tuple(deconvs), (h3, w3, CHANNELS))
-    return CRE(encoder, decoder, MLP([latent_dim, cls_hidden_dim, num_classes], final="linear", key=k_cls))
+        deconvs.append(
+            eqx.nn.ConvTranspose2d(
+                CHANNELS,
+                co,
+                4,
+                stride=2,
+                padding=1,
+                output_padding=(ho - 2 * hi, wo - 2 * wi),
+                key=k,
+            )
+        )
+    decoder = ConvDecoder(
+        eqx.nn.Linear(latent_dim, flat, key=k_dense), tuple(deconvs), (h3, w3, CHANNELS)
+    )
+    return CRE(
+        encoder, decoder, MLP([latent_dim, cls_hidden_dim, num_classes], final="linear", key=k_cls)
+    )

@@ -36,7 +36,9 @@ def latent_activation_fn(name: str) -> Callable[[Array], Array]:
         return jax.nn.relu
     if name == "linear":
         return lambda z: z
-    raise ValueError(f"unknown latent activation {name!r}; choose from {', '.join(LATENT_ACTIVATIONS)}")
+    raise ValueError(
+        f"unknown latent activation {name!r}; choose from {', '.join(LATENT_ACTIVATIONS)}"
+    )
 
 
 class StatefulPart(eqx.Module):
@@ -68,13 +70,17 @@ class CRE(eqx.Module):
         parts = {"encoder": self.encoder, "classifier": self.classifier}
         return {name: p.init_state() for name, p in parts.items() if isinstance(p, StatefulPart)}
 
-    def encode(self, x: Float[Array, "batch ..."], state: PyTree, *, train: bool) -> tuple[Array, PyTree]:
+    def encode(
+        self, x: Float[Array, "batch ..."], state: PyTree, *, train: bool
+    ) -> tuple[Array, PyTree]:
         return _run(self.encoder, x, state, "encoder", train)
 
     def decode(self, z: Array) -> Float[Array, "batch ..."]:
         return self.decoder(z)
 
-    def classify(self, z: Array, state: PyTree, *, train: bool) -> tuple[Float[Array, "batch classes"], PyTree]:
+    def classify(
+        self, z: Array, state: PyTree, *, train: bool
+    ) -> tuple[Float[Array, "batch classes"], PyTree]:
         return _run(self.classifier, z, state, "classifier", train)
 
 
@@ -86,10 +92,18 @@ class MLP(eqx.Module):
     final: str = eqx.field(static=True)
     out_shape: tuple[int, ...] | None = eqx.field(static=True, default=None)
 
-    def __init__(self, sizes: Sequence[int], *, final: str, out_shape: tuple[int, ...] | None = None,
-                 key: PRNGKeyArray):
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        *,
+        final: str,
+        out_shape: tuple[int, ...] | None = None,
+        key: PRNGKeyArray,
+    ):
         keys = jax.random.split(key, len(sizes) - 1)
-        self.layers = tuple(eqx.nn.Linear(a, b, key=k) for a, b, k in zip(sizes[:-1], sizes[1:], keys, strict=True))
+        self.layers = tuple(
+            eqx.nn.Linear(a, b, key=k) for a, b, k in zip(sizes[:-1], sizes[1:], keys, strict=True)
+        )
         self.final = final
         self.out_shape = None if out_shape is None else tuple(out_shape)
 
@@ -110,8 +124,16 @@ FC_VARIANTS = {
 }
 
 
-def fc_cre(input_shape: tuple[int, ...], num_classes: int, latent_dim: int, *, hidden: Sequence[int],
-           classifier_hidden: Sequence[int], latent_activation: str = "relu", key: PRNGKeyArray) -> CRE:
+def fc_cre(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    latent_dim: int,
+    *,
+    hidden: Sequence[int],
+    classifier_hidden: Sequence[int],
+    latent_activation: str = "relu",
+    key: PRNGKeyArray,
+) -> CRE:
     """Fully connected CRE. ``hidden`` lists the encoder's hidden widths; the decoder mirrors it.
 
     - ``fc-small``:  enc in→z; dec z→in tanh; cls linear z→classes.
@@ -123,7 +145,12 @@ def fc_cre(input_shape: tuple[int, ...], num_classes: int, latent_dim: int, *, h
     latent_activation_fn(latent_activation)  # validate
     return CRE(
         MLP([d, *hidden, latent_dim], final=latent_activation, key=k_enc),
-        MLP([latent_dim, *reversed(hidden), d], final="tanh", out_shape=tuple(input_shape), key=k_dec),
+        MLP(
+            [latent_dim, *reversed(hidden), d],
+            final="tanh",
+            out_shape=tuple(input_shape),
+            key=k_dec,
+        ),
         MLP([latent_dim, *classifier_hidden, num_classes], final="linear", key=k_cls),
     )
 
@@ -136,22 +163,22 @@ IMAGE_ONLY = ("cnn", "vit", "cnn-z", "vit-z")
 ARCH_DESCRIPTIONS = {
     "fc-small": "FC, the authors' small variant: encoder in→z ReLU; decoder z→in tanh; classifier linear z→10.",
     "fc-medium": "FC, the authors' medium variant: encoder in→616→z (ReLU); decoder z→616→in (tanh); "
-                 "classifier z→12 ReLU→10.",
+    "classifier z→12 ReLU→10.",
     "fc-large": "FC, the authors' large variant: encoder in→716→684→616→z; decoder mirrored; classifier z→64 ReLU→10.",
     "cnn": "CNN as the authors built it: 3 × [conv 3×3, 16 channels → batch norm → max-pool 2 → ReLU]; "
-           "z is the last feature map itself (its size is fixed by the architecture: dim(z) = 16 × h × w); "
-           "decoder 3 transposed convs (3×3, stride 2); classifier one linear layer on the flattened map.",
+    "z is the last feature map itself (its size is fixed by the architecture: dim(z) = 16 × h × w); "
+    "decoder 3 transposed convs (3×3, stride 2); classifier one linear layer on the flattened map.",
     "vit": "ViT as the authors built it (MAE-style): 4 × 4 patches embedded to 8 dims, fixed 2-D sin-cos "
-           "position embedding, a class token, 1 transformer block (4 heads, MLP ratio 4); z is the whole "
-           "token sequence with its class token (dim(z) = 17 × 8 = 136, fixed by the architecture); "
-           "decoder 1 block and a linear patch predictor; classifier: mean of the patch tokens → batch "
-           "norm → linear.",
+    "position embedding, a class token, 1 transformer block (4 heads, MLP ratio 4); z is the whole "
+    "token sequence with its class token (dim(z) = 17 × 8 = 136, fixed by the architecture); "
+    "decoder 1 block and a linear patch predictor; classifier: mean of the patch tokens → batch "
+    "norm → linear.",
     "cnn-z": "CNN with a dense bottleneck (pcdash's, not the authors'): the conv encoder, then flatten → "
-             "linear → z of the dim(z) you choose; mirrored transposed-conv decoder; classifier z→64→10. "
-             "For dim(z) studies.",
+    "linear → z of the dim(z) you choose; mirrored transposed-conv decoder; classifier z→64→10. "
+    "For dim(z) studies.",
     "vit-z": "ViT with a dense bottleneck (pcdash's, not the authors'): patch tokens → 1 block → mean pool → "
-             "linear → z of the dim(z) you choose; decoder z→tokens→1 block→patches (tanh); linear "
-             "classifier. For dim(z) studies.",
+    "linear → z of the dim(z) you choose; decoder z→tokens→1 block→patches (tanh); linear "
+    "classifier. For dim(z) studies.",
 }
 
 
@@ -174,7 +201,11 @@ def active_latent_init(model: CRE) -> CRE:
     units with PyTorch's default (one seed lost all three), 12 of 30 with this initialisation (one
     unit each, all at 0 < λ < 1).
     """
-    last = model.classifier.layers[-1] if isinstance(model.classifier, MLP) else model.classifier.linear
+    last = (
+        model.classifier.layers[-1]
+        if isinstance(model.classifier, MLP)
+        else model.classifier.linear
+    )
     zero = (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias))
 
     def classifier_out(m):
@@ -184,12 +215,21 @@ def active_latent_init(model: CRE) -> CRE:
     model = eqx.tree_at(classifier_out, model, zero)
     enc = model.encoder
     if isinstance(enc, MLP):
-        return eqx.tree_at(lambda m: m.encoder.layers[-1].bias, model, jnp.full_like(enc.layers[-1].bias, LATENT_BIAS_INIT))
+        return eqx.tree_at(
+            lambda m: m.encoder.layers[-1].bias,
+            model,
+            jnp.full_like(enc.layers[-1].bias, LATENT_BIAS_INIT),
+        )
     if getattr(enc, "bottleneck", None) is not None:
-        return eqx.tree_at(lambda m: m.encoder.bottleneck.bias, model,
-                           jnp.full_like(enc.bottleneck.bias, LATENT_BIAS_INIT))
+        return eqx.tree_at(
+            lambda m: m.encoder.bottleneck.bias,
+            model,
+            jnp.full_like(enc.bottleneck.bias, LATENT_BIAS_INIT),
+        )
     if hasattr(enc, "bn_offset"):  # the authors' CNN: its latent is the last block's ReLU output
-        return eqx.tree_at(lambda m: m.encoder.bn_offset, model, enc.bn_offset.at[-1].set(LATENT_BIAS_INIT))
+        return eqx.tree_at(
+            lambda m: m.encoder.bn_offset, model, enc.bn_offset.at[-1].set(LATENT_BIAS_INIT)
+        )
     return model  # the authors' ViT: its latent (LayerNorm-ed tokens) has no ReLU
 
 
@@ -226,11 +266,23 @@ def build_cre(
     return active_latent_init(model) if init == "active-latent" else model
 
 
-def _build(arch: str, input_shape: tuple[int, ...], num_classes: int, latent_dim: int, latent_activation: str,
-           key: PRNGKeyArray) -> CRE:
+def _build(
+    arch: str,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    latent_dim: int,
+    latent_activation: str,
+    key: PRNGKeyArray,
+) -> CRE:
     if arch in FC_VARIANTS:
-        return fc_cre(input_shape, num_classes, latent_dim, latent_activation=latent_activation, key=key,
-                      **FC_VARIANTS[arch])
+        return fc_cre(
+            input_shape,
+            num_classes,
+            latent_dim,
+            latent_activation=latent_activation,
+            key=key,
+            **FC_VARIANTS[arch],
+        )
     if arch not in ARCHS:
         raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHS)}")
     if len(input_shape) != 3:

@@ -56,7 +56,9 @@ def patchify(x: Float[Array, "batch H W C"], grid: int = GRID) -> Float[Array, "
     return x.reshape(b, grid * grid, ph * pw * c)
 
 
-def unpatchify(p: Float[Array, "batch n p"], shape: tuple[int, int, int], grid: int = GRID) -> Float[Array, "batch H W C"]:
+def unpatchify(
+    p: Float[Array, "batch n p"], shape: tuple[int, int, int], grid: int = GRID
+) -> Float[Array, "batch H W C"]:
     """Inverse of :func:`patchify`."""
     h, w, c = shape
     ph, pw = h // grid, w // grid
@@ -101,7 +103,9 @@ class Attention(eqx.Module):
     def __call__(self, x: Float[Array, "seq dim"]) -> Float[Array, "seq dim"]:
         n, d = x.shape
         hd = d // self.num_heads
-        q, k, v = (a.reshape(n, self.num_heads, hd) for a in jnp.split(jax.vmap(self.qkv)(x), 3, axis=-1))
+        q, k, v = (
+            a.reshape(n, self.num_heads, hd) for a in jnp.split(jax.vmap(self.qkv)(x), 3, axis=-1)
+        )
         weights = jax.nn.softmax(jnp.einsum("qhd,khd->hqk", q, k) / math.sqrt(hd), axis=-1)
         return jax.vmap(self.proj)(jnp.einsum("hqk,khd->qhd", weights, v).reshape(n, d))
 
@@ -147,7 +151,9 @@ class ViTEncoder(eqx.Module):
         tokens = jax.vmap(self.patch_embed)(patches)
         dim = tokens.shape[-1]
         if self.pos_embed is None:
-            pos = jnp.asarray(sincos_position_embedding(dim, GRID, class_token=self.cls_token is not None))
+            pos = jnp.asarray(
+                sincos_position_embedding(dim, GRID, class_token=self.cls_token is not None)
+            )
         else:
             pos = self.pos_embed
         if self.cls_token is not None:
@@ -182,7 +188,9 @@ class ViTDecoder(eqx.Module):
     def _decode_one(self, z: Array) -> Float[Array, "n p"]:
         if self.from_sequence:
             tokens = jax.vmap(self.embed)(z)
-            tokens = tokens + jnp.asarray(sincos_position_embedding(tokens.shape[-1], GRID, class_token=True))
+            tokens = tokens + jnp.asarray(
+                sincos_position_embedding(tokens.shape[-1], GRID, class_token=True)
+            )
         else:
             tokens = self.embed(z).reshape(GRID * GRID, -1)
         for block in self.blocks:
@@ -205,7 +213,9 @@ class PooledBatchNormClassifier(StatefulPart):
         dim = self.linear.in_features
         return {"mean": jnp.zeros(dim), "var": jnp.ones(dim)}
 
-    def __call__(self, z: Float[Array, "batch tokens dim"], state: PyTree, *, train: bool) -> tuple[Array, PyTree]:
+    def __call__(
+        self, z: Float[Array, "batch tokens dim"], state: PyTree, *, train: bool
+    ) -> tuple[Array, PyTree]:
         pooled = jnp.mean(z[:, 1:, :], axis=1)
         y, mean, var = batch_norm(pooled, state["mean"], state["var"], train=train, eps=1e-6)
         return jax.vmap(self.linear)(y), {"mean": mean, "var": var}
@@ -230,7 +240,9 @@ def _xavier_linears(module: eqx.Module, key: PRNGKeyArray) -> eqx.Module:
     is_linear = lambda node: isinstance(node, eqx.nn.Linear)  # noqa: E731
 
     def linears(tree):
-        return [node for node in jax.tree_util.tree_leaves(tree, is_leaf=is_linear) if is_linear(node)]
+        return [
+            node for node in jax.tree_util.tree_leaves(tree, is_leaf=is_linear) if is_linear(node)
+        ]
 
     found = linears(module)
     new = []
@@ -238,53 +250,96 @@ def _xavier_linears(module: eqx.Module, key: PRNGKeyArray) -> eqx.Module:
         fan_out, fan_in = layer.weight.shape
         bound = math.sqrt(6.0 / (fan_in + fan_out))
         weight = jax.random.uniform(k, layer.weight.shape, minval=-bound, maxval=bound)
-        new.append(eqx.tree_at(lambda node: (node.weight, node.bias), layer, (weight, jnp.zeros_like(layer.bias))))
+        new.append(
+            eqx.tree_at(
+                lambda node: (node.weight, node.bias), layer, (weight, jnp.zeros_like(layer.bias))
+            )
+        )
     return eqx.tree_at(linears, module, new)
 
 
-def authors_vit(input_shape: tuple[int, ...], num_classes: int, latent_dim: int | None = None, *,
-                latent_activation: str = "relu", mlp_ratio: float = 4.0, depth: int = 1,
-                key: PRNGKeyArray) -> CRE:
+def authors_vit(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    latent_dim: int | None = None,
+    *,
+    latent_activation: str = "relu",
+    mlp_ratio: float = 4.0,
+    depth: int = 1,
+    key: PRNGKeyArray,
+) -> CRE:
     """The authors' ViT CRE (module docstring). ``latent_dim`` and ``latent_activation`` are
     unused: ``z`` is the LayerNorm-ed token sequence."""
     del latent_dim, latent_activation
     n, patch_dim = _grid_patch(input_shape)
     keys = jax.random.split(key, 9)
     encoder = ViTEncoder(
-        eqx.nn.Linear(patch_dim, EMBED_DIM, key=keys[0]), None, jnp.zeros(EMBED_DIM),
-        tuple(Block(EMBED_DIM, NUM_HEADS, mlp_ratio, key=k) for k in jax.random.split(keys[1], depth)),
-        eqx.nn.LayerNorm(EMBED_DIM), None, "linear",
+        eqx.nn.Linear(patch_dim, EMBED_DIM, key=keys[0]),
+        None,
+        jnp.zeros(EMBED_DIM),
+        tuple(
+            Block(EMBED_DIM, NUM_HEADS, mlp_ratio, key=k) for k in jax.random.split(keys[1], depth)
+        ),
+        eqx.nn.LayerNorm(EMBED_DIM),
+        None,
+        "linear",
     )
     decoder = ViTDecoder(
         eqx.nn.Linear(EMBED_DIM, EMBED_DIM, key=keys[2]),
-        tuple(Block(EMBED_DIM, NUM_HEADS, mlp_ratio, key=k) for k in jax.random.split(keys[3], depth)),
-        eqx.nn.LayerNorm(EMBED_DIM), eqx.nn.Linear(EMBED_DIM, patch_dim, key=keys[4]),
-        tuple(int(s) for s in input_shape), from_sequence=True, squash=False,
+        tuple(
+            Block(EMBED_DIM, NUM_HEADS, mlp_ratio, key=k) for k in jax.random.split(keys[3], depth)
+        ),
+        eqx.nn.LayerNorm(EMBED_DIM),
+        eqx.nn.Linear(EMBED_DIM, patch_dim, key=keys[4]),
+        tuple(int(s) for s in input_shape),
+        from_sequence=True,
+        squash=False,
     )
-    model = CRE(encoder, decoder, PooledBatchNormClassifier(eqx.nn.Linear(EMBED_DIM, num_classes, key=keys[5])))
+    model = CRE(
+        encoder,
+        decoder,
+        PooledBatchNormClassifier(eqx.nn.Linear(EMBED_DIM, num_classes, key=keys[5])),
+    )
     model = _xavier_linears(model, keys[6])
     # the patch embedding is a conv in the authors' code: its bias keeps PyTorch's conv default
     bound = 1.0 / math.sqrt(patch_dim)
     patch_bias = jax.random.uniform(keys[7], (EMBED_DIM,), minval=-bound, maxval=bound)
     cls_token = 0.02 * jax.random.normal(keys[8], (EMBED_DIM,))
-    return eqx.tree_at(lambda m: (m.encoder.patch_embed.bias, m.encoder.cls_token), model, (patch_bias, cls_token))
+    return eqx.tree_at(
+        lambda m: (m.encoder.patch_embed.bias, m.encoder.cls_token), model, (patch_bias, cls_token)
+    )
 
 
-def bottleneck_vit(input_shape: tuple[int, ...], num_classes: int, latent_dim: int, *,
-                   latent_activation: str = "relu", mlp_ratio: float = 2.0, key: PRNGKeyArray) -> CRE:
+def bottleneck_vit(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    latent_dim: int,
+    *,
+    latent_activation: str = "relu",
+    mlp_ratio: float = 2.0,
+    key: PRNGKeyArray,
+) -> CRE:
     """``vit-z``: mean-pooled transformer encoder with a dense ``latent_dim`` bottleneck."""
     if latent_activation not in LATENT_ACTIVATIONS:
         raise ValueError(f"unknown latent activation {latent_activation!r}")
     n, patch_dim = _grid_patch(input_shape)
     keys = jax.random.split(key, 8)
     encoder = ViTEncoder(
-        eqx.nn.Linear(patch_dim, EMBED_DIM, key=keys[0]), 0.02 * jax.random.normal(keys[1], (n, EMBED_DIM)), None,
-        (Block(EMBED_DIM, NUM_HEADS, mlp_ratio, key=keys[2]),), eqx.nn.LayerNorm(EMBED_DIM),
-        eqx.nn.Linear(EMBED_DIM, latent_dim, key=keys[3]), latent_activation,
+        eqx.nn.Linear(patch_dim, EMBED_DIM, key=keys[0]),
+        0.02 * jax.random.normal(keys[1], (n, EMBED_DIM)),
+        None,
+        (Block(EMBED_DIM, NUM_HEADS, mlp_ratio, key=keys[2]),),
+        eqx.nn.LayerNorm(EMBED_DIM),
+        eqx.nn.Linear(EMBED_DIM, latent_dim, key=keys[3]),
+        latent_activation,
     )
     decoder = ViTDecoder(
-        eqx.nn.Linear(latent_dim, n * EMBED_DIM, key=keys[4]), (Block(EMBED_DIM, NUM_HEADS, mlp_ratio, key=keys[5]),),
-        eqx.nn.LayerNorm(EMBED_DIM), eqx.nn.Linear(EMBED_DIM, patch_dim, key=keys[6]),
-        tuple(int(s) for s in input_shape), from_sequence=False, squash=True,
+        eqx.nn.Linear(latent_dim, n * EMBED_DIM, key=keys[4]),
+        (Block(EMBED_DIM, NUM_HEADS, mlp_ratio, key=keys[5]),),
+        eqx.nn.LayerNorm(EMBED_DIM),
+        eqx.nn.Linear(EMBED_DIM, patch_dim, key=keys[6]),
+        tuple(int(s) for s in input_shape),
+        from_sequence=False,
+        squash=True,
     )
     return CRE(encoder, decoder, MLP([latent_dim, num_classes], final="linear", key=keys[7]))
