@@ -43,7 +43,7 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="digits (default), mnist, fashion_mnist, cifar10, moons, circles")
     p.add_argument("--seeds", type=int, default=3, help="N: seeds 0 … N−1 (default 3)")
     p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=None, help="default: 64 on digits, 512 otherwise (CRE)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: per dataset (CRE: 16 on digits, the authors' 512 otherwise)")
     p.add_argument("--out", required=True, help="CSV file to write (its folder must exist)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_backend_arguments(p)
@@ -54,7 +54,13 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_cre_arguments(s: argparse.ArgumentParser) -> None:
     """The CRE sweep's options (``sweep``), next to the common ones."""
-    s.add_argument("--arch", default="fc-medium", help="fc-small, fc-medium (default), fc-large, cnn, vit")
+    from pcdash.cre.config import CREConfig
+
+    # digits: pcdash's defaults (see pcdash.cre.config.dataset_defaults); other sets: the paper's
+    s.set_defaults(seeds=CREConfig.seeds, epochs=None)
+    s.add_argument("--arch", default="fc-medium",
+                   help="fc-small, fc-medium (default), fc-large, cnn and vit (the authors'), cnn-z and vit-z (dense dim(z))")
+    s.add_argument("--init", default=CREConfig.init, help="active-latent (default) or authors (PyTorch's default; Xavier for the ViT)")
     s.add_argument("--latent-dims", default="3", help="comma-separated, e.g. 2,3,8")
     s.add_argument("--lambdas", default="0,0.2,0.4,0.6,0.8,1", help="comma-separated values in [0, 1]")
     s.add_argument("--lr", type=float, default=1e-3)
@@ -66,20 +72,21 @@ def add_cre_arguments(s: argparse.ArgumentParser) -> None:
 def run_cre_command(args: argparse.Namespace) -> int:
     """Train the CRE sweep the arguments describe and write its CSV atomically."""
     from pcdash.compile_cache import enable_compile_cache
-    from pcdash.cre.config import CREConfig
+    from pcdash.cre.config import CREConfig, dataset_defaults
     from pcdash.cre.sweep import run_cre_sweep
 
-    default_batch = 64 if args.dataset == "digits" else 512
+    defaults = dataset_defaults(args.dataset)
     config = CREConfig(
         dataset=args.dataset,
         arch=args.arch,
         latent_dims=parse_int_list(args.latent_dims, "--latent-dims"),
         lambdas=parse_float_list(args.lambdas, "--lambdas"),
         seeds=args.seeds,
-        epochs=args.epochs,
-        batch_size=default_batch if args.batch_size is None else args.batch_size,
+        epochs=defaults["epochs"] if args.epochs is None else args.epochs,
+        batch_size=defaults["batch_size"] if args.batch_size is None else args.batch_size,
         lr=args.lr,
         latent_activation=args.latent_activation,
+        init=args.init,
         val_fraction=args.val_fraction,
         baselines=tuple(b.strip() for b in args.baselines.split(",") if b.strip()),
     ).validate()
