@@ -8,7 +8,7 @@ import streamlit as st
 
 @contextlib.asynccontextmanager
 async def _warm_up_at_start(app):
-    from pcdash.ui.widgets import job_manager
+    from pcdash.ui.server import job_manager
 
     job_manager()  # created now: its warm-up runs in a background thread
     yield

@@ -43,15 +43,15 @@ import json, sys, time
 t_import = time.time()
 from pcdash.compile_cache import enable_compile_cache
 enable_compile_cache()
-from pcdash.cre.config import CREConfig
-from pcdash.cre.sweep import run_cre_sweep
-from pcdash.ui.jobs import JobManager
+from pcdash.experiments.cre_config import CREConfig
+from pcdash.experiments.cre_sweep import run_cre_sweep
+from pcdash.jobs import JobManager
 imported = time.time() - t_import
 config = CREConfig()
 manager = JobManager()
 precompile_s = None
 if "--precompiled" in sys.argv:
-    from pcdash.cre.sweep import precompile_cre
+    from pcdash.experiments.cre_sweep import precompile_cre
     t = time.time()
     precompile_cre(config)
     precompile_s = time.time() - t

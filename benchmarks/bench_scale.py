@@ -125,8 +125,8 @@ def bench_ray(reps: int, one_thread: bool = False) -> None:
     from ray.cluster_utils import Cluster
 
     from pcdash.backends.ray_cluster import RayBackend
-    from pcdash.cre.config import CREConfig
-    from pcdash.cre.sweep import run_cre_sweep
+    from pcdash.experiments.cre_config import CREConfig
+    from pcdash.experiments.cre_sweep import run_cre_sweep
 
     config = CREConfig(arch="fc-medium", latent_dims=(2, 3), lambdas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), seeds=4,
                        epochs=5, batch_size=64)

@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sweep", help="train a CRE λ sweep headless")
     commands.add_common_arguments(s)
     commands.add_cre_arguments(s)
-    plan = sub.add_parser("plan", help="a paper's grid, its cost per member and wall time on N workers")
+    plan = sub.add_parser(
+        "plan", help="a paper's grid, its cost per member and wall time on N workers"
+    )
     commands.add_plan_arguments(plan)
     p = sub.add_parser("pcn", help="train predictive coding networks headless")
     commands.add_common_arguments(p)
@@ -52,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.run_plan_command(args)
         from pcdash import limits
 
-        with limits.using(limits.parse_limits(args.limits, base=limits.current()), hint="pass --limits {}"):
+        with limits.using(
+            limits.parse_limits(args.limits, base=limits.current()), hint="pass --limits {}"
+        ):
             return COMMANDS[args.command](args)
     except commands.WriteError as err:
         print(f"pcdash: error: {err}", file=sys.stderr)

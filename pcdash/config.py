@@ -3,9 +3,12 @@ one style (:meth:`Config.check` with the validators below, then the caps and bud
 :mod:`pcdash.limits`), names itself by a stable key, and saves and loads its result under that
 key (:mod:`pcdash.runs`).
 
-A key is the first 16 hex digits of the SHA-256 of the configuration as sorted JSON with its
-``KIND``; fields added after runs were saved are left out at their default
-(``KEY_DEFAULTS``), so those runs keep their keys.
+A key is ``KEY_PREFIX`` and the first hex digits of a hash of the configuration as sorted JSON
+(with its ``KIND`` unless ``KEY_WITH_KIND`` is off). Saved runs, the user's and the shipped
+ones, are found by key, so keys stay as they were when runs were saved: fields added later are
+left out at their default (``KEY_DEFAULTS``), renamed fields hash under their old name
+(``KEY_RENAMED``), and the generative parts keep their older format (a prefix and 12 digits of
+SHA-1: ``KEY_PREFIX``, ``KEY_HASH``, ``KEY_LENGTH``).
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ import pandas as pd
 from pcdash.errors import ConfigError
 
 
-def stable_hash(payload: Any, length: int = 16) -> str:
-    """The first ``length`` hex digits of the SHA-256 of ``payload`` as sorted JSON (tuples as
-    lists): equal payloads give equal keys in every process."""
-    blob = json.dumps(payload, sort_keys=True, default=list)
-    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+def stable_hash(payload: Any, *, length: int = 16, algorithm: str = "sha256") -> str:
+    """The first ``length`` hex digits of the hash of ``payload``: a string as it is, anything
+    else as sorted JSON (tuples as lists). Equal payloads give equal keys in every process."""
+    blob = (
+        payload if isinstance(payload, str) else json.dumps(payload, sort_keys=True, default=list)
+    )
+    return hashlib.new(algorithm, blob.encode()).hexdigest()[:length]
 
 
 class Config:
@@ -37,7 +42,12 @@ class Config:
     :meth:`check`."""
 
     KIND: ClassVar[str] = ""
-    KEY_DEFAULTS: ClassVar[Mapping[str, Any]] = {}
+    KEY_DEFAULTS: ClassVar[Mapping[str, Any]] = {}  # field -> default left out of the key
+    KEY_RENAMED: ClassVar[Mapping[str, str]] = {}  # field -> the name it had when runs were saved
+    KEY_PREFIX: ClassVar[str] = ""
+    KEY_WITH_KIND: ClassVar[bool] = True
+    KEY_HASH: ClassVar[str] = "sha256"
+    KEY_LENGTH: ClassVar[int] = 16
 
     def check(self) -> None:
         """Raise :class:`~pcdash.errors.ConfigError` with one line if this cannot run."""
@@ -52,17 +62,21 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
-    def key_payload(self) -> dict[str, Any]:
-        """What the key hashes: the fields, without those at their ``KEY_DEFAULTS`` value."""
+    def key_payload(self) -> Any:
+        """What the key hashes: the fields (under their ``KEY_RENAMED`` names), without those at
+        their ``KEY_DEFAULTS`` value, and the ``KIND``."""
         d = self.to_dict()
         for name, default in self.KEY_DEFAULTS.items():
             if name in d and d[name] == default:
                 del d[name]
-        return d
+        d = {self.KEY_RENAMED.get(name, name): value for name, value in d.items()}
+        return {"kind": self.KIND, **d} if self.KEY_WITH_KIND else d
 
     def key(self) -> str:
         """A short stable hash naming this configuration (its result is saved under it)."""
-        return stable_hash({"kind": self.KIND, **self.key_payload()})
+        return self.KEY_PREFIX + stable_hash(
+            self.key_payload(), length=self.KEY_LENGTH, algorithm=self.KEY_HASH
+        )
 
     def save(
         self,
@@ -74,8 +88,15 @@ class Config:
         """Keep a finished result under :meth:`key`, replacing an earlier one atomically."""
         from pcdash.runs import save_run
 
-        return save_run(self.key(), self.KIND, self.to_dict(), frame, dict(arrays or {}), dict(meta or {}),
-                        tables=dict(tables or {}))  # fmt: skip
+        return save_run(
+            self.key(),
+            self.KIND,
+            self.to_dict(),
+            frame,
+            dict(arrays or {}),
+            dict(meta or {}),
+            tables=dict(tables or {}),
+        )
 
     def load_saved(self):
         """The saved run of this configuration (a :class:`~pcdash.runs.SavedRun`), or None."""
@@ -104,7 +125,10 @@ def non_empty(what: str, values: Sequence) -> Sequence:
 
 
 def number(what: str, value: object) -> float:
-    require(not isinstance(value, bool) and isinstance(value, numbers.Real), f"{what} must be a number, got {value!r}")
+    require(
+        not isinstance(value, bool) and isinstance(value, numbers.Real),
+        f"{what} must be a number, got {value!r}",
+    )
     require(math.isfinite(value), f"{what} must be finite, got {value}")  # type: ignore[arg-type]
     return float(value)  # type: ignore[arg-type]
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from pcdash.cre.algorithm import CREAlgorithm
-from pcdash.cre.config import CREConfig
-from pcdash.cre.sweep import run_cre_sweep
 from pcdash.data import load_dataset
 from pcdash.engine import train_members
 from pcdash.errors import ConfigError
+from pcdash.experiments.cre_config import CREConfig
+from pcdash.experiments.cre_sweep import run_cre_sweep
 from pcdash.results import final_rows, select_by_validation
 
 SPEC_COLUMNS = {"dataset", "arch", "latent_dim", "lam", "seed", "epoch", "split", "accuracy", "mse", "ce", "diverged"}
@@ -155,7 +155,7 @@ def test_dead_latent_units_counts_units_that_are_zero_for_every_example():
     import jax.numpy as jnp
 
     from pcdash.cre.algorithm import dead_latent_units
-    from pcdash.cre.sweep import split_batches
+    from pcdash.experiments.cre_sweep import split_batches
 
     data = load_dataset("digits")
     algo = CREAlgorithm("fc-medium", data.input_shape, data.num_classes, 3)

@@ -19,7 +19,7 @@ SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PAGES = {"home": "", "tradeoff": "tradeoff", "latent": "latent", "reconstructions": "reconstructions",
          "latent_dim": "latent_dim", "energy": "energy", "algorithms": "algorithms", "pc_vs_bp": "pc_vs_bp",
-         "generative": "generative", "runs": "runs"}
+         "autoencoder": "autoencoder", "mcpc": "mcpc", "memory": "memory", "ood": "ood", "runs": "runs"}
 SERVER_LOG = SHOTS / "server.log"
 TINY = "lams=0,0.5,1&seeds=2&epochs=3&batch=128"
 

@@ -14,10 +14,10 @@ from streamlit.testing.v1 import AppTest
 
 from pcdash import limits
 from pcdash.cli import main
-from pcdash.cre.config import CREConfig
 from pcdash.errors import ConfigError
-from pcdash.parsing import parse_int_list
+from pcdash.experiments.cre_config import CREConfig
 from pcdash.experiments.pcn_config import PCNConfig
+from pcdash.parsing import parse_int_list
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 MANY_LAMBDAS = ",".join(f"{i / 2000:g}" for i in range(2001))  # with 20 seeds: the "40020 models" link
@@ -248,7 +248,7 @@ def test_the_time_estimate_is_within_a_factor_of_ten_of_a_measured_sweep():
     is shared)."""
     import time
 
-    from pcdash.cre.sweep import run_cre_sweep
+    from pcdash.experiments.cre_sweep import run_cre_sweep
 
     # the shapes of the pages' tiny sweeps (tests/test_pages.py): compiled once for all of them
     config = CREConfig(arch="fc-medium", lambdas=(0.0, 0.5, 1.0), seeds=2, epochs=20, batch_size=128)

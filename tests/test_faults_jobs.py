@@ -17,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pcdash.errors import PcdashError
-from pcdash.ui.jobs import JobManager, QueueFull
+from pcdash.jobs import JobManager, QueueFull
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -145,19 +145,19 @@ def _button(at: AppTest, key: str):
 @pytest.fixture
 def fresh_manager(tmp_path, monkeypatch):
     """A new server: its own job manager, runs folder and journal."""
-    from pcdash.ui import widgets
+    from pcdash.ui import server
 
     monkeypatch.setenv("PCDASH_RUNS_DIR", str(tmp_path / "runs"))
-    monkeypatch.setattr(widgets, "_manager", None)
-    yield widgets.job_manager
-    manager = widgets._manager
+    monkeypatch.setattr(server, "_manager", None)
+    yield server.job_manager
+    manager = server._manager
     if manager is not None:
         for job in manager.jobs():
             job.stop()
 
 
 def test_after_a_restart_a_page_whose_job_was_lost_says_so(fresh_manager, tmp_path):
-    from pcdash.cre.config import CREConfig
+    from pcdash.experiments.cre_config import CREConfig
 
     config = CREConfig(lambdas=(0.0, 0.5, 1.0), seeds=2, epochs=1, batch_size=128)
     journal = tmp_path / "runs" / ".jobs"
@@ -170,12 +170,12 @@ def test_after_a_restart_a_page_whose_job_was_lost_says_so(fresh_manager, tmp_pa
 
 
 def test_a_job_whose_result_could_not_be_saved_says_so_on_its_page(fresh_manager, monkeypatch):
-    from pcdash.ui import widgets
+    from pcdash.experiments import cre_sweep
 
     def full_disk(out):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(widgets, "save_cre_output", full_disk)
+    monkeypatch.setattr(cre_sweep, "save_cre_output", full_disk)
     at = _page({**TINY, "lams": "0,0.5,1"})
     _button(at, "tradeoff_train").click().run()
     job = fresh_manager().jobs()[0]
@@ -193,8 +193,8 @@ def test_four_sessions_train_equal_and_different_sweeps_at_once(fresh_manager):
     the third job waits its turn, a session that
     neither started nor joined a job cannot stop it, and every session gets its own sweep's
     results, equal to the same sweep trained alone."""
-    from pcdash.cre.config import CREConfig
-    from pcdash.cre.sweep import run_cre_sweep
+    from pcdash.experiments.cre_config import CREConfig
+    from pcdash.experiments.cre_sweep import run_cre_sweep
 
     grids = {"A": "0,0.5,1", "B": "0,0.5,1", "C": "0.2,0.5,1", "D": "0,0.5,0.8"}
     manager = fresh_manager()

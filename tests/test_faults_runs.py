@@ -269,7 +269,7 @@ def test_the_runs_page_lists_damaged_runs_with_a_message_and_delete(tmp_path, mo
     root.mkdir()
     _save(root, "intact")
     keys = [_damaged_run(root, *d) for d in DAMAGES]
-    from pcdash.ui.widgets import job_manager
+    from pcdash.ui.server import job_manager
 
     job_manager().adopt("dmg-arrays-bitflip", "a result a page loaded earlier", object())
     at = _page(page="views/runs.py")
@@ -289,7 +289,7 @@ def test_the_runs_page_lists_damaged_runs_with_a_message_and_delete(tmp_path, mo
 
 
 def test_a_page_whose_saved_run_is_damaged_says_so_and_can_train_again(tmp_path, monkeypatch):
-    from pcdash.cre.config import CREConfig
+    from pcdash.experiments.cre_config import CREConfig
 
     monkeypatch.setenv("PCDASH_RUNS_DIR", str(tmp_path))
     config = CREConfig(dataset="digits", arch="fc-small", lambdas=(0.0, 1.0), seeds=1, epochs=1, batch_size=128)
@@ -297,7 +297,7 @@ def test_a_page_whose_saved_run_is_damaged_says_so_and_can_train_again(tmp_path,
     for damage in (_flip, _drop_array_and_its_manifest_entry):  # caught by the checksums; consistent but unusable
         _save(tmp_path, config.key())
         damage(tmp_path / config.key(), "arrays.npz")
-        from pcdash.ui.widgets import job_manager
+        from pcdash.ui.server import job_manager
 
         job_manager().forget(config.key())
         at = _page(params, "views/tradeoff.py")

@@ -5,11 +5,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from pcdash.cre.sweep import Snapshot
+from pcdash.experiments.cre_sweep import Snapshot
 from pcdash.figures.cre import (
-    BLUE,
-    ORANGE,
-    figure_data,
     latent_dim_curves,
     pareto,
     tradeoff_boxes,
@@ -25,6 +22,7 @@ from pcdash.figures.latent import (
     latent_small_multiples,
     reconstruction_grid,
 )
+from pcdash.figures.style import BLUE, ORANGE, figure_data
 
 LAMS = (0.0, 0.5, 1.0)
 SEEDS = 3

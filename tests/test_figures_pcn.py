@@ -7,7 +7,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from pcdash.figures.cre import figure_data
 from pcdash.figures.pcn import (
     accuracy_vs_gamma,
     accuracy_vs_gamma_by_width,
@@ -20,6 +19,7 @@ from pcdash.figures.pcn import (
     pcn_training_curves,
     width_gamma_grid,
 )
+from pcdash.figures.style import figure_data
 
 OPTIMIZERS = ("sgd", "adamw")
 GAMMAS = (0.01, 0.1, 1.0)

@@ -13,7 +13,14 @@ from pcdash.data import load_dataset
 from pcdash.data.iris import load_iris_2d
 from pcdash.errors import PcdashError
 from pcdash.experiments.autoencoder import AEConfig, run_autoencoder
-from pcdash.experiments.mcpc import MCPCConfig, default_mcpc, iris_paper, mmd, moment_distance, run_mcpc
+from pcdash.experiments.mcpc import (
+    MCPCConfig,
+    default_mcpc,
+    iris_paper,
+    mmd,
+    moment_distance,
+    run_mcpc,
+)
 from pcdash.experiments.memory import MemoryConfig, corrupt, recall_table, run_memory
 from pcdash.experiments.ood import OODConfig, default_ood, ood_algorithm, run_ood
 from pcdash.pcn.gen_notes import TABS

@@ -1,6 +1,7 @@
-"""Every page renders without an exception, bad input gets a message, and a tiny sweep run from
-the Trade-off page draws one box per λ."""
+"""Every page listed in app.py renders without an exception (the smoke test), bad input gets a
+message, and a tiny sweep run from the Trade-off page draws one box per λ."""
 
+import ast
 import json
 import time
 from pathlib import Path
@@ -9,15 +10,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
-PAGES = [
-    "views/home.py",
-    "views/tradeoff.py",
-    "views/latent_space.py",
-    "views/reconstructions.py",
-    "views/latent_dimension.py",
-    "views/energy_dynamics.py",
-    "views/runs.py",
-]
+
+
+def app_pages() -> list[str]:
+    """The page files app.py navigates to: the first argument of every ``st.Page(...)``."""
+    tree = ast.parse(APP.read_text())
+    return [node.args[0].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "Page"
+            and node.args and isinstance(node.args[0], ast.Constant)]  # fmt: skip
+
+
+PAGES = app_pages()
 
 
 def _app(page: str | None = None, **params) -> AppTest:
@@ -31,10 +34,16 @@ def _app(page: str | None = None, **params) -> AppTest:
     return at
 
 
+def test_the_smoke_test_covers_every_page_file():
+    assert len(PAGES) == len(set(PAGES)) >= 13
+    assert {f"views/{p.name}" for p in (APP.parent / "views").glob("*.py")} == set(PAGES)
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_without_exception(page):
     at = _app(page)
     assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]  # the defaults are valid everywhere
 
 
 def _run_until(at: AppTest, done, timeout=240.0):

@@ -11,10 +11,10 @@ import pytest
 
 from pcdash.data import load_dataset
 from pcdash.engine import member_slice
-from pcdash.figures.pc_compare import algorithm_table
-from pcdash.pcn import ALGORITHMS
 from pcdash.experiments.comparison import TABLE1_DEFAULT, run_pcn_comparison
 from pcdash.experiments.conditions import QUICK, condition_config
+from pcdash.figures.pc_compare import algorithm_table
+from pcdash.pcn import ALGORITHMS
 from pcdash.pcn.landscape import loss_landscape, sharpness
 
 pytestmark = pytest.mark.slow

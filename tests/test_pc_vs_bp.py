@@ -10,10 +10,6 @@ import pandas as pd
 import pytest
 
 from pcdash.errors import ConfigError
-from pcdash.figures.pc_compare import algorithm_table, weight_layers
-from pcdash.experiments.pcn_config import PCNConfig
-from pcdash.pcn import PCNAlgorithm, inference, init_mlp, pcn_hyper
-from pcdash.pcn.algorithms import layer_cosines
 from pcdash.experiments.conditions import (
     QUICK,
     comparison_variants,
@@ -21,6 +17,10 @@ from pcdash.experiments.conditions import (
     paper_name,
     parse_conditions,
 )
+from pcdash.experiments.pcn_config import PCNConfig
+from pcdash.figures.pc_compare import algorithm_table, weight_layers
+from pcdash.pcn import PCNAlgorithm, inference, init_mlp, pcn_hyper
+from pcdash.pcn.algorithms import layer_cosines
 from pcdash.pcn.gradients import pc_weight_gradients
 from pcdash.pcn.inference import converged_inference
 from pcdash.pcn.landscape import sharpness

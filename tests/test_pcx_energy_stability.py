@@ -11,16 +11,16 @@ import pandas as pd
 import pytest
 
 from pcdash.errors import ConfigError
-from pcdash.paper_figures import ENERGY_PAGE, PAGE_NOTES, figures_for, paper_figure
 from pcdash.experiments.pcn_config import PCNConfig
 from pcdash.experiments.pcn_sweep import run_pcn_sweep
-from pcdash.pcn import forward_pass, init_mlp, layer_prediction
-from pcdash.pcn.network import OUTPUT_ACTIVATION
 from pcdash.experiments.pcx_settings import (
     energy_propagation_config,
     paper_weight_lr,
     training_stability_config,
 )
+from pcdash.paper_figures import ENERGY_PAGE, PAGE_NOTES, figures_for, paper_figure
+from pcdash.pcn import forward_pass, init_mlp, layer_prediction
+from pcdash.pcn.network import OUTPUT_ACTIVATION
 from pcdash.pcn.stability import (
     energy_ratio_by_gamma,
     largest_stable_gamma,

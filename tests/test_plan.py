@@ -10,7 +10,16 @@ import sys
 
 import pytest
 
-from pcdash.experiments.plan import Block, Cost, Plan, cache_key, cre_grid, make_plan, measure, pcx_grid
+from pcdash.experiments.plan import (
+    Block,
+    Cost,
+    Plan,
+    cache_key,
+    cre_grid,
+    make_plan,
+    measure,
+    pcx_grid,
+)
 
 
 def _members(blocks, **match) -> int:

@@ -28,9 +28,9 @@ from ray.cluster_utils import Cluster
 
 from pcdash.backends import make_backend
 from pcdash.backends.ray_cluster import RayBackend, connect
-from pcdash.cre.config import CREConfig
-from pcdash.cre.sweep import run_cre_sweep
 from pcdash.errors import ConfigError
+from pcdash.experiments.cre_config import CREConfig
+from pcdash.experiments.cre_sweep import run_cre_sweep
 from pcdash.experiments.pcn_config import PCNConfig
 from pcdash.experiments.pcn_sweep import run_pcn_sweep
 
@@ -206,8 +206,8 @@ def test_without_ray_the_ray_backend_says_how_to_install_it(tmp_path):
 def test_the_dashboard_trains_on_the_cluster_named_by_the_environment(cluster, driver, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from pcdash.cre.config import CREConfig
-    from pcdash.ui.widgets import job_manager
+    from pcdash.experiments.cre_config import CREConfig
+    from pcdash.ui.server import job_manager
 
     monkeypatch.setenv("PCDASH_RAY_ADDRESS", cluster.address)
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)

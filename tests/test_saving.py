@@ -9,7 +9,12 @@ import pandas as pd
 import pytest
 
 from pcdash.errors import PcdashError
-from pcdash.experiments.comparison import ComparisonConfig, load_comparison, run_pcn_comparison, save_comparison
+from pcdash.experiments.comparison import (
+    ComparisonConfig,
+    load_comparison,
+    run_pcn_comparison,
+    save_comparison,
+)
 from pcdash.experiments.mcpc import MCPCConfig, run_mcpc
 from pcdash.experiments.ood import OODConfig
 from pcdash.experiments.pcn_config import PCNConfig

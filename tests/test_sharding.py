@@ -21,8 +21,8 @@ from pcdash.engine import member_mesh, padded_count, train_members
 CHILD = textwrap.dedent("""
     import jax, numpy as np
     from pcdash.cre.algorithm import CREAlgorithm
-    from pcdash.cre.config import CREConfig
-    from pcdash.cre.sweep import run_cre_sweep
+    from pcdash.experiments.cre_config import CREConfig
+    from pcdash.experiments.cre_sweep import run_cre_sweep
     from pcdash.data import load_dataset
     from pcdash.engine import train_members
     from pcdash.experiments.pcn_config import PCNConfig
@@ -85,8 +85,8 @@ def test_two_devices_give_the_results_of_one():
 
     import pandas as pd
 
-    from pcdash.cre.config import CREConfig
-    from pcdash.cre.sweep import run_cre_sweep
+    from pcdash.experiments.cre_config import CREConfig
+    from pcdash.experiments.cre_sweep import run_cre_sweep
     from pcdash.experiments.pcn_config import PCNConfig
     from pcdash.experiments.pcn_sweep import run_pcn_sweep
 

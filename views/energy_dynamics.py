@@ -11,6 +11,12 @@ import streamlit as st
 
 from pcdash.data import load_dataset
 from pcdash.errors import PcdashError
+from pcdash.experiments.pcn_sweep import PCN_SWEEP, energy_trace_for_batch
+from pcdash.experiments.pcx_settings import (
+    STABILITY_WIDTHS,
+    energy_propagation_config,
+    paper_weight_lr,
+)
 from pcdash.figures.pcn import (
     accuracy_vs_gamma,
     accuracy_vs_gamma_by_width,
@@ -23,9 +29,8 @@ from pcdash.figures.pcn import (
 )
 from pcdash.paper_figures import ENERGY_PAGE, PAGE_NOTES, figures_for, paper_figure
 from pcdash.parsing import parse_int_list
-from pcdash.pcn import ACTIVATIONS, energy_trace_for_batch
+from pcdash.pcn import ACTIVATIONS
 from pcdash.pcn.network import ACTIVATION_NAMES
-from pcdash.pcn.paper_settings import STABILITY_WIDTHS, energy_propagation_config, paper_weight_lr
 from pcdash.pcn.stability import (
     dataset_classes,
     largest_stable_gamma,
@@ -34,8 +39,9 @@ from pcdash.pcn.stability import (
 )
 from pcdash.results import final_rows
 from pcdash.ui import state
-from pcdash.ui.pcn_controls import pcn_result, pcn_sidebar, start_pcn_job
-from pcdash.ui.widgets import job_panel, show_figure
+from pcdash.ui.export import show_figure
+from pcdash.ui.panel import experiment_panel
+from pcdash.ui.pcn_controls import pcn_sidebar
 
 BEST = "best"
 
@@ -60,7 +66,7 @@ if config is not None:
     pick = st.columns(4)
     width = state.select("Width", "e_width", tuple(config.widths), config.widths[0], container=pick[0])
     optimizer = state.select("Weight optimiser", "e_opt", tuple(config.optimizers), config.optimizers[0], container=pick[1])
-    gamma_choice = state.select("γ", "e_gamma", (BEST, *(f"{g:g}" for g in config.gammas)), BEST, container=pick[2],
+    gamma_choice = state.select("γ", "e_gamma", (BEST, *(f"{g:g}" for g in config.swept_state_lrs)), BEST, container=pick[2],
                                 format_func=lambda g: "best accuracy (as Fig. 6b)" if g == BEST else f"{g}",
                                 help="the model whose energies are drawn; Fig. 6b shows the best one")
     seed = state.select("Seed", "e_seed", tuple(range(config.seeds)), 0, container=pick[3])
@@ -72,7 +78,7 @@ if config is not None:
         summary = member_summary(frame, classes)
         mine = summary[(summary["width"] == width) & (summary["optimizer"] == optimizer)]
         accuracy = pd.to_numeric(mine["accuracy"], errors="coerce").groupby(mine["state_lr"]).mean().dropna()
-        return float(accuracy.idxmax()) if len(accuracy) else float(config.gammas[0])
+        return float(accuracy.idxmax()) if len(accuracy) else float(config.swept_state_lrs[0])
 
     def member_of(members, gamma):
         same_gamma = np.isclose(members["state_lr"], gamma, equal_nan=True)
@@ -82,8 +88,8 @@ if config is not None:
     def draw(result, live):
         tag = "live" if live else "done"
         frame = result.frame
-        members = (result.extras["members"] if live else result.members).reset_index(drop=True)
-        trace = result.extras.get("energy_trace") if live else result.energy_trace
+        members = result.members.reset_index(drop=True)
+        trace = result.energy_trace
         gamma = chosen_gamma(frame)
         row = member_of(members, gamma)
         st.subheader("Energy propagation (Fig. 6b–d)")
@@ -125,7 +131,7 @@ if config is not None:
         if diverged:
             st.warning(f"{int(diverged)} model(s) diverged (NaN/inf); they are left out of the plots and marked in the grid.")
 
-    job_panel(pcn_result(config), start=lambda restart: start_pcn_job(config, restart=restart), body=draw, key="energy")
+    experiment_panel(PCN_SWEEP, config, draw, key="energy")
 
     st.divider()
     st.subheader("Training stability (Fig. 7)")
@@ -143,7 +149,7 @@ if config is not None:
         stability = None
     if stability is not None:
         st.caption(f"The sidebar's setting (γ, optimisers, seeds, epochs, learning rates) at {len(stability.widths)} "
-                   f"widths: {len(stability.widths) * len(stability.optimizers) * len(stability.gammas) * stability.seeds} "
+                   f"widths: {len(stability.widths) * len(stability.optimizers) * len(stability.swept_state_lrs) * stability.seeds} "
                    "models. A model trains when its test accuracy is at least halfway from chance to 1 "
                    f"(≥ {trained_cut:.2f} here).")
 
@@ -161,5 +167,4 @@ if config is not None:
             with st.expander("The same accuracies as a width × γ grid"):
                 show_figure(width_gamma_grid(frame), None, "width_gamma_grid", key=f"wg_{tag}")
 
-        job_panel(pcn_result(stability), start=lambda restart: start_pcn_job(stability, restart=restart),
-                  body=draw_stability, key="stability", train_label="Train the width sweep")
+        experiment_panel(PCN_SWEEP, stability, draw_stability, key="stability", train_label="Train the width sweep")

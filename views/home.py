@@ -2,17 +2,11 @@
 
 import streamlit as st
 
+from pcdash.experiments.cre_sweep import CRE_SWEEP
 from pcdash.figures.cre import tradeoff_means
-from pcdash.ui.widgets import (
-    cre_result,
-    cre_sidebar,
-    dead_units_warning,
-    job_panel,
-    memo,
-    paper_note,
-    show_figure,
-    start_cre_job,
-)
+from pcdash.ui.cre_controls import cre_sidebar, dead_units_warning, paper_note
+from pcdash.ui.export import memo, show_figure
+from pcdash.ui.panel import experiment_panel
 
 st.title("pcdash")
 st.markdown(
@@ -51,5 +45,5 @@ if config is not None:
         if not live:
             dead_units_warning(result.frame)
 
-    job_panel(cre_result(config), start=lambda restart: start_cre_job(config, restart=restart), body=draw, key="home",
+    experiment_panel(CRE_SWEEP, config, draw, key="home",
               placeholder="Mean accuracy and MSE per λ appear here, epoch by epoch, as the models train.")

@@ -5,19 +5,14 @@ import streamlit as st
 
 from pcdash.cre.models import FIXED_LATENT
 from pcdash.errors import PcdashError
+from pcdash.experiments.cre_sweep import CRE_SWEEP
 from pcdash.figures.cre import latent_dim_curves
 from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.results import final_rows
 from pcdash.ui import state
-from pcdash.ui.widgets import (
-    cre_result,
-    cre_sidebar,
-    job_panel,
-    paper_note,
-    replace_config,
-    show_figure,
-    start_cre_job,
-)
+from pcdash.ui.cre_controls import cre_sidebar, paper_note, replace_config
+from pcdash.ui.export import show_figure
+from pcdash.ui.panel import experiment_panel
 
 st.title("Latent dimension")
 st.caption("In the paper, growing dim(z) narrows the gap between λ values: the two tasks compete for room in z.")
@@ -51,4 +46,4 @@ elif base is not None:
             frame = result.frame
             show_figure(latent_dim_curves(frame), final_rows(frame, "test"), "latent_dimension", key=f"ld_{'live' if live else 'done'}")
 
-        job_panel(cre_result(config), start=lambda restart: start_cre_job(config, restart=restart), body=draw, key="ld")
+        experiment_panel(CRE_SWEEP, config, draw, key="ld")

@@ -4,6 +4,7 @@ linked 2-D view whose selected points show their inputs beside their reconstruct
 import numpy as np
 import streamlit as st
 
+from pcdash.experiments.cre_sweep import CRE_SWEEP
 from pcdash.figures.latent import (
     CAMERAS,
     image_grid,
@@ -13,15 +14,9 @@ from pcdash.figures.latent import (
     latent_small_multiples,
 )
 from pcdash.ui import state
-from pcdash.ui.widgets import (
-    cre_result,
-    cre_sidebar,
-    dead_units_warning,
-    job_panel,
-    paper_note,
-    show_figure,
-    start_cre_job,
-)
+from pcdash.ui.cre_controls import cre_sidebar, dead_units_warning, paper_note
+from pcdash.ui.export import show_figure
+from pcdash.ui.panel import experiment_panel
 
 st.title("Latent space")
 st.caption("In the paper, λ = 0 gives classes as rays from a centre (classification-driven) and λ = 1 overlapping "
@@ -39,8 +34,8 @@ if config is not None:
     state.sync_url({"view": view, "seed": seed, "dim": dim, "camera": camera, "lam": lam})
 
     def draw(result, live):
-        snap = result.extras["snapshot"] if live else result.snapshot
-        members = result.extras["members"] if live else result.members
+        snap = result.snapshot
+        members = result.members
         members = members[(members["model"] == "cre") & (members["latent_dim"] == dim)]
         if not snap.z:
             st.info("Latent codes appear after the first epoch.")
@@ -88,4 +83,4 @@ if config is not None:
                 if len(event.selection.get("points", [])) > 12:
                     st.caption("Showing the first 12 selected points.")
 
-    job_panel(cre_result(config), start=lambda restart: start_cre_job(config, restart=restart), body=draw, key="latent")
+    experiment_panel(CRE_SWEEP, config, draw, key="latent")

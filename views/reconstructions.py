@@ -2,17 +2,12 @@
 
 import streamlit as st
 
+from pcdash.experiments.cre_sweep import CRE_SWEEP
 from pcdash.figures.latent import reconstruction_grid
 from pcdash.ui import state
-from pcdash.ui.widgets import (
-    cre_result,
-    cre_sidebar,
-    dead_units_warning,
-    job_panel,
-    paper_note,
-    show_figure,
-    start_cre_job,
-)
+from pcdash.ui.cre_controls import cre_sidebar, dead_units_warning, paper_note
+from pcdash.ui.export import show_figure
+from pcdash.ui.panel import experiment_panel
 
 st.title("Reconstructions")
 st.caption("In the paper, λ = 0 decodes class prototypes and as λ grows the reconstructions keep more of each input's "
@@ -28,8 +23,8 @@ if config is not None:
     state.sync_url({"seed": seed, "dim": dim, "per_class": per_class})
 
     def draw(result, live):
-        snap = result.extras["snapshot"] if live else result.snapshot
-        members = result.extras["members"] if live else result.members
+        snap = result.snapshot
+        members = result.members
         if snap.x.ndim != 4:
             st.info("Reconstructions are images: pick an image dataset (digits, MNIST, FashionMNIST, CIFAR-10).")
             return
@@ -41,4 +36,4 @@ if config is not None:
         if not live:
             dead_units_warning(result.frame)
 
-    job_panel(cre_result(config), start=lambda restart: start_cre_job(config, restart=restart), body=draw, key="recon")
+    experiment_panel(CRE_SWEEP, config, draw, key="recon")

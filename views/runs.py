@@ -6,7 +6,7 @@ import streamlit as st
 from pcdash.errors import PcdashError
 from pcdash.runs import delete_run, list_runs, load_run
 from pcdash.ui import state
-from pcdash.ui.widgets import job_manager
+from pcdash.ui.server import job_manager
 
 st.title("Runs")
 jobs = job_manager().jobs()

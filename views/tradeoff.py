@@ -3,19 +3,13 @@ the Pareto view and per-member training curves."""
 
 import streamlit as st
 
+from pcdash.experiments.cre_sweep import CRE_SWEEP
 from pcdash.figures.cre import pareto, tradeoff_boxes, tradeoff_means, training_curves
 from pcdash.results import final_rows, select_by_validation
 from pcdash.ui import state
-from pcdash.ui.widgets import (
-    cre_result,
-    cre_sidebar,
-    dead_units_warning,
-    job_panel,
-    memo,
-    paper_note,
-    show_figure,
-    start_cre_job,
-)
+from pcdash.ui.cre_controls import cre_sidebar, dead_units_warning, paper_note
+from pcdash.ui.export import memo, show_figure
+from pcdash.ui.panel import experiment_panel
 
 st.title("Classification–reconstruction trade-off")
 st.caption("The paper's finding: classification (blue) is best at λ = 0, reconstruction (orange) at λ = 1, and nothing in "
@@ -72,5 +66,5 @@ def draw(result, live):
 
 
 if config is not None:
-    job_panel(cre_result(config), start=lambda restart: start_cre_job(config, restart=restart), body=draw, key="tradeoff",
+    experiment_panel(CRE_SWEEP, config, draw, key="tradeoff",
               placeholder="Accuracy and MSE per λ appear here, epoch by epoch, as the models train.")

@@ -35,8 +35,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
+from pcdash.cre.base import CRE, LATENT_ACTIVATIONS, MLP, StatefulPart, latent_activation_fn
 from pcdash.cre.layers import batch_norm
-from pcdash.cre.models import CRE, LATENT_ACTIVATIONS, MLP, StatefulPart, latent_activation_fn
 
 CHANNELS = 16
 BLOCKS = 3

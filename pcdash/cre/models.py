@@ -19,103 +19,16 @@ part for every variant. Every model takes *batched*, channels-last inputs with p
 
 from __future__ import annotations
 
-import abc
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+from jaxtyping import PRNGKeyArray
 
-LATENT_ACTIVATIONS = ("relu", "linear")
-
-
-def latent_activation_fn(name: str) -> Callable[[Array], Array]:
-    if name == "relu":
-        return jax.nn.relu
-    if name == "linear":
-        return lambda z: z
-    raise ValueError(
-        f"unknown latent activation {name!r}; choose from {', '.join(LATENT_ACTIVATIONS)}"
-    )
-
-
-class StatefulPart(eqx.Module):
-    """An encoder or classifier with non-trainable state (batch-norm running statistics):
-    ``part(x, state, train=...) -> (y, state)``. Parts without state are plain callables."""
-
-    @abc.abstractmethod
-    def init_state(self) -> PyTree: ...
-
-    @abc.abstractmethod
-    def __call__(self, x: Array, state: PyTree, *, train: bool) -> tuple[Array, PyTree]: ...
-
-
-def _run(part: Callable, x: Array, state: PyTree, name: str, train: bool) -> tuple[Array, PyTree]:
-    if isinstance(part, StatefulPart):
-        y, new = part(x, state[name], train=train)
-        return y, {**state, name: new}
-    return part(x), state
-
-
-class CRE(eqx.Module):
-    """An encoder, a decoder and a classifier sharing the latent ``z``."""
-
-    encoder: Callable
-    decoder: Callable
-    classifier: Callable
-
-    def init_state(self) -> PyTree:
-        parts = {"encoder": self.encoder, "classifier": self.classifier}
-        return {name: p.init_state() for name, p in parts.items() if isinstance(p, StatefulPart)}
-
-    def encode(
-        self, x: Float[Array, "batch ..."], state: PyTree, *, train: bool
-    ) -> tuple[Array, PyTree]:
-        return _run(self.encoder, x, state, "encoder", train)
-
-    def decode(self, z: Array) -> Float[Array, "batch ..."]:
-        return self.decoder(z)
-
-    def classify(
-        self, z: Array, state: PyTree, *, train: bool
-    ) -> tuple[Float[Array, "batch classes"], PyTree]:
-        return _run(self.classifier, z, state, "classifier", train)
-
-
-class MLP(eqx.Module):
-    """Dense layers on the flattened input, ReLU between them and ``final`` after the last one;
-    the output is reshaped to ``out_shape`` (per example) when given."""
-
-    layers: tuple[eqx.nn.Linear, ...]
-    final: str = eqx.field(static=True)
-    out_shape: tuple[int, ...] | None = eqx.field(static=True, default=None)
-
-    def __init__(
-        self,
-        sizes: Sequence[int],
-        *,
-        final: str,
-        out_shape: tuple[int, ...] | None = None,
-        key: PRNGKeyArray,
-    ):
-        keys = jax.random.split(key, len(sizes) - 1)
-        self.layers = tuple(
-            eqx.nn.Linear(a, b, key=k) for a, b, k in zip(sizes[:-1], sizes[1:], keys, strict=True)
-        )
-        self.final = final
-        self.out_shape = None if out_shape is None else tuple(out_shape)
-
-    def __call__(self, x: Float[Array, "batch ..."]) -> Float[Array, "batch ..."]:
-        x = x.reshape(x.shape[0], -1)
-        for i, layer in enumerate(self.layers):
-            x = x @ layer.weight.T + layer.bias
-            if i < len(self.layers) - 1:
-                x = jax.nn.relu(x)
-        x = {"relu": jax.nn.relu, "tanh": jnp.tanh, "linear": lambda v: v}[self.final](x)
-        return x if self.out_shape is None else x.reshape(x.shape[0], *self.out_shape)
-
+from pcdash.cre import cnn, vit
+from pcdash.cre.base import CRE, MLP, latent_activation_fn
 
 FC_VARIANTS = {
     "fc-small": dict(hidden=(), classifier_hidden=()),
@@ -237,13 +150,9 @@ def latent_size(arch: str, input_shape: tuple[int, ...], latent_dim: int) -> int
     """The number of latent units of ``arch`` on inputs of ``input_shape``: ``latent_dim`` for the
     dense latents, and the architecture's own size for :data:`FIXED_LATENT`."""
     if arch == "cnn":
-        from pcdash.cre.cnn import authors_cnn_latent_shape
-
-        return math.prod(authors_cnn_latent_shape(input_shape))
+        return math.prod(cnn.authors_cnn_latent_shape(input_shape))
     if arch == "vit":
-        from pcdash.cre.vit import authors_vit_latent_shape
-
-        return math.prod(authors_vit_latent_shape(input_shape))
+        return math.prod(vit.authors_vit_latent_shape(input_shape))
     return int(latent_dim)
 
 
@@ -288,11 +197,7 @@ def _build(
     if len(input_shape) != 3:
         raise ValueError(f"{arch!r} needs image inputs; this dataset has input shape {input_shape}")
     if arch in ("cnn", "cnn-z"):
-        from pcdash.cre import cnn
-
         build = cnn.authors_cnn if arch == "cnn" else cnn.bottleneck_cnn
     else:
-        from pcdash.cre import vit
-
         build = vit.authors_vit if arch == "vit" else vit.bottleneck_vit
     return build(input_shape, num_classes, latent_dim, latent_activation=latent_activation, key=key)

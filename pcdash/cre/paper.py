@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pcdash.cre.config import CREConfig
+from pcdash.experiments.cre_config import CREConfig
 
 MNIST_TRAIN = 60_000
 PAPER_BATCH = 512

@@ -40,8 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
+from pcdash.cre.base import CRE, LATENT_ACTIVATIONS, MLP, StatefulPart, latent_activation_fn
 from pcdash.cre.layers import batch_norm
-from pcdash.cre.models import CRE, LATENT_ACTIVATIONS, MLP, StatefulPart, latent_activation_fn
 
 GRID = 4  # patches per side: 16 patches in all
 EMBED_DIM = 8

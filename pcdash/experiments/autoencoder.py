@@ -24,6 +24,7 @@ from pcdash.engine import member_slice
 from pcdash.experiments.result import (
     IMAGE_DATASETS,
     ExperimentResult,
+    GenerativeKey,
     generative_experiment,
     generative_frame,
     reporting,
@@ -34,7 +35,7 @@ from pcdash.sweep import Group, SweepProgress
 
 
 @dataclass(frozen=True)
-class AEConfig(Config):
+class AEConfig(GenerativeKey, Config):
     dataset: str = "digits"
     latent: int = 8
     hidden: int = 64
@@ -49,15 +50,23 @@ class AEConfig(Config):
     activation: str = "hard_tanh"
     n_show: int = 8
 
+    KEY_PREFIX = "ae-"
     KIND = "generative-ae"
 
     def check(self) -> None:
         require(self.dataset in IMAGE_DATASETS, "the autoencoder needs an image dataset")
         require(self.latent >= 1 and self.hidden >= 1 and self.depth >= 0, "sizes must be ≥ 1")
-        require(len(self.state_lrs) > 0 and all(g > 0 for g in self.state_lrs), "each γ must be > 0")
-        require(self.seeds >= 1 and self.epochs >= 1 and self.batch_size >= 1,
-                "seeds, epochs and batch size must be ≥ 1")
-        require(self.inference_steps >= 1 and self.weight_lr > 0, "T must be ≥ 1 and the weight learning rate > 0")
+        require(
+            len(self.state_lrs) > 0 and all(g > 0 for g in self.state_lrs), "each γ must be > 0"
+        )
+        require(
+            self.seeds >= 1 and self.epochs >= 1 and self.batch_size >= 1,
+            "seeds, epochs and batch size must be ≥ 1",
+        )
+        require(
+            self.inference_steps >= 1 and self.weight_lr > 0,
+            "T must be ≥ 1 and the weight learning rate > 0",
+        )
         require(0 <= self.state_momentum < 1, "the state momentum must lie in [0, 1)")
         choice("activation", self.activation, tuple(ACTIVATIONS))
 
@@ -85,23 +94,57 @@ def run_autoencoder(
     state_lrs = np.repeat(np.asarray(config.state_lrs, np.float32), config.seeds)
     seeds = np.tile(np.arange(config.seeds), len(config.state_lrs))
     n_pc = len(state_lrs)
-    pc_members = pd.DataFrame({"member": np.arange(n_pc), "model": "PC", "state_lr": state_lrs, "seed": seeds})
-    bp_members = pd.DataFrame({"member": n_pc + np.arange(config.seeds), "model": "BP", "state_lr": np.nan,
-                               "seed": np.arange(config.seeds)})  # fmt: skip
-    pc_algo = GenerativePCN(sizes, activation=config.activation, inference_steps=config.inference_steps,
-                            eval_steps=config.inference_steps, state_momentum=config.state_momentum)  # fmt: skip
+    pc_members = pd.DataFrame(
+        {"member": np.arange(n_pc), "model": "PC", "state_lr": state_lrs, "seed": seeds}
+    )
+    bp_members = pd.DataFrame(
+        {
+            "member": n_pc + np.arange(config.seeds),
+            "model": "BP",
+            "state_lr": np.nan,
+            "seed": np.arange(config.seeds),
+        }
+    )
+    pc_algo = GenerativePCN(
+        sizes,
+        activation=config.activation,
+        inference_steps=config.inference_steps,
+        eval_steps=config.inference_steps,
+        state_momentum=config.state_momentum,
+    )
     bp_algo = BPAutoencoder(sizes, activation=config.activation)
     groups = [
-        Group(pc_algo, generative_hyper(state_lrs, config.weight_lr), seeds, pc_members, generative_frame,
-              label="PC autoencoder", return_state=True),
-        Group(bp_algo, generative_hyper(np.zeros(config.seeds), config.weight_lr), np.arange(config.seeds),
-              bp_members, generative_frame, label="BP autoencoder", return_state=True),
-    ]  # fmt: skip
+        Group(
+            pc_algo,
+            generative_hyper(state_lrs, config.weight_lr),
+            seeds,
+            pc_members,
+            generative_frame,
+            label="PC autoencoder",
+            return_state=True,
+        ),
+        Group(
+            bp_algo,
+            generative_hyper(np.zeros(config.seeds), config.weight_lr),
+            np.arange(config.seeds),
+            bp_members,
+            generative_frame,
+            label="BP autoencoder",
+            return_state=True,
+        ),
+    ]
     run = (backend or LocalBackend()).run(
-        groups, x_train, data.y_train, eval_sets={"test": (x_test, data.y_test)}, epochs=config.epochs,
-        batch_size=config.batch_size, should_stop=should_stop,
-        on_progress=reporting(on_progress, lambda p: ExperimentResult(p.frame, seconds=p.elapsed_s)),
-    )  # fmt: skip
+        groups,
+        x_train,
+        data.y_train,
+        eval_sets={"test": (x_test, data.y_test)},
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        should_stop=should_stop,
+        on_progress=reporting(
+            on_progress, lambda p: ExperimentResult(p.frame, seconds=p.elapsed_s)
+        ),
+    )
     result = ExperimentResult(run.frame, stopped=run.stopped, seconds=run.seconds)
     if not run.results or not run.results[0].history:
         return result
@@ -111,18 +154,26 @@ def run_autoencoder(
     pc_last = last[last["model"] == "PC"].reset_index(drop=True)
     best = int(np.nanargmin(pc_last["mse"].to_numpy())) if pc_last["mse"].notna().any() else 0
     mlp = member_slice(run.results[0].carry, best).mlp
-    rec = jax.jit(lambda m, x, g: reconstruct(m, x, steps=config.inference_steps, state_lr=g,
-                                              momentum=config.state_momentum))  # fmt: skip
+    rec = jax.jit(
+        lambda m, x, g: reconstruct(
+            m, x, steps=config.inference_steps, state_lr=g, momentum=config.state_momentum
+        )
+    )
     shown = x_test[: config.n_show]
     result.arrays["x"] = shown.reshape(-1, *data.input_shape)
-    result.arrays["pc"] = np.asarray(rec(mlp, shown, float(state_lrs[best]))).reshape(-1, *data.input_shape)
+    result.arrays["pc"] = np.asarray(rec(mlp, shown, float(state_lrs[best]))).reshape(
+        -1, *data.input_shape
+    )
     result.scalars["pc_state_lr"] = float(state_lrs[best])
     if len(run.results) > 1 and run.results[1].history:
         bp = bp_algo.reconstruct(member_slice(run.results[1].carry, 0), shown)
         result.arrays["bp"] = np.asarray(bp).reshape(-1, *data.input_shape)
-    result.tables["mse"] = last[["model", "state_lr", "seed", "epoch", "mse"]].reset_index(drop=True)
+    result.tables["mse"] = last[["model", "state_lr", "seed", "epoch", "mse"]].reset_index(
+        drop=True
+    )
     return result
 
 
-AUTOENCODER = generative_experiment("autoencoder", run_autoencoder,
-                                    lambda config: f"PC vs BP autoencoder · {config.dataset}")
+AUTOENCODER = generative_experiment(
+    "autoencoder", run_autoencoder, lambda config: f"PC vs BP autoencoder · {config.dataset}"
+)

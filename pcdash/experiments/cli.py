@@ -40,29 +40,52 @@ def progress_printer(quiet: bool):
 
 
 def add_common_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="digits", help="digits (default), mnist, fashion_mnist, cifar10, moons, circles")
+    p.add_argument(
+        "--dataset",
+        default="digits",
+        help="digits (default), mnist, fashion_mnist, cifar10, moons, circles",
+    )
     p.add_argument("--seeds", type=int, default=3, help="N: seeds 0 … N−1 (default 3)")
     p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=None, help="default: per dataset (CRE: 16 on digits, the authors' 512 otherwise)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="default: per dataset (CRE: 16 on digits, the authors' 512 otherwise)",
+    )
     p.add_argument("--out", required=True, help="CSV file to write (its folder must exist)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_backend_arguments(p)
-    p.add_argument("--limits", default="", metavar="NAME=VALUE,...",
-                   help="raise the caps and budget of one job, e.g. memory_gb=32,hours=12,members=4096 "
-                        "(names: see pcdash.limits.Limits; default from $PCDASH_LIMITS)")  # fmt: skip
+    p.add_argument(
+        "--limits",
+        default="",
+        metavar="NAME=VALUE,...",
+        help="raise the caps and budget of one job, e.g. memory_gb=32,hours=12,members=4096 "
+        "(names: see pcdash.limits.Limits; default from $PCDASH_LIMITS)",
+    )
 
 
 def add_cre_arguments(s: argparse.ArgumentParser) -> None:
     """The CRE sweep's options (``sweep``), next to the common ones."""
-    from pcdash.cre.config import CREConfig
+    from pcdash.experiments.cre_config import CREConfig
 
-    # digits: pcdash's defaults (see pcdash.cre.config.dataset_defaults); other sets: the paper's
+    # digits: pcdash's defaults (experiments.cre_config.dataset_defaults); others: the paper's
     s.set_defaults(seeds=CREConfig.seeds, epochs=None)
-    s.add_argument("--arch", default="fc-medium",
-                   help="fc-small, fc-medium (default), fc-large, cnn and vit (the authors'), cnn-z and vit-z (dense dim(z))")
-    s.add_argument("--init", default=CREConfig.init, help="active-latent (default) or authors (PyTorch's default; Xavier for the ViT)")
+    s.add_argument(
+        "--arch",
+        default="fc-medium",
+        help="fc-small, fc-medium (default), fc-large, cnn and vit (the authors'), "
+        "cnn-z and vit-z (dense dim(z))",
+    )
+    s.add_argument(
+        "--init",
+        default=CREConfig.init,
+        help="active-latent (default) or authors (PyTorch's default; Xavier for the ViT)",
+    )
     s.add_argument("--latent-dims", default="3", help="comma-separated, e.g. 2,3,8")
-    s.add_argument("--lambdas", default="0,0.2,0.4,0.6,0.8,1", help="comma-separated values in [0, 1]")
+    s.add_argument(
+        "--lambdas", default="0,0.2,0.4,0.6,0.8,1", help="comma-separated values in [0, 1]"
+    )
     s.add_argument("--lr", type=float, default=1e-3)
     s.add_argument("--latent-activation", default="relu", help="relu (default) or linear")
     s.add_argument("--baselines", default="", help="comma-separated: pca, rp")
@@ -72,8 +95,8 @@ def add_cre_arguments(s: argparse.ArgumentParser) -> None:
 def run_cre_command(args: argparse.Namespace) -> int:
     """Train the CRE sweep the arguments describe and write its CSV atomically."""
     from pcdash.compile_cache import enable_compile_cache
-    from pcdash.cre.config import CREConfig, dataset_defaults
-    from pcdash.cre.sweep import run_cre_sweep
+    from pcdash.experiments.cre_config import CREConfig, dataset_defaults
+    from pcdash.experiments.cre_sweep import run_cre_sweep
 
     defaults = dataset_defaults(args.dataset)
     config = CREConfig(
@@ -92,7 +115,9 @@ def run_cre_command(args: argparse.Namespace) -> int:
     ).validate()
     check_out(args.out)
     enable_compile_cache()
-    out = run_cre_sweep(config, on_progress=progress_printer(args.quiet), backend=backend_from_args(args))
+    out = run_cre_sweep(
+        config, on_progress=progress_printer(args.quiet), backend=backend_from_args(args)
+    )
     return write_results(out.frame, args, n_members=config.n_members, seconds=out.seconds)
 
 
@@ -105,37 +130,82 @@ def add_pcn_arguments(parser: argparse.ArgumentParser) -> None:
 
     d = PCNConfig()
     parser.add_argument("--algorithm", default=d.algorithm, help=", ".join(ALGORITHMS))
-    parser.add_argument("--gammas", default=",".join(map(str, d.state_lrs)),
-                        help="state learning rates γ, comma-separated")  # fmt: skip
+    parser.add_argument(
+        "--gammas",
+        default=",".join(map(str, d.state_lrs)),
+        help="state learning rates γ, comma-separated",
+    )
     parser.add_argument("--steps", type=int, default=d.inference_steps, help="inference steps T")
     parser.add_argument("--widths", default=",".join(map(str, d.widths)), help="comma-separated")
     parser.add_argument("--depth", type=int, default=d.depth, help="hidden layers")
-    parser.add_argument("--activation", default=d.activation,
-                        help=", ".join(f"{a} ({ACTIVATION_NAMES.get(a, a)})" for a in ACTIVATIONS))  # fmt: skip
-    parser.add_argument("--optimizer", default=",".join(d.optimizers),
-                        help=f"weight optimisers, comma-separated: {', '.join(WEIGHT_OPTIMIZERS)}")  # fmt: skip
-    parser.add_argument("--state-optimizer", default=d.state_optimizer,
-                        help=", ".join(STATE_OPTIMIZERS))  # fmt: skip
+    parser.add_argument(
+        "--activation",
+        default=d.activation,
+        help=", ".join(f"{a} ({ACTIVATION_NAMES.get(a, a)})" for a in ACTIVATIONS),
+    )
+    parser.add_argument(
+        "--optimizer",
+        default=",".join(d.optimizers),
+        help=f"weight optimisers, comma-separated: {', '.join(WEIGHT_OPTIMIZERS)}",
+    )
+    parser.add_argument(
+        "--state-optimizer", default=d.state_optimizer, help=", ".join(STATE_OPTIMIZERS)
+    )
     parser.add_argument("--weight-lr", type=float, default=d.weight_lr)
-    parser.add_argument("--weight-lrs", default="",
-                        help="per weight optimiser, overriding --weight-lr: e.g. adamw=0.01,sgd=0.03")  # fmt: skip
-    parser.add_argument("--state-momentum", type=float, default=d.state_momentum,
-                        help="momentum of the SGD state optimiser (PCX §5.1 uses none: 0)")  # fmt: skip
+    parser.add_argument(
+        "--weight-lrs",
+        default="",
+        help="per weight optimiser, overriding --weight-lr: e.g. adamw=0.01,sgd=0.03",
+    )
+    parser.add_argument(
+        "--state-momentum",
+        type=float,
+        default=d.state_momentum,
+        help="momentum of the SGD state optimiser (PCX §5.1 uses none: 0)",
+    )
     parser.add_argument("--val-fraction", type=float, default=d.val_fraction)
-    parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="decoupled weight decay (AdamW and SGD)")
-    parser.add_argument("--precision", nargs="?", const="layer", default=d.precision,
-                        help="trainable precision (log-variances): none, layer (the default of a bare --precision) "
-                             "or neuron")  # fmt: skip
-    parser.add_argument("--inference-tol", type=float, default=d.inference_tol,
-                        help="converged inference: stop when every layer's energy changes by less than this "
-                             "(relative); 0: always run --steps")  # fmt: skip
-    parser.add_argument("--l2-decay", type=float, default=d.l2_decay,
-                        help="coupled weight decay (L2 through the optimiser, a Gaussian prior)")  # fmt: skip
-    parser.add_argument("--cn-schedule", default=d.cn_schedule, help="centred nudging: random or alternate")
-    parser.add_argument("--update-every", type=int, default=d.update_every,
-                        help="relaxed convergence: update the weights every k inference steps (0: after T)")  # fmt: skip
-    parser.add_argument("--beta0", type=float, default=d.beta0, help="nudging (pn, nn, cn): initial β")
-    parser.add_argument("--beta-rate", type=float, default=d.beta_rate, help="nudging: β increment per epoch")
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=d.weight_decay,
+        help="decoupled weight decay (AdamW and SGD)",
+    )
+    parser.add_argument(
+        "--precision",
+        nargs="?",
+        const="layer",
+        default=d.precision,
+        help="trainable precision (log-variances): none, layer (the default of a bare --precision) "
+        "or neuron",
+    )
+    parser.add_argument(
+        "--inference-tol",
+        type=float,
+        default=d.inference_tol,
+        help="converged inference: stop when every layer's energy changes by less than this "
+        "(relative); 0: always run --steps",
+    )
+    parser.add_argument(
+        "--l2-decay",
+        type=float,
+        default=d.l2_decay,
+        help="coupled weight decay (L2 through the optimiser, a Gaussian prior)",
+    )
+    parser.add_argument(
+        "--cn-schedule", default=d.cn_schedule, help="centred nudging: random or alternate"
+    )
+    parser.add_argument(
+        "--update-every",
+        type=int,
+        default=d.update_every,
+        help="relaxed convergence: update the weights every k inference steps (0: after T)",
+    )
+    parser.add_argument(
+        "--beta0", type=float, default=d.beta0, help="nudging (pn, nn, cn): initial β"
+    )
+    parser.add_argument(
+        "--beta-rate", type=float, default=d.beta_rate, help="nudging: β increment per epoch"
+    )
 
 
 def pcn_config_from_args(args: argparse.Namespace):
@@ -185,7 +255,9 @@ def parse_named_floats(text: str, what: str) -> dict[str, float]:
         except ValueError:
             sep = ""
         if not sep:
-            raise ConfigError(f"{what}: expected name=number pairs separated by commas, got {item!r}")
+            raise ConfigError(
+                f"{what}: expected name=number pairs separated by commas, got {item!r}"
+            )
     return out
 
 
@@ -197,7 +269,9 @@ def run_pcn_command(args: argparse.Namespace) -> int:
     config = pcn_config_from_args(args)
     check_out(args.out)
     enable_compile_cache()
-    out = run_pcn_sweep(config, on_progress=progress_printer(args.quiet), backend=backend_from_args(args))
+    out = run_pcn_sweep(
+        config, on_progress=progress_printer(args.quiet), backend=backend_from_args(args)
+    )
     return write_results(out.frame, args, n_members=len(out.members), seconds=out.seconds)
 
 
@@ -224,7 +298,9 @@ def check_out(out: str) -> Path:
         probe.touch(exist_ok=False)
         probe.unlink()
     except OSError as err:
-        raise PcdashError(f"--out: cannot write in {echo(str(parent))} ({err.strerror or err})") from None
+        raise PcdashError(
+            f"--out: cannot write in {echo(str(parent))} ({err.strerror or err})"
+        ) from None
     sweep_temp_files(parent, path.name)  # what a killed earlier run left
     return path
 
@@ -242,10 +318,14 @@ def write_results(frame, args, *, n_members: int, seconds: float) -> int:
     try:
         write_csv_atomic(frame, args.out)
     except OSError as err:
-        raise WriteError(f"could not write {args.out}: {err.strerror or err}; nothing was written") from None
+        raise WriteError(
+            f"could not write {args.out}: {err.strerror or err}; nothing was written"
+        ) from None
     n_div = int(frame.groupby("member")["diverged"].any().sum()) if len(frame) else 0
-    print(f"wrote {len(frame)} rows for {n_members} members to {args.out} in {seconds:.1f}s"
-          + (f" ({n_div} diverged)" if n_div else ""))
+    print(
+        f"wrote {len(frame)} rows for {n_members} members to {args.out} in {seconds:.1f}s"
+        + (f" ({n_div} diverged)" if n_div else "")
+    )
     return 0
 
 
@@ -254,10 +334,18 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     from pcdash.experiments.plan import PAPERS, WORKERS
 
     parser.add_argument("--paper", required=True, help=", ".join(PAPERS))
-    parser.add_argument("--workers", default=",".join(map(str, WORKERS)), help="worker counts to estimate for")
-    parser.add_argument("--no-measure", action="store_true", help="print the grid without measuring costs")
-    parser.add_argument("--remeasure", action="store_true", help="measure again instead of using kept costs")
-    parser.add_argument("--steps", type=int, default=3, help="batches per cost measurement (default 3)")
+    parser.add_argument(
+        "--workers", default=",".join(map(str, WORKERS)), help="worker counts to estimate for"
+    )
+    parser.add_argument(
+        "--no-measure", action="store_true", help="print the grid without measuring costs"
+    )
+    parser.add_argument(
+        "--remeasure", action="store_true", help="measure again instead of using kept costs"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=3, help="batches per cost measurement (default 3)"
+    )
 
 
 def run_plan_command(args: argparse.Namespace) -> int:
@@ -273,7 +361,12 @@ def run_plan_command(args: argparse.Namespace) -> int:
     def say(kind: str) -> None:
         print(f"measuring {kind} …", file=sys.stderr, flush=True)
 
-    plan = make_plan(args.paper, measure_costs=not args.no_measure, remeasure=args.remeasure, steps=args.steps,
-                     on_measure=say)
+    plan = make_plan(
+        args.paper,
+        measure_costs=not args.no_measure,
+        remeasure=args.remeasure,
+        steps=args.steps,
+        on_measure=say,
+    )
     print(render(plan, workers))
     return 0

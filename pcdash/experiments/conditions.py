@@ -24,7 +24,14 @@ from pcdash.experiments.comparison import ComparisonConfig, ComparisonOutput
 from pcdash.experiments.pcn_config import PCNConfig
 from pcdash.pcn.network import MLP
 
-CONDITIONS = ("pc", "pc_rc2", "pc_rc3", "pc_rc23", "pc_rc23_wd", "bp")  # the paper's models (Figs. 2–6)
+CONDITIONS = (
+    "pc",
+    "pc_rc2",
+    "pc_rc3",
+    "pc_rc23",
+    "pc_rc23_wd",
+    "bp",
+)  # the paper's models (Figs. 2–6)
 _NAME = re.compile(r"^(?P<algo>pc|bp)(?:_rc(?P<relaxed>23|2|3))?(?P<wd>_wd)?$")
 
 
@@ -36,7 +43,9 @@ def parse_conditions(text: str | Sequence[str]) -> tuple[str, ...]:
     for n in names:
         m = _NAME.match(n)
         if m is None or (m["algo"] == "bp" and m["relaxed"]):
-            raise ConfigError(f"unknown condition {n!r}; choose from {', '.join(CONDITIONS)} (any may end in _wd)")
+            raise ConfigError(
+                f"unknown condition {n!r}; choose from {', '.join(CONDITIONS)} (any may end in _wd)"
+            )
     return tuple(dict.fromkeys(names))
 
 
@@ -73,8 +82,13 @@ def condition_config(
     m = _NAME.match(parse_conditions([condition])[0])
     assert m is not None
     relaxed = m["relaxed"] or ""
-    changes: dict = {"algorithm": "bp-se" if m["algo"] == "bp" else "pc-se", "precision": "none", "update_every": 0,
-                     "weight_decay": 0.0, "l2_decay": float(weight_decay) if m["wd"] else 0.0}  # fmt: skip
+    changes: dict = {
+        "algorithm": "bp-se" if m["algo"] == "bp" else "pc-se",
+        "precision": "none",
+        "update_every": 0,
+        "weight_decay": 0.0,
+        "l2_decay": float(weight_decay) if m["wd"] else 0.0,
+    }
     if "2" in relaxed:
         changes |= {"update_every": int(relaxed_every), "inference_tol": 0.0}
         if relaxed_lr is not None:
@@ -89,7 +103,10 @@ def comparison_variants(
 ) -> list[tuple[str, PCNConfig]]:
     """``(paper name, config)`` for every condition, in order (see :func:`condition_config`)."""
     width, depth = base.widths[0], base.depth
-    return [(paper_name(c, width, depth), condition_config(c, base, **options)) for c in parse_conditions(conditions)]
+    return [
+        (paper_name(c, width, depth), condition_config(c, base, **options))
+        for c in parse_conditions(conditions)
+    ]
 
 
 @dataclass(frozen=True)
@@ -124,16 +141,39 @@ class ComparisonSetting:
 
     def variants(self, *, track_alignment: bool = True) -> list[tuple[str, PCNConfig]]:
         """``(paper name, config)`` of every model."""
-        base = PCNConfig(dataset=self.dataset, widths=(int(self.width),), depth=int(self.depth), epochs=int(self.epochs),
-                         seeds=int(self.seeds), batch_size=int(self.batch_size), inference_steps=int(self.inference_steps),
-                         inference_tol=float(self.inference_tol), state_lrs=(float(self.state_lr),),
-                         weight_lr=float(self.weight_lr), track_alignment=track_alignment)  # fmt: skip
-        return comparison_variants(self.conditions, base, relaxed_every=self.relaxed_every, relaxed_lr=self.relaxed_lr,
-                                   precision=self.precision, weight_decay=self.weight_decay)  # fmt: skip
+        base = PCNConfig(
+            dataset=self.dataset,
+            widths=(int(self.width),),
+            depth=int(self.depth),
+            epochs=int(self.epochs),
+            seeds=int(self.seeds),
+            batch_size=int(self.batch_size),
+            inference_steps=int(self.inference_steps),
+            inference_tol=float(self.inference_tol),
+            state_lrs=(float(self.state_lr),),
+            weight_lr=float(self.weight_lr),
+            track_alignment=track_alignment,
+        )
+        return comparison_variants(
+            self.conditions,
+            base,
+            relaxed_every=self.relaxed_every,
+            relaxed_lr=self.relaxed_lr,
+            precision=self.precision,
+            weight_decay=self.weight_decay,
+        )
 
 
 QUICK = ComparisonSetting()
-PAPER = replace(QUICK, dataset="fashion_mnist", width=256, inference_tol=0.0, relaxed_lr=1e-5, epochs=20, batch_size=64)
+PAPER = replace(
+    QUICK,
+    dataset="fashion_mnist",
+    width=256,
+    inference_tol=0.0,
+    relaxed_lr=1e-5,
+    epochs=20,
+    batch_size=64,
+)
 
 
 # ------------------------------------------------------------------------------ what the page draws
@@ -152,8 +192,14 @@ class Landscapes:
     def frame(self) -> pd.DataFrame:
         """One row per model and grid point: ``model, alpha, beta, loss``."""
         a = self.alphas
-        return pd.DataFrame([{"model": n, "alpha": float(a[i]), "beta": float(a[j]), "loss": float(z[j, i])}
-                             for n, z in self.surfaces.items() for j in range(len(a)) for i in range(len(a))])  # fmt: skip
+        return pd.DataFrame(
+            [
+                {"model": n, "alpha": float(a[i]), "beta": float(a[j]), "loss": float(z[j, i])}
+                for n, z in self.surfaces.items()
+                for j in range(len(a))
+                for i in range(len(a))
+            ]
+        )
 
     def sharpness(self) -> dict[str, float]:
         """Per model: :func:`pcdash.pcn.landscape.sharpness` of its surface."""
@@ -163,12 +209,25 @@ class Landscapes:
 
     def weights(self, layers: Sequence[int], per_layer: int = 5000) -> pd.DataFrame:
         """``model, layer, weight``: up to ``per_layer`` weights of each chosen layer (1-based)."""
-        return pd.DataFrame([{"model": n, "layer": i, "weight": float(w)} for n, m in self.models.items()
-                             for i in layers for w in np.asarray(m.weights[i - 1]).ravel()[:per_layer]])  # fmt: skip
+        return pd.DataFrame(
+            [
+                {"model": n, "layer": i, "weight": float(w)}
+                for n, m in self.models.items()
+                for i in layers
+                for w in np.asarray(m.weights[i - 1]).ravel()[:per_layer]
+            ]
+        )
 
 
-def landscapes(result: ComparisonOutput, dataset: str, *, span: float = 1.0, points: int = 21,
-               examples: int = 256, val_fraction: float = 0.1) -> Landscapes:  # fmt: skip
+def landscapes(
+    result: ComparisonOutput,
+    dataset: str,
+    *,
+    span: float = 1.0,
+    points: int = 21,
+    examples: int = 256,
+    val_fraction: float = 0.1,
+) -> Landscapes:
     """The loss landscapes of a finished comparison's models on the first ``examples`` test
     examples of ``dataset``, within ``±span`` along each direction (seed 0)."""
     from pcdash.data import load_dataset

@@ -27,7 +27,13 @@ from pcdash.config import Config, choice, require
 from pcdash.data import load_dataset
 from pcdash.data.iris import load_iris_2d
 from pcdash.engine import member_slice
-from pcdash.experiments.result import ExperimentResult, generative_experiment, generative_frame, reporting
+from pcdash.experiments.result import (
+    ExperimentResult,
+    GenerativeKey,
+    generative_experiment,
+    generative_frame,
+    reporting,
+)
 from pcdash.pcn.generative import GenerativePCN, generative_hyper, sample
 from pcdash.pcn.network import ACTIVATIONS, FORMS
 from pcdash.sweep import Group, SweepProgress
@@ -37,13 +43,15 @@ MCPC_PRESETS = ("quick", "paper")
 
 
 @dataclass(frozen=True)
-class MCPCConfig(Config):
+class MCPCConfig(GenerativeKey, Config):
     dataset: str = "moons"
     latent: int = 2
     hidden: int = 64
     depth: int = 1
     activation: str = "tanh"
-    form: str = "pre"  # μ_l = W σ(h_{l−1}) + b, as in PCX's MCPC models (see network.layer_prediction)
+    form: str = (
+        "pre"  # μ_l = W σ(h_{l−1}) + b, as in PCX's MCPC models (see network.layer_prediction)
+    )
     state_lr: float = 0.01  # γ
     temperature: float = 1.0  # σ²_mcpc
     momentum: float = 0.0  # m: 0 = first-order Langevin (Eq. 4), > 0 = second order (Eq. 5–6)
@@ -58,6 +66,7 @@ class MCPCConfig(Config):
     weight_decay: float = 1e-4
     seed: int = 0
 
+    KEY_PREFIX = "mcpc-"
     KIND = "generative-mcpc"
 
     def check(self) -> None:
@@ -68,11 +77,26 @@ class MCPCConfig(Config):
         require(0 < self.state_lr <= 1, "γ must lie in (0, 1]")
         require(self.temperature >= 0 and self.out_var > 0, "σ²_mcpc must be ≥ 0 and σ²_L > 0")
         require(0 <= self.momentum < 1, "the state momentum m must lie in [0, 1)")
-        require(self.state_lr / self.out_var < 2, "γ / σ²_L must stay below 2, or the sensory layer diverges")
-        require(min(self.train_steps, self.sample_steps, self.n_samples, self.epochs, self.batch_size,
-                    self.data_repeats) >= 1, "steps, samples, epochs, batch size and repeats must be ≥ 1")  # fmt: skip
-        require(self.weight_lr > 0 and self.weight_decay >= 0,
-                "the weight learning rate must be > 0, the decay ≥ 0")
+        require(
+            self.state_lr / self.out_var < 2,
+            "γ / σ²_L must stay below 2, or the sensory layer diverges",
+        )
+        require(
+            min(
+                self.train_steps,
+                self.sample_steps,
+                self.n_samples,
+                self.epochs,
+                self.batch_size,
+                self.data_repeats,
+            )
+            >= 1,
+            "steps, samples, epochs, batch size and repeats must be ≥ 1",
+        )
+        require(
+            self.weight_lr > 0 and self.weight_decay >= 0,
+            "the weight learning rate must be > 0, the decay ≥ 0",
+        )
 
     def sizes(self, d_x: int) -> tuple[int, ...]:
         return (self.latent, *([self.hidden] * self.depth), d_x)
@@ -85,10 +109,25 @@ def iris_paper() -> MCPCConfig:
     0.9, σ²_mcpc = 1, σ²_{h_L} = 0.01, Adam(W) 1e-3 with decay 1e-4, batch 150, 500 inference
     steps per weight update and 10,000 for generation; 68 epochs over 150 copies of the 150
     flowers (10,200 weight updates, PCX's ``10240 // 150``), 4,500 samples (30 per flower)."""
-    return MCPCConfig(dataset="iris", latent=64, hidden=64, depth=1, activation="tanh", state_lr=0.01,
-                      temperature=1.0, momentum=0.9, out_var=0.01, train_steps=500, sample_steps=10_000,
-                      n_samples=4500, epochs=68, batch_size=150, data_repeats=150, weight_lr=1e-3,
-                      weight_decay=1e-4)
+    return MCPCConfig(
+        dataset="iris",
+        latent=64,
+        hidden=64,
+        depth=1,
+        activation="tanh",
+        state_lr=0.01,
+        temperature=1.0,
+        momentum=0.9,
+        out_var=0.01,
+        train_steps=500,
+        sample_steps=10_000,
+        n_samples=4500,
+        epochs=68,
+        batch_size=150,
+        data_repeats=150,
+        weight_lr=1e-3,
+        weight_decay=1e-4,
+    )
 
 
 def default_mcpc(dataset: str, preset: str = "quick") -> MCPCConfig:
@@ -97,12 +136,27 @@ def default_mcpc(dataset: str, preset: str = "quick") -> MCPCConfig:
     a small decoder for images."""
     if preset == "paper":
         return iris_paper()
-    require(preset == "quick", f"unknown MCPC preset {preset!r}; choose from {', '.join(MCPC_PRESETS)}")
+    require(
+        preset == "quick", f"unknown MCPC preset {preset!r}; choose from {', '.join(MCPC_PRESETS)}"
+    )
     if dataset in ("iris", "moons", "circles"):
-        return MCPCConfig(dataset=dataset, momentum=0.9 if dataset == "iris" else 0.0,
-                          data_repeats=10 if dataset == "iris" else 1)
-    return MCPCConfig(dataset=dataset, latent=8, hidden=128, out_var=0.05, state_lr=0.02, train_steps=50,
-                      sample_steps=500, n_samples=40, epochs=10, batch_size=64)
+        return MCPCConfig(
+            dataset=dataset,
+            momentum=0.9 if dataset == "iris" else 0.0,
+            data_repeats=10 if dataset == "iris" else 1,
+        )
+    return MCPCConfig(
+        dataset=dataset,
+        latent=8,
+        hidden=128,
+        out_var=0.05,
+        state_lr=0.02,
+        train_steps=50,
+        sample_steps=500,
+        n_samples=40,
+        epochs=10,
+        batch_size=64,
+    )
 
 
 _sample = jax.jit(sample, static_argnames=("n", "steps", "momentum", "form"))
@@ -115,8 +169,14 @@ def moment_distance(samples: np.ndarray, data: np.ndarray) -> float:
     return float(np.linalg.norm(s.mean(0) - d.mean(0)) + np.linalg.norm(np.cov(s.T) - np.cov(d.T)))
 
 
-def mmd(samples: np.ndarray, data: np.ndarray, *, bandwidth: float = 0.5, max_points: int = 2000,
-        seed: int = 0) -> float:
+def mmd(
+    samples: np.ndarray,
+    data: np.ndarray,
+    *,
+    bandwidth: float = 0.5,
+    max_points: int = 2000,
+    seed: int = 0,
+) -> float:
     """Squared maximum mean discrepancy with a Gaussian kernel ``k(a, b) = exp(−‖a − b‖² / 2s²)``,
     ``MMD² = E k(s, s') + E k(d, d') − 2 E k(s, d)`` (biased estimate; at most ``max_points`` of
     each set, drawn with ``seed``). Unlike the moment distance it sees modes, so a unimodal blob
@@ -161,34 +221,75 @@ def run_mcpc(
     config.validate()
     x, y, image_shape = _training_data(config)
     sizes = config.sizes(x.shape[1])
-    algo = GenerativePCN(sizes, activation=config.activation, inference_steps=config.train_steps, eval_steps=1,
-                         prior=1.0, learn_prior_mean=True, out_var=config.out_var, temperature=config.temperature,
-                         state_momentum=config.momentum, weight_decay=config.weight_decay, form=config.form)  # fmt: skip
+    algo = GenerativePCN(
+        sizes,
+        activation=config.activation,
+        inference_steps=config.train_steps,
+        eval_steps=1,
+        prior=1.0,
+        learn_prior_mean=True,
+        out_var=config.out_var,
+        temperature=config.temperature,
+        state_momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        form=config.form,
+    )
     hp = generative_hyper([config.state_lr], [config.weight_lr])
     members = pd.DataFrame({"member": [0], "model": "MCPC", "seed": [config.seed]})
     x_rep, y_rep = np.tile(x, (config.data_repeats, 1)), np.tile(y, config.data_repeats)
-    group = Group(algo, hp, np.array([config.seed]), members, generative_frame, label="MCPC", return_state=True)
+    group = Group(
+        algo,
+        hp,
+        np.array([config.seed]),
+        members,
+        generative_frame,
+        label="MCPC",
+        return_state=True,
+    )
     run = (backend or LocalBackend()).run(
-        [group], x_rep, y_rep, eval_sets={}, epochs=config.epochs, batch_size=min(config.batch_size, len(x_rep)),
+        [group],
+        x_rep,
+        y_rep,
+        eval_sets={},
+        epochs=config.epochs,
+        batch_size=min(config.batch_size, len(x_rep)),
         should_stop=should_stop,
-        on_progress=reporting(on_progress, lambda p: ExperimentResult(p.frame, seconds=p.elapsed_s)),
-    )  # fmt: skip
+        on_progress=reporting(
+            on_progress, lambda p: ExperimentResult(p.frame, seconds=p.elapsed_s)
+        ),
+    )
     out = ExperimentResult(run.frame, stopped=run.stopped)
     key = jax.random.PRNGKey(config.seed + 1)
-    kw = dict(n=config.n_samples, steps=config.sample_steps, state_lr=config.state_lr,
-              temperature=config.temperature, out_var=config.out_var, momentum=config.momentum,
-              form=config.form)  # fmt: skip
-    untrained = algo.init(jax.random.PRNGKey(config.seed), jax.tree_util.tree_map(lambda v: v[0], hp))
+    kw = dict(
+        n=config.n_samples,
+        steps=config.sample_steps,
+        state_lr=config.state_lr,
+        temperature=config.temperature,
+        out_var=config.out_var,
+        momentum=config.momentum,
+        form=config.form,
+    )
+    untrained = algo.init(
+        jax.random.PRNGKey(config.seed), jax.tree_util.tree_map(lambda v: v[0], hp)
+    )
     trained = member_slice(run.results[0].carry, 0)
     before = np.asarray(_sample(untrained.mlp, untrained.prior_mean, key, **kw))
     after = np.asarray(_sample(trained.mlp, trained.prior_mean, key, **kw))
-    out.arrays = {"data": np.asarray(x), "samples": after, "samples_before": before,
-                  "prior_mean": np.asarray(trained.prior_mean)}  # fmt: skip
+    out.arrays = {
+        "data": np.asarray(x),
+        "samples": after,
+        "samples_before": before,
+        "prior_mean": np.asarray(trained.prior_mean),
+    }
     if image_shape is not None:
         out.arrays["image_shape"] = np.asarray(image_shape)
-    out.scalars = {"distance_before": moment_distance(before, x), "distance_after": moment_distance(after, x),
-                   "mmd_before": mmd(before, x), "mmd_after": mmd(after, x),
-                   "prior_mean_norm": float(np.linalg.norm(np.asarray(trained.prior_mean)))}  # fmt: skip
+    out.scalars = {
+        "distance_before": moment_distance(before, x),
+        "distance_after": moment_distance(after, x),
+        "mmd_before": mmd(before, x),
+        "mmd_after": mmd(after, x),
+        "prior_mean_norm": float(np.linalg.norm(np.asarray(trained.prior_mean))),
+    }
     out.seconds = time.perf_counter() - t0  # training and sampling
     return out
 

@@ -26,7 +26,13 @@ from pcdash.config import Config, choice, require
 from pcdash.data import dataset_available, load_dataset
 from pcdash.engine import member_slice
 from pcdash.experiments.pcn_sweep import to_frame
-from pcdash.experiments.result import IMAGE_DATASETS, ExperimentResult, generative_experiment, reporting
+from pcdash.experiments.result import (
+    IMAGE_DATASETS,
+    ExperimentResult,
+    GenerativeKey,
+    generative_experiment,
+    reporting,
+)
 from pcdash.pcn.algorithms import PCNAlgorithm, PCNHyper, pcn_hyper
 from pcdash.pcn.network import ACTIVATIONS
 from pcdash.pcn.ood import HARD_QUANTILE, SHIFTS, nll_table, roc_table, score_frame, shifted
@@ -38,7 +44,7 @@ OOD_PRESETS = ("quick", "paper")
 
 
 @dataclass(frozen=True)
-class OODConfig(Config):
+class OODConfig(GenerativeKey, Config):
     dataset: str = "digits"
     ood: str = "noise"
     hidden: int = 128
@@ -57,24 +63,39 @@ class OODConfig(Config):
     n_test: int = 300
     seed: int = 0
 
+    KEY_PREFIX = "ood-"
     KIND = "generative-ood"
 
     def check(self) -> None:
         require(self.dataset in IMAGE_DATASETS, "OOD detection needs an image dataset")
-        require(self.ood in OOD_SETS, f"unknown OOD set {self.ood!r}; choose from {', '.join(OOD_SETS)}")
+        require(
+            self.ood in OOD_SETS, f"unknown OOD set {self.ood!r}; choose from {', '.join(OOD_SETS)}"
+        )
         if self.ood == "fashion_mnist":
             require(self.dataset == "mnist", "FashionMNIST is the OOD set of MNIST only")
-            require(dataset_available("fashion_mnist"),
-                    "FashionMNIST is not downloaded: put its files into the data folder (see README, Data)")
+            require(
+                dataset_available("fashion_mnist"),
+                "FashionMNIST is not downloaded: put its files into the data folder (see README, "
+                "Data)",
+            )
         require(self.hidden >= 1 and self.depth >= 1, "width and depth must be ≥ 1")
         choice("activation", self.activation, tuple(ACTIVATIONS))
-        require(min(self.epochs, self.batch_size, self.train_steps, self.test_steps, self.n_test) >= 1,
-                "epochs, batch size, steps and test examples must be ≥ 1")
-        require(0 < self.state_lr <= 1 and self.weight_lr > 0,
-                "γ must lie in (0, 1] and the weight learning rate be > 0")
-        require(self.weight_optimizer in WEIGHT_OPTIMIZERS,
-                f"weight optimiser: one of {', '.join(WEIGHT_OPTIMIZERS)}")
-        require(0 <= self.state_momentum < 1 and 0 <= self.weight_momentum < 1, "momenta must lie in [0, 1)")
+        require(
+            min(self.epochs, self.batch_size, self.train_steps, self.test_steps, self.n_test) >= 1,
+            "epochs, batch size, steps and test examples must be ≥ 1",
+        )
+        require(
+            0 < self.state_lr <= 1 and self.weight_lr > 0,
+            "γ must lie in (0, 1] and the weight learning rate be > 0",
+        )
+        require(
+            self.weight_optimizer in WEIGHT_OPTIMIZERS,
+            f"weight optimiser: one of {', '.join(WEIGHT_OPTIMIZERS)}",
+        )
+        require(
+            0 <= self.state_momentum < 1 and 0 <= self.weight_momentum < 1,
+            "momenta must lie in [0, 1)",
+        )
         require(self.weight_decay >= 0, "the weight decay must be ≥ 0")
 
 
@@ -84,16 +105,33 @@ def ood_paper(dataset: str = "digits", ood: str = "noise") -> OODConfig:
     momentum 0.9, no decay; 75 epochs (the paper's early-stopping epoch); T = 100 at test. The
     paper gives no batch size: 128, from PCX's ``OOD_energy.py``. ID MNIST vs OOD FashionMNIST
     in the paper; scored on the first 1,000 test images of each set (all of them on digits)."""
-    return OODConfig(dataset=dataset, ood=ood, hidden=512, depth=3, activation="gelu", epochs=75, batch_size=128,
-                     state_lr=0.01, state_momentum=0.0, weight_optimizer="sgd", weight_lr=0.01, weight_momentum=0.9,
-                     weight_decay=0.0, train_steps=10, test_steps=100, n_test=1000)
+    return OODConfig(
+        dataset=dataset,
+        ood=ood,
+        hidden=512,
+        depth=3,
+        activation="gelu",
+        epochs=75,
+        batch_size=128,
+        state_lr=0.01,
+        state_momentum=0.0,
+        weight_optimizer="sgd",
+        weight_lr=0.01,
+        weight_momentum=0.9,
+        weight_decay=0.0,
+        train_steps=10,
+        test_steps=100,
+        n_test=1000,
+    )
 
 
 def default_ood(dataset: str = "digits", ood: str = "noise", preset: str = "quick") -> OODConfig:
     """``"paper"``: :func:`ood_paper`; ``"quick"``: a 2 × 128 network for 10 epochs."""
     if preset == "paper":
         return ood_paper(dataset, ood)
-    require(preset == "quick", f"unknown OOD preset {preset!r}; choose from {', '.join(OOD_PRESETS)}")
+    require(
+        preset == "quick", f"unknown OOD preset {preset!r}; choose from {', '.join(OOD_PRESETS)}"
+    )
     return OODConfig(dataset=dataset, ood=ood)
 
 
@@ -102,9 +140,16 @@ def ood_algorithm(
 ) -> tuple[PCNAlgorithm, PCNHyper]:
     """The PC-CE classifier of ``config`` and its one member's hyperparameters."""
     sizes = (d_in, *([config.hidden] * config.depth), num_classes)
-    algo = PCNAlgorithm(sizes, algorithm="pc-ce", activation=config.activation, inference_steps=config.train_steps,
-                        state_momentum=config.state_momentum, weight_decay=config.weight_decay,
-                        weight_momentum=config.weight_momentum, steps_per_epoch=steps_per_epoch)  # fmt: skip
+    algo = PCNAlgorithm(
+        sizes,
+        algorithm="pc-ce",
+        activation=config.activation,
+        inference_steps=config.train_steps,
+        state_momentum=config.state_momentum,
+        weight_decay=config.weight_decay,
+        weight_momentum=config.weight_momentum,
+        steps_per_epoch=steps_per_epoch,
+    )
     return algo, pcn_hyper([config.state_lr], [config.weight_lr], [config.weight_optimizer])
 
 
@@ -123,14 +168,31 @@ def run_ood(
     config.validate()
     data = load_dataset(config.dataset)
     x_train = data.x_train.reshape(len(data.x_train), -1)
-    algo, hp = ood_algorithm(config, x_train.shape[1], data.num_classes, len(x_train) // config.batch_size)
+    algo, hp = ood_algorithm(
+        config, x_train.shape[1], data.num_classes, len(x_train) // config.batch_size
+    )
     members = pd.DataFrame({"member": [0], "model": "PC classifier", "seed": [config.seed]})
-    group = Group(algo, hp, np.array([config.seed]), members, to_frame, label="PC-CE classifier", return_state=True)
+    group = Group(
+        algo,
+        hp,
+        np.array([config.seed]),
+        members,
+        to_frame,
+        label="PC-CE classifier",
+        return_state=True,
+    )
     run = (backend or LocalBackend()).run(
-        [group], x_train, data.y_train, eval_sets={"test": (data.x_test.reshape(len(data.x_test), -1), data.y_test)},
-        epochs=config.epochs, batch_size=config.batch_size, should_stop=should_stop,
-        on_progress=reporting(on_progress, lambda p: ExperimentResult(p.frame, seconds=p.elapsed_s)),
-    )  # fmt: skip
+        [group],
+        x_train,
+        data.y_train,
+        eval_sets={"test": (data.x_test.reshape(len(data.x_test), -1), data.y_test)},
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        should_stop=should_stop,
+        on_progress=reporting(
+            on_progress, lambda p: ExperimentResult(p.frame, seconds=p.elapsed_s)
+        ),
+    )
     out = ExperimentResult(run.frame, stopped=run.stopped)
     res = run.results[0]
     if not res.history:
@@ -140,13 +202,21 @@ def run_ood(
         x_ood = load_dataset("fashion_mnist").x_test[: config.n_test]
     else:
         x_ood = shifted(x_id, config.ood, seed=config.seed + 1)
-    scores = score_frame(member_slice(res.carry, 0).mlp, x_id, x_ood, steps=config.test_steps,
-                         state_lr=config.state_lr, momentum=config.state_momentum)  # fmt: skip
+    scores = score_frame(
+        member_slice(res.carry, 0).mlp,
+        x_id,
+        x_ood,
+        steps=config.test_steps,
+        state_lr=config.state_lr,
+        momentum=config.state_momentum,
+    )
     roc, auroc = roc_table(scores)
     roc_hard, auroc_hard = roc_table(scores, least_confident=HARD_QUANTILE)
     out.tables = {"scores": scores, "roc": roc, "roc_hard": roc_hard, "nll": nll_table(scores)}
-    out.scalars = {**{f"auroc_{k}": v for k, v in auroc.items()},
-                   **{f"auroc_hard_{k}": v for k, v in auroc_hard.items()}}  # fmt: skip
+    out.scalars = {
+        **{f"auroc_{k}": v for k, v in auroc.items()},
+        **{f"auroc_hard_{k}": v for k, v in auroc_hard.items()},
+    }
     out.arrays = {"x_id": x_id[:8], "x_ood": x_ood[:8]}
     if res.history[-1].evals:
         out.scalars["test_accuracy"] = float(res.history[-1].evals["test"]["accuracy"][0])
@@ -154,4 +224,6 @@ def run_ood(
     return out
 
 
-OOD = generative_experiment("ood", run_ood, lambda config: f"OOD · {config.dataset} vs {config.ood}")
+OOD = generative_experiment(
+    "ood", run_ood, lambda config: f"OOD · {config.dataset} vs {config.ood}"
+)

@@ -53,18 +53,37 @@ class PCNConfig(Config):
     seeds: int = 1
     val_fraction: float = 0.1
     precision: str = "none"  # trainable log-variances: "none", "layer" or "neuron" (True: "layer")
-    update_every: int = 0  # relaxed convergence: weights updated every k inference steps (0: after T)
-    inference_tol: float = 0.0  # converged inference: stop when |ΔF_l| ≤ tol·|F_l| (0: always T; not iPC/relaxed)
-    l2_decay: float = 0.0  # coupled weight decay (a Gaussian prior on θ and log-variances; PyTorch's Adam)
-    cn_schedule: str = "random"  # centred nudging: PN or NN picked at random each epoch, or "alternate"
+    update_every: int = (
+        0  # relaxed convergence: weights updated every k inference steps (0: after T)
+    )
+    inference_tol: float = (
+        0.0  # converged inference: stop when |ΔF_l| ≤ tol·|F_l| (0: always T; not iPC/relaxed)
+    )
+    l2_decay: float = (
+        0.0  # coupled weight decay (a Gaussian prior on θ and log-variances; PyTorch's Adam)
+    )
+    cn_schedule: str = (
+        "random"  # centred nudging: PN or NN picked at random each epoch, or "alternate"
+    )
     beta0: float = 0.1  # nudging: β in the first epoch
     beta_rate: float = 0.1  # nudging: β grows by this much per epoch, up to 1
-    track_alignment: bool = False  # record the per-layer cosine of the PC update with the BP gradient
+    track_alignment: bool = (
+        False  # record the per-layer cosine of the PC update with the BP gradient
+    )
 
     KIND = "pcn"
     # fields added later keep older keys unchanged at these values
-    KEY_DEFAULTS = {"precision": "none", "update_every": 0, "beta0": 0.1, "beta_rate": 0.1, "track_alignment": False,
-                    "inference_tol": 0.0, "cn_schedule": "random", "l2_decay": 0.0, "weight_lrs": ()}  # fmt: skip
+    KEY_DEFAULTS = {
+        "precision": "none",
+        "update_every": 0,
+        "beta0": 0.1,
+        "beta_rate": 0.1,
+        "track_alignment": False,
+        "inference_tol": 0.0,
+        "cn_schedule": "random",
+        "l2_decay": 0.0,
+        "weight_lrs": (),
+    }
 
     def __post_init__(self) -> None:
         for name in ("widths", "state_lrs", "optimizers"):
@@ -78,7 +97,8 @@ class PCNConfig(Config):
             object.__setattr__(self, "precision", "layer" if self.precision else "none")
 
     def lr_for(self, optimizer: str) -> float:
-        """The weight learning rate of ``optimizer``: its own from ``weight_lrs``, else ``weight_lr``."""
+        """The weight learning rate of ``optimizer``: its own from ``weight_lrs``, else
+        ``weight_lr``."""
         return float(dict(self.weight_lrs).get(optimizer, self.weight_lr))
 
     def check(self) -> None:
@@ -108,8 +128,11 @@ class PCNConfig(Config):
         in_range("weight decay", self.weight_decay, 0.0, math.inf)
         in_range("validation fraction", self.val_fraction, 0.0, 1.0)
         int_in("update every k inference steps", self.update_every, 0, self.inference_steps)
-        require(not self.update_every or self.inference_steps % self.update_every == 0,
-                f"update every k = {self.update_every} must divide the inference steps T = {self.inference_steps}")
+        require(
+            not self.update_every or self.inference_steps % self.update_every == 0,
+            f"update every k = {self.update_every} must divide the inference steps T = "
+            f"{self.inference_steps}",
+        )
         choice("precision", self.precision, PRECISIONS)
         choice("CN schedule", self.cn_schedule, CN_SCHEDULES)
         in_range("inference tolerance", self.inference_tol, 0.0, 1.0)
@@ -117,7 +140,10 @@ class PCNConfig(Config):
         in_range("β_0 (initial nudging)", self.beta0, 1e-6, 1.0 + 1e-9)
         in_range("β growth per epoch", self.beta_rate, 0.0, 1.0 + 1e-9)
         n = len(self.widths) * len(self.optimizers) * len(self.swept_state_lrs) * self.seeds
-        require(n <= MAX_MEMBERS, f"the grid has {n} members; at most {MAX_MEMBERS} are allowed in one sweep")
+        require(
+            n <= MAX_MEMBERS,
+            f"the grid has {n} members; at most {MAX_MEMBERS} are allowed in one sweep",
+        )
 
     @property
     def is_pc(self) -> bool:

@@ -36,8 +36,13 @@ from pcdash.pcn.network import MLP
 from pcdash.results import history_to_frame
 from pcdash.sweep import Group, SweepProgress
 
-TRAIN_METRICS = {"loss": "loss", "accuracy": "accuracy", "energy": "energy", "steps_used": "steps_used",
-                 "nudge_sign": "nudge_sign"}  # steps_used: mean inference steps per batch; nudge_sign: ±1 (PN/NN)
+TRAIN_METRICS = {
+    "loss": "loss",
+    "accuracy": "accuracy",
+    "energy": "energy",
+    "steps_used": "steps_used",
+    "nudge_sign": "nudge_sign",
+}  # steps_used: mean inference steps per batch; nudge_sign: ±1 (PN/NN)
 EVAL_METRICS = {"accuracy": "accuracy", "loss": "loss", "ce": "ce", "mse": "mse"}
 PER_LAYER = {"energies": "energy", "bp_cosine": "bp_cosine", "log_var": "log_var"}
 # -> energy_1 … energy_L (layer 1 = first hidden); bp_cosine_l and log_var_l when recorded
@@ -75,7 +80,9 @@ def to_frame(result: TrainResult, members: pd.DataFrame) -> pd.DataFrame:
 
 def hyperparameters(members: pd.DataFrame) -> PCNHyper:
     """Per-member :class:`~pcdash.pcn.algorithms.PCNHyper` (BP members, whose γ is NaN, get 0)."""
-    return pcn_hyper(members["state_lr"].to_numpy(), members["weight_lr"].to_numpy(), list(members["optimizer"]))
+    return pcn_hyper(
+        members["state_lr"].to_numpy(), members["weight_lr"].to_numpy(), list(members["optimizer"])
+    )
 
 
 def run_pcn_sweep(
@@ -115,12 +122,22 @@ def run_pcn_sweep(
     groups, tables, first = [], [], 0
     spe = len(y["train"]) // config.batch_size
     for width in config.widths:
-        algo = config.algorithm_for(width, input_dim=x["train"].shape[1], num_classes=data.num_classes,
-                                    steps_per_epoch=spe)  # fmt: skip
+        algo = config.algorithm_for(
+            width, input_dim=x["train"].shape[1], num_classes=data.num_classes, steps_per_epoch=spe
+        )
         members = config.members(width, first_member=first)
         first += len(members)
-        groups.append(Group(algo, hyperparameters(members), members["seed"].to_numpy(), members,
-                            to_frame, label=f"width {width}", return_state=True))  # fmt: skip
+        groups.append(
+            Group(
+                algo,
+                hyperparameters(members),
+                members["seed"].to_numpy(),
+                members,
+                to_frame,
+                label=f"width {width}",
+                return_state=True,
+            )
+        )
         tables.append(members)
     all_members = pd.concat(tables, ignore_index=True)
     live = np.full((len(all_members), *shape), np.nan, np.float32)
@@ -131,10 +148,15 @@ def run_pcn_sweep(
         return PCNSweepOutput(config, p.frame, all_members, live.copy(), [], False, p.elapsed_s)
 
     run = (backend or LocalBackend()).run(
-        groups, x["train"], y["train"], eval_sets={s: (x[s], y[s]) for s in ("val", "test") if len(y[s])},
-        epochs=config.epochs, batch_size=config.batch_size, on_progress=reporting(on_progress, partial),
+        groups,
+        x["train"],
+        y["train"],
+        eval_sets={s: (x[s], y[s]) for s in ("val", "test") if len(y[s])},
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        on_progress=reporting(on_progress, partial),
         should_stop=should_stop,
-    )  # fmt: skip
+    )
     runs = [
         WidthRun(int(w), g.algo, g.members, r.carry.mlp, np.asarray(r.diverged, bool))
         for w, g, r in zip(config.widths, groups, run.results, strict=False)
@@ -142,9 +164,15 @@ def run_pcn_sweep(
     for r in runs:  # a member that diverged in its last epoch keeps no trace
         live[r.members["member"].to_numpy()[r.diverged]] = np.nan
     return PCNSweepOutput(
-        config, run.frame, all_members, live, runs, run.stopped, run.seconds,
+        config,
+        run.frame,
+        all_members,
+        live,
+        runs,
+        run.stopped,
+        run.seconds,
         sum(r.compile_s for r in run.results),
-    )  # fmt: skip
+    )
 
 
 def energy_trace_for_batch(
@@ -194,7 +222,9 @@ class TraceHook:
 
     def part(self, positions: np.ndarray) -> TraceHook:
         ids = np.asarray(self.ids)[positions]
-        return TraceHook(np.full((len(ids), *self.live.shape[1:]), np.nan, np.float32), ids, local=True)
+        return TraceHook(
+            np.full((len(ids), *self.live.shape[1:]), np.nan, np.float32), ids, local=True
+        )
 
     def merge(self, part: TraceHook) -> None:
         self.live[part.ids] = part.live
@@ -211,22 +241,34 @@ def flatten(x: np.ndarray | Array) -> np.ndarray:
 
 def run_arrays(run: WidthRun, tag: str) -> dict[str, np.ndarray]:
     """A trained program's weights and divergence flags as plain arrays named by ``tag``."""
-    arrays = {f"diverged_{tag}": run.diverged, f"steps_per_epoch_{tag}": np.int32(run.algorithm.steps_per_epoch)}
+    arrays = {
+        f"diverged_{tag}": run.diverged,
+        f"steps_per_epoch_{tag}": np.int32(run.algorithm.steps_per_epoch),
+    }
     for layer, (w, b) in enumerate(zip(run.mlp.weights, run.mlp.biases, strict=True), start=1):
         arrays[f"weight_{tag}_l{layer}"] = np.asarray(w)
         arrays[f"bias_{tag}_l{layer}"] = np.asarray(b)
     return arrays
 
 
-def load_width_run(arrays, tag: str, config: PCNConfig, width: int, members: pd.DataFrame) -> WidthRun:
+def load_width_run(
+    arrays, tag: str, config: PCNConfig, width: int, members: pd.DataFrame
+) -> WidthRun:
     """The :class:`WidthRun` that :func:`run_arrays` wrote under ``tag``."""
     layers = config.depth + 1
     weights = tuple(arrays[f"weight_{tag}_l{i}"] for i in range(1, layers + 1))
     biases = tuple(arrays[f"bias_{tag}_l{i}"] for i in range(1, layers + 1))
     spe = int(arrays.get(f"steps_per_epoch_{tag}", 0))
-    algo = config.algorithm_for(width, input_dim=weights[0].shape[-1], num_classes=weights[-1].shape[1],
-                                steps_per_epoch=spe)  # fmt: skip
-    return WidthRun(int(width), algo, members, MLP(weights, biases, config.activation), arrays[f"diverged_{tag}"])
+    algo = config.algorithm_for(
+        width, input_dim=weights[0].shape[-1], num_classes=weights[-1].shape[1], steps_per_epoch=spe
+    )
+    return WidthRun(
+        int(width),
+        algo,
+        members,
+        MLP(weights, biases, config.activation),
+        arrays[f"diverged_{tag}"],
+    )
 
 
 def save_pcn_output(out: PCNSweepOutput) -> None:
@@ -234,8 +276,12 @@ def save_pcn_output(out: PCNSweepOutput) -> None:
     arrays = {"energy_trace": out.energy_trace}
     for run in out.runs:
         arrays.update(run_arrays(run, f"w{run.width}"))
-    meta = {"seconds": out.seconds, "stopped": out.stopped, "compile_seconds": out.compile_seconds,
-            "widths_trained": [run.width for run in out.runs]}  # fmt: skip
+    meta = {
+        "seconds": out.seconds,
+        "stopped": out.stopped,
+        "compile_seconds": out.compile_seconds,
+        "widths_trained": [run.width for run in out.runs],
+    }
     out.config.save(out.frame, arrays, meta)
 
 
@@ -246,15 +292,32 @@ def load_pcn_output(config: PCNConfig) -> PCNSweepOutput | None:
         return None
     members = pd.concat([config.members(w) for w in config.widths], ignore_index=True)
     members["member"] = np.arange(len(members))
-    runs = [load_width_run(saved.arrays, f"w{width}", config, width,
-                           members[members["width"] == width].reset_index(drop=True))
-            for width in saved.meta.get("widths_trained", [])]  # fmt: skip
+    runs = [
+        load_width_run(
+            saved.arrays,
+            f"w{width}",
+            config,
+            width,
+            members[members["width"] == width].reset_index(drop=True),
+        )
+        for width in saved.meta.get("widths_trained", [])
+    ]
     return PCNSweepOutput(
-        config, saved.frame, members, saved.arrays["energy_trace"], runs,
-        bool(saved.meta.get("stopped")), float(saved.meta.get("seconds", 0.0)),
+        config,
+        saved.frame,
+        members,
+        saved.arrays["energy_trace"],
+        runs,
+        bool(saved.meta.get("stopped")),
+        float(saved.meta.get("seconds", 0.0)),
         float(saved.meta.get("compile_seconds", 0.0)),
-    )  # fmt: skip
+    )
 
 
-PCN_SWEEP = Experiment("pcn", run_pcn_sweep, lambda config, out: save_pcn_output(out), load_pcn_output,
-                       lambda config: f"PCN sweep · {config.dataset} · {config.algorithm}")
+PCN_SWEEP = Experiment(
+    "pcn",
+    run_pcn_sweep,
+    lambda config, out: save_pcn_output(out),
+    load_pcn_output,
+    lambda config: f"PCN sweep · {config.dataset} · {config.algorithm}",
+)

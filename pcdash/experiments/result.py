@@ -44,8 +44,12 @@ class ExperimentResult:
 def generative_frame(result: TrainResult, members: pd.DataFrame) -> pd.DataFrame:
     """Tidy rows of a generative model's history: train rows with the reconstruction ``loss``
     and the ``energy`` of the weight step, evaluation rows with the reconstruction ``mse``."""
-    return history_to_frame(result, members, train_metrics={"loss": "loss", "energy": "energy"},
-                            eval_metrics={"mse": "mse"})  # fmt: skip
+    return history_to_frame(
+        result,
+        members,
+        train_metrics={"loss": "loss", "energy": "energy"},
+        eval_metrics={"mse": "mse"},
+    )
 
 
 def reporting(on_progress: OnProgress, partial: Callable[[SweepProgress], Any]) -> OnProgress:
@@ -86,11 +90,29 @@ def load_result(config) -> ExperimentResult | None:
     if saved is None:
         return None
     meta = saved.meta
-    return ExperimentResult(saved.frame, dict(saved.arrays), dict(saved.tables),
-                            {k: float(v) for k, v in meta.get("scalars", {}).items()}, bool(meta.get("stopped")),
-                            float(meta.get("seconds", 0.0)))  # fmt: skip
+    return ExperimentResult(
+        saved.frame,
+        dict(saved.arrays),
+        dict(saved.tables),
+        {k: float(v) for k, v in meta.get("scalars", {}).items()},
+        bool(meta.get("stopped")),
+        float(meta.get("seconds", 0.0)),
+    )
 
 
-def generative_experiment(name: str, run: Callable[..., ExperimentResult], label: Callable[[Any], str]) -> Experiment:
+class GenerativeKey:
+    """The key format of the generative parts' configurations (mixed into their
+    :class:`~pcdash.config.Config`): the part's name, ``-``, 12 hex digits of SHA-1 of the fields,
+    as saved runs have it."""
+
+    KEY_WITH_KIND = False
+    KEY_HASH = "sha1"
+    KEY_LENGTH = 12
+    KEY_RENAMED = {"state_lrs": "gammas", "state_lr": "gamma"}
+
+
+def generative_experiment(
+    name: str, run: Callable[..., ExperimentResult], label: Callable[[Any], str]
+) -> Experiment:
     """An :class:`Experiment` whose result is an :class:`ExperimentResult`."""
     return Experiment(name, run, save_result, load_result, label)

@@ -14,23 +14,26 @@ classes use the 10-colour :data:`CLASS_COLORS`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
-from plotly.colors import qualitative, sample_colorscale
+from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
+from pcdash.figures.style import (
+    BLUE,
+    ORANGE,
+    ci_traces,
+    empty_figure,
+    has_rows,
+    is_diverged,
+    rgba,
+    style,
+)
 from pcdash.results import final_rows, mean_ci
 
-TEMPLATE = "plotly_white"
-# The template object, looked up once: setting it by name costs a registry lookup and a copy per figure.
-TEMPLATE_OBJ = pio.templates[TEMPLATE]
-BLUE = "#1f77b4"
-ORANGE = "#ff7f0e"
-CLASS_COLORS: tuple[str, ...] = tuple(qualitative.D3)
 # Viridis without its last, pale-yellow part, which is hard to see on white.
 _LAMBDA_STOPS = np.linspace(0.0, 1.0, 9)
 LAMBDA_COLORSCALE: list[list] = [
@@ -47,23 +50,10 @@ METRIC_TITLES = {
     "ce": "Cross-entropy (nats)",
     "loss": "Encoder loss λ·MSE + (1−λ)·CE",
 }
-METRIC_BOUNDS = {"accuracy": (0.0, 1.0), "mse": (0.0, None), "ce": (0.0, None)}
 LAMBDA_AXIS = "λ (weight of the reconstruction loss)"
-NO_DATA = "No data yet"
 
 
 # --------------------------------------------------------------------------- shared helpers
-
-
-def empty_figure(message: str = NO_DATA, title: str = "") -> go.Figure:
-    """A blank figure with ``message`` centred in it (annotation named ``"no-data"``)."""
-    fig = go.Figure()
-    fig.add_annotation(text=message, name="no-data", x=0.5, y=0.5, xref="paper", yref="paper",
-                       showarrow=False, font=dict(size=16, color="#666"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.update_layout(template=TEMPLATE_OBJ, title=title or None, height=320)
-    return fig
 
 
 def lam_label(lam: float) -> str:
@@ -77,28 +67,10 @@ def lambda_color(lam: float) -> str:
     return sample_colorscale(LAMBDA_COLORSCALE, [t])[0]
 
 
-def _rgba(color: str, alpha: float) -> str:
-    """``color`` (``#rrggbb`` or ``rgb(r, g, b)``) with opacity ``alpha``."""
-    if color.startswith("#"):
-        r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
-    else:
-        r, g, b = (int(float(v)) for v in color[color.index("(") + 1:color.index(")")].split(",")[:3])
-    return f"rgba({r}, {g}, {b}, {alpha})"
-
-
-def _style(fig: go.Figure, title: str, **layout) -> go.Figure:
-    fig.update_layout(template=TEMPLATE_OBJ, title=title or None, **layout)
-    return fig
-
-
-def _has_rows(frame: pd.DataFrame | None, columns: Iterable[str] = ("member", "split", "epoch")) -> bool:
-    return frame is not None and not frame.empty and all(c in frame.columns for c in columns)
-
-
 def _final_cre(frame: pd.DataFrame | None, split: str, latent_dim: int | None) -> tuple[pd.DataFrame, int | None]:
     """CRE members' last-epoch ``split`` rows at one latent dimension (``None``: the only one,
     or the smallest when there are several)."""
-    if not _has_rows(frame):
+    if not has_rows(frame):
         return pd.DataFrame(), None
     rows = final_rows(frame, split)
     if "model" in rows.columns:
@@ -114,13 +86,9 @@ def _final_cre(frame: pd.DataFrame | None, split: str, latent_dim: int | None) -
     return rows.reset_index(drop=True), dim
 
 
-def _diverged(rows: pd.DataFrame) -> pd.Series:
-    return rows["diverged"].fillna(False).astype(bool) if "diverged" in rows.columns else pd.Series(False, index=rows.index)
-
-
-def _annotate_diverged(fig: go.Figure, rows: pd.DataFrame) -> None:
+def _annotatediverged(fig: go.Figure, rows: pd.DataFrame) -> None:
     """Count the diverged members of ``rows`` in an annotation named ``"diverged"``."""
-    bad = rows[_diverged(rows)].drop_duplicates("member")
+    bad = rows[is_diverged(rows)].drop_duplicates("member")
     if bad.empty:
         return
     who = ", ".join(f"{lam_label(r.lam)} seed {int(r.seed)}" for r in bad.sort_values(["lam", "seed"]).itertuples())
@@ -137,7 +105,7 @@ def _metric_values(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Rows of non-diverged members with a finite ``metric``."""
     if metric not in rows.columns:
         return rows.iloc[0:0]
-    ok = ~_diverged(rows) & np.isfinite(pd.to_numeric(rows[metric], errors="coerce"))
+    ok = ~is_diverged(rows) & np.isfinite(pd.to_numeric(rows[metric], errors="coerce"))
     return rows[ok]
 
 
@@ -170,7 +138,7 @@ def tradeoff_boxes(frame: pd.DataFrame, split: str = "test", latent_dim: int | N
             fig.add_trace(go.Box(
                 x=[cat] * len(sel), y=sel[metric].to_numpy(float), name=lam_label(lam),
                 customdata=sel["seed"].to_numpy(int), marker_color=color, line_color=color,
-                fillcolor=_rgba(color, 0.25), boxpoints="all", jitter=0.3, pointpos=0, showlegend=False,
+                fillcolor=rgba(color, 0.25), boxpoints="all", jitter=0.3, pointpos=0, showlegend=False,
                 legendgroup=metric, meta={"metric": metric, "lam": lam},
                 hovertemplate=f"{lam_label(lam)}<br>seed %{{customdata}}<br>{metric} %{{y:.4g}}<extra></extra>",
             ), row=row, col=1)
@@ -178,41 +146,8 @@ def tradeoff_boxes(frame: pd.DataFrame, split: str = "test", latent_dim: int | N
     fig.update_xaxes(title_text=LAMBDA_AXIS, row=2, col=1)
     fig.update_yaxes(title_text=METRIC_TITLES["accuracy"], row=1, col=1)
     fig.update_yaxes(title_text=METRIC_TITLES["mse"], row=2, col=1)
-    _annotate_diverged(fig, rows)
-    return _style(fig, title, height=560, boxmode="overlay")
-
-
-def _ci_traces(x: Sequence, stats: pd.DataFrame, name: str, color: str, group: str, metric: str,
-               showlegend: bool, dash: str = "solid", band: bool = True) -> list[go.Scatter]:
-    """Lower bound, upper bound (filled down to the lower one) and mean line of a 95% CI.
-
-    ``stats`` has columns ``mean, lo, hi, n``; the band is clipped to the metric's range
-    (:data:`METRIC_BOUNDS`: accuracy in [0, 1], errors ≥ 0), since with two or three seeds a
-    Student-t interval easily leaves it. Traces carry ``meta`` ``{"role": "ci_lower" |
-    "ci_upper" | "mean", "metric": metric, "series": name}``.
-    """
-    x = list(x)
-    lo_bound, hi_bound = METRIC_BOUNDS.get(metric, (None, None))
-    stats = stats.assign(lo=stats["lo"].clip(lower=lo_bound, upper=hi_bound),
-                         hi=stats["hi"].clip(lower=lo_bound, upper=hi_bound))
-    traces = []
-    if band:
-        common = dict(x=x, mode="lines", line=dict(width=0, color=color), hoverinfo="skip",
-                      showlegend=False, legendgroup=group)
-        traces.append(go.Scatter(y=stats["lo"].to_numpy(float), name=f"{name} 95% CI lower",
-                                 meta={"role": "ci_lower", "metric": metric, "series": name}, **common))
-        traces.append(go.Scatter(y=stats["hi"].to_numpy(float), name=f"{name} 95% CI upper", fill="tonexty",
-                                 fillcolor=_rgba(color, 0.2),
-                                 meta={"role": "ci_upper", "metric": metric, "series": name}, **common))
-    custom = np.stack([stats["lo"], stats["hi"], stats["n"]], axis=-1) if len(stats) else None
-    traces.append(go.Scatter(
-        x=x, y=stats["mean"].to_numpy(float), name=name, mode="lines+markers", legendgroup=group,
-        showlegend=showlegend, line=dict(color=color, dash=dash, width=2), marker=dict(color=color, size=7),
-        customdata=custom, meta={"role": "mean", "metric": metric, "series": name},
-        hovertemplate=(f"{name}<br>x %{{x}}<br>mean %{{y:.4g}}<br>95% CI [%{{customdata[0]:.4g}}, "
-                       "%{customdata[1]:.4g}]<br>n = %{customdata[2]}<extra></extra>"),
-    ))
-    return traces
+    _annotatediverged(fig, rows)
+    return style(fig, title, height=560, boxmode="overlay")
 
 
 def _mean_ci_by(rows: pd.DataFrame, key: str, metric: str) -> pd.DataFrame:
@@ -240,13 +175,13 @@ def tradeoff_means(frame: pd.DataFrame, split: str = "test", latent_dim: int | N
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
     for row, metric, color, name in ((1, "accuracy", BLUE, "accuracy"), (2, "mse", ORANGE, "MSE")):
         stats = _mean_ci_by(rows, "lam", metric)
-        for trace in _ci_traces(stats["lam"], stats, name, color, metric, metric, showlegend=True):
+        for trace in ci_traces(stats["lam"], stats, name, color, metric, metric, showlegend=True):
             fig.add_trace(trace, row=row, col=1)
     fig.update_xaxes(title_text=LAMBDA_AXIS, row=2, col=1)
     fig.update_yaxes(title_text=METRIC_TITLES["accuracy"], row=1, col=1)
     fig.update_yaxes(title_text=METRIC_TITLES["mse"], row=2, col=1)
-    _annotate_diverged(fig, rows)
-    return _style(fig, title, height=560, hovermode="closest")
+    _annotatediverged(fig, rows)
+    return style(fig, title, height=560, hovermode="closest")
 
 
 def pareto(frame: pd.DataFrame, split: str = "test", latent_dim: int | None = None) -> go.Figure:
@@ -263,7 +198,7 @@ def pareto(frame: pd.DataFrame, split: str = "test", latent_dim: int | None = No
     if ok.empty:
         fig = empty_figure(title=title)
         if not rows.empty:
-            _annotate_diverged(fig, rows)
+            _annotatediverged(fig, rows)
         return fig
     ok = ok.sort_values(["lam", "seed"])
     fig = go.Figure()
@@ -287,8 +222,8 @@ def pareto(frame: pd.DataFrame, split: str = "test", latent_dim: int | None = No
                       legend=dict(orientation="h", y=-0.2))
     fig.update_xaxes(title_text=METRIC_TITLES["mse"])
     fig.update_yaxes(title_text=METRIC_TITLES["accuracy"])
-    _annotate_diverged(fig, rows)
-    return _style(fig, title, height=480)
+    _annotatediverged(fig, rows)
+    return style(fig, title, height=480)
 
 
 def training_curves(frame: pd.DataFrame, metric: str = "accuracy", latent_dim: int | None = None) -> go.Figure:
@@ -300,7 +235,7 @@ def training_curves(frame: pd.DataFrame, metric: str = "accuracy", latent_dim: i
     drawn. Two legend-only traces explain the line styles.
     """
     title = f"Training curves: {metric}"
-    if not _has_rows(frame) or metric not in frame.columns:
+    if not has_rows(frame) or metric not in frame.columns:
         return empty_figure(title=title)
     rows = frame[frame["split"].isin(["train", "val"])]
     if "model" in rows.columns:
@@ -316,7 +251,7 @@ def training_curves(frame: pd.DataFrame, metric: str = "accuracy", latent_dim: i
     fig = go.Figure()
     shown: set[str] = set()
     members = rows.drop_duplicates("member").sort_values(["lam", "seed"])
-    diverged = set(frame.loc[_diverged(frame), "member"]) if "diverged" in frame.columns else set()
+    diverged = set(frame.loc[is_diverged(frame), "member"]) if "diverged" in frame.columns else set()
     for mem in members.itertuples():
         lam = float(mem.lam)
         add_member_curves(fig, rows, mem.member, metric, group=lam_label(lam), color=lambda_color(mem.lam),
@@ -354,7 +289,7 @@ def finish_training_curves(fig: go.Figure, rows: pd.DataFrame, metric: str, titl
                                  meta={"role": "legend"}))
     fig.update_xaxes(title_text="Epoch", dtick=1 if rows["epoch"].max() <= 20 else None)
     fig.update_yaxes(title_text=METRIC_TITLES.get(metric, metric))
-    return _style(fig, title, height=480)
+    return style(fig, title, height=480)
 
 
 # --------------------------------------------------------------------------- page 5: dim(z)
@@ -366,11 +301,11 @@ def latent_dim_curves(frame: pd.DataFrame, lambdas: Sequence[float] | None = Non
     One series per λ (``lambdas``; ``None``: every λ in the frame), plus the ``"PCA"`` and
     ``"RP"`` baselines (``model`` column) on both plots and ``"PCA (analytic)"`` on the MSE plot
     only (it has no classifier and no seeds, so no band). Each series has a legend group of its
-    name; every series with seeds is drawn with :func:`_ci_traces` (lower, upper, mean). The x
+    name; every series with seeds is drawn with :func:`~pcdash.figures.style.ci_traces` (lower, upper, mean). The x
     axis is logarithmic when the dimensions span more than 8×.
     """
     title = f"Trade-off vs latent dimension, 95% CI over seeds ({split})"
-    if not _has_rows(frame, ("member", "split", "epoch", "latent_dim")):
+    if not has_rows(frame, ("member", "split", "epoch", "latent_dim")):
         return empty_figure(title=title)
     rows = final_rows(frame, split)
     if "model" not in rows.columns:
@@ -399,7 +334,7 @@ def latent_dim_curves(frame: pd.DataFrame, lambdas: Sequence[float] | None = Non
             if stats.empty:
                 continue
             first = metric == metrics[0]
-            for trace in _ci_traces(stats["latent_dim"].astype(int), stats, name, color, name, metric,
+            for trace in ci_traces(stats["latent_dim"].astype(int), stats, name, color, name, metric,
                                     showlegend=first, dash=dash, band=name != BASELINES["pca-analytic"][0]):
                 fig.add_trace(trace, row=row, col=1)
     dims = sorted(int(d) for d in rows["latent_dim"].dropna().unique())
@@ -410,50 +345,5 @@ def latent_dim_curves(frame: pd.DataFrame, lambdas: Sequence[float] | None = Non
     fig.update_xaxes(title_text="dim(z) (latent units)", row=2, col=1)
     fig.update_yaxes(title_text=METRIC_TITLES["accuracy"], row=1, col=1)
     fig.update_yaxes(title_text=METRIC_TITLES["mse"], row=2, col=1)
-    _annotate_diverged(fig, rows[rows["model"] == "cre"])
-    return _style(fig, title, height=620)
-
-
-# --------------------------------------------------------------------------- CSV export
-
-
-def figure_data(fig: go.Figure) -> pd.DataFrame:
-    """The points behind a figure's scatter-like and box traces, one row per point.
-
-    Columns: ``frame`` (animation frame name; ``""`` without frames, and an animated figure's own
-    data, a copy of its first frame, is not repeated), ``trace``
-    (index), ``name``, ``type``, ``subplot`` (``"x2y2"``, ``"scene3"`` ...), then ``x``, ``y``,
-    ``z``, ``color`` (per-point ``marker.color`` arrays, e.g. λ) and ``customdata_<i>`` where the
-    trace has them. Traces without per-point arrays (``go.Image``, legend-only placeholders)
-    are skipped; a box trace gives its raw values, not its quartiles.
-    """
-    blocks = []
-    frames = [(f.name or str(i), f.data or ()) for i, f in enumerate(fig.frames or ())] or [("", fig.data)]
-    for frame_name, traces in frames:
-        for i, tr in enumerate(traces):
-            if tr.type not in ("scatter", "scattergl", "scatter3d", "box"):
-                continue
-            cols = {}
-            for axis in ("x", "y", "z"):
-                values = getattr(tr, axis, None)
-                if values is not None and not isinstance(values, str) and np.ndim(values) == 1:
-                    cols[axis] = list(values)
-            color = getattr(getattr(tr, "marker", None), "color", None)
-            if color is not None and not isinstance(color, str) and np.ndim(color) == 1:
-                cols["color"] = list(color)
-            if tr.customdata is not None:
-                custom = np.asarray(tr.customdata, dtype=object)
-                custom = custom.reshape(len(custom), -1) if custom.ndim else custom.reshape(1, 1)
-                for j in range(custom.shape[1]):
-                    cols[f"customdata_{j}"] = list(custom[:, j])
-            n = max((len(v) for v in cols.values()), default=0)
-            cols = {k: v for k, v in cols.items() if len(v) == n}
-            if n == 0 or all(v is None for v in cols.get("x", [None]) + cols.get("y", [None])):
-                continue
-            subplot = tr.scene if tr.type == "scatter3d" else f"{tr.xaxis or 'x'}{tr.yaxis or 'y'}"
-            blocks.append(pd.DataFrame({"frame": frame_name, "trace": i, "name": tr.name or "", "type": tr.type,
-                                        "subplot": subplot or "scene", **cols}))
-    if not blocks:
-        return pd.DataFrame(columns=["frame", "trace", "name", "type", "subplot", "x", "y"])
-    return pd.concat(blocks, ignore_index=True)
-
+    _annotatediverged(fig, rows[rows["model"] == "cre"])
+    return style(fig, title, height=620)

@@ -1,7 +1,8 @@
 """Figures of the Generative & memory page: PC vs BP autoencoder, MCPC samples, associative
 recall and energy-based OOD detection. Pure functions of the parts' results (see
-:mod:`pcdash.pcn.autoencoder`, :mod:`~pcdash.pcn.mcpc`, :mod:`~pcdash.pcn.memory`,
-:mod:`~pcdash.pcn.ood`); missing data gives :func:`~pcdash.figures.cre.empty_figure`."""
+:mod:`pcdash.experiments.autoencoder`, :mod:`~pcdash.experiments.mcpc`,
+:mod:`~pcdash.experiments.memory`, :mod:`~pcdash.experiments.ood`); missing data gives
+:func:`~pcdash.figures.style.empty_figure`."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pcdash.figures.cre import BLUE, ORANGE, TEMPLATE_OBJ, _rgba, empty_figure
 from pcdash.figures.latent import image_grid
+from pcdash.figures.style import BLUE, ORANGE, TEMPLATE_OBJ, empty_figure, rgba
 
 MODEL_COLORS = {"PC": BLUE, "BP": ORANGE, "MCPC": BLUE}
 SET_COLORS = {"ID": BLUE, "OOD": ORANGE}
@@ -26,16 +27,21 @@ def _color(model: str) -> str:
     return MODEL_COLORS.get(model, "#2ca02c" if model.startswith("width") else "#7f7f7f")
 
 
-def training_curves(frame: pd.DataFrame | None, metric: str = "loss", *, title: str = "", y_title: str = "") -> go.Figure:
-    """One line per model and member over epochs (``meta``: model, member)."""
-    if frame is None or frame.empty or metric not in frame.columns:
+def training_curves(frame: pd.DataFrame | None, metric: str = "loss", *, split: str = "train", title: str = "",
+                    y_title: str = "") -> go.Figure:  # fmt: skip
+    """One line per model and member over epochs of ``metric`` on ``split`` (the tidy frame of
+    :mod:`pcdash.results`; ``meta``: model, member)."""
+    if frame is None or frame.empty or metric not in frame.columns or "split" not in frame.columns:
+        return empty_figure(title=title)
+    frame = frame[frame["split"] == split].dropna(subset=[metric])
+    if frame.empty:
         return empty_figure(title=title)
     fig = go.Figure()
     for (model, member), rows in frame.groupby(["model", "member"], sort=False):
         rows = rows.sort_values("epoch")
         label = str(model)
-        if "gamma" in rows.columns and np.isfinite(rows["gamma"].iloc[0]):
-            label += f" · γ = {rows['gamma'].iloc[0]:g}"
+        if "state_lr" in rows.columns and np.isfinite(rows["state_lr"].iloc[0]):
+            label += f" · γ = {rows['state_lr'].iloc[0]:g}"
         if "n" in rows.columns and pd.notna(rows["n"].iloc[0]):
             label += f" · n = {int(rows['n'].iloc[0])}"
         if "seed" in rows.columns and pd.notna(rows["seed"].iloc[0]) and int(rows["seed"].iloc[0]) > 0:
@@ -49,17 +55,18 @@ def training_curves(frame: pd.DataFrame | None, metric: str = "loss", *, title: 
 
 
 def mse_bars(table: pd.DataFrame | None, title: str = "Test MSE (per pixel)") -> go.Figure:
-    """Final test MSE of every PC member and the BP autoencoder (``meta``: model, gamma)."""
+    """Final test MSE (``mse``) of every PC member and the BP autoencoder (``meta``: model,
+    state_lr)."""
     if table is None or table.empty:
         return empty_figure(title=title)
     fig = go.Figure()
     for _, r in table.iterrows():
-        label = "BP autoencoder" if r["model"] == "BP" else f"PC · γ = {r['gamma']:g}"
+        label = "BP autoencoder" if r["model"] == "BP" else f"PC · γ = {r['state_lr']:g}"
         label += f" · seed {int(r['seed'])}" if int(r["seed"]) > 0 else ""
-        gamma = float(r["gamma"]) if np.isfinite(r["gamma"]) else None
-        fig.add_trace(go.Bar(x=[label], y=[r["test_mse"]], name=label, marker_color=_color(r["model"]),
-                             meta={"model": r["model"], "gamma": gamma}, showlegend=False,
-                             text=[f"{r['test_mse']:.4f}"], textposition="outside"))
+        state_lr = float(r["state_lr"]) if np.isfinite(r["state_lr"]) else None
+        fig.add_trace(go.Bar(x=[label], y=[r["mse"]], name=label, marker_color=_color(r["model"]),
+                             meta={"model": r["model"], "state_lr": state_lr}, showlegend=False,
+                             text=[f"{r['mse']:.4f}"], textposition="outside"))
     fig.update_layout(template=TEMPLATE_OBJ, title=title, yaxis_title="MSE", height=360)
     return fig
 
@@ -97,7 +104,7 @@ def density_2d(data: np.ndarray, samples: np.ndarray, title: str = "MCPC samples
                                         ncontours=12, showscale=False, contours=dict(coloring="fill"),
                                         meta={"role": "samples", "n": len(samples)}))
     fig.add_trace(go.Scatter(x=data[:, 0], y=data[:, 1], mode="markers", name="data",
-                             marker=dict(size=3, color=_rgba(ORANGE, 0.6)), meta={"role": "data", "n": len(data)}))
+                             marker=dict(size=3, color=rgba(ORANGE, 0.6)), meta={"role": "data", "n": len(data)}))
     fig.update_layout(template=TEMPLATE_OBJ, title=title, height=420,
                       xaxis=dict(range=[lo[0], hi[0]], title=axis_titles[0]),
                       yaxis=dict(range=[lo[1], hi[1]], title=axis_titles[1], scaleanchor="x"))

@@ -1,6 +1,6 @@
 """Figures of latent spaces and reconstructions (pages 3 and 4; paper Fig. 3).
 
-Pure functions: arrays, or a :class:`pcdash.cre.sweep.Snapshot` and its members table, in; a
+Pure functions: arrays, or a :class:`pcdash.experiments.cre_sweep.Snapshot` and its members table, in; a
 ``plotly.graph_objects.Figure`` out. Style, colours and the "No data yet" figure are shared with
 :mod:`pcdash.figures.cre`.
 
@@ -20,10 +20,11 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pcdash.figures.cre import CLASS_COLORS, TEMPLATE_OBJ, empty_figure, lam_label
+from pcdash.figures.cre import lam_label
+from pcdash.figures.style import CLASS_COLORS, TEMPLATE_OBJ, empty_figure
 
 if TYPE_CHECKING:
-    from pcdash.cre.sweep import Snapshot
+    from pcdash.experiments.cre_sweep import Snapshot
 
 CAMERAS: dict[str, dict[str, dict[str, float]]] = {
     "iso": {"eye": {"x": 1.5, "y": 1.5, "z": 1.2}, "up": {"x": 0, "y": 0, "z": 1}},

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pcdash.figures.cre import _rgba, _style, empty_figure
+from pcdash.figures.style import empty_figure, rgba, style
 from pcdash.pcn.algorithms import ALGORITHM_LABELS
 from pcdash.pcn.network import MLP
 
@@ -90,12 +90,12 @@ def accuracy_curves(frame: pd.DataFrame, split: str = "test") -> go.Figure:
         label = variant_label(variant)
         meta = {"variant": variant, "split": split}
         fig.add_trace(go.Scatter(x=np.r_[stats["epoch"], stats["epoch"][::-1]], y=100 * np.r_[stats["hi"], stats["lo"][::-1]],
-                                 fill="toself", fillcolor=_rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
+                                 fill="toself", fillcolor=rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
                                  showlegend=False, legendgroup=variant, meta={**meta, "band": True}))  # fmt: skip
         fig.add_trace(go.Scatter(x=stats["epoch"], y=100 * stats["mean"], mode="lines+markers", name=label,
                                  legendgroup=variant, line=dict(color=color, width=2.5 if variant.startswith("bp") else 1.8,
                                  dash="dash" if variant.startswith("bp") else "solid"), meta=meta))  # fmt: skip
-    return _style(fig, title, xaxis_title="epoch", yaxis_title="accuracy (%)", height=420)
+    return style(fig, title, xaxis_title="epoch", yaxis_title="accuracy (%)", height=420)
 
 
 def time_per_epoch(table: pd.DataFrame) -> go.Figure:
@@ -110,7 +110,7 @@ def time_per_epoch(table: pd.DataFrame) -> go.Figure:
         text=[f"{r:.1f}× BP" if np.isfinite(r) else "" for r in table["time_vs_bp"]], textposition="outside",
         meta={"variants": order},
     ))  # fmt: skip
-    return _style(fig, title, yaxis_title="seconds per epoch", height=380, showlegend=False)
+    return style(fig, title, yaxis_title="seconds per epoch", height=380, showlegend=False)
 
 
 def _grid(n: int, cols: int = 3) -> tuple[int, int]:
@@ -135,7 +135,7 @@ def landscape_surfaces(alphas: np.ndarray, betas: np.ndarray, surfaces: dict[str
                                  meta={"model": n, "kind": "surface"}), i // cols + 1, i % cols + 1)  # fmt: skip
         fig.update_scenes(dict(xaxis_title="α", yaxis_title="β", zaxis_title="log₁₀ loss", zaxis_range=[lo, hi]),
                           row=i // cols + 1, col=i % cols + 1)  # fmt: skip
-    return _style(fig, "Loss landscape around the trained models (filter-normalised directions, Li et al. 2018)",
+    return style(fig, "Loss landscape around the trained models (filter-normalised directions, Li et al. 2018)",
                   height=420 * rows)
 
 
@@ -157,7 +157,7 @@ def landscape_contours(alphas: np.ndarray, betas: np.ndarray, surfaces: dict[str
                                  colorbar=dict(title="log₁₀ loss"), meta={"model": n, "kind": "contour"}), r, c)  # fmt: skip
         fig.update_xaxes(title_text="α", row=r, col=c)
         fig.update_yaxes(title_text="β", row=r, col=c)
-    return _style(fig, "Loss landscape, contours (log₁₀ of the output loss)", height=340 * rows)
+    return style(fig, "Loss landscape, contours (log₁₀ of the output loss)", height=340 * rows)
 
 
 def sharpness_bars(values: dict[str, float]) -> go.Figure:
@@ -168,7 +168,7 @@ def sharpness_bars(values: dict[str, float]) -> go.Figure:
     order = list(values)
     fig = go.Figure(go.Bar(x=[variant_label(n) for n in order], y=[values[n] for n in order],
                            marker_color=[variant_color(n, order) for n in order], meta={"models": order}))  # fmt: skip
-    return _style(fig, title, yaxis_title="decades of loss", height=340, showlegend=False)
+    return style(fig, title, yaxis_title="decades of loss", height=340, showlegend=False)
 
 
 def weight_layers(n_layers: int) -> list[int]:
@@ -195,7 +195,7 @@ def weight_histograms(models: dict[str, MLP], bins: int = 40) -> go.Figure:
                                        marker_color=color, histnorm="probability density",
                                        meta={"model": n, "layer": layer}), j + 1, c)  # fmt: skip
     fig.update_annotations(font_size=11)
-    return _style(fig, "Weight distributions of the first two and the last two layers", height=170 * len(names) + 120)
+    return style(fig, "Weight distributions of the first two and the last two layers", height=170 * len(names) + 120)
 
 
 def condition_curves(frame: pd.DataFrame) -> go.Figure:
@@ -224,7 +224,7 @@ def condition_curves(frame: pd.DataFrame) -> go.Figure:
         fig.update_yaxes(type="log", row=r, col=c, secondary_y=False, title_text="loss" if c == 1 else None)
         fig.update_yaxes(range=[0, 100], tickmode="linear", tick0=0, dtick=20, showgrid=False, row=r, col=c,
                          secondary_y=True, title_text="accuracy (%)" if c == cols or i == len(names) - 1 else None)
-    return _style(fig, title, height=300 * rows + 60)
+    return style(fig, title, height=300 * rows + 60)
 
 
 def benchmark(table: pd.DataFrame) -> go.Figure:
@@ -245,7 +245,7 @@ def benchmark(table: pd.DataFrame) -> go.Figure:
                          text=[f"{e:.0f} ep." if np.isfinite(e) else "" for e in table["epochs_to_90"]],
                          textposition="outside"), 1, 2)  # fmt: skip
     fig.update_yaxes(type="log", row=1, col=2)
-    return _style(fig, title, height=400, showlegend=False)
+    return style(fig, title, height=400, showlegend=False)
 
 
 def cosine_over_training(frame: pd.DataFrame, variant: str | None = None) -> go.Figure:
@@ -272,4 +272,4 @@ def cosine_over_training(frame: pd.DataFrame, variant: str | None = None) -> go.
                                      name=f"{variant_label(v)} · layer {i}" + (" (output)" if i == n else ""),
                                      line=dict(color=PALETTE[(i - 1) % len(PALETTE)], dash=dashes[vi % 4]),
                                      meta={"variant": v, "layer": i}))  # fmt: skip
-    return _style(fig, title, xaxis_title="epoch", yaxis_title="cos(Δθ_PC, ∇θ_BP)", yaxis_range=[-1.05, 1.05], height=400)
+    return style(fig, title, xaxis_title="epoch", yaxis_title="cos(Δθ_PC, ∇θ_BP)", yaxis_range=[-1.05, 1.05], height=400)

@@ -32,16 +32,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
 from plotly.subplots import make_subplots
 
-from pcdash.figures.cre import (
-    METRIC_TITLES,
-    _ci_traces,
-    _diverged,
-    _has_rows,
-    _style,
-    add_member_curves,
-    empty_figure,
-    finish_training_curves,
-)
+from pcdash.figures.cre import METRIC_TITLES, add_member_curves, finish_training_curves
+from pcdash.figures.style import ci_traces, empty_figure, has_rows, is_diverged, style
 from pcdash.pcn.stability import (
     chance_accuracy,
     largest_stable_gamma,
@@ -150,7 +142,7 @@ def _diverged_members(frame: pd.DataFrame) -> set:
     """Members flagged ``diverged`` on any row."""
     if frame is None or frame.empty or "diverged" not in frame.columns:
         return set()
-    return set(frame.loc[_diverged(frame), "member"])
+    return set(frame.loc[is_diverged(frame), "member"])
 
 
 def _varying(rows: pd.DataFrame, column: str) -> bool:
@@ -192,7 +184,7 @@ def _annotate_diverged(fig: go.Figure, frame: pd.DataFrame, members: set | None 
 
 def _final_pc(frame: pd.DataFrame | None, split: str) -> pd.DataFrame:
     """Each PC member's (finite, positive γ) row at its last epoch on ``split``."""
-    if not _has_rows(frame, ("member", "split", "epoch", "state_lr")):
+    if not has_rows(frame, ("member", "split", "epoch", "state_lr")):
         return pd.DataFrame()
     rows = final_rows(frame, split)
     if rows.empty:
@@ -255,9 +247,9 @@ def _stats(rows: pd.DataFrame, value: str, geometric: bool = False) -> pd.DataFr
     return pd.DataFrame(out, columns=["state_lr", "mean", "lo", "hi", "n"])
 
 
-def _gamma_ticks(gammas: Sequence[float]) -> dict:
-    gammas = sorted({float(g) for g in gammas})
-    return dict(tickvals=gammas, ticktext=[f"{g:g}" for g in gammas]) if len(gammas) <= 12 else {}
+def _gamma_ticks(state_lrs: Sequence[float]) -> dict:
+    state_lrs = sorted({float(g) for g in state_lrs})
+    return dict(tickvals=state_lrs, ticktext=[f"{g:g}" for g in state_lrs]) if len(state_lrs) <= 12 else {}
 
 
 # --------------------------------------------------------------------------- energy over inference steps
@@ -317,7 +309,7 @@ def energy_vs_step(energy_trace_member: np.ndarray, title: str = "") -> go.Figur
     fig = go.Figure(_layer_traces(arr, log_floor(arr), showlegend=True))
     fig.update_xaxes(title_text="Inference step t", dtick=1 if arr.shape[0] <= 21 else None)
     fig.update_yaxes(title_text=ENERGY_AXIS, type="log", exponentformat="power")
-    return _style(fig, title, height=420, hovermode="x unified")
+    return style(fig, title, height=420, hovermode="x unified")
 
 
 def energy_vs_step_grid(energy_trace: np.ndarray, members: pd.DataFrame, by: str = "state_lr") -> go.Figure:
@@ -400,7 +392,7 @@ def energy_vs_step_grid(energy_trace: np.ndarray, members: pd.DataFrame, by: str
         if "member" not in bad.columns:
             bad["member"] = bad_positions
         _annotate_diverged(fig, bad)
-    return _style(fig, title, height=260 * nrows + 120, hovermode="closest")
+    return style(fig, title, height=260 * nrows + 120, hovermode="closest")
 
 
 # --------------------------------------------------------------------------- γ sweeps
@@ -455,19 +447,19 @@ def accuracy_vs_gamma(frame: pd.DataFrame, split: str = "test") -> go.Figure:
         stats = _stats(grp, "accuracy")
         if stats.empty:
             continue
-        for trace in _ci_traces(stats["state_lr"], stats, name, color, name, "accuracy", showlegend=True, dash=dash):
+        for trace in ci_traces(stats["state_lr"], stats, name, color, name, "accuracy", showlegend=True, dash=dash):
             fig.add_trace(trace)
         fig.add_trace(_member_points(grp, "accuracy", name, color, "accuracy %{y:.4g}"))
     if not fig.data:
         fig = empty_figure("Every member diverged", title=title)
         _annotate_diverged(fig, frame, members=set(rows["member"]))
         return fig
-    gammas = rows["state_lr"].to_numpy(float)
-    _bp_reference(fig, frame, split, "accuracy", (float(gammas.min()), float(gammas.max())))
-    fig.update_xaxes(type="log", title_text=GAMMA_AXIS, **_gamma_ticks(gammas))
+    state_lrs = rows["state_lr"].to_numpy(float)
+    _bp_reference(fig, frame, split, "accuracy", (float(state_lrs.min()), float(state_lrs.max())))
+    fig.update_xaxes(type="log", title_text=GAMMA_AXIS, **_gamma_ticks(state_lrs))
     fig.update_yaxes(title_text=METRIC_TITLES["accuracy"])
     _annotate_diverged(fig, frame, members=set(rows["member"]))
-    return _style(fig, title, height=460, hovermode="closest")
+    return style(fig, title, height=460, hovermode="closest")
 
 
 def energy_ratio_vs_gamma(frame: pd.DataFrame, min_accuracy: float | None = None) -> go.Figure:
@@ -492,7 +484,7 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame, min_accuracy: float | None = None
     counted in an annotation named ``"untrained"``.
     """
     title = "Energy ratio, first hidden ÷ output, vs γ"
-    if not _has_rows(frame, ("member", "split", "epoch", "state_lr")):
+    if not has_rows(frame, ("member", "split", "epoch", "state_lr")):
         return empty_figure(title=title)
     cols = energy_columns(frame)
     if len(cols) < 2:
@@ -524,7 +516,7 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame, min_accuracy: float | None = None
     fig = go.Figure()
     for name, color, dash, grp in _series(ok):
         stats = _stats(grp, "energy_ratio", geometric=True)
-        for trace in _ci_traces(stats["state_lr"], stats, name, color, name, "energy_ratio", showlegend=True, dash=dash):
+        for trace in ci_traces(stats["state_lr"], stats, name, color, name, "energy_ratio", showlegend=True, dash=dash):
             trace.hovertemplate = (trace.hovertemplate or "").replace("mean", "geometric mean", 1)
             fig.add_trace(trace)
         fig.add_trace(_member_points(grp, "energy_ratio", name, color, "ratio %{y:.3e}"))
@@ -548,7 +540,7 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame, min_accuracy: float | None = None
                            name="untrained", xref="paper", yref="paper", x=0.0, y=1.0, yshift=44 if len(dropped) else 28,
                            xanchor="left", yanchor="bottom", showarrow=False, font=dict(color="#666", size=12))
     _annotate_diverged(fig, frame, members=pc_members)
-    return _style(fig, title, height=460, hovermode="closest")
+    return style(fig, title, height=460, hovermode="closest")
 
 
 # --------------------------------------------------------------------------- width × γ
@@ -568,7 +560,7 @@ def width_gamma_grid(frame: pd.DataFrame, optimizer: str | None = None, split: s
     panels compare. Backprop members (no γ) are left out.
     """
     title = f"Width × γ stability grid: mean final accuracy over seeds ({split})"
-    if not _has_rows(frame, ("member", "split", "epoch", "state_lr", "width")):
+    if not has_rows(frame, ("member", "split", "epoch", "state_lr", "width")):
         return empty_figure(title=title)
     rows = _final_pc(frame, split)
     if rows.empty or "accuracy" not in rows.columns:
@@ -584,18 +576,18 @@ def width_gamma_grid(frame: pd.DataFrame, optimizer: str | None = None, split: s
     rows = rows.assign(_bad=rows["member"].isin(bad), accuracy=pd.to_numeric(rows["accuracy"], errors="coerce"))
     order = {"sgd": 0, "adamw": 1}
     opts = sorted(rows["optimizer"].unique(), key=lambda o: (order.get(str(o).lower(), 2), str(o)))
-    gammas = sorted(float(g) for g in rows["state_lr"].unique())
+    state_lrs = sorted(float(g) for g in rows["state_lr"].unique())
     widths = sorted(int(w) for w in rows["width"].dropna().unique())
-    xcats, ycats = [f"{g:g}" for g in gammas], [str(w) for w in widths]
+    xcats, ycats = [f"{g:g}" for g in state_lrs], [str(w) for w in widths]
     fig = make_subplots(rows=1, cols=len(opts), shared_yaxes=True, horizontal_spacing=0.06,
                         subplot_titles=[optimizer_label(o) if o != "" else "" for o in opts])
     for k, opt in enumerate(opts):
         sel = rows[rows["optimizer"] == opt]
-        z = np.full((len(widths), len(gammas)), np.nan)
+        z = np.full((len(widths), len(state_lrs)), np.nan)
         text = np.full(z.shape, "", dtype=object)
         custom = np.zeros(z.shape + (2,), dtype=int)
         for (w, g), cell in sel.groupby(["width", "state_lr"]):
-            i, j = widths.index(int(w)), gammas.index(float(g))
+            i, j = widths.index(int(w)), state_lrs.index(float(g))
             good = cell[~cell["_bad"] & np.isfinite(cell["accuracy"])]
             n_bad = int(cell["_bad"].sum())
             custom[i, j] = (len(good), n_bad)
@@ -616,7 +608,7 @@ def width_gamma_grid(frame: pd.DataFrame, optimizer: str | None = None, split: s
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=ycats, showgrid=False)
     fig.update_yaxes(title_text="Hidden width (units)", col=1)
     _annotate_diverged(fig, frame, members=set(rows["member"]))
-    return _style(fig, title, height=max(320, 60 * len(widths) + 200), plot_bgcolor="#eeeeee")
+    return style(fig, title, height=max(320, 60 * len(widths) + 200), plot_bgcolor="#eeeeee")
 
 
 WIDTH_COLORSCALE = "Viridis"
@@ -635,7 +627,7 @@ def accuracy_vs_gamma_by_width(frame: pd.DataFrame, num_classes: int) -> go.Figu
     (:func:`pcdash.pcn.stability.largest_stable_gamma`). Backprop members (no γ) are left out.
     """
     title = "Training stability: test accuracy vs γ per width (ring: the largest γ that still trains)"
-    if not _has_rows(frame, ("member", "split", "epoch", "state_lr", "width", "optimizer", "seed")):
+    if not has_rows(frame, ("member", "split", "epoch", "state_lr", "width", "optimizer", "seed")):
         return empty_figure(title=title)
     summary = member_summary(frame, num_classes)
     if summary.empty:
@@ -648,7 +640,7 @@ def accuracy_vs_gamma_by_width(frame: pd.DataFrame, num_classes: int) -> go.Figu
     opts = sorted(summary["optimizer"].unique(), key=lambda o: (order.get(str(o).lower(), 2), str(o)))
     widths = sorted(int(w) for w in summary["width"].unique())
     colors = sample_colorscale(WIDTH_COLORSCALE, list(np.linspace(0.0, 0.85, len(widths))) if len(widths) > 1 else [0.0])
-    gammas = sorted(float(g) for g in summary["state_lr"].unique())
+    state_lrs = sorted(float(g) for g in summary["state_lr"].unique())
     fig = make_subplots(rows=1, cols=len(opts), shared_yaxes=True, horizontal_spacing=0.06,
                         subplot_titles=[f"PC, {optimizer_label(o)}" for o in opts])
     for k, opt in enumerate(opts):
@@ -673,15 +665,15 @@ def accuracy_vs_gamma_by_width(frame: pd.DataFrame, num_classes: int) -> go.Figu
                     hovertemplate=f"{optimizer_label(opt)}, {name}<br>largest γ that trains: %{{x:g}}<extra></extra>",
                 ), row=1, col=k + 1)
         fig.add_trace(go.Scatter(
-            x=[gammas[0], gammas[-1]], y=[cut, cut], mode="lines", name=f"trained (accuracy ≥ {cut:.2f})",
+            x=[state_lrs[0], state_lrs[-1]], y=[cut, cut], mode="lines", name=f"trained (accuracy ≥ {cut:.2f})",
             showlegend=k == 0, line=dict(color="#999", dash="dot", width=1), meta={"role": "trained_cut"},
             hoverinfo="skip",
         ), row=1, col=k + 1)
-    fig.update_xaxes(type="log", title_text=GAMMA_AXIS, **_gamma_ticks(gammas))
+    fig.update_xaxes(type="log", title_text=GAMMA_AXIS, **_gamma_ticks(state_lrs))
     fig.update_yaxes(range=[0, 1.02])
     fig.update_yaxes(title_text=METRIC_TITLES["accuracy"], col=1)
     _annotate_diverged(fig, frame, members=set(summary["member"]))
-    return _style(fig, title, height=440, hovermode="closest")
+    return style(fig, title, height=440, hovermode="closest")
 
 
 # --------------------------------------------------------------------------- over epochs (live)
@@ -699,7 +691,7 @@ def pcn_training_curves(frame: pd.DataFrame, metric: str = "accuracy") -> go.Fig
     explain the line styles.
     """
     title = f"Training curves: {metric}"
-    if not _has_rows(frame) or metric not in frame.columns:
+    if not has_rows(frame) or metric not in frame.columns:
         return empty_figure(title=title)
     rows = frame[frame["split"].isin(["train", "val"])]
     rows = rows[np.isfinite(pd.to_numeric(rows[metric], errors="coerce"))]
@@ -745,7 +737,7 @@ def energy_per_layer_over_epochs(frame: pd.DataFrame) -> go.Figure:
     the annotation named ``"diverged"``.
     """
     title = "Energy per layer at the end of inference, over epochs (geometric mean over members)"
-    if not _has_rows(frame):
+    if not has_rows(frame):
         return empty_figure(title=title)
     cols = energy_columns(frame)
     if not cols:
@@ -770,7 +762,7 @@ def energy_per_layer_over_epochs(frame: pd.DataFrame) -> go.Figure:
         if not stats:
             continue
         stats = pd.DataFrame(stats)
-        for trace in _ci_traces(stats["epoch"], stats, name, color, name, "energy", showlegend=True):
+        for trace in ci_traces(stats["epoch"], stats, name, color, name, "energy", showlegend=True):
             trace.meta = {**trace.meta, "layer": layer}
             fig.add_trace(trace)
     if not fig.data:
@@ -780,4 +772,4 @@ def energy_per_layer_over_epochs(frame: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(title_text="Epoch", dtick=1 if rows["epoch"].max() <= 20 else None)
     fig.update_yaxes(type="log", title_text=ENERGY_AXIS, exponentformat="power")
     _annotate_diverged(fig, frame)
-    return _style(fig, title, height=440, hovermode="closest")
+    return style(fig, title, height=440, hovermode="closest")

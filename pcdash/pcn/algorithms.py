@@ -45,14 +45,31 @@ from pcdash.pcn.energies import init_log_var, output_energy
 from pcdash.pcn.gradients import bp_loss_and_gradients
 from pcdash.pcn.inference import clamped_energy, forward_init, relax, relax_to_convergence
 from pcdash.pcn.network import ACTIVATIONS, MLP, forward_pass, init_mlp
-from pcdash.pcn.optimizers import STATE_OPTIMIZERS, WEIGHT_OPTIMIZERS, state_optimizer, weight_optimizer
+from pcdash.pcn.optimizers import (
+    STATE_OPTIMIZERS,
+    WEIGHT_OPTIMIZERS,
+    state_optimizer,
+    weight_optimizer,
+)
 from pcdash.pcn.rules import CN_SCHEDULES, GRADIENTS, RULES, TARGETS, Context, Rule, beta
 
 ALGORITHMS = tuple(RULES)
 NUDGING = tuple(name for name, rule in RULES.items() if rule.target != "clamp")
-ALGORITHM_LABELS = {"pc-se": "PC-SE", "pc-ce": "PC-CE", "bp-se": "BP-SE", "bp-ce": "BP-CE", "ipc": "iPC",
-                    "pn": "PN", "nn": "NN", "cn": "CN"}  # fmt: skip
-PRECISIONS = ("none", "layer", "neuron")  # trainable log-variances: off, one per layer, one per unit
+ALGORITHM_LABELS = {
+    "pc-se": "PC-SE",
+    "pc-ce": "PC-CE",
+    "bp-se": "BP-SE",
+    "bp-ce": "BP-CE",
+    "ipc": "iPC",
+    "pn": "PN",
+    "nn": "NN",
+    "cn": "CN",
+}
+PRECISIONS = (
+    "none",
+    "layer",
+    "neuron",
+)  # trainable log-variances: off, one per layer, one per unit
 LogVar = tuple[Float[Array, " _"], ...]
 
 
@@ -66,14 +83,18 @@ class PCNHyper(NamedTuple):
 
 
 def pcn_hyper(
-    state_lr: float | Sequence[float], weight_lr: float | Sequence[float], weight_optimizer: str | Sequence[str]
+    state_lr: float | Sequence[float],
+    weight_lr: float | Sequence[float],
+    weight_optimizer: str | Sequence[str],
 ) -> PCNHyper:
     """:class:`PCNHyper` from values or per-member lists; optimisers by name (``"adamw"``,
     ``"sgd"``). A NaN γ (BP, which has no inference) becomes 0."""
     names = [weight_optimizer] if isinstance(weight_optimizer, str) else list(weight_optimizer)
     unknown = [n for n in names if n not in WEIGHT_OPTIMIZERS]
     if unknown:
-        raise ValueError(f"unknown weight optimizer {unknown[0]!r}; choose from {', '.join(WEIGHT_OPTIMIZERS)}")
+        raise ValueError(
+            f"unknown weight optimizer {unknown[0]!r}; choose from {', '.join(WEIGHT_OPTIMIZERS)}"
+        )
     ids = np.asarray([WEIGHT_OPTIMIZERS.index(n) for n in names], np.int32)
     gamma = np.nan_to_num(np.asarray(state_lr, np.float32), nan=0.0)
     lr = np.asarray(weight_lr, np.float32)
@@ -113,7 +134,9 @@ class PCNAlgorithm:
     precision: str = "none"  # "none", "layer" or "neuron" (True/False mean "layer"/"none")
     update_every: int = 0  # 0: after all T inference steps (standard PC)
     inference_tol: float = 0.0  # > 0: stop inference when the relative energy change is below it
-    l2_decay: float = 0.0  # coupled weight decay: the gradient of ½λ‖(θ, s)‖² added before the optimiser
+    l2_decay: float = (
+        0.0  # coupled weight decay: the gradient of ½λ‖(θ, s)‖² added before the optimiser
+    )
     beta0: float = 0.1
     beta_rate: float = 0.1
     cn_schedule: str = "random"
@@ -124,18 +147,22 @@ class PCNAlgorithm:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
         if isinstance(self.precision, bool):
             object.__setattr__(self, "precision", "layer" if self.precision else "none")
-        for what, value, allowed in (("precision", self.precision, PRECISIONS),
-                                     ("CN schedule", self.cn_schedule, CN_SCHEDULES),
-                                     ("algorithm", self.algorithm, ALGORITHMS),
-                                     ("activation", self.activation, tuple(ACTIVATIONS)),
-                                     ("state optimizer", self.state_optimizer, STATE_OPTIMIZERS)):  # fmt: skip
+        for what, value, allowed in (
+            ("precision", self.precision, PRECISIONS),
+            ("CN schedule", self.cn_schedule, CN_SCHEDULES),
+            ("algorithm", self.algorithm, ALGORITHMS),
+            ("activation", self.activation, tuple(ACTIVATIONS)),
+            ("state optimizer", self.state_optimizer, STATE_OPTIMIZERS),
+        ):
             if value not in allowed:
                 raise ValueError(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
         if len(self.sizes) < 2 or min(self.sizes) < 1:
             raise ValueError(f"bad layer sizes {self.sizes}")
         k = self.update_every
         if k and (k < 1 or self.inference_steps % k):
-            raise ValueError(f"update_every {k} must divide the inference steps {self.inference_steps}")
+            raise ValueError(
+                f"update_every {k} must divide the inference steps {self.inference_steps}"
+            )
 
     @property
     def rule(self) -> Rule:
@@ -167,8 +194,12 @@ class PCNAlgorithm:
         return len(self.sizes) - 1
 
     def _weight_optimizer(self, hp: PCNHyper) -> optax.GradientTransformation:
-        opt = weight_optimizer(hp.weight_optimizer, hp.weight_lr, weight_decay=self.weight_decay,
-                               momentum=self.weight_momentum)  # fmt: skip
+        opt = weight_optimizer(
+            hp.weight_optimizer,
+            hp.weight_lr,
+            weight_decay=self.weight_decay,
+            momentum=self.weight_momentum,
+        )
         if self.l2_decay > 0:  # λθ joins the gradient before the optimiser: the prior's term
             opt = optax.chain(optax.add_decayed_weights(self.l2_decay), opt)
         return opt
@@ -178,10 +209,18 @@ class PCNAlgorithm:
 
     def context(self, hp: PCNHyper) -> Context:
         """The rule's parts' view of this algorithm and one member's hyperparameters."""
-        return Context(self.loss, self.inference_steps, self._state_optimizer(hp), self._weight_optimizer(hp),
-                       precision=self.precision != "none", every=max(int(self.update_every), 1),
-                       tol=self.inference_tol if self.converges else 0.0, beta0=self.beta0, beta_rate=self.beta_rate,
-                       cn_schedule=self.cn_schedule)  # fmt: skip
+        return Context(
+            self.loss,
+            self.inference_steps,
+            self._state_optimizer(hp),
+            self._weight_optimizer(hp),
+            precision=self.precision != "none",
+            every=max(int(self.update_every), 1),
+            tol=self.inference_tol if self.converges else 0.0,
+            beta0=self.beta0,
+            beta_rate=self.beta_rate,
+            cn_schedule=self.cn_schedule,
+        )
 
     def epoch(self, step: Int[Array, ""] | int) -> Int[Array, ""]:
         """The epoch (from 0) of training step ``step``."""
@@ -189,26 +228,39 @@ class PCNAlgorithm:
             return jnp.int32(0)
         return jnp.asarray(step, jnp.int32) // self.steps_per_epoch
 
-    def nudge(self, step: Int[Array, ""] | int, key: PRNGKeyArray | None = None) -> tuple[Array, Array]:
+    def nudge(
+        self, step: Int[Array, ""] | int, key: PRNGKeyArray | None = None
+    ) -> tuple[Array, Array]:
         """``(sign, β)`` of step ``step``: the output target is ``μ_L + sign · β (y − μ_L)`` and
         the weight update is multiplied by ``sign``; ``(1, 1)`` for the rules that clamp the
         label. ``key`` is the member's ``nudge_key``."""
         if self.rule.target == "clamp":
             return jnp.float32(1.0), jnp.float32(1.0)
-        ctx = Context(self.loss, self.inference_steps, optax.identity(), optax.identity(), beta0=self.beta0,
-                      beta_rate=self.beta_rate, cn_schedule=self.cn_schedule)  # fmt: skip
+        ctx = Context(
+            self.loss,
+            self.inference_steps,
+            optax.identity(),
+            optax.identity(),
+            beta0=self.beta0,
+            beta_rate=self.beta_rate,
+            cn_schedule=self.cn_schedule,
+        )
         epoch = self.epoch(step)
         _, sign = TARGETS[self.rule.target](ctx, jnp.zeros((1, 1)), jnp.ones((1, 1)), epoch, key)
         return sign, beta(ctx, epoch)
 
-    def _prepare(self, x: Array, y: Array) -> tuple[Float[Array, "batch d_0"], Float[Array, "batch k"]]:
+    def _prepare(
+        self, x: Array, y: Array
+    ) -> tuple[Float[Array, "batch d_0"], Float[Array, "batch k"]]:
         return x.reshape(x.shape[0], -1), jax.nn.one_hot(y, self.sizes[-1], dtype=x.dtype)
 
     def init(self, key: PRNGKeyArray, hp: PCNHyper) -> PCNCarry:
         mlp = init_mlp(key, self.sizes, activation=self.activation)
         log_var = init_log_var(self.sizes, per_neuron=self.precision == "neuron")
         nudge_key = jax.random.fold_in(key, 0x4E)  # CN's draws, independent of the weights'
-        return PCNCarry(mlp, self._weight_optimizer(hp).init((mlp, log_var)), jnp.int32(0), log_var, nudge_key)
+        return PCNCarry(
+            mlp, self._weight_optimizer(hp).init((mlp, log_var)), jnp.int32(0), log_var, nudge_key
+        )
 
     def relax(
         self,
@@ -226,15 +278,24 @@ class PCNAlgorithm:
         if not self.is_pc:
             hidden = forward_pass(mlp, x)[:-1]
             energies = clamped_energy(mlp, x, target, loss=self.loss)(hidden)[1]
-            return hidden, jnp.broadcast_to(energies[None, :], (self.inference_steps + 1, self.num_layers))
+            return hidden, jnp.broadcast_to(
+                energies[None, :], (self.inference_steps + 1, self.num_layers)
+            )
         lv = log_var if self.precision != "none" else None
         energy_fn = clamped_energy(mlp, x, target, loss=self.loss, log_var=lv)
         opt = self._state_optimizer(hp)
         if self.converges:
-            hidden, trace, _ = relax_to_convergence(energy_fn, forward_init(mlp, x), optimizer=opt,
-                                                    max_steps=self.inference_steps, tol=self.inference_tol)  # fmt: skip
+            hidden, trace, _ = relax_to_convergence(
+                energy_fn,
+                forward_init(mlp, x),
+                optimizer=opt,
+                max_steps=self.inference_steps,
+                tol=self.inference_tol,
+            )
             return hidden, trace
-        hidden, _, trace = relax(energy_fn, forward_init(mlp, x), optimizer=opt, steps=self.inference_steps)
+        hidden, _, trace = relax(
+            energy_fn, forward_init(mlp, x), optimizer=opt, steps=self.inference_steps
+        )
         return hidden, jnp.concatenate([trace, energy_fn(hidden)[1][None, :]], axis=0)
 
     def train_step(
@@ -263,7 +324,9 @@ class PCNAlgorithm:
         logits = forward_pass(mlp, x)[-1]
         loss = output_energy(y_hot, logits, loss=self.loss)  # the output loss of the forward pass
         target, sign = TARGETS[rule.target](ctx, logits, y_hot, self.epoch(step), nudge_key)
-        learned = GRADIENTS[rule.gradient](ctx, rule.schedule, (mlp, log_var), opt_state, x, target, sign)
+        learned = GRADIENTS[rule.gradient](
+            ctx, rule.schedule, (mlp, log_var), opt_state, x, target, sign
+        )
         new_mlp, log_var = learned.params
         # The engine flags a member whose loss is not finite: states or weights that blew up
         # during this step count too, not only from the next step's forward pass on.
@@ -281,8 +344,9 @@ class PCNAlgorithm:
         if self.precision != "none":
             metrics["log_var"] = jnp.stack([jnp.mean(s) for s in log_var])
         if self.alignment:
-            metrics["bp_cosine"] = layer_cosines(learned.direction, bp_loss_and_gradients(mlp, x, y_hot,
-                                                                                          loss=self.loss)[1])
+            metrics["bp_cosine"] = layer_cosines(
+                learned.direction, bp_loss_and_gradients(mlp, x, y_hot, loss=self.loss)[1]
+            )
         return PCNCarry(new_mlp, learned.opt_state, step + 1, log_var, nudge_key), metrics
 
     def evaluate(
@@ -324,6 +388,9 @@ def layer_cosines(a: MLP, b: MLP) -> Float[Array, " L"]:
     """Per layer ``l``: the cosine between ``(W_l, b_l)`` of ``a`` and of ``b``, flattened."""
     out = []
     for wa, ba, wb, bb in zip(a.weights, a.biases, b.weights, b.biases, strict=True):
-        va, vb = jnp.concatenate([wa.ravel(), ba.ravel()]), jnp.concatenate([wb.ravel(), bb.ravel()])
+        va, vb = (
+            jnp.concatenate([wa.ravel(), ba.ravel()]),
+            jnp.concatenate([wb.ravel(), bb.ravel()]),
+        )
         out.append(jnp.dot(va, vb) / (jnp.linalg.norm(va) * jnp.linalg.norm(vb) + 1e-12))
     return jnp.stack(out)

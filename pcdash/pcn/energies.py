@@ -2,7 +2,7 @@
 
 With states ``h_0 … h_L`` and predictions ``μ_l = f_l(h_{l−1})``, per example
 
-    F = F_0 + Σ_{l=1}^{L} F_l,   F_0 = prior/2 ‖h_0 − θ_0‖²,   F_l = ½ Σ_i e^{−s_{l,i}} ε_{l,i}² + s_{l,i}
+    F = F_0 + Σ_l F_l,  F_0 = prior/2 ‖h_0 − θ_0‖²,  F_l = ½ Σ_i e^{−s_{l,i}} ε_{l,i}² + s_{l,i}
 
 with ``ε_l = h_l − μ_l``. ``F_0`` is the prior ``P(h_0) = N(θ_0, I / prior)`` of a generative
 model (zero for a discriminative one, whose ``h_0 = x`` is clamped); ``s_l`` are log-variances
@@ -27,7 +27,9 @@ from pcdash.pcn.network import MLP, predictions
 
 OUTPUT_ENERGIES = ("se", "ce")
 States = Sequence[Float[Array, "batch _"]]  # (h_0, h_1, …, h_L)
-LogVar = Sequence[Float[Array, " _"]]  # s_1 … s_L, each of shape (1,) (per layer) or (d_l,) (per neuron)
+LogVar = Sequence[
+    Float[Array, " _"]
+]  # s_1 … s_L, each of shape (1,) (per layer) or (d_l,) (per neuron)
 
 
 def squared_error(h: Float[Array, "batch d"], mu: Float[Array, "batch d"]) -> Float[Array, ""]:
@@ -100,10 +102,14 @@ def example_energies(
         mu_1: ``μ_1(h_0)`` if already computed (when ``h_0`` is clamped it never changes).
     """
     if loss not in OUTPUT_ENERGIES:
-        raise ValueError(f"unknown output energy {loss!r}; choose from {', '.join(OUTPUT_ENERGIES)}")
+        raise ValueError(
+            f"unknown output energy {loss!r}; choose from {', '.join(OUTPUT_ENERGIES)}"
+        )
     mus = predictions(mlp, states[0], states[1:-1], mu_1=mu_1, form=form)
     variances = log_var if log_var is not None else (None,) * len(mus)
-    energies = [_gaussian(h, mu, s) for h, mu, s in zip(states[1:-1], mus[:-1], variances[:-1], strict=True)]
+    energies = [
+        _gaussian(h, mu, s) for h, mu, s in zip(states[1:-1], mus[:-1], variances[:-1], strict=True)
+    ]
     if loss == "ce":
         energies.append(_categorical(states[-1], mus[-1]))
     else:
@@ -112,7 +118,10 @@ def example_energies(
 
 
 def prior_energy(
-    h0: Float[Array, "batch d_0"], *, prior: float = 0.0, prior_mean: Float[Array, " d_0"] | None = None
+    h0: Float[Array, "batch d_0"],
+    *,
+    prior: float = 0.0,
+    prior_mean: Float[Array, " d_0"] | None = None,
 ) -> Float[Array, " batch"]:
     """``F_0 = prior/2 ‖h_0 − θ_0‖²`` per example (``prior_mean`` None: ``θ_0 = 0``)."""
     centred = h0 if prior_mean is None else h0 - prior_mean

@@ -56,11 +56,16 @@ class GenerativeHyper(NamedTuple):
 
 
 def generative_hyper(
-    state_lr: float | Sequence[float], weight_lr: float | Sequence[float], n_images: int | Sequence[int] = 0
+    state_lr: float | Sequence[float],
+    weight_lr: float | Sequence[float],
+    n_images: int | Sequence[int] = 0,
 ) -> GenerativeHyper:
     """:class:`GenerativeHyper` of scalars or of per-member lists (broadcast to one length)."""
-    gamma, lr, n = np.broadcast_arrays(np.asarray(state_lr, np.float32), np.asarray(weight_lr, np.float32),
-                                       np.asarray(n_images, np.int32))  # fmt: skip
+    gamma, lr, n = np.broadcast_arrays(
+        np.asarray(state_lr, np.float32),
+        np.asarray(weight_lr, np.float32),
+        np.asarray(n_images, np.int32),
+    )
     return GenerativeHyper(gamma.copy(), lr.copy(), n.copy())
 
 
@@ -77,7 +82,9 @@ def free_energy(
     log_var = _output_log_var(mlp.num_layers, out_var)
 
     def energy_fn(states: States):
-        e = total_energy(mlp, states, prior=prior, prior_mean=prior_mean, form=form, log_var=log_var)
+        e = total_energy(
+            mlp, states, prior=prior, prior_mean=prior_mean, form=form, log_var=log_var
+        )
         return e, jnp.mean(e)
 
     return energy_fn
@@ -95,7 +102,7 @@ def _output_log_var(num_layers: int, out_var: float | Array):
     return (*([None] * (num_layers - 1)), s)
 
 
-def clamp_output(value: Float[Array, "batch d_L"], fixed: Bool[Array, "..."] | bool = True):
+def clamp_output(value: Float[Array, "batch d_L"], fixed: Bool[Array, ...] | bool = True):
     """A ``clamp`` for :func:`~pcdash.pcn.inference.relax`: entries of ``h_L`` where ``fixed``
     keep ``value`` (the clamped data, or the visible half of a masked image)."""
 
@@ -106,7 +113,11 @@ def clamp_output(value: Float[Array, "batch d_L"], fixed: Bool[Array, "..."] | b
 
 
 def generative_states(
-    mlp: MLP, h0: Float[Array, "batch d_0"], h_out: Float[Array, "batch d_L"] | None, *, form: str = "post"
+    mlp: MLP,
+    h0: Float[Array, "batch d_0"],
+    h_out: Float[Array, "batch d_L"] | None,
+    *,
+    form: str = "post",
 ) -> States:
     """``h_0`` given, hidden states by a forward pass (zero hidden errors), ``h_L = h_out`` (or
     ``μ_L`` when None)."""
@@ -121,49 +132,100 @@ def latent_start(mlp: MLP, n: int, prior_mean: PriorMean = None) -> Float[Array,
     return h0 if prior_mean is None else h0 + prior_mean
 
 
-def infer_latents(mlp: MLP, x: Float[Array, "batch d_L"], *, steps: int, state_lr, momentum: float = 0.9,
-                  prior: float = 0.0, prior_mean: PriorMean = None, out_var: float = 1.0, temperature=0.0,
-                  key: PRNGKeyArray | None = None, form: str = "post") -> States:  # fmt: skip
+def infer_latents(
+    mlp: MLP,
+    x: Float[Array, "batch d_L"],
+    *,
+    steps: int,
+    state_lr,
+    momentum: float = 0.9,
+    prior: float = 0.0,
+    prior_mean: PriorMean = None,
+    out_var: float = 1.0,
+    temperature=0.0,
+    key: PRNGKeyArray | None = None,
+    form: str = "post",
+) -> States:
     """Clamp ``h_L = x`` and relax every other state from ``h_0 = θ_0`` and a forward pass
     (Appendix C.1; with ``temperature > 0`` and a ``key``, the noisy MCPC dynamics of C.2)."""
     h0 = latent_start(mlp, x.shape[0], prior_mean).astype(x.dtype)
     opt = state_optimizer(state_lr, momentum=momentum, temperature=temperature, key=key)
     energy_fn = free_energy(mlp, prior=prior, prior_mean=prior_mean, out_var=out_var, form=form)
-    states, _, _ = relax(energy_fn, generative_states(mlp, h0, x, form=form), optimizer=opt, steps=steps,
-                         clamp=clamp_output(x))  # fmt: skip
+    states, _, _ = relax(
+        energy_fn,
+        generative_states(mlp, h0, x, form=form),
+        optimizer=opt,
+        steps=steps,
+        clamp=clamp_output(x),
+    )
     return states
 
 
-def decode(mlp: MLP, h0: Float[Array, "batch d_0"], *, form: str = "post") -> Float[Array, "batch d_L"]:
+def decode(
+    mlp: MLP, h0: Float[Array, "batch d_0"], *, form: str = "post"
+) -> Float[Array, "batch d_L"]:
     """``μ_L(μ_{L−1}(… μ_1(h_0)))``: the top-down pass from the latent alone, nothing clamped
     (PCX paper §4: "a reconstructed ȳ = h_L by performing a forward pass with h_0 = x̄")."""
     return forward_pass(mlp, h0, form=form)[-1]
 
 
-def reconstruct(mlp: MLP, x: Float[Array, "batch d_L"], *, steps: int, state_lr, momentum: float = 0.9,
-                prior: float = 0.0, prior_mean: PriorMean = None, out_var: float = 1.0,
-                form: str = "post") -> Float[Array, "batch d_L"]:  # fmt: skip
+def reconstruct(
+    mlp: MLP,
+    x: Float[Array, "batch d_L"],
+    *,
+    steps: int,
+    state_lr,
+    momentum: float = 0.9,
+    prior: float = 0.0,
+    prior_mean: PriorMean = None,
+    out_var: float = 1.0,
+    form: str = "post",
+) -> Float[Array, "batch d_L"]:
     """The PC autoencoder's output: infer ``h_0`` with ``x`` clamped (every other state relaxed),
     then :func:`decode` it. Only the latent carries information about ``x`` to the output, so
     the reconstruction is limited by the bottleneck ``d_0`` exactly as a BP autoencoder's is."""
-    states = infer_latents(mlp, x, steps=steps, state_lr=state_lr, momentum=momentum, prior=prior,
-                           prior_mean=prior_mean, out_var=out_var, form=form)  # fmt: skip
+    states = infer_latents(
+        mlp,
+        x,
+        steps=steps,
+        state_lr=state_lr,
+        momentum=momentum,
+        prior=prior,
+        prior_mean=prior_mean,
+        out_var=out_var,
+        form=form,
+    )
     return decode(mlp, states[0], form=form)
 
 
-def sample(mlp: MLP, prior_mean, key: PRNGKeyArray, n: int, *, steps: int, state_lr, temperature, out_var,
-           momentum: float = 0.0, form: str = "pre") -> Float[Array, "n d_L"]:  # fmt: skip
+def sample(
+    mlp: MLP,
+    prior_mean,
+    key: PRNGKeyArray,
+    n: int,
+    *,
+    steps: int,
+    state_lr,
+    temperature,
+    out_var,
+    momentum: float = 0.0,
+    form: str = "pre",
+) -> Float[Array, "n d_L"]:
     """Unconditional MCPC samples: every state free, ``h_0 ~ N(θ_0, I)`` (the learned prior), a
     forward pass for the rest, then ``steps`` Langevin steps on ``F``; returns ``h_L``."""
     k1, k2 = jax.random.split(key)
     h0 = prior_mean + jax.random.normal(k1, (n, mlp.sizes[0]))
     opt = state_optimizer(state_lr, momentum=momentum, temperature=temperature, key=k2)
     energy_fn = free_energy(mlp, prior=1.0, prior_mean=prior_mean, out_var=out_var, form=form)
-    states, _, _ = relax(energy_fn, generative_states(mlp, h0, None, form=form), optimizer=opt, steps=steps)
+    states, _, _ = relax(
+        energy_fn, generative_states(mlp, h0, None, form=form), optimizer=opt, steps=steps
+    )
     return states[-1]
 
 
-def recall(mlp: MLP, x_corrupt, fixed, *, steps: int, state_lr, momentum: float = 0.9, settle: int = 0) -> Array:
+def recall(
+    mlp: MLP, x_corrupt, fixed, *, steps: int, state_lr, momentum: float = 0.9, settle: int = 0
+) -> Array:
     """Associative recall: relax every state from ``h_0 = 0``, a forward pass and
     ``h_L = x_corrupt``; entries of ``h_L`` where ``fixed`` keep their value. Returns the recalled
     ``h_L``.
@@ -176,8 +238,12 @@ def recall(mlp: MLP, x_corrupt, fixed, *, steps: int, state_lr, momentum: float 
     energy_fn = free_energy(mlp)
     opt = state_optimizer(state_lr, momentum=momentum)
     if settle > 0:
-        states, _, _ = relax(energy_fn, states, optimizer=opt, steps=settle, clamp=clamp_output(x_corrupt))
-    states, _, _ = relax(energy_fn, states, optimizer=opt, steps=steps, clamp=clamp_output(x_corrupt, fixed))
+        states, _, _ = relax(
+            energy_fn, states, optimizer=opt, steps=settle, clamp=clamp_output(x_corrupt)
+        )
+    states, _, _ = relax(
+        energy_fn, states, optimizer=opt, steps=steps, clamp=clamp_output(x_corrupt, fixed)
+    )
     return states[-1]
 
 
@@ -237,22 +303,37 @@ class GenerativePCN:
             return jnp.ones(y.shape, jnp.float32)
         return (y < hp.n_images).astype(jnp.float32)
 
-    def energy(self, params: tuple[MLP, Array], states: States, w: Float[Array, " batch"]) -> Float[Array, ""]:
+    def energy(
+        self, params: tuple[MLP, Array], states: States, w: Float[Array, " batch"]
+    ) -> Float[Array, ""]:
         """The weighted batch mean of ``F`` at fixed ``states``: what the weight step descends."""
         mlp, prior_mean = params
         if not self.learn_prior_mean:
             prior_mean = jax.lax.stop_gradient(prior_mean)
-        e, _ = free_energy(mlp, prior=self.prior, prior_mean=prior_mean, out_var=self.out_var, form=self.form)(states)
+        e, _ = free_energy(
+            mlp, prior=self.prior, prior_mean=prior_mean, out_var=self.out_var, form=self.form
+        )(states)
         return jnp.sum(w * e) / jnp.maximum(jnp.sum(w), 1.0)
 
-    def train_step(self, carry: GenCarry, hp: GenerativeHyper, x, y: Int[Array, " batch"], key: PRNGKeyArray):
+    def train_step(
+        self, carry: GenCarry, hp: GenerativeHyper, x, y: Int[Array, " batch"], key: PRNGKeyArray
+    ):
         mlp, prior_mean, opt_state = carry
         x = x.reshape(x.shape[0], -1)
         noisy = self.temperature > 0
-        states = infer_latents(mlp, x, steps=self.inference_steps, state_lr=hp.state_lr,
-                               momentum=self.state_momentum, prior=self.prior, prior_mean=prior_mean,
-                               out_var=self.out_var, temperature=self.temperature, key=key if noisy else None,
-                               form=self.form)  # fmt: skip
+        states = infer_latents(
+            mlp,
+            x,
+            steps=self.inference_steps,
+            state_lr=hp.state_lr,
+            momentum=self.state_momentum,
+            prior=self.prior,
+            prior_mean=prior_mean,
+            out_var=self.out_var,
+            temperature=self.temperature,
+            key=key if noisy else None,
+            form=self.form,
+        )
         states = jax.lax.stop_gradient(states)
         w = self._weights(hp, y)
         params = (mlp, prior_mean)
@@ -262,14 +343,24 @@ class GenerativePCN:
         recon = decode(mlp, states[0], form=self.form)
         mse = jnp.sum(w * jnp.mean(jnp.square(recon - x), axis=-1)) / jnp.maximum(jnp.sum(w), 1.0)
         finite = all_finite(energy, (new_mlp, new_prior_mean))
-        return (GenCarry(new_mlp, new_prior_mean, opt_state),
-                {"loss": jnp.where(finite, mse, jnp.nan), "energy": energy})  # fmt: skip
+        return (
+            GenCarry(new_mlp, new_prior_mean, opt_state),
+            {"loss": jnp.where(finite, mse, jnp.nan), "energy": energy},
+        )
 
     def evaluate(self, carry: GenCarry, hp: GenerativeHyper, x, y):
         x = x.reshape(x.shape[0], -1)
-        recon = reconstruct(carry.mlp, x, steps=self.eval_steps, state_lr=hp.state_lr,
-                            momentum=self.state_momentum, prior=self.prior, prior_mean=carry.prior_mean,
-                            out_var=self.out_var, form=self.form)  # fmt: skip
+        recon = reconstruct(
+            carry.mlp,
+            x,
+            steps=self.eval_steps,
+            state_lr=hp.state_lr,
+            momentum=self.state_momentum,
+            prior=self.prior,
+            prior_mean=carry.prior_mean,
+            out_var=self.out_var,
+            form=self.form,
+        )
         return {"mse": jnp.mean(jnp.square(recon - x), axis=-1)}
 
 
@@ -323,4 +414,6 @@ class BPAutoencoder:
 
     def evaluate(self, carry: AECarry, hp: GenerativeHyper, x, y):
         x = x.reshape(x.shape[0], -1)
-        return {"mse": jnp.mean(jnp.square(self._recon(carry.encoder, carry.decoder, x) - x), axis=-1)}
+        return {
+            "mse": jnp.mean(jnp.square(self._recon(carry.encoder, carry.decoder, x) - x), axis=-1)
+        }

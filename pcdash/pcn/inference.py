@@ -113,7 +113,14 @@ def relax_to_convergence(
         h_new, s_new, e = step(h, s)
         done = (t > 0) & jnp.all(jnp.abs(e - prev) <= tol * jnp.abs(prev))
         keep = lambda old, new: jax.tree_util.tree_map(lambda a, b: jnp.where(done, a, b), old, new)  # noqa: E731
-        return t + jnp.where(done, 0, 1), keep(h, h_new), keep(s, s_new), trace.at[t].set(e), e, done
+        return (
+            t + jnp.where(done, 0, 1),
+            keep(h, h_new),
+            keep(s, s_new),
+            trace.at[t].set(e),
+            e,
+            done,
+        )
 
     trace0 = jnp.zeros((max_steps + 1, n_layers), jnp.float32)
     init = (jnp.int32(0), states, optimizer.init(states), trace0, trace0[0], jnp.bool_(False))
@@ -165,7 +172,8 @@ def inference(
 ) -> tuple[Hidden, Float[Array, "steps_plus_1 L"]]:
     """``T`` steps of the state optimiser on the hidden states, from forward initialisation.
 
-    ``h^{(t+1)} = h^{(t)} + opt(∇_h F^{(n)}(h^{(t)}))`` with ``h_0 = x`` and ``h_L = target`` clamped.
+    ``h^{(t+1)} = h^{(t)} + opt(∇_h F^{(n)}(h^{(t)}))`` with ``h_0 = x`` and ``h_L = target``
+    clamped.
 
     Args:
         mlp: the weights θ (fixed during inference).
@@ -206,7 +214,9 @@ def converged_inference(
     weights move). Arguments as :func:`inference`; also returns the state updates taken."""
     energy_fn = clamped_energy(mlp, x, target, loss=loss, log_var=log_var)
     opt = state_optimizer(state_lr, name=optimizer, momentum=momentum)
-    return relax_to_convergence(energy_fn, forward_init(mlp, x), optimizer=opt, max_steps=max_steps, tol=tol)
+    return relax_to_convergence(
+        energy_fn, forward_init(mlp, x), optimizer=opt, max_steps=max_steps, tol=tol
+    )
 
 
 def relax_steps(

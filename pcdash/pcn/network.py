@@ -33,8 +33,13 @@ ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
     "tanh": jnp.tanh,
     "hard_tanh": jax.nn.hard_tanh,
 }
-ACTIVATION_NAMES: dict[str, str] = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "gelu": "GELU", "tanh": "Tanh",
-                                    "hard_tanh": "HardTanh"}  # fmt: skip
+ACTIVATION_NAMES: dict[str, str] = {
+    "relu": "ReLU",
+    "leaky_relu": "LeakyReLU",
+    "gelu": "GELU",
+    "tanh": "Tanh",
+    "hard_tanh": "HardTanh",
+}
 OUTPUT_ACTIVATION = "identity"  # μ_L = W_L h_{L−1} + b_L, as in PCX (see the module doc)
 FORMS = ("post", "pre")  # the layer forms of layer_prediction
 

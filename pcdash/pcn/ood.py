@@ -53,23 +53,52 @@ def _scores(mlp: MLP, x, state_lr, *, steps: int, momentum: float):
     target = jax.nn.one_hot(jnp.argmax(logits, axis=-1), logits.shape[-1])
     energy_fn = clamped_energy(mlp, x, target, loss="ce")
     start = forward_init(mlp, x)
-    hidden, _, _ = relax(energy_fn, start, optimizer=state_optimizer(state_lr, momentum=momentum), steps=steps)
-    return energy_fn(start)[0], energy_fn(hidden)[0], jnp.max(jax.nn.softmax(logits, axis=-1), axis=-1)
+    hidden, _, _ = relax(
+        energy_fn, start, optimizer=state_optimizer(state_lr, momentum=momentum), steps=steps
+    )
+    return (
+        energy_fn(start)[0],
+        energy_fn(hidden)[0],
+        jnp.max(jax.nn.softmax(logits, axis=-1), axis=-1),
+    )
 
 
-def score_frame(mlp: MLP, x_id: np.ndarray, x_ood: np.ndarray, *, steps: int, state_lr: float,
-                momentum: float = 0.9) -> pd.DataFrame:
-    """One row per example: ``set`` (ID/OOD), ``energy_before``, ``energy_after``, ``max_softmax``."""
+def score_frame(
+    mlp: MLP,
+    x_id: np.ndarray,
+    x_ood: np.ndarray,
+    *,
+    steps: int,
+    state_lr: float,
+    momentum: float = 0.9,
+) -> pd.DataFrame:
+    """One row per example: ``set`` (ID/OOD), ``energy_before``, ``energy_after`` and
+    ``max_softmax``."""
     frames = []
     for name, x in (("ID", x_id), ("OOD", x_ood)):
-        b, a, s = _scores(mlp, jnp.asarray(x.reshape(len(x), -1)), np.float32(state_lr), steps=steps,
-                          momentum=float(momentum))
-        frames.append(pd.DataFrame({"set": name, "energy_before": np.asarray(b), "energy_after": np.asarray(a),
-                                    "max_softmax": np.asarray(s)}))
+        b, a, s = _scores(
+            mlp,
+            jnp.asarray(x.reshape(len(x), -1)),
+            np.float32(state_lr),
+            steps=steps,
+            momentum=float(momentum),
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "set": name,
+                    "energy_before": np.asarray(b),
+                    "energy_after": np.asarray(a),
+                    "max_softmax": np.asarray(s),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
-def roc_table(scores: pd.DataFrame, least_confident: float | None = None) -> tuple[pd.DataFrame, dict[str, float]]:
+def roc_table(
+    scores: pd.DataFrame, least_confident: float | None = None
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """ROC curves (``score``, ``fpr``, ``tpr``) and AUROC per score, OOD as the positive class
     (energies count high as OOD, the max softmax low).
 
@@ -92,11 +121,19 @@ def roc_table(scores: pd.DataFrame, least_confident: float | None = None) -> tup
         fpr, tpr, _ = roc_curve(is_ood[ok], s[ok])
         auroc[score] = float(roc_auc_score(is_ood[ok], s[ok]))
         rows.append(pd.DataFrame({"score": score, "fpr": fpr, "tpr": tpr}))
-    return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["score", "fpr", "tpr"])), auroc
+    return (
+        pd.concat(rows, ignore_index=True)
+        if rows
+        else pd.DataFrame(columns=["score", "fpr", "tpr"])
+    ), auroc
 
 
 def nll_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Per set: the negative log-likelihood ``mean F = −mean ln p(x, y; θ)`` (nats per example,
     Eq. 7) before and after inference, and the mean max softmax."""
-    return (scores.groupby("set", sort=False)[list(SCORES)].mean()
-            .rename(columns={"energy_before": "nll_before", "energy_after": "nll_after"}).reset_index())
+    return (
+        scores.groupby("set", sort=False)[list(SCORES)]
+        .mean()
+        .rename(columns={"energy_before": "nll_before", "energy_after": "nll_after"})
+        .reset_index()
+    )

@@ -79,7 +79,9 @@ def state_optimizer(
             raise ValueError("Langevin noise goes with the SGD state optimiser")
         return optax.adam(state_lr)
     if name != "sgd":
-        raise ValueError(f"unknown state optimizer {name!r}; choose from {', '.join(STATE_OPTIMIZERS)}")
+        raise ValueError(
+            f"unknown state optimizer {name!r}; choose from {', '.join(STATE_OPTIMIZERS)}"
+        )
     if key is None:
         return optax.sgd(state_lr, momentum=momentum if momentum > 0 else None)
     return optax.chain(

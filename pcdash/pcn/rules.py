@@ -52,9 +52,12 @@ class Rule:
     gradient: str
 
     def __post_init__(self) -> None:
-        for what, value, allowed in (("output energy", self.loss, ("se", "ce")), ("target", self.target, TARGETS),
-                                     ("schedule", self.schedule, SCHEDULES),
-                                     ("gradient source", self.gradient, GRADIENTS)):  # fmt: skip
+        for what, value, allowed in (
+            ("output energy", self.loss, ("se", "ce")),
+            ("target", self.target, TARGETS),
+            ("schedule", self.schedule, SCHEDULES),
+            ("gradient source", self.gradient, GRADIENTS),
+        ):
             if value not in allowed:
                 raise ValueError(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
 
@@ -123,20 +126,32 @@ def centred_nudge(ctx, logits, y, epoch, key) -> tuple[Array, Array]:
         sign = jnp.where(epoch % 2 == 0, 1.0, -1.0).astype(jnp.float32)
     else:
         if key is None:
-            raise ValueError("centred nudging with the random schedule needs the member's nudge_key")
-        sign = jnp.where(jax.random.bernoulli(jax.random.fold_in(key, epoch)), 1.0, -1.0).astype(jnp.float32)
+            raise ValueError(
+                "centred nudging with the random schedule needs the member's nudge_key"
+            )
+        sign = jnp.where(jax.random.bernoulli(jax.random.fold_in(key, epoch)), 1.0, -1.0).astype(
+            jnp.float32
+        )
     return nudged_target(logits, y, sign * beta(ctx, epoch)), sign
 
 
-TargetFn = Callable[[Context, Array, Array, Int[Array, ""], PRNGKeyArray | None], tuple[Array, Array]]
-TARGETS: dict[str, TargetFn] = {"clamp": clamp, "nudge+": positive_nudge, "nudge-": negative_nudge,
-                                "centred": centred_nudge}  # fmt: skip
+TargetFn = Callable[
+    [Context, Array, Array, Int[Array, ""], PRNGKeyArray | None], tuple[Array, Array]
+]
+TARGETS: dict[str, TargetFn] = {
+    "clamp": clamp,
+    "nudge+": positive_nudge,
+    "nudge-": negative_nudge,
+    "centred": centred_nudge,
+}
 
 
 # --------------------------------------------------------------------------- weight updates
 
 
-def pc_gradients(ctx: Context, params: Params, x, hidden, target) -> tuple[tuple[MLP, LogVar], Array]:
+def pc_gradients(
+    ctx: Context, params: Params, x, hidden, target
+) -> tuple[tuple[MLP, LogVar], Array]:
     """``(∇_θ F, ∇_s F)`` at the given states and the per-layer energies (zeros for ``s``
     without trainable precision)."""
     mlp, log_var = params
@@ -161,11 +176,21 @@ def after_inference(ctx: Context, params: Params, opt_state, x, target, sign) ->
     mlp = params[0]
     energy_fn = clamped_energy(mlp, x, target, loss=ctx.loss, log_var=ctx.log_var(params))
     if ctx.tol > 0:
-        hidden, trace, used = relax_to_convergence(energy_fn, forward_init(mlp, x), optimizer=ctx.state_optimizer,
-                                                   max_steps=ctx.steps, tol=ctx.tol)  # fmt: skip
+        hidden, trace, used = relax_to_convergence(
+            energy_fn,
+            forward_init(mlp, x),
+            optimizer=ctx.state_optimizer,
+            max_steps=ctx.steps,
+            tol=ctx.tol,
+        )
     else:
-        hidden, _, trace = relax(energy_fn, forward_init(mlp, x), optimizer=ctx.state_optimizer, steps=ctx.steps)
-        trace, used = jnp.concatenate([trace, energy_fn(hidden)[1][None, :]], axis=0), jnp.int32(ctx.steps)
+        hidden, _, trace = relax(
+            energy_fn, forward_init(mlp, x), optimizer=ctx.state_optimizer, steps=ctx.steps
+        )
+        trace, used = (
+            jnp.concatenate([trace, energy_fn(hidden)[1][None, :]], axis=0),
+            jnp.int32(ctx.steps),
+        )
     grads, energies = pc_gradients(ctx, params, x, hidden, target)
     grads = _scaled(grads, sign)
     params, opt_state = _apply(ctx, params, opt_state, grads)
@@ -181,8 +206,9 @@ def every_k_steps(ctx: Context, params: Params, opt_state, x, target, sign) -> L
     def piece(c, _):
         params, opt_state, hidden, sstate, total = c
         energy_fn = clamped_energy(params[0], x, target, loss=ctx.loss, log_var=ctx.log_var(params))
-        hidden, sstate, tr = relax(energy_fn, hidden, optimizer=ctx.state_optimizer, steps=ctx.every,
-                                   opt_state=sstate)  # fmt: skip
+        hidden, sstate, tr = relax(
+            energy_fn, hidden, optimizer=ctx.state_optimizer, steps=ctx.every, opt_state=sstate
+        )
         grads, energies = pc_gradients(ctx, params, x, hidden, target)
         grads = _scaled(grads, sign)
         params, opt_state = _apply(ctx, params, opt_state, grads)
@@ -191,7 +217,9 @@ def every_k_steps(ctx: Context, params: Params, opt_state, x, target, sign) -> L
 
     zero = jax.tree_util.tree_map(jnp.zeros_like, params[0])
     init = (params, opt_state, hidden0, ctx.state_optimizer.init(hidden0), zero)
-    (params, opt_state, _, _, total), (trs, energies) = jax.lax.scan(piece, init, None, length=ctx.steps // ctx.every)
+    (params, opt_state, _, _, total), (trs, energies) = jax.lax.scan(
+        piece, init, None, length=ctx.steps // ctx.every
+    )
     trace = jnp.concatenate([trs.reshape(-1, trs.shape[-1]), energies[-1:]], axis=0)
     return Learned(params, opt_state, trace, energies[-1], total, jnp.int32(ctx.steps))
 
@@ -199,7 +227,8 @@ def every_k_steps(ctx: Context, params: Params, opt_state, x, target, sign) -> L
 def every_step(ctx: Context, params: Params, opt_state, x, target, sign) -> Learned:
     """Incremental PC: ``T`` steps, each updating the states and the weights from the same
     ``(h^{(t)}, θ^{(t)})`` — one gradient of ``F`` for both:
-    ``h^{(t+1)} = h^{(t)} − γ ∇_h F(h^{(t)}, θ^{(t)})``, ``θ^{(t+1)} = θ^{(t)} − η ∇_θ F(h^{(t)}, θ^{(t)})``
+    ``h^{(t+1)} = h^{(t)} − γ ∇_h F(h^{(t)}, θ^{(t)})`` and
+    ``θ^{(t+1)} = θ^{(t)} − η ∇_θ F(h^{(t)}, θ^{(t)})``
     (through their optimisers)."""
     hidden0 = forward_init(params[0], x)
 
@@ -209,8 +238,12 @@ def every_step(ctx: Context, params: Params, opt_state, x, target, sign) -> Lear
 
     def one(c, _):
         params, opt_state, h, sstate, total = c
-        (_, e), (g_params, g_h) = jax.value_and_grad(energies_at, argnums=(0, 1), has_aux=True)(params, h)
-        g_h = jax.tree_util.tree_map(lambda g: x.shape[0] * g, g_h)  # each example's own ∂F^{(n)}/∂h
+        (_, e), (g_params, g_h) = jax.value_and_grad(energies_at, argnums=(0, 1), has_aux=True)(
+            params, h
+        )
+        g_h = jax.tree_util.tree_map(
+            lambda g: x.shape[0] * g, g_h
+        )  # each example's own ∂F^{(n)}/∂h
         g_params = _scaled(g_params, sign)
         h_updates, sstate = ctx.state_optimizer.update(g_h, sstate, h)
         total = jax.tree_util.tree_map(jnp.add, total, g_params[0])
@@ -221,12 +254,22 @@ def every_step(ctx: Context, params: Params, opt_state, x, target, sign) -> Lear
     init = (params, opt_state, hidden0, ctx.state_optimizer.init(hidden0), zero)
     (params, opt_state, hidden, _, total), trace = jax.lax.scan(one, init, None, length=ctx.steps)
     final = energies_at(params, hidden)[1]
-    return Learned(params, opt_state, jnp.concatenate([trace, final[None, :]], axis=0), final, total,
-                   jnp.int32(ctx.steps))  # fmt: skip
+    return Learned(
+        params,
+        opt_state,
+        jnp.concatenate([trace, final[None, :]], axis=0),
+        final,
+        total,
+        jnp.int32(ctx.steps),
+    )
 
 
 ScheduleFn = Callable[[Context, Params, optax.OptState, Array, Array, Array], Learned]
-SCHEDULES: dict[str, ScheduleFn] = {"after_T": after_inference, "every_k": every_k_steps, "every_step": every_step}
+SCHEDULES: dict[str, ScheduleFn] = {
+    "after_T": after_inference,
+    "every_k": every_k_steps,
+    "every_step": every_step,
+}
 
 
 # --------------------------------------------------------------------------- gradient sources
@@ -243,7 +286,9 @@ def bp_step(ctx: Context, schedule: str, params: Params, opt_state, x, target, s
     mlp, log_var = params
     _, grads = bp_loss_and_gradients(mlp, x, target, loss=ctx.loss)
     energies = layer_energies(mlp, x, forward_pass(mlp, x)[:-1], target, loss=ctx.loss)
-    new, opt_state = _apply(ctx, params, opt_state, (grads, jax.tree_util.tree_map(jnp.zeros_like, log_var)))
+    new, opt_state = _apply(
+        ctx, params, opt_state, (grads, jax.tree_util.tree_map(jnp.zeros_like, log_var))
+    )
     trace = jnp.broadcast_to(energies[None, :], (ctx.steps + 1, energies.shape[0]))
     return Learned(new, opt_state, trace, energies, grads, jnp.int32(0))
 

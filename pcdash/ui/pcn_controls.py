@@ -1,4 +1,4 @@
-"""The PCN sidebar (bound to the URL) and PCN jobs, shared by the predictive-coding pages."""
+"""The PCN sidebar (bound to the URL), shared by the predictive-coding pages."""
 
 from __future__ import annotations
 
@@ -7,31 +7,27 @@ from typing import Any
 
 import streamlit as st
 
-from pcdash.backends import backend_from_env
 from pcdash.data import DATASETS, describe
 from pcdash.errors import PcdashError
+from pcdash.experiments.pcn_config import PCNConfig
 from pcdash.parsing import parse_float_list, parse_int_list
-from pcdash.pcn import (
-    ACTIVATIONS,
-    ALGORITHMS,
-    STATE_OPTIMIZERS,
-    PCNConfig,
-    load_pcn_output,
-    run_pcn_sweep,
-    save_pcn_output,
-)
+from pcdash.pcn import ACTIVATIONS, ALGORITHMS, STATE_OPTIMIZERS
 from pcdash.pcn.network import ACTIVATION_NAMES
-from pcdash.pcn.saving import load_comparison, save_comparison
 from pcdash.ui import state
-from pcdash.ui.jobs import Job
-from pcdash.ui.widgets import cost_summary, dataset_label, job_manager, saved_job
+from pcdash.ui.state import cost_summary, dataset_label
 
 PCN_DATASETS = tuple(d for d in DATASETS if d != "cifar10")
-PAGE_DEFAULT = PCNConfig(optimizers=("adamw", "sgd"), state_lrs=(0.003, 0.01, 0.03, 0.1, 0.3), seeds=2, epochs=5)
+PAGE_DEFAULT = PCNConfig(
+    optimizers=("adamw", "sgd"), state_lrs=(0.003, 0.01, 0.03, 0.1, 0.3), seeds=2, epochs=5
+)
 
 
-def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...] = ALGORITHMS,
-                paper_lrs: Callable[[str], tuple[float, str]] | None = None) -> PCNConfig | None:
+def pcn_sidebar(
+    default: PCNConfig = PAGE_DEFAULT,
+    *,
+    algorithms: tuple[str, ...] = ALGORITHMS,
+    paper_lrs: Callable[[str], tuple[float, str]] | None = None,
+) -> PCNConfig | None:
     """The shared PCN controls; a valid config, or None after showing what is wrong.
 
     ``paper_lrs(dataset) -> (rate, paper's dataset)``: offer a paper's weight learning rate for
@@ -39,37 +35,107 @@ def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...
     sb = st.sidebar
     sb.header("PCN sweep")
     v: dict[str, Any] = {}
-    v["pdata"] = state.select("Dataset", "pdata", PCN_DATASETS, default.dataset, format_func=dataset_label, container=sb)
-    v["alg"] = state.select("Algorithm", "alg", algorithms, default.algorithm, container=sb,
-                            help="PC with squared-error or cross-entropy output energy, or backprop on the same MLP")
-    v["gammas"] = state.text("State learning rates γ", "gammas", ",".join(f"{g:g}" for g in default.state_lrs),
-                             help="comma-separated, each > 0; all γ train as one program", container=sb)
-    v["wopt"] = state.select("Weight optimiser", "wopt", ("adamw,sgd", "adamw", "sgd"), ",".join(default.optimizers),
-                             container=sb, help="both: SGD and AdamW members side by side (Fig. 6c)")
-    v["widths"] = state.text("Widths", "widths", ",".join(map(str, default.widths)),
-                             help="comma-separated; each width is its own compiled program", container=sb)
-    v["pseeds"] = state.number("Seeds", "pseeds", default.seeds, min_value=1, max_value=10, container=sb)
-    v["pepochs"] = state.number("Epochs", "pepochs", default.epochs, min_value=1, max_value=200, container=sb)
+    v["pdata"] = state.select(
+        "Dataset", "pdata", PCN_DATASETS, default.dataset, format_func=dataset_label, container=sb
+    )
+    v["alg"] = state.select(
+        "Algorithm",
+        "alg",
+        algorithms,
+        default.algorithm,
+        container=sb,
+        help="PC with squared-error or cross-entropy output energy, or backprop on the same MLP",
+    )
+    v["gammas"] = state.text(
+        "State learning rates γ",
+        "gammas",
+        ",".join(f"{g:g}" for g in default.state_lrs),
+        help="comma-separated, each > 0; all γ train as one program",
+        container=sb,
+    )
+    v["wopt"] = state.select(
+        "Weight optimiser",
+        "wopt",
+        ("adamw,sgd", "adamw", "sgd"),
+        ",".join(default.optimizers),
+        container=sb,
+        help="both: SGD and AdamW members side by side (Fig. 6c)",
+    )
+    v["widths"] = state.text(
+        "Widths",
+        "widths",
+        ",".join(map(str, default.widths)),
+        help="comma-separated; each width is its own compiled program",
+        container=sb,
+    )
+    v["pseeds"] = state.number(
+        "Seeds", "pseeds", default.seeds, min_value=1, max_value=10, container=sb
+    )
+    v["pepochs"] = state.number(
+        "Epochs", "pepochs", default.epochs, min_value=1, max_value=200, container=sb
+    )
     with sb.expander("Network and inference"):
-        v["depth"] = state.number("Hidden layers", "depth", default.depth, min_value=1, max_value=8, container=st)
-        v["act"] = state.select("Activation", "act", tuple(ACTIVATIONS), default.activation, container=st,
-                                format_func=lambda a: ACTIVATION_NAMES.get(a, a))
-        v["T"] = state.number("Inference steps T", "T", default.inference_steps, min_value=1, max_value=200, container=st)
-        v["sopt"] = state.select("State optimiser", "sopt", STATE_OPTIMIZERS, default.state_optimizer, container=st,
-                                 help="SGD (with the momentum below) or Adam on the states h")
-        v["smom"] = state.number("State momentum", "smom", default.state_momentum, min_value=0.0, max_value=0.99,
-                                 fmt_str="%.2g", step=0.1, container=st,
-                                 help="momentum of the SGD state optimiser (PCX §5.1: none)")
+        v["depth"] = state.number(
+            "Hidden layers", "depth", default.depth, min_value=1, max_value=8, container=st
+        )
+        v["act"] = state.select(
+            "Activation",
+            "act",
+            tuple(ACTIVATIONS),
+            default.activation,
+            container=st,
+            format_func=lambda a: ACTIVATION_NAMES.get(a, a),
+        )
+        v["T"] = state.number(
+            "Inference steps T",
+            "T",
+            default.inference_steps,
+            min_value=1,
+            max_value=200,
+            container=st,
+        )
+        v["sopt"] = state.select(
+            "State optimiser",
+            "sopt",
+            STATE_OPTIMIZERS,
+            default.state_optimizer,
+            container=st,
+            help="SGD (with the momentum below) or Adam on the states h",
+        )
+        v["smom"] = state.number(
+            "State momentum",
+            "smom",
+            default.state_momentum,
+            min_value=0.0,
+            max_value=0.99,
+            fmt_str="%.2g",
+            step=0.1,
+            container=st,
+            help="momentum of the SGD state optimiser (PCX §5.1: none)",
+        )
         lrs = _weight_lr_controls(default, v, paper_lrs)
-        v["pbatch"] = state.number("Batch size", "pbatch", default.batch_size, min_value=1, max_value=4096, container=st)
+        v["pbatch"] = state.number(
+            "Batch size", "pbatch", default.batch_size, min_value=1, max_value=4096, container=st
+        )
     state.sync_url(v)
     state.report_bad_url_values()
     try:
         config = PCNConfig(
-            dataset=v["pdata"], algorithm=v["alg"], widths=parse_int_list(v["widths"], "widths"),
-            depth=int(v["depth"]), activation=v["act"], state_lrs=parse_float_list(v["gammas"], "state learning rates γ"),
-            optimizers=tuple(v["wopt"].split(",")), inference_steps=int(v["T"]), state_optimizer=v["sopt"],
-            state_momentum=float(v["smom"]), weight_lr=lrs["adamw"], weight_lrs=lrs, batch_size=int(v["pbatch"]), epochs=int(v["pepochs"]), seeds=int(v["pseeds"]),
+            dataset=v["pdata"],
+            algorithm=v["alg"],
+            widths=parse_int_list(v["widths"], "widths"),
+            depth=int(v["depth"]),
+            activation=v["act"],
+            state_lrs=parse_float_list(v["gammas"], "state learning rates γ"),
+            optimizers=tuple(v["wopt"].split(",")),
+            inference_steps=int(v["T"]),
+            state_optimizer=v["sopt"],
+            state_momentum=float(v["smom"]),
+            weight_lr=lrs["adamw"],
+            weight_lrs=lrs,
+            batch_size=int(v["pbatch"]),
+            epochs=int(v["pepochs"]),
+            seeds=int(v["pseeds"]),
         ).validate()
     except PcdashError as err:
         state.error(err, sb)
@@ -80,61 +146,42 @@ def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...
     return config
 
 
-def _weight_lr_controls(default: PCNConfig, v: dict[str, Any],
-                        paper_lrs: Callable[[str], tuple[float, str]] | None) -> dict[str, float]:
+def _weight_lr_controls(
+    default: PCNConfig, v: dict[str, Any], paper_lrs: Callable[[str], tuple[float, str]] | None
+) -> dict[str, float]:
     """One weight learning rate per weight optimiser (``wlr``: AdamW, ``wlr_sgd``: SGD), or the
     paper's rate for the dataset when ``paper_lrs`` is given and its toggle is on."""
     if paper_lrs is not None:
-        v["plr"] = state.toggle("Paper's weight learning rates", "plr", True, container=st,
-                                help="PCX App. D.2: one rate per dataset for SGD and AdamW")
+        v["plr"] = state.toggle(
+            "Paper's weight learning rates",
+            "plr",
+            True,
+            container=st,
+            help="PCX App. D.2: one rate per dataset for SGD and AdamW",
+        )
         if v["plr"]:
             rate, source = paper_lrs(v["pdata"])
             where = "" if source == v["pdata"] else f", its value for {dataset_label(source)}"
             st.caption(f"AdamW and SGD: {rate:g} (PCX App. D.2{where})")
             return {"adamw": rate, "sgd": rate}
-    v["wlr"] = state.number("AdamW learning rate", "wlr", default.lr_for("adamw"), min_value=1e-6, max_value=1.0,
-                            fmt_str="%.4g", step=1e-4, container=st)
-    v["wlr_sgd"] = state.number("SGD learning rate", "wlr_sgd", default.lr_for("sgd"), min_value=1e-6, max_value=1.0,
-                                fmt_str="%.4g", step=1e-4, container=st)
+    v["wlr"] = state.number(
+        "AdamW learning rate",
+        "wlr",
+        default.lr_for("adamw"),
+        min_value=1e-6,
+        max_value=1.0,
+        fmt_str="%.4g",
+        step=1e-4,
+        container=st,
+    )
+    v["wlr_sgd"] = state.number(
+        "SGD learning rate",
+        "wlr_sgd",
+        default.lr_for("sgd"),
+        min_value=1e-6,
+        max_value=1.0,
+        fmt_str="%.4g",
+        step=1e-4,
+        container=st,
+    )
     return {"adamw": float(v["wlr"]), "sgd": float(v["wlr_sgd"])}
-
-
-def pcn_result(config: PCNConfig) -> Job | None:
-    return saved_job(config.key(), "PCN sweep", lambda: load_pcn_output(config))
-
-
-def start_pcn_job(config: PCNConfig, *, restart: bool = False) -> Job:
-    backend = backend_from_env()  # a Ray cluster when $PCDASH_RAY_ADDRESS is set
-
-    def runner(on_progress, should_stop):
-        return run_pcn_sweep(config, on_progress=on_progress, should_stop=should_stop, backend=backend)
-
-    return job_manager().submit(config.key(), f"PCN sweep · {config.dataset} · {config.algorithm}", runner,
-                                on_done=save_pcn_output, restart=restart)
-
-
-def comparison_key(variants) -> str:
-    """A stable job key for a list of ``(name, PCNConfig)``."""
-    import hashlib
-
-    blob = "|".join(f"{name}:{config.key()}" for name, config in variants)
-    return "cmp-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def comparison_result(variants) -> Job | None:
-    key = comparison_key(variants)
-    return saved_job(key, "PC comparison", lambda: load_comparison(key, variants))
-
-
-def start_comparison_job(variants, label: str, *, restart: bool = False) -> Job:
-    """Train every ``(name, PCNConfig)`` as the groups of one sweep, in the background."""
-    from pcdash.pcn.compare import run_pcn_comparison
-
-    backend = backend_from_env()
-
-    def runner(on_progress, should_stop):
-        return run_pcn_comparison(variants, on_progress=on_progress, should_stop=should_stop, backend=backend)
-
-    key = comparison_key(variants)
-    return job_manager().submit(key, label, runner, on_done=lambda out: save_comparison(key, variants, out),
-                                restart=restart)

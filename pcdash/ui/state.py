@@ -120,3 +120,18 @@ def text(label: str, name: str, default: str, *, help: str | None = None, contai
 def toggle(label: str, name: str, default: bool, *, help: str | None = None, container=st) -> bool:
     key = init_widget(name, default, parse=lambda s: s.lower() in ("1", "true", "yes"), valid=lambda v: True)
     return container.toggle(label, key=key, help=help, on_change=_remember(name))
+
+
+def dataset_label(name: str) -> str:
+    """A dataset's name in a select box, marked when its files are not downloaded."""
+    from pcdash.data import dataset_available
+
+    return name if dataset_available(name) else f"{name} (not downloaded)"
+
+
+def cost_summary(config: Any) -> str:
+    """``"≈ 40 MB memory, ≈ 2 min by estimate"`` for a validated configuration."""
+    from pcdash.limits import estimate
+
+    cost = estimate(config)
+    return "" if cost is None else f"{cost.summary()} by estimate"

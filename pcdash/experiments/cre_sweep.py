@@ -1,6 +1,7 @@
 """CRE sweeps: λ × dim(z) × seed grids (and baselines) trained as one program per latent
 dimension, returning the tidy result frame and, for a fixed evaluation subset, every member's
-latent codes and reconstructions."""
+latent codes and reconstructions. Progress carries the partial :class:`CRESweepOutput`
+(``result``) with the snapshot so far; a finished sweep is kept under its configuration's key."""
 
 from __future__ import annotations
 
@@ -22,12 +23,12 @@ from pcdash.cre.baselines import (
     pca_reconstruction_mse,
     random_projection,
 )
-from pcdash.cre.config import CREConfig
 from pcdash.data import Dataset, load_dataset
 from pcdash.engine import TrainResult, precompile
 from pcdash.errors import ConfigError
+from pcdash.experiments.cre_config import CREConfig
+from pcdash.experiments.result import Experiment, reporting
 from pcdash.results import history_to_frame
-from pcdash.runs import load_run, save_run
 from pcdash.sweep import Group, SweepProgress
 
 TRAIN_METRICS = {"accuracy": "accuracy", "mse": "mse", "ce": "ce", "loss": "loss"}
@@ -239,11 +240,11 @@ def precompile_cre(config: CREConfig, *, data: Dataset | None = None) -> pd.Data
 
 def run_cre_sweep(
     config: CREConfig,
-    *,
     on_progress: Callable[[SweepProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    data: Dataset | None = None,
+    *,
     backend: Backend | None = None,
+    data: Dataset | None = None,
 ) -> CRESweepOutput:
     """Train every member of ``config``. Validation picks models; test is only reported.
     ``backend``: where to train (default: this process, :mod:`pcdash.backends`).
@@ -254,13 +255,13 @@ def run_cre_sweep(
     """
     config, data, snapshot, groups, members, eval_sets = _setup(config, data)
 
-    def progress(p: SweepProgress):
-        if on_progress is not None:
-            p.extras = {**p.extras, "snapshot": snapshot, "members": members}
-            on_progress(p)
+    def partial(p: SweepProgress) -> CRESweepOutput:
+        return CRESweepOutput(config, p.frame, members, snapshot, False, p.elapsed_s, 0.0, tuple(data.class_names),
+                              tuple(data.input_shape))  # fmt: skip
 
     run = (backend or LocalBackend()).run(groups, data.x_train, data.y_train, eval_sets=eval_sets, epochs=config.epochs,
-                                          batch_size=config.batch_size, on_progress=progress, should_stop=should_stop)
+                                          batch_size=config.batch_size, on_progress=reporting(on_progress, partial),
+                                          should_stop=should_stop)  # fmt: skip
     frame = run.frame
     if "pca" in config.baselines and not run.stopped:
         frame = pd.concat([frame, _pca_analytic_rows(config, data, int(members["member"].max()) + 1)], ignore_index=True)
@@ -281,13 +282,13 @@ def save_cre_output(out: CRESweepOutput) -> None:
         arrays[f"z_{m}"], arrays[f"xhat_{m}"], arrays[f"pred_{m}"] = snap.z[m], snap.x_hat[m], snap.pred[m]
     meta = {"seconds": out.seconds, "stopped": out.stopped, "class_names": list(out.class_names),
             "input_shape": list(out.input_shape), "compile_seconds": out.compile_seconds}
-    save_run(out.config.key(), "cre", out.config.to_dict(), out.frame, arrays, meta)
+    out.config.save(out.frame, arrays, meta)
 
 
 def load_cre_output(config: CREConfig) -> CRESweepOutput | None:
     """The saved sweep of ``config``, or None."""
-    run = load_run(config.key())
-    if run is None or run.kind != "cre":
+    run = config.load_saved()
+    if run is None:
         return None
     snap = Snapshot(run.arrays["x"], run.arrays["y"])
     for name, value in run.arrays.items():
@@ -300,3 +301,7 @@ def load_cre_output(config: CREConfig) -> CRESweepOutput | None:
     return CRESweepOutput(config, run.frame, members, snap, bool(run.meta.get("stopped")), float(run.meta.get("seconds", 0)),
                           float(run.meta.get("compile_seconds", 0)), tuple(run.meta.get("class_names", ())),
                           tuple(run.meta.get("input_shape", ())))
+
+
+CRE_SWEEP = Experiment("cre", run_cre_sweep, lambda config, out: save_cre_output(out), load_cre_output,
+                       lambda config: f"CRE sweep · {config.dataset} · {config.n_members} models")

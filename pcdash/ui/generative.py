@@ -1,0 +1,58 @@
+"""What the four generative pages share (pcdash.experiments' autoencoder, MCPC, associative
+memory and OOD parts): the paper notes of a part, a configuration checked with its message
+shown, and figures built once per result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from pcdash.data import dataset_available
+from pcdash.errors import PcdashError
+from pcdash.figures.generative import training_curves
+from pcdash.pcn.gen_notes import TABS
+from pcdash.ui import state
+from pcdash.ui.export import memo, show_figure
+
+IMAGE_SETS = tuple(
+    d for d in ("digits", "mnist", "fashion_mnist") if d == "digits" or dataset_available(d)
+)
+PRESET_LABELS = {"quick": "Quick (seconds)", "paper": "Paper setting"}
+
+
+def curves(result, part: str, metric: str = "loss", split: str = "train", **titles) -> None:
+    """The training curves of every member (``metric`` on ``split``), with their data."""
+    fig = memo(
+        (part, "curves", metric),
+        result.frame,
+        lambda: training_curves(result.frame, metric, split=split, **titles),
+    )
+    show_figure(fig, result.frame, f"{part}_curves", key=f"{part}_curves")
+
+
+def figure(config, tag: str, result, build: Callable[[], Any], data, name: str, key: str) -> None:
+    """A figure of ``result``, built once per result and configuration."""
+    show_figure(memo((config.key(), tag), result, build), data, name, key=key)
+
+
+def paper_notes(part: str) -> None:
+    """Which figure of the paper the part shows, and how its settings differ (from
+    pcdash.pcn.gen_notes)."""
+    notes = TABS[part]
+    st.caption(f"**Paper:** {notes.shows}")
+    with st.expander(
+        "Figures and settings: which panel is which paper figure, and what differs from the paper"
+    ):
+        st.markdown(notes.panels_markdown())
+        st.table(notes.settings_frame().set_index("setting"))
+
+
+def checked(make: Callable[[], Any]) -> Any:
+    """``make().validate()``, or None after showing why it cannot run."""
+    try:
+        return make().validate()
+    except PcdashError as err:
+        state.error(err)
+        return None

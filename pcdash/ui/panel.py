@@ -1,0 +1,264 @@
+"""The job panel every page uses: Train/Stop (or Join) buttons, a progress bar with ETA, live
+figures while the job trains and the result when it is done (:func:`job_panel`), and
+:func:`experiment_panel`, which runs one :class:`~pcdash.experiments.result.Experiment` of a
+configuration through it: the job is keyed by the configuration's key, found again on disk
+after a restart, and saved when it finishes. A page's ``draw(result, live)`` gets the same
+kind of result live and finished (``live`` only says which)."""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from pcdash.backends import RAY_ADDRESS_ENV, backend_from_env
+from pcdash.data import DataError
+from pcdash.errors import PcdashError
+from pcdash.experiments.result import Experiment
+from pcdash.figures.style import empty_figure
+from pcdash.jobs import Job
+from pcdash.ui import state
+from pcdash.ui.server import MAX_JOBS_PER_SESSION, job_manager, session_id
+
+WARMING = "(Loading compiled programs in the background, once per server start…)"
+LIVE_REDRAW_S = 2.0  # live figures are redrawn at most this often (the first epoch's at once)
+
+
+def saved_job(key: str, label: str, load: Callable[[], Any]) -> Job | None:
+    """The job under ``key``: from memory, else adopted from what ``load()`` finds on disk
+    (a damaged saved run is reported on the page), else None (saying so if the job of this
+    configuration was lost when the server stopped)."""
+    manager = job_manager()
+    job = manager.get(key)
+    if job is None:
+        try:
+            saved = load()
+        except PcdashError as err:
+            state.error(err)
+            saved = None
+        except (
+            Exception
+        ) as err:  # a run whose files check out but whose content a loader cannot use
+            traceback.print_exc()
+            state.error(
+                f"saved run {key} cannot be used ({type(err).__name__}: {err}); delete it on the "
+                "Runs page "
+                "(or train it again)"
+            )
+            saved = None
+        if saved is not None:
+            job = manager.adopt(key, label, saved)
+        else:
+            lost = manager.lost(key)
+            if lost is not None:
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(lost["submitted"]))
+                state.warning(
+                    f"This configuration was training (started {when}) when the server stopped, "
+                    "and its "
+                    "results were lost. Press Train to run it again."
+                )
+    return job
+
+
+def cluster_note() -> None:
+    """Says so when jobs train on a Ray cluster ($PCDASH_RAY_ADDRESS) rather than here."""
+    address = os.environ.get(RAY_ADDRESS_ENV, "").strip()
+    if address:
+        st.caption(f"Jobs train on the Ray cluster at `{address}` (set by ${RAY_ADDRESS_ENV}).")
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating…"
+    return f"{seconds:.0f} s left" if seconds < 120 else f"{seconds / 60:.1f} min left"
+
+
+def job_panel(
+    job: Job | None,
+    *,
+    start: Callable[[bool], Job],
+    body: Callable[[Any, bool], None],
+    train_label: str = "Train",
+    key: str = "job",
+    placeholder: str | None = None,
+) -> None:
+    """Train/Stop buttons, a progress bar with ETA, and ``body(result, live)``: the finished
+    result, or while the job trains the partial result its progress carries (same type).
+
+    While the job trains, only the progress bar polls (a fragment, every quarter second until
+    the first figures, then every second). When it sees the first epochs, new epochs at least
+    ``LIVE_REDRAW_S`` after the last drawing, or the end, it redraws the page: ``body`` runs a
+    few times per sweep rather than twice a second, so building the figures, and the browser
+    drawing them, leave the CPU to the training.
+
+    ``placeholder``: before the first Train, an empty chart with this text where the figures
+    will appear. Besides showing where to look, it makes the browser load its chart code (several
+    MB of plotly.js, loaded on a page's first chart) before Train rather than after it, when the
+    first figure would be waiting for it."""
+    manager = job_manager()
+    me = session_id()
+    cols = st.columns([1, 1, 4])
+    following = job is not None and job.active and me in job.owners
+    if job is not None and job.active and not following:
+        if cols[0].button(
+            "Join",
+            type="primary",
+            key=f"{key}_train",
+            help="Follow this job, which another session started: then you can stop it too",
+        ):
+            manager.join(job, me)
+            following = True
+    elif cols[0].button(
+        "Retrain" if job is not None and job.status == "done" else train_label,
+        type="primary",
+        key=f"{key}_train",
+        disabled=following,
+    ):
+        mine = [j for j in manager.jobs() if j.active and me in j.owners]
+        if len(mine) >= MAX_JOBS_PER_SESSION:
+            state.error(
+                f"This session already has {len(mine)} jobs training or waiting, the most it may; "
+                "stop one "
+                "or wait for one to finish."
+            )
+            return
+        try:
+            job = start(job is not None)
+        except (PcdashError, DataError) as err:
+            state.error(err)
+            return
+        manager.join(job, me)
+        following = job.active
+    running = job is not None and job.active
+    stopping = job is not None and job.stop_event.is_set()
+    if (
+        cols[1].button(
+            "Stopping…" if running and stopping else "Stop",
+            key=f"{key}_stop",
+            disabled=not (running and following) or stopping,
+            help=None
+            if following or not running
+            else "Only a session that started or joined this job can stop it",
+        )
+        and job is not None
+    ):
+        try:
+            if manager.stop(job, owner=me) == "left":
+                st.info(
+                    f"You left this job; {len(job.owners)} other session(s) still follow it, so "
+                    "it goes on."
+                )
+            else:
+                st.rerun()  # redraw the buttons: a queued job has ended, a running one is stopping
+        except PcdashError as err:
+            state.error(err)
+    warming = job is None and manager.warming
+    progress = job.progress if running else None
+    shown = progress.frame if progress is not None else None  # what this page run draws
+    drawn = shown is not None and len(shown) > 0
+    drawn_at = time.monotonic()
+
+    # Until the first figures are drawn (what the user waits for), poll four times a second once
+    # the job computes (half as often while it waits for the warm-up); then once a second: each
+    # poll costs the browser a redraw of the page's status.
+    # No timer while nothing trains: a full-app rerun fired from a fragment during a page's first
+    # load makes Streamlit show "Page not found", so the warm-up's end is not pushed to the page.
+    poll = (0.5 if manager.warming else 0.25) if running and not drawn else 1.0 if running else None
+
+    @st.fragment(run_every=poll)
+    def status():
+        current = job
+        if current is None:
+            st.info(
+                f"Press **{train_label}** to train this configuration."
+                + (f" {WARMING}" if warming else "")
+            )
+            return
+        if current.status == "queued":
+            waiting = manager.queued()
+            place = f" (number {waiting.index(current) + 1} in line)" if current in waiting else ""
+            st.progress(
+                0.0,
+                text=f"Waiting{place}: {manager.max_running} jobs are already training on this "
+                "server…",
+            )
+        elif current.status == "running":
+            p = current.progress
+            frac = 0.0 if p is None else min(max(p.fraction, 0.0), 1.0)
+            text = "compiling…" if p is None else f"{p.message} · {_eta(p.eta_s)}"
+            st.progress(frac, text=text)
+        if running:
+            p = current.progress
+            new_epochs = p is not None and p.frame is not shown and len(p.frame)
+            due = not drawn or time.monotonic() - drawn_at >= LIVE_REDRAW_S
+            if not current.active or (new_epochs and due):
+                st.rerun()
+
+    status()
+    cluster_note()
+    if job is None:
+        if placeholder:
+            fig = empty_figure(placeholder)
+            fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10))
+            st.plotly_chart(
+                fig, key=f"{key}_placeholder", theme=None, config={"displayModeBar": False}
+            )
+    elif job.status == "error":
+        state.error(job.error)
+    elif job.status == "stopped" and job.result is None:
+        st.warning(
+            f"Stopped before it started training. Press **{train_label}** to queue it again."
+        )
+    elif job.status in ("done", "stopped") and job.result is not None:
+        if job.save_error:
+            state.warning(
+                f"Trained, but the result could not be saved ({job.save_error}): it is kept only "
+                "until "
+                "the server stops."
+            )
+        if job.status == "stopped":
+            st.warning("Stopped: showing the epochs that finished.")
+        if job.started and job.finished:
+            st.caption(f"Trained in {job.finished - job.started:.1f} s.")
+        body(job.result, False)
+    elif drawn:
+        body(progress.result, True)
+
+
+def experiment_panel(
+    experiment: Experiment,
+    config: Any,
+    draw: Callable[[Any, bool], None],
+    *,
+    key: str,
+    train_label: str = "Train",
+    placeholder: str | None = None,
+) -> None:
+    """The job panel of ``experiment`` on ``config``: Train runs it in the background (on the Ray
+    cluster of ``$PCDASH_RAY_ADDRESS`` when it is set), a finished result is saved under
+    ``config.key()`` and found again after a restart, and ``draw(result, live)`` lays out its
+    figures."""
+    label = experiment.label(config)
+
+    def start(restart: bool) -> Job:
+        backend = backend_from_env()
+
+        def runner(on_progress, should_stop):
+            return experiment.run(config, on_progress, should_stop, backend=backend)
+
+        return job_manager().submit(
+            config.key(),
+            label,
+            runner,
+            on_done=lambda out: experiment.save(config, out),
+            restart=restart,
+        )
+
+    job = saved_job(config.key(), label, lambda: experiment.load(config))
+    job_panel(
+        job, start=start, body=draw, key=key, train_label=train_label, placeholder=placeholder
+    )
