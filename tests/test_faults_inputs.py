@@ -47,8 +47,8 @@ URL_CASES = [
     ("energy", {"widths": "inf"}, "must be whole numbers"),
     ("energy", {"widths": "8192", "depth": "8", "T": "200"}, "of memory by estimate"),
     ("energy", {"gammas": "inf"}, "finite"),
-    ("energy", {"gammas": "nan,0.1"}, "finite"),
-    ("energy", {"gammas": ",".join(f"0.{i + 1:03d}" for i in range(70))}, "state learning rates γ has 70 values"),
+    ("energy", {"state_lrs": "nan,0.1"}, "finite"),
+    ("energy", {"state_lrs": ",".join(f"0.{i + 1:03d}" for i in range(70))}, "state learning rates γ has 70 values"),
 ]
 # link values outside a control's range are replaced by the default, with a warning
 URL_WARNINGS = [
@@ -154,8 +154,8 @@ CLI_CASES = [
     (["pcn", "--widths", "0"], "width"),
     (["pcn", "--widths", "8192", "--depth", "8", "--steps", "200"], "of memory by estimate"),
     (["pcn", "--gammas", "nan"], "finite"),
-    (["pcn", "--gammas", "inf"], "finite"),
-    (["pcn", "--gammas", "0"], "> 0"),
+    (["pcn", "--state-lrs", "inf"], "finite"),
+    (["pcn", "--state-lrs", "0"], "> 0"),
     (["pcn", "--steps", "0"], "inference steps"),
     (["pcn", "--steps", "100000"], "inference steps"),
     (["pcn", "--depth", "0"], "depth"),

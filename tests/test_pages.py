@@ -81,9 +81,9 @@ def test_tiny_sweep_from_the_tradeoff_page_draws_one_box_per_lambda():
     ("views/tradeoff.py", "lams", "", "empty"),
     ("views/tradeoff.py", "lams", "a,b", "comma-separated numbers"),
     ("views/tradeoff.py", "dims", "0", "≥ 1"),
-    ("views/energy_dynamics.py", "gammas", "0,0.1", "γ"),
+    ("views/energy_dynamics.py", "state_lrs", "0,0.1", "γ"),
     ("views/energy_dynamics.py", "widths", "0", "width"),
-    ("views/energy_dynamics.py", "gammas", "x", "comma-separated numbers"),
+    ("views/energy_dynamics.py", "state_lrs", "x", "comma-separated numbers"),
 ])
 def test_bad_input_gets_a_clear_message_not_a_traceback(page, field, value, message):
     at = _app(page)
@@ -101,7 +101,7 @@ def test_a_bad_link_value_is_reported_and_replaced_by_the_default():
 
 
 def test_tiny_pcn_sweep_from_the_energy_page_draws_energies_per_layer():
-    at = _app("views/energy_dynamics.py", gammas="0.01,0.1", pseeds="1", pepochs="2", depth="2", wopt="adamw,sgd")
+    at = _app("views/energy_dynamics.py", state_lrs="0.01,0.1", pseeds="1", pepochs="2", depth="2", wopt="adamw,sgd")
     at.button(key="energy_train").click()
     _run_until(at, lambda a: any("Trained in" in c.value for c in a.caption))
     figs = _figures(at)

@@ -49,7 +49,7 @@ def test_a_bad_width_list_for_the_width_sweep_gets_a_message():
 
 
 def test_a_tiny_width_sweep_draws_the_stability_figure():
-    at = _app(gammas="0.01,1", pseeds="1", pepochs="1", s_widths="8,16", pbatch="128")
+    at = _app(state_lrs="0.01,1", pseeds="1", pepochs="1", s_widths="8,16", pbatch="128")
     at.button(key="stability_train").click()
     t0 = time.time()
     while time.time() - t0 < 240:

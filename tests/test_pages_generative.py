@@ -50,9 +50,9 @@ def test_each_page_has_its_train_button(part):
 
 
 @pytest.mark.parametrize("part,params,message", [
-    ("g_ae", {"g_ae_gammas": "0.1,-1"}, "γ must be > 0"),
+    ("g_ae", {"g_ae_state_lrs": "0.1,-1"}, "γ must be > 0"),
     ("g_mem", {"g_mem_ns": "a,b"}, "comma-separated"),
-    ("g_mc", {"g_mc_gamma": "0.5"}, "γ / σ²_L"),
+    ("g_mc", {"g_mc_state_lr": "0.5"}, "γ / σ²_L"),
 ])
 def test_bad_input_gets_a_message(part, params, message):
     at = _app(part, **params)
@@ -60,7 +60,7 @@ def test_bad_input_gets_a_message(part, params, message):
 
 
 def test_tiny_autoencoder_run_shows_pc_and_bp():
-    at = _app("g_ae", g_ae_epochs="2", g_ae_gammas="0.1", g_ae_hidden="16", g_ae_T="5")
+    at = _app("g_ae", g_ae_epochs="2", g_ae_state_lrs="0.1", g_ae_hidden="16", g_ae_T="5")
     figs = _train(at, "g_ae")
     bars = _metas(figs, "state_lr")
     assert sorted(m["model"] for m in bars) == ["BP", "PC"]

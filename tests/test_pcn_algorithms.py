@@ -249,6 +249,6 @@ def test_every_algorithm_is_accepted_by_config_and_cli(name, tmp_path):
     assert PCNConfig(algorithm=name).validate().algorithm == name
     if name in ("ipc", "cn"):
         out = tmp_path / "r.csv"
-        argv = ["pcn", "--dataset", "moons", "--algorithm", name, "--gammas", "0.1", "--widths", "8", "--steps", "2",
+        argv = ["pcn", "--dataset", "moons", "--algorithm", name, "--state-lrs", "0.1", "--widths", "8", "--steps", "2",
                 "--epochs", "2", "--seeds", "1", "--out", str(out), "--quiet", "--precision", "--update-every", "1"]  # fmt: skip
         assert main(argv) == 0

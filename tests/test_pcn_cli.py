@@ -12,7 +12,7 @@ from pcdash.cli import main
 
 def test_pcn_command_writes_one_row_per_member_per_evaluation(tmp_path: Path, capsys) -> None:
     out = tmp_path / "results.csv"
-    argv = ["pcn", "--dataset", "moons", "--gammas", "0.01,0.1", "--widths", "8", "--depth", "2",
+    argv = ["pcn", "--dataset", "moons", "--state-lrs", "0.01,0.1", "--widths", "8", "--depth", "2",
             "--steps", "3", "--epochs", "1", "--seeds", "1", "--out", str(out), "--quiet"]  # fmt: skip
 
     assert main(argv) == 0
@@ -29,9 +29,9 @@ def test_pcn_command_writes_one_row_per_member_per_evaluation(tmp_path: Path, ca
 @pytest.mark.parametrize(
     "bad",
     [
-        ["--gammas", "0.1,-1"],
-        ["--gammas", "fast"],
-        ["--gammas", ""],
+        ["--state-lrs", "0.1,-1"],
+        ["--state-lrs", "fast"],
+        ["--state-lrs", ""],
         ["--widths", "0"],
         ["--widths", "8.5"],
         ["--algorithm", "backprop"],
@@ -56,7 +56,7 @@ def test_bad_pcn_arguments_exit_non_zero_with_one_line(tmp_path: Path, capsys, b
 def test_pcn_command_takes_pcx_s_energy_setting(tmp_path: Path) -> None:
     """PCX §5.1: HardTanh, states by plain SGD, each weight optimiser with its own rate."""
     out = tmp_path / "results.csv"
-    argv = ["pcn", "--dataset", "moons", "--gammas", "0.1", "--widths", "8", "--steps", "2", "--epochs", "1",
+    argv = ["pcn", "--dataset", "moons", "--state-lrs", "0.1", "--widths", "8", "--steps", "2", "--epochs", "1",
             "--seeds", "1", "--optimizer", "adamw,sgd", "--weight-lrs", "adamw=0.01,sgd=0.03",
             "--activation", "hard_tanh", "--state-momentum", "0", "--out", str(out), "--quiet"]  # fmt: skip
     assert main(argv) == 0
@@ -67,7 +67,7 @@ def test_pcn_command_takes_pcx_s_energy_setting(tmp_path: Path) -> None:
 
 def test_converged_inference_reports_the_steps_it_used(tmp_path: Path) -> None:
     out = tmp_path / "results.csv"
-    argv = ["pcn", "--dataset", "moons", "--gammas", "0.1", "--widths", "8", "--depth", "2", "--steps", "256",
+    argv = ["pcn", "--dataset", "moons", "--state-lrs", "0.1", "--widths", "8", "--depth", "2", "--steps", "256",
             "--inference-tol", "1e-3", "--precision", "neuron", "--epochs", "1", "--seeds", "1", "--out", str(out),
             "--quiet"]  # fmt: skip
     assert main(argv) == 0

@@ -23,7 +23,7 @@ from pcdash.pcn import forward_pass, init_mlp, layer_prediction
 from pcdash.pcn.network import OUTPUT_ACTIVATION
 from pcdash.pcn.stability import (
     energy_ratio_by_gamma,
-    largest_stable_gamma,
+    largest_stable_state_lr,
     member_summary,
     trained_accuracy,
 )
@@ -57,7 +57,7 @@ def test_paper_weight_learning_rates_are_appendix_d2s():
     assert (config.algorithm, config.depth, config.epochs, config.inference_steps) == ("pc-ce", 2, 8, 8)
     assert config.state_optimizer == "sgd" and config.state_momentum == 0.0  # PCX: optax.sgd(h_lr)
     assert config.weight_momentum == 0.9 and config.activation == "hard_tanh"
-    assert min(config.gammas) == 0.01 and max(config.gammas) == 1.0
+    assert min(config.swept_state_lrs) == 0.01 and max(config.swept_state_lrs) == 1.0
     assert training_stability_config("digits").activation == "leaky_relu"
 
 
@@ -95,17 +95,17 @@ def summary_frame(rows) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def test_largest_stable_gamma_is_the_top_of_the_range_that_trains():
+def test_largest_stable_state_lr_is_the_top_of_the_range_that_trains():
     rows = [("adamw", 64, g, s, 0.9, 1.0, 1.0) for g in (0.01, 0.1, 1.0) for s in (0, 1)]
     rows += [("adamw", 1024, 0.01, s, 0.9, 1.0, 1.0) for s in (0, 1)]
     rows += [("adamw", 1024, 0.1, 0, 0.9, 1.0, 1.0), ("adamw", 1024, 0.1, 1, np.nan, 1.0, 1.0)]  # mean (0.9+0.1)/2
     rows += [("adamw", 1024, 1.0, s, 0.9, 1.0, 1.0) for s in (0, 1)]  # trains again: too late
     rows += [("sgd", 64, g, s, 0.3 if g == 0.01 else 0.9, 1.0, 1.0) for g in (0.01, 0.1, 1.0) for s in (0, 1)]
-    table = largest_stable_gamma(member_summary(summary_frame(rows), 10), 10).set_index(["optimizer", "width"])
-    assert table.loc[("adamw", 64), "stable_gamma"] == 1.0
-    assert table.loc[("adamw", 1024), "stable_gamma"] == 0.01
-    assert np.isnan(table.loc[("sgd", 64), "stable_gamma"])
-    assert (table["largest_gamma"] == 1.0).all()
+    table = largest_stable_state_lr(member_summary(summary_frame(rows), 10), 10).set_index(["optimizer", "width"])
+    assert table.loc[("adamw", 64), "stable_state_lr"] == 1.0
+    assert table.loc[("adamw", 1024), "stable_state_lr"] == 0.01
+    assert np.isnan(table.loc[("sgd", 64), "stable_state_lr"])
+    assert (table["largest_state_lr"] == 1.0).all()
     assert trained_accuracy(10) == pytest.approx(0.55) and trained_accuracy(2) == pytest.approx(0.75)
 
 
@@ -165,7 +165,7 @@ STABILITY_GAMMAS = {"digits": (0.03, 0.1, 0.3), "moons": (0.03, 0.1)}
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", DATASETS)
-def test_adamw_stable_gamma_shrinks_with_width_and_sgds_does_not(dataset):
+def test_adamw_stable_state_lr_shrinks_with_width_and_sgds_does_not(dataset):
     """PCX Fig. 7 (FashionMNIST) and Fig. 16 (two moons): with AdamW "the accuracy plummets to
     random guessing for progressively smaller state learning rates as the network's width
     increases"; with SGD it does not. Issue 9: the largest γ that still trains (every γ up to it
@@ -181,8 +181,8 @@ def test_adamw_stable_gamma_shrinks_with_width_and_sgds_does_not(dataset):
     start = time.perf_counter()
     out = run_pcn_sweep(config)
     print(f"{dataset}: width sweep in {time.perf_counter() - start:.0f} s")
-    table = largest_stable_gamma(member_summary(out.frame, CLASSES[dataset]), CLASSES[dataset])
-    stable = table.set_index(["optimizer", "width"])["stable_gamma"]
+    table = largest_stable_state_lr(member_summary(out.frame, CLASSES[dataset]), CLASSES[dataset])
+    stable = table.set_index(["optimizer", "width"])["stable_state_lr"]
     top = max(gammas)
     assert stable[("adamw", 64)] == top, table
     assert np.isfinite(stable[("adamw", 1024)]) and stable[("adamw", 1024)] < stable[("adamw", 64)], table

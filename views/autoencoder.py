@@ -31,9 +31,9 @@ v = {
     "g_ae_hidden": state.number(
         "Hidden width", "g_ae_hidden", a0.hidden, min_value=1, max_value=1024, container=c[2]
     ),
-    "g_ae_gammas": state.text(
+    "g_ae_state_lrs": state.text(
         "γ (comma-separated)",
-        "g_ae_gammas",
+        "g_ae_state_lrs",
         ",".join(f"{g:g}" for g in a0.state_lrs),
         container=c[3],
     ),
@@ -73,7 +73,7 @@ ae = checked(
         dataset=v["g_ae_data"],
         latent=int(v["g_ae_latent"]),
         hidden=int(v["g_ae_hidden"]),
-        state_lrs=parse_float_list(v["g_ae_gammas"], "γ"),
+        state_lrs=parse_float_list(v["g_ae_state_lrs"], "γ"),
         epochs=int(v["g_ae_epochs"]),
         inference_steps=int(v["g_ae_T"]),
         seeds=int(v["g_ae_seeds"]),
@@ -106,6 +106,7 @@ if ae is not None:
             "g_ae",
             "mse",
             split="test",
+            live=live,
             title="Test MSE over training",
             y_title="Test MSE (per pixel)",
         )

@@ -33,7 +33,7 @@ from pcdash.pcn import ACTIVATIONS
 from pcdash.pcn.network import ACTIVATION_NAMES
 from pcdash.pcn.stability import (
     dataset_classes,
-    largest_stable_gamma,
+    largest_stable_state_lr,
     member_summary,
     trained_accuracy,
 )
@@ -66,23 +66,23 @@ if config is not None:
     pick = st.columns(4)
     width = state.select("Width", "e_width", tuple(config.widths), config.widths[0], container=pick[0])
     optimizer = state.select("Weight optimiser", "e_opt", tuple(config.optimizers), config.optimizers[0], container=pick[1])
-    gamma_choice = state.select("γ", "e_gamma", (BEST, *(f"{g:g}" for g in config.swept_state_lrs)), BEST, container=pick[2],
+    state_lr_choice = state.select("γ", "e_state_lr", (BEST, *(f"{g:g}" for g in config.swept_state_lrs)), BEST, container=pick[2],
                                 format_func=lambda g: "best accuracy (as Fig. 6b)" if g == BEST else f"{g}",
                                 help="the model whose energies are drawn; Fig. 6b shows the best one")
     seed = state.select("Seed", "e_seed", tuple(range(config.seeds)), 0, container=pick[3])
-    state.sync_url({"e_width": width, "e_opt": optimizer, "e_gamma": gamma_choice, "e_seed": seed})
+    state.sync_url({"e_width": width, "e_opt": optimizer, "e_state_lr": state_lr_choice, "e_seed": seed})
 
-    def chosen_gamma(frame) -> float:
-        if gamma_choice != BEST:
-            return float(gamma_choice)
+    def chosen_state_lr(frame) -> float:
+        if state_lr_choice != BEST:
+            return float(state_lr_choice)
         summary = member_summary(frame, classes)
         mine = summary[(summary["width"] == width) & (summary["optimizer"] == optimizer)]
         accuracy = pd.to_numeric(mine["accuracy"], errors="coerce").groupby(mine["state_lr"]).mean().dropna()
         return float(accuracy.idxmax()) if len(accuracy) else float(config.swept_state_lrs[0])
 
-    def member_of(members, gamma):
-        same_gamma = np.isclose(members["state_lr"], gamma, equal_nan=True)
-        rows = members[(members["width"] == width) & (members["optimizer"] == optimizer) & same_gamma & (members["seed"] == seed)]
+    def member_of(members, state_lr):
+        same_state_lr = np.isclose(members["state_lr"], state_lr, equal_nan=True)
+        rows = members[(members["width"] == width) & (members["optimizer"] == optimizer) & same_state_lr & (members["seed"] == seed)]
         return None if rows.empty else int(rows.index[0])
 
     def draw(result, live):
@@ -90,15 +90,15 @@ if config is not None:
         frame = result.frame
         members = result.members.reset_index(drop=True)
         trace = result.energy_trace
-        gamma = chosen_gamma(frame)
-        row = member_of(members, gamma)
+        state_lr = chosen_state_lr(frame)
+        row = member_of(members, state_lr)
         st.subheader("Energy propagation (Fig. 6b–d)")
         left, right = st.columns(2)
         with left:
             if trace is None or row is None or not np.isfinite(trace[row]).any():
                 st.info("Energies of this model appear after its first epoch (or it diverged).")
             else:
-                fig = energy_vs_step(trace[row], title=f"Last training batch · γ = {gamma:g} · {optimizer} · width {width}")
+                fig = energy_vs_step(trace[row], title=f"Last training batch · γ = {state_lr:g} · {optimizer} · width {width}")
                 show_figure(fig, None, "energy_vs_step", key=f"evs_{tag}")
             paper_caption("energy_vs_step")
         with right:
@@ -160,8 +160,8 @@ if config is not None:
                         key=f"stab_{tag}")
             summary = member_summary(frame, classes)
             if len(summary):
-                table = largest_stable_gamma(summary, classes)
-                table = table.pivot(index="width", columns="optimizer", values="stable_gamma")
+                table = largest_stable_state_lr(summary, classes)
+                table = table.pivot(index="width", columns="optimizer", values="stable_state_lr")
                 st.caption("Largest γ that still trains (every γ up to it trains; empty: the smallest γ already fails)")
                 st.dataframe(table.rename(columns=lambda o: {"adamw": "AdamW", "sgd": "SGD"}.get(o, o)))
             with st.expander("The same accuracies as a width × γ grid"):

@@ -64,9 +64,9 @@ else:
             step=0.1,
             container=c[3],
         ),
-        "g_mc_gamma": state.number(
+        "g_mc_state_lr": state.number(
             "γ",
-            "g_mc_gamma",
+            "g_mc_state_lr",
             d0.state_lr,
             min_value=1e-5,
             max_value=1.0,
@@ -108,7 +108,7 @@ else:
             d0,
             epochs=int(v["g_mc_epochs"]),
             temperature=float(v["g_mc_temp"]),
-            state_lr=float(v["g_mc_gamma"]),
+            state_lr=float(v["g_mc_state_lr"]),
             sample_steps=int(v["g_mc_steps"]),
             momentum=float(v["g_mc_m"]),
             train_steps=int(v["g_mc_T"]),
@@ -155,7 +155,7 @@ if mc is not None:
                         f"mcpc_{name}",
                         f"g_mc_{name}",
                     )
-        curves(result, "g_mc", title="Reconstruction MSE during training")
+        curves(result, "g_mc", live=live, title="Reconstruction MSE during training")
 
     experiment_panel(MCPC, mc, draw_mc, key="g_mc")
 state.report_bad_url_values()

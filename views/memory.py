@@ -79,7 +79,7 @@ if mem is not None:
                         f"memory_{kind}_pictures",
                         f"g_mem_pics_{kind}",
                     )
-        curves(result, "g_mem", title="Reconstruction MSE while memorising")
+        curves(result, "g_mem", live=live, title="Reconstruction MSE while memorising")
 
     experiment_panel(MEMORY, mem, draw_mem, key="g_mem")
 state.report_bad_url_values()

@@ -85,7 +85,7 @@ if ood is not None:
 
     def draw_ood(result, live):
         if live:
-            curves(result, "g_ood", title="Training loss (live)")
+            curves(result, "g_ood", live=True)
         else:
             auroc = {
                 k: result.scalars[f"auroc_{k}"] for k in SCORES if f"auroc_{k}" in result.scalars

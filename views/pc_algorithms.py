@@ -57,9 +57,9 @@ v["aepochs"] = state.number(
     "Epochs", "aepochs", DEFAULT.epochs, min_value=1, max_value=200, container=sb
 )
 with sb.expander("Inference and learning"):
-    v["agamma"] = state.number(
+    v["astate_lr"] = state.number(
         "State learning rate γ",
-        "agamma",
+        "astate_lr",
         DEFAULT.state_lrs[0],
         min_value=1e-5,
         max_value=10.0,
@@ -120,7 +120,7 @@ try:
         depth=int(v["adepth"]),
         seeds=int(v["aseeds"]),
         epochs=int(v["aepochs"]),
-        state_lrs=(float(v["agamma"]),),
+        state_lrs=(float(v["astate_lr"]),),
         inference_steps=int(v["aT"]),
         weight_lr=float(v["awlr"]),
         beta0=float(v["abeta0"]),

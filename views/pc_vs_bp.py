@@ -49,7 +49,7 @@ FIELDS = {
     "cwd": "weight_decay",
     "cwlr": "weight_lr",
     "crlr": "relaxed_lr",
-    "cgamma": "state_lr",
+    "cstate_lr": "state_lr",
     "cepochs": "epochs",
     "cseeds": "seeds",
     "cbatch": "batch_size",
@@ -163,10 +163,10 @@ with sb.expander("Conditions, inference and learning"):
         container=st,
         help="the paper needed 1e-5 with conditions 2 and 3 relaxed",
     )
-    v["cgamma"] = state.number(
+    v["cstate_lr"] = state.number(
         "State learning rate γ",
-        "cgamma",
-        QUICK["cgamma"],
+        "cstate_lr",
+        QUICK["cstate_lr"],
         min_value=1e-5,
         max_value=10.0,
         fmt_str="%.3g",

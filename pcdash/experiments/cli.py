@@ -131,7 +131,9 @@ def add_pcn_arguments(parser: argparse.ArgumentParser) -> None:
     d = PCNConfig()
     parser.add_argument("--algorithm", default=d.algorithm, help=", ".join(ALGORITHMS))
     parser.add_argument(
-        "--gammas",
+        "--state-lrs",
+        "--gammas",  # the old name, so scripts written for it still run
+        dest="state_lrs",
         default=",".join(map(str, d.state_lrs)),
         help="state learning rates γ, comma-separated",
     )
@@ -221,7 +223,7 @@ def pcn_config_from_args(args: argparse.Namespace):
         widths=parse_int_list(args.widths, "--widths"),
         depth=args.depth,
         activation=args.activation,
-        state_lrs=parse_float_list(args.gammas, "--gammas"),
+        state_lrs=parse_float_list(args.state_lrs, "--state-lrs"),
         optimizers=tuple(o.strip() for o in args.optimizer.split(",") if o.strip()),
         inference_steps=args.steps,
         state_optimizer=args.state_optimizer,

@@ -36,7 +36,7 @@ from pcdash.figures.cre import METRIC_TITLES, add_member_curves, finish_training
 from pcdash.figures.style import ci_traces, empty_figure, has_rows, is_diverged, style
 from pcdash.pcn.stability import (
     chance_accuracy,
-    largest_stable_gamma,
+    largest_stable_state_lr,
     member_summary,
     trained_accuracy,
 )
@@ -67,18 +67,18 @@ MAX_PANEL_COLUMNS = 5  # small multiples per row
 # --------------------------------------------------------------------------- helpers
 
 
-def gamma_label(gamma: float) -> str:
+def gamma_label(state_lr: float) -> str:
     """``"γ = 0.01"``: how every figure names a state learning rate (``"BP"`` when there is none)."""
-    return f"γ = {float(gamma):g}" if gamma is not None and np.isfinite(gamma) else "BP"
+    return f"γ = {float(state_lr):g}" if state_lr is not None and np.isfinite(state_lr) else "BP"
 
 
-def gamma_color(gamma: float) -> str:
-    """The colour of ``gamma`` on :data:`GAMMA_COLORSCALE` (log scale over :data:`GAMMA_RANGE`);
+def gamma_color(state_lr: float) -> str:
+    """The colour of ``state_lr`` on :data:`GAMMA_COLORSCALE` (log scale over :data:`GAMMA_RANGE`);
     :data:`BP_COLOR` for a missing γ (backprop members)."""
-    if gamma is None or not np.isfinite(gamma) or gamma <= 0:
+    if state_lr is None or not np.isfinite(state_lr) or state_lr <= 0:
         return BP_COLOR
     lo, hi = (math.log10(v) for v in GAMMA_RANGE)
-    t = float(np.clip((math.log10(gamma) - lo) / (hi - lo), 0.0, 1.0))
+    t = float(np.clip((math.log10(state_lr) - lo) / (hi - lo), 0.0, 1.0))
     return sample_colorscale(GAMMA_COLORSCALE, [t])[0]
 
 
@@ -189,8 +189,8 @@ def _final_pc(frame: pd.DataFrame | None, split: str) -> pd.DataFrame:
     rows = final_rows(frame, split)
     if rows.empty:
         return rows
-    gamma = pd.to_numeric(rows["state_lr"], errors="coerce")
-    return rows[np.isfinite(gamma) & (gamma > 0)].reset_index(drop=True)
+    state_lr = pd.to_numeric(rows["state_lr"], errors="coerce")
+    return rows[np.isfinite(state_lr) & (state_lr > 0)].reset_index(drop=True)
 
 
 def _member_points(grp: pd.DataFrame, metric: str, name: str, color: str, value_hover: str) -> go.Scatter:
@@ -235,7 +235,7 @@ def _stats(rows: pd.DataFrame, value: str, geometric: bool = False) -> pd.DataFr
     """Mean, 95% CI and count of ``value`` per γ, over the finite values (positive ones when
     ``geometric``: the mean and interval are then taken on log10 and mapped back)."""
     out = []
-    for gamma, grp in rows.groupby("state_lr", sort=True):
+    for state_lr, grp in rows.groupby("state_lr", sort=True):
         vals = pd.to_numeric(grp[value], errors="coerce").to_numpy(float)
         vals = vals[np.isfinite(vals) & (vals > 0)] if geometric else vals[np.isfinite(vals)]
         if vals.size == 0:
@@ -243,7 +243,7 @@ def _stats(rows: pd.DataFrame, value: str, geometric: bool = False) -> pd.DataFr
         mean, lo, hi = mean_ci(np.log10(vals) if geometric else vals)
         if geometric:
             mean, lo, hi = 10.0 ** mean, 10.0 ** lo, 10.0 ** hi
-        out.append({"state_lr": float(gamma), "mean": mean, "lo": lo, "hi": hi, "n": int(vals.size)})
+        out.append({"state_lr": float(state_lr), "mean": mean, "lo": lo, "hi": hi, "n": int(vals.size)})
     return pd.DataFrame(out, columns=["state_lr", "mean", "lo", "hi", "n"])
 
 
@@ -624,7 +624,7 @@ def accuracy_vs_gamma_by_width(frame: pd.DataFrame, num_classes: int) -> go.Figu
     dotted line (``meta["role"] = "trained_cut"``) marks
     :func:`pcdash.pcn.stability.trained_accuracy`; a ring (``meta["role"] = "stable"``) marks each
     width's largest γ such that every γ up to it trains
-    (:func:`pcdash.pcn.stability.largest_stable_gamma`). Backprop members (no γ) are left out.
+    (:func:`pcdash.pcn.stability.largest_stable_state_lr`). Backprop members (no γ) are left out.
     """
     title = "Training stability: test accuracy vs γ per width (ring: the largest γ that still trains)"
     if not has_rows(frame, ("member", "split", "epoch", "state_lr", "width", "optimizer", "seed")):
@@ -635,7 +635,7 @@ def accuracy_vs_gamma_by_width(frame: pd.DataFrame, num_classes: int) -> go.Figu
     chance, cut = chance_accuracy(num_classes), trained_accuracy(num_classes)
     acc = pd.to_numeric(summary["accuracy"], errors="coerce").where(~summary["diverged"], chance).fillna(chance)
     summary = summary.assign(accuracy=acc)
-    stable = largest_stable_gamma(summary, num_classes).set_index(["optimizer", "width"])["stable_gamma"]
+    stable = largest_stable_state_lr(summary, num_classes).set_index(["optimizer", "width"])["stable_state_lr"]
     order = {"sgd": 0, "adamw": 1}
     opts = sorted(summary["optimizer"].unique(), key=lambda o: (order.get(str(o).lower(), 2), str(o)))
     widths = sorted(int(w) for w in summary["width"].unique())
@@ -709,16 +709,16 @@ def pcn_training_curves(frame: pd.DataFrame, metric: str = "accuracy") -> go.Fig
     fig = go.Figure()
     shown: set[str] = set()
     for mem in members.itertuples():
-        gamma = float(mem.state_lr) if pd.notna(mem.state_lr) else np.nan
-        color = gamma_color(gamma)
-        kind = gamma_label(gamma) if np.isfinite(gamma) else str(getattr(mem, "algorithm", "BP")).upper()
+        state_lr = float(mem.state_lr) if pd.notna(mem.state_lr) else np.nan
+        color = gamma_color(state_lr)
+        kind = gamma_label(state_lr) if np.isfinite(state_lr) else str(getattr(mem, "algorithm", "BP")).upper()
         group = f"{optimizer_label(mem.optimizer)}, {kind}" if mem.optimizer != "" else kind
         where = f", width {int(mem.width)}" if widths else ""
         add_member_curves(fig, rows, mem.member, metric, group=group, color=color, shown=shown,
                           hover=f"{group}{where}, seed {int(mem.seed)}",
                           tag=" (diverged)" if mem.member in bad else "",
                           marker=dict(size=5, symbol=symbols.get(str(mem.optimizer).lower(), "circle")),
-                          meta={"member": int(mem.member), "optimizer": str(mem.optimizer), "state_lr": gamma,
+                          meta={"member": int(mem.member), "optimizer": str(mem.optimizer), "state_lr": state_lr,
                                 "seed": int(mem.seed)})
     return finish_training_curves(fig, rows, metric, title)
 

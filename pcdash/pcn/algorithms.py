@@ -96,11 +96,11 @@ def pcn_hyper(
             f"unknown weight optimizer {unknown[0]!r}; choose from {', '.join(WEIGHT_OPTIMIZERS)}"
         )
     ids = np.asarray([WEIGHT_OPTIMIZERS.index(n) for n in names], np.int32)
-    gamma = np.nan_to_num(np.asarray(state_lr, np.float32), nan=0.0)
+    state_lr = np.nan_to_num(np.asarray(state_lr, np.float32), nan=0.0)
     lr = np.asarray(weight_lr, np.float32)
     if isinstance(weight_optimizer, str):
-        return PCNHyper(gamma, lr, ids[0])
-    return PCNHyper(gamma, lr, ids)
+        return PCNHyper(state_lr, lr, ids[0])
+    return PCNHyper(state_lr, lr, ids)
 
 
 class PCNCarry(NamedTuple):

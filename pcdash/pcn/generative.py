@@ -61,12 +61,12 @@ def generative_hyper(
     n_images: int | Sequence[int] = 0,
 ) -> GenerativeHyper:
     """:class:`GenerativeHyper` of scalars or of per-member lists (broadcast to one length)."""
-    gamma, lr, n = np.broadcast_arrays(
+    state_lr, lr, n = np.broadcast_arrays(
         np.asarray(state_lr, np.float32),
         np.asarray(weight_lr, np.float32),
         np.asarray(n_images, np.int32),
     )
-    return GenerativeHyper(gamma.copy(), lr.copy(), n.copy())
+    return GenerativeHyper(state_lr.copy(), lr.copy(), n.copy())
 
 
 def free_energy(

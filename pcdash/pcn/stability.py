@@ -74,20 +74,20 @@ def energy_ratio_by_gamma(summary: pd.DataFrame, *, trained_only: bool = True) -
     the members that trained (``trained_only``) and have a positive, finite ratio; ``n``
     members used and ``n_left_out``. Widths are pooled, as in PCX's Fig. 6d."""
     rows = []
-    for (opt, gamma), grp in summary.groupby(["optimizer", "state_lr"]):
+    for (opt, state_lr), grp in summary.groupby(["optimizer", "state_lr"]):
         keep = grp["trained"] if trained_only else ~grp["diverged"]
         ratio = grp.loc[keep, "energy_ratio"].to_numpy(float)
         ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
-        rows.append({"optimizer": opt, "state_lr": float(gamma), "n": len(ratio), "n_left_out": len(grp) - len(ratio),
+        rows.append({"optimizer": opt, "state_lr": float(state_lr), "n": len(ratio), "n_left_out": len(grp) - len(ratio),
                      "ratio": float(np.exp(np.mean(np.log(ratio)))) if len(ratio) else np.nan})
     return pd.DataFrame(rows, columns=["optimizer", "state_lr", "n", "n_left_out", "ratio"])
 
 
-def largest_stable_gamma(summary: pd.DataFrame, num_classes: int) -> pd.DataFrame:
-    """Per optimiser and width (PCX Fig. 7): ``stable_gamma``, the largest γ of the grid such
+def largest_stable_state_lr(summary: pd.DataFrame, num_classes: int) -> pd.DataFrame:
+    """Per optimiser and width (PCX Fig. 7): ``stable_state_lr``, the largest γ of the grid such
     that every γ up to it trains — the mean final test accuracy over seeds (a diverged seed
     counting as chance) is ≥ :func:`trained_accuracy` — or NaN when the smallest γ already fails;
-    ``largest_gamma`` is the top of the grid, so ``stable_gamma == largest_gamma`` means no γ
+    ``largest_state_lr`` is the top of the grid, so ``stable_state_lr == largest_state_lr`` means no γ
     of the grid broke training."""
     cut = trained_accuracy(num_classes)
     chance = chance_accuracy(num_classes)
@@ -96,10 +96,10 @@ def largest_stable_gamma(summary: pd.DataFrame, num_classes: int) -> pd.DataFram
         acc = pd.to_numeric(grp["accuracy"], errors="coerce").where(~grp["diverged"], chance).fillna(chance)
         mean = acc.groupby(grp["state_lr"].astype(float)).mean().sort_index()
         stable = np.nan
-        for gamma, value in mean.items():
+        for state_lr, value in mean.items():
             if value < cut:
                 break
-            stable = float(gamma)
-        rows.append({"optimizer": opt, "width": int(width), "stable_gamma": stable,
-                     "largest_gamma": float(mean.index.max())})
-    return pd.DataFrame(rows, columns=["optimizer", "width", "stable_gamma", "largest_gamma"])
+            stable = float(state_lr)
+        rows.append({"optimizer": opt, "width": int(width), "stable_state_lr": stable,
+                     "largest_state_lr": float(mean.index.max())})
+    return pd.DataFrame(rows, columns=["optimizer", "width", "stable_state_lr", "largest_state_lr"])

@@ -22,14 +22,20 @@ IMAGE_SETS = tuple(
 PRESET_LABELS = {"quick": "Quick (seconds)", "paper": "Paper setting"}
 
 
-def curves(result, part: str, metric: str = "loss", split: str = "train", **titles) -> None:
-    """The training curves of every member (``metric`` on ``split``), with their data."""
+def curves(
+    result, part: str, metric: str = "loss", split: str = "train", *, live: bool = False, **titles
+) -> None:
+    """The training curves of every member (``metric`` on ``split``), with their data; while
+    the part trains (``live``) the same curves are titled "Training (live)"."""
+    if live:
+        titles = {"title": "Training (live)"}
     fig = memo(
-        (part, "curves", metric),
+        (part, "curves", metric, live),
         result.frame,
         lambda: training_curves(result.frame, metric, split=split, **titles),
     )
-    show_figure(fig, result.frame, f"{part}_curves", key=f"{part}_curves")
+    name = f"{part}_live" if live else f"{part}_curves"
+    show_figure(fig, result.frame, name, key=name)
 
 
 def figure(config, tag: str, result, build: Callable[[], Any], data, name: str, key: str) -> None:

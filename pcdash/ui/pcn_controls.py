@@ -46,9 +46,9 @@ def pcn_sidebar(
         container=sb,
         help="PC with squared-error or cross-entropy output energy, or backprop on the same MLP",
     )
-    v["gammas"] = state.text(
+    v["state_lrs"] = state.text(
         "State learning rates γ",
-        "gammas",
+        "state_lrs",
         ",".join(f"{g:g}" for g in default.state_lrs),
         help="comma-separated, each > 0; all γ train as one program",
         container=sb,
@@ -126,7 +126,7 @@ def pcn_sidebar(
             widths=parse_int_list(v["widths"], "widths"),
             depth=int(v["depth"]),
             activation=v["act"],
-            state_lrs=parse_float_list(v["gammas"], "state learning rates γ"),
+            state_lrs=parse_float_list(v["state_lrs"], "state learning rates γ"),
             optimizers=tuple(v["wopt"].split(",")),
             inference_steps=int(v["T"]),
             state_optimizer=v["sopt"],

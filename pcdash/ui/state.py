@@ -24,6 +24,15 @@ _MARKUP = re.compile(r"([\\`*\[\]<~$:&])|(?<![^\W_])_|_(?![^\W_])")
 # What GitHub-flavoured markdown turns into links by itself, and Streamlit's :icon: shortcodes
 _AUTOLINK = re.compile(r"(?i)(://|www\.|@|:(?=[a-z]))")
 _JOINER = "\u2060"  # an invisible word joiner: "http\u2060://x" is text, not a link
+# URL keys renamed when γ got one name (state_lr): a link made before still opens the same view.
+OLD_NAMES = {
+    "state_lrs": "gammas",
+    "astate_lr": "agamma",
+    "cstate_lr": "cgamma",
+    "e_state_lr": "e_gamma",
+    "g_ae_state_lrs": "g_ae_gammas",
+    "g_mc_state_lr": "g_mc_gamma",
+}
 
 
 def plain(text: object) -> str:
@@ -47,6 +56,8 @@ def warning(message: object, container: Any = st) -> None:
 
 def _from_url(name: str, default: Any, parse: Callable[[str], Any], valid: Callable[[Any], bool]) -> Any:
     raw = st.query_params.get(name)
+    if raw is None and name in OLD_NAMES:
+        raw = st.query_params.get(OLD_NAMES[name])
     if raw is None:
         return default
     try:
@@ -83,6 +94,8 @@ def sync_url(values: dict[str, Any]) -> None:
         text = fmt(value)
         if st.query_params.get(name) != text:
             st.query_params[name] = text
+        if name in OLD_NAMES and OLD_NAMES[name] in st.query_params:
+            del st.query_params[OLD_NAMES[name]]
 
 
 def fmt(value: Any) -> str:
