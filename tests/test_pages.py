@@ -133,3 +133,11 @@ def test_runs_page_lists_a_saved_run_offers_its_tables_and_deletes_it():
     delete.click().run()
     left = list_runs()
     assert left.empty or key not in set(left["key"])
+
+
+def test_a_link_made_before_gamma_got_one_name_still_sets_the_state_learning_rates():
+    at = _app("views/energy_dynamics.py", gammas="0.02,0.2")
+    assert not at.exception, at.exception
+    assert at.sidebar.text_input(key="w_state_lrs").value == "0.02,0.2"
+    assert "gammas" not in at.query_params  # the link is rewritten under the new name
+    assert at.query_params["state_lrs"] in ("0.02,0.2", ["0.02,0.2"])
