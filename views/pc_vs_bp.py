@@ -24,6 +24,7 @@ from pcdash.figures.pc_compare import (
     landscape_contours,
     landscape_surfaces,
     sharpness_bars,
+    steps_table,
     weight_histograms,
     weight_layers,
 )
@@ -36,24 +37,50 @@ from pcdash.ui.paper import panel_header, preset_buttons, settings_expander
 from pcdash.ui.pcn_controls import PCN_DATASETS
 from pcdash.ui.state import dataset_label
 
-# Each control and the ComparisonSetting field it sets; the quick default and the paper's setting.
-FIELDS = {
-    "cdata": "dataset",
-    "conds": "conditions",
-    "cwidth": "width",
-    "cdepth": "depth",
-    "cT": "inference_steps",
-    "ctol": "inference_tol",
-    "ck": "relaxed_every",
-    "cprec": "precision",
-    "cwd": "weight_decay",
-    "cwlr": "weight_lr",
-    "crlr": "relaxed_lr",
-    "cstate_lr": "state_lr",
-    "cepochs": "epochs",
-    "cseeds": "seeds",
-    "cbatch": "batch_size",
-}
+# Each number or choice control: its URL key, the ComparisonSetting field it sets, its label and
+# limits; the first four sit in the sidebar, the rest in its expander.
+FORMAT = {"fmt_str": "%.2g"}
+CONTROLS = [
+    ("cwidth", "width", "Width", dict(min_value=1, max_value=4096)),
+    ("cdepth", "depth", "Hidden layers", dict(min_value=1, max_value=8)),
+    ("cepochs", "epochs", "Epochs", dict(min_value=1, max_value=200)),
+    ("cseeds", "seeds", "Seeds", dict(min_value=1, max_value=10)),
+    ("cT", "inference_steps", "Inference steps T (at most)", dict(min_value=1, max_value=1000)),
+    (
+        "ctol",
+        "inference_tol",
+        "Converged when every layer's energy changes by less than",
+        dict(min_value=0.0, max_value=0.5, **FORMAT,
+             help="relative change per step; 0: always run all T steps (the paper's 256)"),
+    ),  # fmt: skip
+    ("ck", "relaxed_every", "rc2: update the weights every k steps", dict(min_value=1, max_value=1000)),
+    (
+        "cprec",
+        "precision",
+        "rc3: trainable variance per",
+        dict(options=PRECISIONS[1:],
+             help="one log-variance per layer (the paper's Eq. 6) or one per neuron"),
+    ),  # fmt: skip
+    (
+        "cwd",
+        "weight_decay",
+        "_wd: weight decay",
+        dict(min_value=0.0, max_value=1.0, **FORMAT,
+             help="L2 on weights and log-variances through Adam (a Gaussian prior)"),
+    ),  # fmt: skip
+    ("cwlr", "weight_lr", "Weight learning rate", dict(min_value=1e-7, max_value=1.0, **FORMAT)),
+    (
+        "crlr",
+        "relaxed_lr",
+        "Weight learning rate of rc2 models",
+        dict(min_value=1e-7, max_value=1.0, **FORMAT,
+             help="the paper needed 1e-5 with conditions 2 and 3 relaxed"),
+    ),  # fmt: skip
+    ("cstate_lr", "state_lr", "State learning rate γ",
+     dict(min_value=1e-5, max_value=10.0, fmt_str="%.3g")),  # fmt: skip
+    ("cbatch", "batch_size", "Batch size", dict(min_value=1, max_value=4096)),
+]
+FIELDS = {"cdata": "dataset", "conds": "conditions"} | {c[0]: c[1] for c in CONTROLS}
 
 
 def controls(setting: ComparisonSetting) -> dict:
@@ -63,18 +90,24 @@ def controls(setting: ComparisonSetting) -> dict:
     }
 
 
+def control(name: str, label: str, options: dict, container):
+    """The number input (or, given ``options["options"]``, the select box) of one control."""
+    if "options" in options:
+        return state.select(label, name, options["options"], QUICK[name], container=container,
+                            help=options.get("help"))  # fmt: skip
+    return state.number(label, name, QUICK[name], container=container, **options)
+
+
 QUICK = controls(QUICK_SETTING)
 PAPER = controls(PAPER_SETTING)
 
 st.title("PC vs BP")
 st.caption(
     "The same MLP trained by backprop and by predictive coding with Whittington & Bogacz's "
-    "conditions kept "
-    "or relaxed: **rc2** relaxes condition 2 (weights updated every k inference steps instead of "
-    "after "
-    "inference has converged), **rc3** condition 3 (trainable variances), **_wd** adds the mild "
-    "weight decay "
-    "of Fig. 6. Names follow the paper: algorithm_width_depth_relaxedConditions."
+    "conditions kept or relaxed: **rc2** relaxes condition 2 (weights updated every k inference "
+    "steps instead of after inference has converged), **rc3** condition 3 (trainable variances), "
+    "**_wd** adds the mild weight decay of Fig. 6. Names follow the paper: "
+    "algorithm_width_depth_relaxedConditions."
 )
 
 sb = st.sidebar
@@ -92,89 +125,11 @@ v["conds"] = state.text(
     container=sb,
     help="comma-separated: " + ", ".join(CONDITIONS) + "; any may end in _wd (weight decay)",
 )
-v["cwidth"] = state.number(
-    "Width", "cwidth", QUICK["cwidth"], min_value=1, max_value=4096, container=sb
-)
-v["cdepth"] = state.number(
-    "Hidden layers", "cdepth", QUICK["cdepth"], min_value=1, max_value=8, container=sb
-)
-v["cepochs"] = state.number(
-    "Epochs", "cepochs", QUICK["cepochs"], min_value=1, max_value=200, container=sb
-)
-v["cseeds"] = state.number(
-    "Seeds", "cseeds", QUICK["cseeds"], min_value=1, max_value=10, container=sb
-)
+for name, _, label, options in CONTROLS[:4]:
+    v[name] = control(name, label, options, sb)
 with sb.expander("Conditions, inference and learning"):
-    v["cT"] = state.number(
-        "Inference steps T (at most)", "cT", QUICK["cT"], min_value=1, max_value=1000, container=st
-    )
-    v["ctol"] = state.number(
-        "Converged when every layer's energy changes by less than",
-        "ctol",
-        QUICK["ctol"],
-        min_value=0.0,
-        max_value=0.5,
-        fmt_str="%.2g",
-        container=st,
-        help="relative change per step; 0: always run all T steps (the paper's 256)",
-    )
-    v["ck"] = state.number(
-        "rc2: update the weights every k steps",
-        "ck",
-        QUICK["ck"],
-        min_value=1,
-        max_value=1000,
-        container=st,
-    )
-    v["cprec"] = state.select(
-        "rc3: trainable variance per",
-        "cprec",
-        PRECISIONS[1:],
-        QUICK["cprec"],
-        container=st,
-        help="one log-variance per layer (the paper's Eq. 6) or one per neuron",
-    )
-    v["cwd"] = state.number(
-        "_wd: weight decay",
-        "cwd",
-        QUICK["cwd"],
-        min_value=0.0,
-        max_value=1.0,
-        fmt_str="%.2g",
-        container=st,
-        help="L2 on weights and log-variances through Adam (a Gaussian prior)",
-    )
-    v["cwlr"] = state.number(
-        "Weight learning rate",
-        "cwlr",
-        QUICK["cwlr"],
-        min_value=1e-7,
-        max_value=1.0,
-        fmt_str="%.2g",
-        container=st,
-    )
-    v["crlr"] = state.number(
-        "Weight learning rate of rc2 models",
-        "crlr",
-        QUICK["crlr"],
-        min_value=1e-7,
-        max_value=1.0,
-        fmt_str="%.2g",
-        container=st,
-        help="the paper needed 1e-5 with conditions 2 and 3 relaxed",
-    )
-    v["cstate_lr"] = state.number(
-        "State learning rate γ",
-        "cstate_lr",
-        QUICK["cstate_lr"],
-        min_value=1e-5,
-        max_value=10.0,
-        fmt_str="%.3g",
-        container=st,
-    )
-    v["cbatch"] = state.number(
-        "Batch size", "cbatch", QUICK["cbatch"], min_value=1, max_value=4096, container=st
-    )
+    for name, _, label, options in CONTROLS[4:]:
+        v[name] = control(name, label, options, st)
 state.sync_url(v)
 state.report_bad_url_values()
 settings_expander(PC_VS_BP)
@@ -198,30 +153,7 @@ if comparison is not None:
         panel_header(PC_VS_BP, "benchmark")
         show_figure(benchmark(table), table, "pc_vs_bp_benchmark", key=f"cmp_bench_{tag}")
         panel_header(PC_VS_BP, "steps")
-        shown = table[
-            [
-                "variant",
-                "accuracy_mean",
-                "accuracy_std",
-                "steps_used",
-                "epochs_to_90",
-                "time_to_90",
-                "epoch_seconds",
-                "diverged",
-            ]
-        ].rename(
-            columns={
-                "variant": "Model",
-                "accuracy_mean": "Test accuracy (%)",
-                "accuracy_std": "± std (seeds)",
-                "steps_used": "Inference steps per batch",
-                "epochs_to_90": "Epochs to 90% of final",
-                "time_to_90": "Time to 90% (s)",
-                "epoch_seconds": "s / epoch",
-                "diverged": "Diverged",
-            }
-        )
-        st.dataframe(shown, hide_index=True, key=f"cmp_df_{tag}")
+        st.dataframe(steps_table(table), hide_index=True, key=f"cmp_df_{tag}")
         panel_header(PC_VS_BP, "curves")
         show_figure(
             memo(f"cmp_curves_{tag}", frame, lambda: condition_curves(frame)),

@@ -34,6 +34,24 @@ def _ok(frame: pd.DataFrame | None, *cols: str) -> bool:
     return frame is not None and len(frame) > 0 and all(c in frame.columns for c in ("variant", "split", *cols))
 
 
+STEPS_COLUMNS = {
+    "variant": "Model",
+    "accuracy_mean": "Test accuracy (%)",
+    "accuracy_std": "± std (seeds)",
+    "steps_used": "Inference steps per batch",
+    "epochs_to_90": "Epochs to 90% of final",
+    "time_to_90": "Time to 90% (s)",
+    "epoch_seconds": "s / epoch",
+    "diverged": "Diverged",
+}
+
+
+def steps_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The columns of :func:`algorithm_table` that the comparison paper's Fig. 2 reports
+    (accuracy, inference steps and time to convergence), under their readable names."""
+    return table[list(STEPS_COLUMNS)].rename(columns=STEPS_COLUMNS)
+
+
 def algorithm_table(frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     """One row per variant: final ``split`` accuracy mean ± std over seeds (in %), members,
     diverged members, training seconds per epoch, that time relative to BP (BP-SE if present),
