@@ -72,3 +72,37 @@ def test_a_saved_generative_part_reloads_with_tables_arrays_and_scalars():
     pd.testing.assert_frame_equal(back.frame, result.frame, check_dtype=False)
     assert load_run(config.key()).kind == "generative-mcpc"
     assert load_result(OODConfig()) is None  # another part's key finds nothing
+
+
+def test_a_generative_result_saved_before_the_one_result_schema_loads_in_it(tmp_path, monkeypatch):
+    """An autoencoder run as pcdash saved it before (one wide row per member and epoch, γ called
+    ``gamma``, the test MSE in ``test_mse``) loads as tidy train and test rows that the page's
+    figures draw: the same numbers under the schema's names."""
+    from pcdash.experiments.autoencoder import AEConfig
+    from pcdash.figures.generative import mse_bars, training_curves
+
+    monkeypatch.setenv("PCDASH_RUNS_DIR", str(tmp_path))
+    config = AEConfig(epochs=2)
+    old = pd.DataFrame({
+        "model": ["PC", "PC", "BP", "PC", "PC", "BP"], "member": [0, 1, 0, 0, 1, 0],
+        "epoch": [1, 1, 1, 2, 2, 2], "loss": [0.6, 0.5, 0.4, 0.3, 0.2, 0.1],
+        "test_mse": [0.44, 0.33, 0.22, 0.11, 0.10, 0.09],
+        "gamma": [0.1, 0.3, np.nan, 0.1, 0.3, np.nan], "seed": [0.0] * 6,
+    })  # fmt: skip
+    table = pd.DataFrame({"model": ["PC", "PC", "BP"], "gamma": [0.1, 0.3, np.nan], "seed": [0, 0, 0],
+                          "epoch": [2, 2, 2], "test_mse": [0.11, 0.10, 0.09]})  # fmt: skip
+    save_run(config.key(), "generative-ae", {"gammas": [0.1, 0.3]}, old, {"x": np.zeros((2, 64))},
+             {"seconds": 1.0, "scalars": {"pc_gamma": 0.3}}, tables={"mse": table})  # fmt: skip
+    result = load_result(config)
+    frame = result.frame
+    assert set(frame["split"]) == {"train", "test"} and len(frame) == 12
+    train, test = frame[frame["split"] == "train"], frame[frame["split"] == "test"]
+    assert train["loss"].tolist() == old["loss"].tolist()
+    assert test["mse"].tolist() == old["test_mse"].tolist()
+    assert test["state_lr"].tolist()[:2] == [0.1, 0.3] and "gamma" not in frame
+    assert result.scalars == {"pc_state_lr": 0.3}
+    curves = training_curves(frame, "mse", split="test")
+    assert sorted(list(t.y) for t in curves.data) == [[0.22, 0.09], [0.33, 0.10], [0.44, 0.11]]
+    bars = mse_bars(result.tables["mse"])
+    assert [b.y[0] for b in bars.data] == [0.11, 0.10, 0.09]
+    assert load_result(replace(config, epochs=3)) is None

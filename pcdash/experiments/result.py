@@ -85,18 +85,51 @@ def save_result(config, result: ExperimentResult) -> None:
 
 
 def load_result(config) -> ExperimentResult | None:
-    """The saved :class:`ExperimentResult` of ``config``, or None."""
+    """The saved :class:`ExperimentResult` of ``config``, or None (a result saved before the one
+    result schema is read in it: :func:`upgrade_result`)."""
     saved = config.load_saved()
     if saved is None:
         return None
     meta = saved.meta
-    return ExperimentResult(
-        saved.frame,
-        dict(saved.arrays),
-        dict(saved.tables),
-        {k: float(v) for k, v in meta.get("scalars", {}).items()},
-        bool(meta.get("stopped")),
-        float(meta.get("seconds", 0.0)),
+    return upgrade_result(
+        ExperimentResult(
+            saved.frame,
+            dict(saved.arrays),
+            dict(saved.tables),
+            {k: float(v) for k, v in meta.get("scalars", {}).items()},
+            bool(meta.get("stopped")),
+            float(meta.get("seconds", 0.0)),
+        )
+    )
+
+
+# What generative results saved before the one result schema call a column or a scalar.
+OLD_NAMES = {"gamma": "state_lr", "test_mse": "mse", "pc_gamma": "pc_state_lr"}
+
+
+def upgrade_result(result: ExperimentResult) -> ExperimentResult:
+    """``result`` in the one result schema. Generative parts saved before it (the user's runs and
+    the shipped ones) have one wide row per member and epoch, the training ``loss`` beside
+    ``test_<metric>`` columns, and call γ ``gamma``: their rows become tidy train and test rows,
+    and the old names the new ones (:data:`OLD_NAMES`). A result in the schema is returned as
+    it is."""
+    frame = result.frame
+    if frame.empty or "split" in frame.columns:
+        return result
+    frame = frame.rename(columns=OLD_NAMES)
+    evals = [c for c in frame.columns if c.startswith("test_")]
+    ids = [c for c in frame.columns if c not in evals and c not in ("loss", "mse")]
+    parts = [frame[[*ids, "loss"]].assign(split="train")]
+    test = frame[[*ids, *evals, *(["mse"] if "mse" in frame.columns else [])]]
+    if len(test.columns) > len(ids):
+        parts.append(test.rename(columns={c: c.removeprefix("test_") for c in evals}).assign(split="test"))
+    tidy = pd.concat(parts, ignore_index=True).sort_values("epoch", kind="stable")
+    tidy["diverged"] = False
+    return replace(
+        result,
+        frame=tidy.reset_index(drop=True),
+        tables={k: t.rename(columns=OLD_NAMES) for k, t in result.tables.items()},
+        scalars={OLD_NAMES.get(k, k): v for k, v in result.scalars.items()},
     )
 
 
