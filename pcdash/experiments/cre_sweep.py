@@ -205,7 +205,10 @@ def _pca_analytic_rows(config: CREConfig, data: Dataset, first_id: int) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def _setup(config: CREConfig, data: Dataset | None):
+def sweep_setup(config: CREConfig, data: Dataset | None):
+    """What a sweep of ``config`` trains: the validated configuration (batch capped at the
+    training set), the data, the latent snapshot, the shape groups, the members and the
+    evaluation sets."""
     config = config.validate()
     data = data or load_dataset(config.dataset, val_fraction=config.val_fraction)
     batch = min(config.batch_size, len(data.x_train))
@@ -227,7 +230,7 @@ def precompile_cre(config: CREConfig, *, data: Dataset | None = None) -> pd.Data
     Raises:
         ConfigError, DataError: as :func:`run_cre_sweep`.
     """
-    config, data, snapshot, groups, members, eval_sets = _setup(config, data)
+    config, data, snapshot, groups, members, eval_sets = sweep_setup(config, data)
     for group in groups:
         carry = precompile(group.algo, group.hp, group.seeds, data.x_train, data.y_train, batch_size=config.batch_size,
                            eval_sets=eval_sets, init_carry=group.init_carry)
@@ -253,7 +256,7 @@ def run_cre_sweep(
         ConfigError: the configuration cannot run (message meant for the user).
         DataError: the dataset is missing or corrupt.
     """
-    config, data, snapshot, groups, members, eval_sets = _setup(config, data)
+    config, data, snapshot, groups, members, eval_sets = sweep_setup(config, data)
 
     def partial(p: SweepProgress) -> CRESweepOutput:
         return CRESweepOutput(config, p.frame, members, snapshot, False, p.elapsed_s, 0.0, tuple(data.class_names),
