@@ -38,7 +38,9 @@ are updated every ``k`` inference steps from the current states instead of once 
 gradient of ``½ λ ‖(θ, s)‖²`` joins ``∇F`` before the optimiser (PyTorch's ``Adam(weight_decay=λ)``,
 the reading of the BP-vs-PC comparison's §2.3: "a Gaussian unit prior", ``Σ → 1``);
 ``alignment`` — also report ``bp_cosine``, per layer, the cosine between the PC weight update
-of the step and the BP gradient at the step's starting weights.
+of the step and the BP gradient at the step's starting weights; ``state_init`` — how the free
+states start inference (PCX §5.1, Fig. 6a): ``"forward"`` (a forward pass, the default),
+``"zero"`` or ``"gaussian"`` (drawn from the step's key), see :func:`~pcdash.pcn.inference.init_states`.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from pcdash.engine import all_finite
 from pcdash.pcn.energies import init_log_var, layer_energies, output_energy
 from pcdash.pcn.gradients import bp_loss_and_gradients, nudged_target, pc_weight_gradients
-from pcdash.pcn.inference import converged_inference, forward_init, inference, relax_steps
+from pcdash.pcn.inference import STATE_INITS, converged_inference, inference, init_states, relax_steps
 from pcdash.pcn.network import ACTIVATIONS, MLP, forward_pass, init_mlp
 from pcdash.pcn.optimizers import STATE_OPTIMIZERS, state_optimizer, weight_optimizer
 
@@ -104,6 +106,7 @@ class PCNAlgorithm:
     beta_rate: float = 0.1
     cn_schedule: str = "random"
     alignment: bool = False
+    state_init: str = "forward"  # "forward", "zero" or "gaussian" (PCX Fig. 6a)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
@@ -121,6 +124,8 @@ class PCNAlgorithm:
             raise ValueError(
                 f"unknown activation {self.activation!r}; choose from {', '.join(ACTIVATIONS)}"
             )
+        if self.state_init not in STATE_INITS:
+            raise ValueError(f"unknown state initialisation {self.state_init!r}; choose from {', '.join(STATE_INITS)}")
         if self.state_optimizer not in STATE_OPTIMIZERS:
             raise ValueError(f"unknown state optimizer {self.state_optimizer!r}")
         if len(self.sizes) < 2 or min(self.sizes) < 1:
@@ -224,7 +229,11 @@ class PCNAlgorithm:
         """
         return self._infer(mlp, hp, x, target, log_var)[:2]
 
-    def _infer(self, mlp, hp, x, target, log_var=None):
+    def _hidden0(self, mlp: MLP, x: Array, key: PRNGKeyArray | None = None) -> tuple[Array, ...]:
+        """The states inference starts from (``state_init``; a Gaussian start draws from ``key``)."""
+        return init_states(mlp, x, self.state_init, key=key)
+
+    def _infer(self, mlp, hp, x, target, log_var=None, key=None):
         """:meth:`relax`, and the number of state updates taken (T, fewer if it converged)."""
         if not self.is_pc:
             hidden = forward_pass(mlp, x)[:-1]
@@ -232,7 +241,7 @@ class PCNAlgorithm:
             trace = jnp.broadcast_to(energies[None, :], (self.inference_steps + 1, self.num_layers))
             return hidden, trace, jnp.int32(0)
         kw = dict(state_lr=hp["state_lr"], optimizer=self.state_optimizer, momentum=self.state_momentum,
-                  loss=self.loss, log_var=self._log_var(log_var))  # fmt: skip
+                  loss=self.loss, log_var=self._log_var(log_var), hidden0=self._hidden0(mlp, x, key))  # fmt: skip
         if self.converges:
             return converged_inference(mlp, x, target, max_steps=self.inference_steps, tol=self.inference_tol, **kw)
         hidden, trace = inference(mlp, x, target, steps=self.inference_steps, **kw)
@@ -256,7 +265,6 @@ class PCNAlgorithm:
         inference stopped early, 0 for BP); ``nudge_sign`` (+1 PN, −1 NN) for the nudging
         rules; ``log_var`` (per-layer mean log-variance) with trainable precision.
         """
-        del key  # deterministic
         mlp, opt_state, step, log_var, nudge_key = carry
         if log_var is None:
             log_var = init_log_var(self.sizes, per_neuron=self.precision == "neuron")
@@ -275,11 +283,12 @@ class PCNAlgorithm:
                 target = nudged_target(logits, target, sign * beta)
             used = jnp.int32(self.inference_steps)
             if self.algorithm == "ipc":
-                params, opt_state, trace, energies, direction = self._ipc(params, opt_state, hp, x, target)
+                params, opt_state, trace, energies, direction = self._ipc(params, opt_state, hp, x, target, key)
             elif self.weight_update_interval:
-                params, opt_state, trace, energies, direction = self._incremental(params, opt_state, hp, x, target, sign)
+                params, opt_state, trace, energies, direction = self._incremental(params, opt_state, hp, x, target, sign,
+                                                                                  key)  # fmt: skip
             else:
-                hidden, trace, used = self._infer(mlp, hp, x, target, log_var)
+                hidden, trace, used = self._infer(mlp, hp, x, target, log_var, key)
                 grads, energies = self._pc_grads(params, x, hidden, target)
                 grads = jax.tree_util.tree_map(lambda g: sign * g, grads)
                 updates, opt_state = opt.update(grads, opt_state, params)
@@ -321,14 +330,14 @@ class PCNAlgorithm:
         grads, energies = pc_weight_gradients(mlp, x, hidden, target, loss=self.loss)
         return (grads, jax.tree_util.tree_map(jnp.zeros_like, log_var)), energies
 
-    def _ipc(self, params, opt_state, hp, x, target):
+    def _ipc(self, params, opt_state, hp, x, target, key=None):
         """Incremental PC: ``T`` steps, each updating the states and the weights from the same
         ``(h^{(t)}, θ^{(t)})`` — one gradient of ``F`` for both. Returns what
         :meth:`_incremental` returns."""
         opt = self._weight_optimizer(hp)
         sopt = state_optimizer(self.state_optimizer, hp["state_lr"], momentum=self.state_momentum)
         batch = x.shape[0]
-        hidden0 = forward_init(params[0], x)
+        hidden0 = self._hidden0(params[0], x, key)
 
         def energies_at(p, h):
             e = layer_energies(p[0], x, h, target, loss=self.loss, log_var=self._log_var(p[1]))
@@ -350,7 +359,7 @@ class PCNAlgorithm:
         final = energies_at(params, hidden)[1]
         return params, opt_state, jnp.concatenate([trace, final[None, :]], axis=0), final, total
 
-    def _incremental(self, params, opt_state, hp, x, target, sign):
+    def _incremental(self, params, opt_state, hp, x, target, sign, key=None):
         """Relaxed convergence: inference cut into ``T / k`` pieces of ``k`` steps, each followed
         by a weight update from the current states. The states and the state optimiser carry
         on across updates. Returns the new params and optimiser state, the energy trace
@@ -359,7 +368,7 @@ class PCNAlgorithm:
         k = self.weight_update_interval
         opt = self._weight_optimizer(hp)
         sopt = state_optimizer(self.state_optimizer, hp["state_lr"], momentum=self.state_momentum)
-        hidden0 = forward_init(params[0], x)
+        hidden0 = self._hidden0(params[0], x, key)
 
         def piece(c, _):
             params, opt_state, hidden, sstate, total = c

@@ -55,6 +55,8 @@ def add_pcn_arguments(parser: argparse.ArgumentParser) -> None:
                         help="relaxed convergence: update the weights every k inference steps (0: after T)")  # fmt: skip
     parser.add_argument("--beta0", type=float, default=d.beta0, help="nudging (pn, nn, cn): initial β")
     parser.add_argument("--beta-rate", type=float, default=d.beta_rate, help="nudging: β increment per epoch")
+    parser.add_argument("--state-init", default=d.state_init,
+                        help="how the states start inference: forward (default), zero or gaussian (PCX Fig. 6a)")
 
 
 def config_from_args(args: argparse.Namespace) -> PCNConfig:
@@ -86,6 +88,7 @@ def config_from_args(args: argparse.Namespace) -> PCNConfig:
         cn_schedule=args.cn_schedule,
         beta0=args.beta0,
         beta_rate=args.beta_rate,
+        state_init=args.state_init,
     ).validate()
 
 

@@ -37,6 +37,15 @@ class ComparisonOutput:
     seconds: float
 
 
+def comparison_key(variants: Sequence[tuple[str, PCNConfig]]) -> str:
+    """A stable run key for a list of ``(name, PCNConfig)``: ``cmp-`` and a hash of the names and
+    the configurations' keys."""
+    import hashlib
+
+    blob = "|".join(f"{name}:{config.key()}" for name, config in variants)
+    return "cmp-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 def run_pcn_comparison(
     variants: Sequence[tuple[str, PCNConfig]],
     *,

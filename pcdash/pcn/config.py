@@ -15,6 +15,7 @@ import pandas as pd
 from pcdash import limits
 from pcdash.errors import ConfigError
 from pcdash.pcn.algorithms import ALGORITHMS, CN_SCHEDULES, PRECISIONS, PCNAlgorithm
+from pcdash.pcn.inference import STATE_INITS
 from pcdash.pcn.network import ACTIVATIONS
 from pcdash.pcn.optimizers import STATE_OPTIMIZERS, WEIGHT_OPTIMIZERS
 
@@ -63,6 +64,7 @@ class PCNConfig:
     beta0: float = 0.1  # nudging: β in the first epoch
     beta_rate: float = 0.1  # nudging: β grows by this much per epoch, up to 1
     track_alignment: bool = False  # record the per-layer cosine of the PC update with the BP gradient
+    state_init: str = "forward"  # how the states start inference: "forward", "zero" or "gaussian" (PCX Fig. 6a)
 
     def __post_init__(self) -> None:
         for name in ("widths", "state_lrs", "optimizers"):
@@ -112,6 +114,7 @@ class PCNConfig:
                               f"{self.inference_steps}")  # fmt: skip
         _choice("precision", self.precision, PRECISIONS)
         _choice("CN schedule", self.cn_schedule, CN_SCHEDULES)
+        _choice("state initialisation", self.state_init, STATE_INITS)
         _in_range("inference tolerance", self.inference_tol, 0.0, 1.0)
         _in_range("L2 weight decay", self.l2_decay, 0.0, math.inf)
         _in_range("β_0 (initial nudging)", self.beta0, 1e-6, 1.0 + 1e-9)
@@ -155,6 +158,7 @@ class PCNConfig:
             beta_rate=float(self.beta_rate),
             cn_schedule=self.cn_schedule,
             alignment=bool(self.track_alignment),
+            state_init=self.state_init,
         )
 
     def members(self, width: int, *, first_member: int = 0) -> pd.DataFrame:
@@ -176,6 +180,7 @@ class PCNConfig:
                 "update_every": int(self.update_every),
                 "inference_tol": float(self.inference_tol),
                 "l2_decay": float(self.l2_decay),
+                "state_init": self.state_init,
                 "seed": seed,
             }
             for i, (opt, gamma, seed) in enumerate(
@@ -198,7 +203,8 @@ class PCNConfig:
 
 
 _KEY_DEFAULTS = {"precision": "none", "update_every": 0, "beta0": 0.1, "beta_rate": 0.1, "track_alignment": False,
-                 "inference_tol": 0.0, "cn_schedule": "random", "l2_decay": 0.0, "weight_lrs": ()}  # fmt: skip
+                 "inference_tol": 0.0, "cn_schedule": "random", "l2_decay": 0.0, "weight_lrs": (),
+                 "state_init": "forward"}  # fmt: skip
 
 
 def _choice(what: str, value: object, allowed: Sequence[str]) -> None:

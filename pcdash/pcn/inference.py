@@ -11,19 +11,39 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float, Int
+from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 from pcdash.pcn.energies import layer_energies
 from pcdash.pcn.network import MLP, forward_pass, layer_prediction
 from pcdash.pcn.optimizers import state_optimizer
 
 Hidden = tuple[Float[Array, "batch _"], ...]
+STATE_INITS = ("forward", "zero", "gaussian")  # PCX §5.1, Fig. 6a
+GAUSSIAN_INIT_STD = 1.0  # h_l^{(0)} ~ N(0, I): the unit Gaussian prior of Whittington & Bogacz (2017)
 
 
 def forward_init(mlp: MLP, x: Float[Array, "batch d_0"]) -> Hidden:
     """Forward initialisation of the free states: ``h_l^{(0)} = μ_l`` for ``l = 1 … L−1``,
     so that every hidden prediction error starts at zero (PCX paper, §5.1)."""
     return forward_pass(mlp, x)[:-1]
+
+
+def init_states(
+    mlp: MLP, x: Float[Array, "batch d_0"], kind: str = "forward", *, key: PRNGKeyArray | None = None
+) -> Hidden:
+    """The free states before inference, ``h^{(0)}`` (PCX paper, §5.1 and Fig. 6a): ``"forward"``
+    ``h_l^{(0)} = μ_l`` (:func:`forward_init`), ``"zero"`` ``h_l^{(0)} = 0``, or ``"gaussian"``
+    ``h_l^{(0)} ~ N(0, σ² I)`` with ``σ = GAUSSIAN_INIT_STD`` drawn from ``key`` (a fixed key
+    when none is given)."""
+    if kind == "forward":
+        return forward_init(mlp, x)
+    shapes = [(x.shape[0], w.shape[0]) for w in mlp.weights[:-1]]
+    if kind == "zero":
+        return tuple(jnp.zeros(s, x.dtype) for s in shapes)
+    if kind == "gaussian":
+        keys = jax.random.split(jax.random.PRNGKey(0) if key is None else key, len(shapes))
+        return tuple(GAUSSIAN_INIT_STD * jax.random.normal(k, s, x.dtype) for k, s in zip(keys, shapes, strict=True))
+    raise ValueError(f"unknown state initialisation {kind!r}; choose from {', '.join(STATE_INITS)}")
 
 
 def inference(
@@ -37,8 +57,10 @@ def inference(
     momentum: float = 0.9,
     loss: str = "se",
     log_var: Sequence[Float[Array, " _"]] | None = None,
+    hidden0: Hidden | None = None,
 ) -> tuple[Hidden, Float[Array, "steps_plus_1 L"]]:
-    """``T`` steps of an optax optimiser on the hidden states, from forward initialisation.
+    """``T`` steps of an optax optimiser on the hidden states, from ``hidden0`` (default: forward
+    initialisation).
 
     ``h^{(t+1)} = h^{(t)} + opt(∇_h F^{(n)}(h^{(t)}))`` with ``h_0 = x`` and ``h_L = target`` clamped.
 
@@ -58,7 +80,7 @@ def inference(
         ``F_l(h^{(t)})`` for ``t = 0 … T``, shape ``(T + 1, L)``.
     """
     opt = state_optimizer(optimizer, state_lr, momentum=momentum)
-    hidden0 = forward_init(mlp, x)
+    hidden0 = forward_init(mlp, x) if hidden0 is None else hidden0
     hidden, _, trace = relax_steps(mlp, x, target, hidden0, opt.init(hidden0), steps=steps, state_lr=state_lr,
                                    optimizer=optimizer, momentum=momentum, loss=loss, log_var=log_var)
     final = layer_energies(mlp, x, hidden, target, loss=loss, log_var=log_var)
@@ -77,8 +99,10 @@ def converged_inference(
     momentum: float = 0.9,
     loss: str = "se",
     log_var: Sequence[Float[Array, " _"]] | None = None,
+    hidden0: Hidden | None = None,
 ) -> tuple[Hidden, Float[Array, "steps_plus_1 L"], Int[Array, ""]]:
-    """Inference run to convergence: state steps from forward initialisation until the energy of
+    """Inference run to convergence: state steps from ``hidden0`` (default: forward
+    initialisation) until the energy of
     every layer changes by less than ``tol`` relative to itself,
     ``|F_l^{(t)} − F_l^{(t−1)}| ≤ tol · |F_l^{(t−1)}|`` for all ``l``, or ``max_steps`` steps.
 
@@ -99,7 +123,7 @@ def converged_inference(
     opt = state_optimizer(optimizer, state_lr, momentum=momentum)
     mu_1 = layer_prediction(mlp, 1, x)
     batch = x.shape[0]
-    h0 = forward_init(mlp, x)
+    h0 = forward_init(mlp, x) if hidden0 is None else hidden0
     n_layers = mlp.num_layers
 
     def per_example_energy(h: Hidden) -> tuple[Float[Array, ""], Float[Array, " L"]]:

@@ -20,6 +20,7 @@ from pcdash.pcn import (
     run_pcn_sweep,
     save_pcn_output,
 )
+from pcdash.pcn.compare import comparison_key
 from pcdash.pcn.network import ACTIVATION_NAMES
 from pcdash.pcn.saving import load_comparison, save_comparison
 from pcdash.ui import state
@@ -111,14 +112,6 @@ def start_pcn_job(config: PCNConfig, *, restart: bool = False) -> Job:
 
     return job_manager().submit(config.key(), f"PCN sweep · {config.dataset} · {config.algorithm}", runner,
                                 on_done=save_pcn_output, restart=restart)
-
-
-def comparison_key(variants) -> str:
-    """A stable job key for a list of ``(name, PCNConfig)``."""
-    import hashlib
-
-    blob = "|".join(f"{name}:{config.key()}" for name, config in variants)
-    return "cmp-" + hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def comparison_result(variants) -> Job | None:

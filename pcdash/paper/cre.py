@@ -1,0 +1,299 @@
+"""The CRE paper's figures (Rathjens & Wiskott, ESANN 2024; ``references/cre-paper-esann.md``):
+Fig. 2 (accuracy and reconstruction error per λ), Fig. 3 (latent spaces and reconstructions at
+λ = 0, 0.2, 1), Fig. 4 (both against dim(z), with PCA and random projections), and the checks that
+decide their claims from a :class:`~pcdash.cre.sweep.CRESweepOutput`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from pcdash.paper.catalogue import Claim, Figure, Verdict, decide, undecided
+from pcdash.paper.experiments import CRE, CRE_LATENT_DIM
+from pcdash.results import final_rows
+
+# Issue 9's bar for a clear trade-off on digits (5 seeds): accuracy at λ = 0 at least this much
+# above λ = 1, and MSE at λ = 1 at most this fraction of λ = 0's.
+ACCURACY_GAP = 0.15
+MSE_RATIO = 0.8
+
+
+def _final_cre(result, split: str = "test") -> pd.DataFrame:
+    frame = result.frame
+    rows = final_rows(frame[frame["model"] == "cre"] if "model" in frame else frame, split)
+    return rows[~rows["diverged"]]
+
+
+def _per_lambda(rows: pd.DataFrame, metric: str) -> pd.Series:
+    return rows.groupby("lam")[metric].mean().sort_index()
+
+
+# --------------------------------------------------------------------------- Fig. 2
+
+
+def check_extremes(result) -> Verdict:
+    """λ = 0 classifies best, λ = 1 reconstructs best, by a clear margin and without overlap of the
+    two extreme boxes (seed spread) on either metric."""
+    rows = _final_cre(result)
+    acc, mse = _per_lambda(rows, "accuracy"), _per_lambda(rows, "mse")
+    if not {0.0, 1.0} <= set(acc.index):
+        return undecided("needs models at λ = 0 and λ = 1")
+    a0, a1 = rows[rows["lam"] == 0.0]["accuracy"], rows[rows["lam"] == 1.0]["accuracy"]
+    m0, m1 = rows[rows["lam"] == 0.0]["mse"], rows[rows["lam"] == 1.0]["mse"]
+    apart = bool(a0.min() > a1.max() and m1.max() < m0.min())
+    best_acc, best_mse = float(acc.idxmax()), float(mse.idxmin())
+    holds = (acc[0.0] - acc[1.0] >= ACCURACY_GAP and mse[1.0] <= MSE_RATIO * mse[0.0] and apart
+             and acc[0.0] >= acc.max() - 0.01 and mse[1.0] <= mse.min() * 1.02)  # fmt: skip
+    numbers = {"accuracy_lam0": acc[0.0], "accuracy_lam1": acc[1.0], "mse_lam0": mse[0.0], "mse_lam1": mse[1.0],
+               "best_accuracy_lam": best_acc, "best_mse_lam": best_mse, "boxes_apart": float(apart),
+               "seeds": float(rows["seed"].nunique())}  # fmt: skip
+    return decide(holds, numbers, (
+        f"test accuracy {acc[0.0]:.3f} at λ = 0 vs {acc[1.0]:.3f} at λ = 1 (gap {acc[0.0] - acc[1.0]:.3f}, needs ≥ "
+        f"{ACCURACY_GAP}); MSE {mse[0.0]:.4f} vs {mse[1.0]:.4f} (ratio {mse[1.0] / mse[0.0]:.2f}, needs ≤ {MSE_RATIO}); "
+        f"best accuracy at λ = {best_acc:g}, best MSE at λ = {best_mse:g}; the λ = 0 and λ = 1 boxes "
+        f"{'do not overlap' if apart else 'overlap'}"))
+
+
+def check_monotonic(result) -> Verdict:
+    """Mostly monotonic: the mean accuracy falls and the mean MSE falls as λ rises (Spearman
+    correlation of each with λ at most −0.8)."""
+    rows = _final_cre(result)
+    acc, mse = _per_lambda(rows, "accuracy"), _per_lambda(rows, "mse")
+    if len(acc) < 3:
+        return undecided("needs at least three λ values")
+    rho_acc = float(stats.spearmanr(acc.index, acc.to_numpy()).statistic)
+    rho_mse = float(stats.spearmanr(mse.index, mse.to_numpy()).statistic)
+    return decide(rho_acc <= -0.8 and rho_mse <= -0.8, {"spearman_accuracy": rho_acc, "spearman_mse": rho_mse,
+                                                        "lambdas": float(len(acc))},
+                  f"Spearman correlation with λ over {len(acc)} λ values: accuracy {rho_acc:+.2f}, MSE {rho_mse:+.2f} "
+                  "(both ≤ −0.8 for a mostly monotonic trade-off)")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- Fig. 3
+
+
+def _members_at(result, lam: float, latent_dim: int | None = None) -> list[int]:
+    m = result.members
+    m = m[(m["model"] == "cre") & np.isclose(m["lam"], lam)]
+    if latent_dim is not None:
+        m = m[m["latent_dim"] == latent_dim]
+    return [int(i) for i in m["member"] if int(i) in result.snapshot.z]
+
+
+def ray_separation(z: np.ndarray, y: np.ndarray) -> float:
+    """How well the classes lie on rays from the origin: the fraction of points whose direction
+    ``z/‖z‖`` is closest (cosine) to its own class's mean direction."""
+    norms = np.linalg.norm(z, axis=1, keepdims=True)
+    keep = norms[:, 0] > 1e-8
+    u, y = z[keep] / norms[keep], y[keep]
+    if len(u) == 0:
+        return float("nan")
+    classes = np.unique(y)
+    centres = np.stack([u[y == c].mean(0) for c in classes])
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True) + 1e-12
+    return float(np.mean(classes[np.argmax(u @ centres.T, axis=1)] == y))
+
+
+def prototype_index(x: np.ndarray, x_hat: np.ndarray, y: np.ndarray) -> float:
+    """How far the reconstructions keep the inputs' own detail: the within-class spread of the
+    reconstructions over that of the inputs, ``Σ ‖x̂ − x̂̄_c‖² / Σ ‖x − x̄_c‖²`` (0 = one prototype per
+    class)."""
+    x, x_hat = x.reshape(len(x), -1), x_hat.reshape(len(x_hat), -1)
+    spread = lambda a: sum(float(np.sum((a[y == c] - a[y == c].mean(0)) ** 2)) for c in np.unique(y))  # noqa: E731
+    return spread(x_hat) / max(spread(x), 1e-12)
+
+
+def _mean_over(result, lam: float, measure) -> float:
+    snap = result.snapshot
+    dim = 3 if 3 in set(result.members["latent_dim"]) else None
+    values = [measure(snap, m) for m in _members_at(result, lam, dim)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def check_latent_rays(result) -> Verdict:
+    """At λ = 0 the classes lie on rays (directions separate them); at λ = 1 they overlap."""
+    snap = result.snapshot
+    sep = {lam: _mean_over(result, lam, lambda s, m: ray_separation(s.z[m], s.y)) for lam in (0.0, 0.2, 1.0)}
+    if not np.isfinite(sep[0.0]) or not np.isfinite(sep[1.0]):
+        return undecided("needs latent codes of models at λ = 0 and λ = 1")
+    del snap
+    return decide(sep[0.0] > sep[1.0] + 0.05, {f"ray_separation_lam{k:g}": v for k, v in sep.items()},
+                  f"fraction of points nearest (by direction) to their own class's ray: {sep[0.0]:.2f} at λ = 0, "
+                  f"{sep[0.2]:.2f} at λ = 0.2, {sep[1.0]:.2f} at λ = 1 (λ = 0 must exceed λ = 1 by 0.05)")  # fmt: skip
+
+
+def check_prototypes(result) -> Verdict:
+    """At λ = 0 the decoder draws class prototypes; at λ = 1 the reconstructions keep detail."""
+    idx = {lam: _mean_over(result, lam, lambda s, m: prototype_index(s.x, s.x_hat[m], s.y)) for lam in (0.0, 0.2, 1.0)}
+    if not np.isfinite(idx[0.0]) or not np.isfinite(idx[1.0]):
+        return undecided("needs reconstructions of models at λ = 0 and λ = 1")
+    return decide(idx[0.0] < idx[0.2] < idx[1.0] or (np.isnan(idx[0.2]) and idx[0.0] < idx[1.0]),
+                  {f"detail_kept_lam{k:g}": v for k, v in idx.items()},
+                  f"within-class spread of the reconstructions ÷ that of the inputs: {idx[0.0]:.2f} at λ = 0, "
+                  f"{idx[0.2]:.2f} at λ = 0.2, {idx[1.0]:.2f} at λ = 1 (rising: prototypes at λ = 0, detail at λ = 1)")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- Fig. 4
+
+
+def _dim_table(result, model: str = "cre") -> pd.DataFrame:
+    frame = result.frame
+    rows = final_rows(frame[frame["model"] == model], "test")
+    rows = rows[~rows["diverged"]]
+    return rows.groupby(["lam", "latent_dim"])[["accuracy", "mse"]].mean() if model == "cre" else \
+        rows.groupby("latent_dim")[["accuracy", "mse"]].mean()
+
+
+def check_gap_narrows(result) -> Verdict:
+    """The accuracy gap between λ = 0 and the other λ below 1 is smaller at the largest dim(z)
+    than at the smallest: more room in z eases the competition."""
+    table = _dim_table(result)
+    lams = sorted(set(table.index.get_level_values("lam")))
+    dims = sorted(set(table.index.get_level_values("latent_dim")))
+    middle = [lam for lam in lams if 0.0 < lam < 1.0]
+    if 0.0 not in lams or not middle or len(dims) < 2:
+        return undecided("needs λ = 0, a λ strictly between 0 and 1 and at least two dim(z)")
+    acc = table["accuracy"]
+    gap = {d: float(np.mean([acc[(0.0, d)] - acc[(lam, d)] for lam in middle])) for d in (dims[0], dims[-1])}
+    return decide(gap[dims[-1]] < gap[dims[0]], {f"gap_dim{d}": v for d, v in gap.items()},
+                  f"mean accuracy gap from λ = 0 to λ = {', '.join(f'{m:g}' for m in middle)}: {gap[dims[0]]:.3f} at "
+                  f"dim(z) = {dims[0]}, {gap[dims[-1]]:.3f} at dim(z) = {dims[-1]}")  # fmt: skip
+
+
+def check_reconstruction_improves(result) -> Verdict:
+    """Reconstruction improves with dim(z) for every representation: every λ, PCA and RP have a
+    lower test MSE at the largest dim(z) than at the smallest."""
+    table = _dim_table(result)
+    dims = sorted(set(table.index.get_level_values("latent_dim")))
+    if len(dims) < 2:
+        return undecided("needs at least two dim(z)")
+    ratios = {f"lam{lam:g}": table["mse"][(lam, dims[-1])] / table["mse"][(lam, dims[0])]
+              for lam in sorted(set(table.index.get_level_values("lam")))}  # fmt: skip
+    for model in ("pca", "rp"):
+        if (result.frame["model"] == model).any():
+            t = _dim_table(result, model)
+            ratios[model] = t["mse"][dims[-1]] / t["mse"][dims[0]]
+    worst = max(ratios, key=ratios.get)
+    return decide(all(r < 1 for r in ratios.values()), {f"mse_ratio_{k}": v for k, v in ratios.items()},
+                  f"test MSE at dim(z) = {dims[-1]} ÷ at dim(z) = {dims[0]}: "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()) + f" (the least gain: {worst})")  # fmt: skip
+
+
+def check_rp_classifies_worse(result) -> Verdict:
+    """Random projections classify worse than the classification-driven latent (λ = 0) at every
+    dim(z) up to 4."""
+    if not (result.frame["model"] == "rp").any():
+        return undecided("needs the random-projection baseline")
+    cre, rp = _dim_table(result)["accuracy"], _dim_table(result, "rp")["accuracy"]
+    dims = [d for d in sorted(rp.index) if d <= 4 and (0.0, d) in cre.index]
+    if not dims:
+        return undecided("needs λ = 0 and RP at some dim(z) ≤ 4")
+    gaps = {d: float(cre[(0.0, d)] - rp[d]) for d in dims}
+    return decide(all(g > 0 for g in gaps.values()), {f"lam0_minus_rp_dim{d}": g for d, g in gaps.items()},
+                  "test accuracy of λ = 0 minus RP: " + ", ".join(f"dim {d}: {g:+.3f}" for d, g in gaps.items()))
+
+
+# --------------------------------------------------------------------------- plots and tables
+
+
+def _tradeoff_plot(result):
+    from pcdash.figures.cre import tradeoff_boxes
+
+    frame = result.frame
+    return tradeoff_boxes(frame[frame["model"] == "cre"] if "model" in frame else frame, split="test")
+
+
+def _latent_plots(result):
+    from pcdash.figures.latent import latent_small_multiples, reconstruction_grid
+
+    members = result.members[result.members["model"] == "cre"]
+    names = result.class_names or None
+    dim = 3 if 3 in set(members["latent_dim"]) else int(members["latent_dim"].iloc[0])
+    return [latent_small_multiples(result.snapshot, members, seed=0, latent_dim=dim, class_names=names),
+            reconstruction_grid(result.snapshot, members, seed=0, per_class=1, latent_dim=dim)]
+
+
+def _latent_table(result) -> pd.DataFrame:
+    """One row per shown point of every seed-0 model: its λ, class and latent coordinates."""
+    rows = []
+    members = result.members[(result.members["model"] == "cre") & (result.members["seed"] == 0)]
+    for m in members.itertuples():
+        z = result.snapshot.z.get(int(m.member))
+        if z is None:
+            continue
+        for i, (point, label) in enumerate(zip(z, result.snapshot.y, strict=True)):
+            rows.append({"member": int(m.member), "lam": m.lam, "latent_dim": m.latent_dim, "seed": 0, "point": i,
+                         "class": int(label), **{f"z{j + 1}": float(v) for j, v in enumerate(point)}})
+    return pd.DataFrame(rows)
+
+
+def _dims_plot(result):
+    from pcdash.figures.cre import latent_dim_curves
+
+    return latent_dim_curves(result.frame)
+
+
+PAPER_TRAINING = ("the authors' code: Adam 1e-3 (encoder, decoder and classifier each), batch 512, 10 epochs, "
+                  "PyTorch's default initialisation")  # fmt: skip
+
+FIGURES = (
+    Figure(
+        "cre-fig2", "cre", "Fig. 2", "Accuracy and reconstruction error against λ",
+        "Box plots of classification (blue) and reconstruction (orange) performance against λ for FC-, CNN- and "
+        "ViT-based CREs on MNIST, FashionMNIST and CIFAR-10.",
+        CRE,
+        (Claim("λ = 0 yields the best classification and λ = 1 the best reconstruction, each at the cost of the other: "
+               "no λ wins both.", "qualitative (box plots; about 10,000 trained models in all)", check_extremes, True),
+         Claim("The relationship between λ and performance is mostly monotonic: as λ rises, reconstruction improves "
+               "and classification deteriorates.", "qualitative", check_monotonic, True)),
+        paper_setting=f"FC-, CNN- and ViT-based CREs on MNIST, FashionMNIST and CIFAR-10; {PAPER_TRAINING}; the λ "
+                      "grid and the seeds per box are not stated.",
+        offline_setting="fc-medium, dim(z) = 3, λ = 0, 0.2, …, 1 on digits with the Trade-off page's default "
+                        "training (every seed a box point).",
+        full_setting="the same sweep on MNIST, FashionMNIST or CIFAR-10 with 10 seeds (--dataset, without --quick).",
+        differences=("dataset: 8×8 digits (1,797 images) instead of MNIST/FashionMNIST/CIFAR-10, so it runs offline "
+                     "in seconds", "one architecture (fc-medium) instead of every variant",
+                     "the page's batch, epochs and initialisation (its caption lists how they differ from the "
+                     "authors')"),
+        plot=_tradeoff_plot, table=lambda r: r.frame, page_label="Trade-off",
+    ),  # fmt: skip
+    Figure(
+        "cre-fig3", "cre", "Fig. 3", "Latent spaces and reconstructions at λ = 0, 0.2 and 1",
+        "Top: 3-D latent spaces of an FC-based CRE for each λ on FashionMNIST, fifty points per class. Bottom: "
+        "reconstructions by the same models.",
+        CRE,
+        (Claim("At λ = 0 the classes form nearly straight rays from a central point; at λ = 1 they become "
+               "overlapping clouds.", "qualitative (3-D plots)", check_latent_rays, True),
+         Claim("At λ = 0 the reconstructions are class prototypes without the input's details; as λ rises towards 1 "
+               "they capture more detail.", "qualitative (pictures)", check_prototypes, True)),
+        paper_setting=f"FC-based CRE with dim(z) = 3 at λ = 0, 0.2 and 1 on FashionMNIST; {PAPER_TRAINING}.",
+        offline_setting="the Fig. 2 sweep on digits (dim(z) = 3, λ = 0 … 1); the seed-0 model of each λ, fifty test "
+                        "points per class.",
+        full_setting="the same on FashionMNIST or MNIST (--dataset).",
+        differences=("dataset: digits instead of FashionMNIST", "all six λ of the sweep are shown; the check uses "
+                     "λ = 0, 0.2 and 1 and averages over the seeds"),
+        plot=_latent_plots, table=_latent_table, page_label="Latent space",
+        extra_query={"view": "small multiples"},
+    ),  # fmt: skip
+    Figure(
+        "cre-fig4", "cre", "Fig. 4", "The trade-off against dim(z), with PCA and random projections",
+        "Mean classification (top) and reconstruction (bottom) performance of FC-based CREs on MNIST and "
+        "FashionMNIST across λ against dim(z), with 95% confidence intervals; PCA- and RP-based representations.",
+        CRE_LATENT_DIM,
+        (Claim("Increasing the latent dimension mitigates the trade-off: the accuracy gap to λ = 0 narrows as dim(z) "
+               "grows for the λ values below 1.", "qualitative (curves with 95% CIs)", check_gap_narrows, True),
+         Claim("Reconstruction improves with dim(z) regardless of the representation (every λ, PCA and RP).",
+               "qualitative", check_reconstruction_improves, True),
+         Claim("RP-based representations classify worse than classification-driven ones.", "qualitative",
+               check_rp_classifies_worse, True)),
+        paper_setting=f"FC-based CREs on MNIST and FashionMNIST, several λ and dim(z) (not listed), PCA and RP with "
+                      f"the same heads; {PAPER_TRAINING}.",
+        offline_setting="fc-medium on digits, dim(z) = 1, 2, 3, 4, 8, 16 and λ = 0, 0.5, 0.9, 1, with PCA and RP "
+                        "(the Latent dimension page's default).",
+        full_setting="the same on MNIST or FashionMNIST with 10 seeds (--dataset, without --quick).",
+        differences=("dataset: digits (64 pixels: dim(z) = 16 is a quarter of the input) instead of MNIST and "
+                     "FashionMNIST", "one FC variant; the paper's λ grid and dims are not stated, these are pcdash's"),
+        plot=_dims_plot, table=lambda r: r.frame, page_label="Latent dimension",
+    ),  # fmt: skip
+)
