@@ -19,9 +19,12 @@ PC_PAGES = [
     st.Page("views/pc_vs_bp.py", title="PC vs BP", icon=":material/difference:", url_path="pc_vs_bp"),
     st.Page("views/generative.py", title="Generative & memory", icon=":material/auto_awesome:", url_path="generative"),
 ]
+PAPER_PAGES = [st.Page("views/paper_figures.py", title="Paper figures", icon=":material/fact_check:",
+                       url_path="paper_figures")]
 TOOLS = [st.Page("views/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs")]
 
-page = st.navigation({"Classification vs reconstruction": CRE_PAGES, "Predictive coding": PC_PAGES, "Tools": TOOLS})
+page = st.navigation({"Papers": PAPER_PAGES, "Classification vs reconstruction": CRE_PAGES, "Predictive coding": PC_PAGES,
+                      "Tools": TOOLS})
 st.session_state["page_family"] = "pc" if page in PC_PAGES else "cre"
 page.run()
 export_format_control()

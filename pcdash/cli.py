@@ -1,5 +1,6 @@
-"""Command line: ``python -m pcdash sweep`` (CRE), ``python -m pcdash pcn`` (PCN) and
-``python -m pcdash plan`` (a paper-scale grid's cost).
+"""Command line: ``python -m pcdash sweep`` (CRE), ``python -m pcdash pcn`` (PCN),
+``python -m pcdash plan`` (a paper-scale grid's cost) and ``python -m pcdash reproduce`` (a paper
+figure, its data and its claims checked: :mod:`pcdash.paper.command`).
 
 Each writes one CSV row per member per evaluation. Bad arguments, an ``--out`` that cannot be
 written and a job beyond the limits (:mod:`pcdash.limits`; ``--limits`` raises them) exit with
@@ -76,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     from pcdash.plan_command import add_plan_arguments
 
     add_plan_arguments(sub.add_parser("plan", help="a paper's grid, its cost per member and wall time on N workers"))
+
+    from pcdash.paper.command import add_reproduce_arguments
+
+    add_reproduce_arguments(sub.add_parser("reproduce", help="reproduce a paper figure and check its claims"))
 
     try:
         from pcdash.pcn.cli import add_pcn_arguments
@@ -174,6 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with limits.using(limits.parse_limits(args.limits, base=limits.current()), hint="pass --limits {}"):
             if args.command == "sweep":
                 return _run_sweep(args)
+            if args.command == "reproduce":
+                from pcdash.paper.command import run_reproduce_command
+
+                return run_reproduce_command(args)
             from pcdash.pcn.cli import run_pcn_command
 
             return run_pcn_command(args)

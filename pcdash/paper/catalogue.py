@@ -118,6 +118,7 @@ class Figure:
     plot: Callable[[Any], Any]  # result -> plotly Figure
     table: Callable[[Any], pd.DataFrame]  # result -> the tidy rows behind the figure
     page_label: str = ""  # the dedicated page's title
+    shows: str = ""  # what the page's panel shows, in one sentence (printed under it)
     extra_query: dict[str, str] = field(default_factory=dict)  # URL values for this panel of the page
 
     @property

@@ -311,8 +311,8 @@ def _plot_stability(result):
 
 
 def _plot_table1(result):
-    from pcdash.figures.pc_compare import algorithm_table
     from pcdash.figures.paper import table1_bars
+    from pcdash.figures.pc_compare import algorithm_table
     from pcdash.pcn.algorithms import ALGORITHM_LABELS
 
     return table1_bars(algorithm_table(result.frame), PCX_TABLE1_MLP, ALGORITHM_LABELS)
@@ -364,7 +364,7 @@ DIGITS = "dataset: 8×8 digits (1,297 training images) instead of FashionMNIST (
 
 FIGURES = (
     Figure(
-        "pcx-fig6a", "pcx", "Fig. 6(a)", "State initialisation against inference steps T",
+        "pcx-fig6a", "pcx", "Fig. 6a", "State initialisation against inference steps T",
         "Highest test accuracy for different initialisation methods and iteration steps T used during training "
         "(a three-layer model on FashionMNIST).",
         INIT,
@@ -380,9 +380,11 @@ FIGURES = (
         differences=(DIGITS, "the Gaussian start is h ~ N(0, I); the paper does not give its variance",
                      "a small γ grid instead of the paper's search"),
         plot=_plot_init, table=lambda r: r.frame, page_label="Energy dynamics (State initialisation)",
+        shows="The highest test accuracy of each way to start the states (forward pass, zero, Gaussian) against the "
+              "inference steps T used in training: the forward pass wins when T is small.",
     ),  # fmt: skip
     Figure(
-        "pcx-fig6b", "pcx", "Fig. 6(b)", "Energy of each layer during inference",
+        "pcx-fig6b", "pcx", "Fig. 6b; Fig. 14a (two moons)", "Energy of each layer during inference",
         "Energies per layer during inference of the best-performing model (γ = 0.003), a three-layer model on "
         "FashionMNIST.",
         ENERGY,
@@ -394,11 +396,16 @@ FIGURES = (
         offline_setting=f"the Energy page's default ({ENERGY_SETTING}; width 64, γ 0.01 … 1, 3 seeds) on digits; the "
                         "most accurate AdamW model.",
         full_setting="FashionMNIST at width 1024 with γ 0.001 … 1 (without --quick).",
-        differences=(DIGITS, "width 64 and γ ≥ 0.01", "energies are batch means"),
+        differences=(DIGITS, "the model shown on the page is the one you pick (by default the best AdamW model of the "
+                     "run); width 64 and γ ≥ 0.01", "energies are batch means; PCX's plotting code draws the energy of "
+                     "the last inference step at the end of each of the 8 epochs on an axis labelled T, here the x "
+                     "axis is the inference step"),
         plot=_plot_energy_step, table=lambda r: r.frame, page_label="Energy dynamics",
+        shows="Energy of each layer over the inference steps of the last training batch: the error starts in the "
+              "output layer and only a little of it reaches the first hidden layer.",
     ),  # fmt: skip
     Figure(
-        "pcx-fig6c", "pcx", "Fig. 6(c)", "Accuracy against the state learning rate γ",
+        "pcx-fig6c", "pcx", "Fig. 6c; Fig. 14b (two moons)", "Accuracy against the state learning rate γ",
         "Decay in accuracy when increasing the state learning rate γ, with SGD and Adam.",
         ENERGY,
         (Claim("Models trained with a state learning rate γ = 1 achieve much worse performance than with smaller γ.",
@@ -407,12 +414,15 @@ FIGURES = (
                       "1e-5 … 1 and 3 seeds.",
         offline_setting=f"the Energy page's default ({ENERGY_SETTING}; width 64, γ 0.01 … 1, 3 seeds) on digits.",
         full_setting="FashionMNIST at width 1024 (without --quick).",
-        differences=(DIGITS, "one weight learning rate per optimiser (App. D.2's) instead of a box over many",
-                     "width 64"),
+        differences=(DIGITS, "one weight learning rate per optimiser (App. D.2's: 0.01 for image sets, 0.03 for two "
+                     "moons) instead of a box over the rates 1e-5 … 1", "width 64; mean and 95% interval over 3 "
+                     "seeds"),
         plot=_plot_accuracy_gamma, table=lambda r: r.frame, page_label="Energy dynamics",
+        shows="Final test accuracy against the state learning rate γ for the two weight optimisers: small γ trains "
+              "best, γ = 1 does not.",
     ),  # fmt: skip
     Figure(
-        "pcx-fig6d", "pcx", "Fig. 6(d)", "Energy imbalance between layers against γ",
+        "pcx-fig6d", "pcx", "Fig. 6d; Fig. 14c (two moons)", "Energy imbalance between layers against γ",
         "Imbalance between the energies of the layers (ratios) against γ, over the AdamW models that trained.",
         ENERGY,
         (Claim("The first hidden layer's energy is orders of magnitude below the output's for small γ and becomes "
@@ -423,12 +433,17 @@ FIGURES = (
         offline_setting="the Energy page's default on digits; first hidden ÷ output of the members that trained "
                         "(at least halfway from chance to 1), both optimisers pooled.",
         full_setting="FashionMNIST at width 1024 (without --quick).",
-        differences=(DIGITS, "both optimisers pooled: on digits no AdamW model trains at γ = 1 with App. D.2's rate",
-                     "first hidden ÷ output instead of neighbouring layers"),
+        differences=(DIGITS, "first hidden ÷ output, as the paper's text states it, at width 64 and one weight "
+                     "learning rate; the members that trained (accuracy at least halfway from chance to 1; PCX's cut "
+                     "of 0.5 keeps two-moons models at chance)", "the check pools both optimisers: on digits no AdamW "
+                     "model trains at γ = 1 with App. D.2's rate (PCX's pooled grid has AdamW models with small "
+                     "learning rates that do)"),
         plot=_plot_ratio, table=lambda r: r.frame, page_label="Energy dynamics",
+        shows="Energy of the first hidden layer ÷ energy of the output layer against γ: orders of magnitude below 1 "
+              "at γ = 0.01, rising towards balance as γ grows.",
     ),  # fmt: skip
     Figure(
-        "pcx-fig7", "pcx", "Fig. 7", "Training stability: width × γ × weight optimiser",
+        "pcx-fig7", "pcx", "Fig. 7; Fig. 16 (two moons)", "Training stability: width × γ × weight optimiser",
         "Accuracy against γ for increasing widths, with AdamW and SGD (LeakyReLU, FashionMNIST).",
         STABILITY,
         (Claim("With AdamW the accuracy plummets to chance for progressively smaller γ as the width grows; with SGD "
@@ -438,8 +453,13 @@ FIGURES = (
         offline_setting="the Energy page's width sweep: LeakyReLU, widths 64, 256, 1024, γ 0.01 … 1, 3 seeds, on "
                         "digits; a γ trains when its seed-mean accuracy is at least halfway from chance to 1.",
         full_setting="FashionMNIST, widths 32 … 2048 (without --quick).",
-        differences=(DIGITS, "three widths (wider layers take minutes on a CPU)", "γ from 0.01 up"),
+        differences=(DIGITS, "widths 64, 256 and 1024 and γ 0.01 … 1 (wider layers take minutes on a CPU); 3 seeds",
+                     "a γ trains when the seed-mean test accuracy is at least halfway from chance to 1; the smallest "
+                     "γ can also fall short by training too little (1,294 training images on digits, 60,000 on "
+                     "FashionMNIST)"),
         plot=_plot_stability, table=lambda r: r.frame, page_label="Energy dynamics (Training stability)",
+        shows="Accuracy against γ for each width, per weight optimiser: with AdamW the largest γ that still trains "
+              "shrinks as the layers widen; with SGD it does not.",
     ),  # fmt: skip
     Figure(
         "pcx-table1", "pcx", "Table 1 (MLP rows)", "Learning rules against backprop on an MLP",

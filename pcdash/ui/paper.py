@@ -36,3 +36,54 @@ def preset_buttons(presets: Mapping[str, Mapping[str, Any]], *, key: str, contai
     """One button per preset; pressing it sets the named controls (``state`` names) to its values."""
     for i, (label, values) in enumerate(presets.items()):
         container.button(label, key=f"{key}_preset_{i}", on_click=_apply, args=(dict(values),), width="stretch")
+
+
+# --------------------------------------------------------------------------- the Paper figures page
+
+
+def experiment_job(experiment, config):
+    """The finished (or running) job of ``experiment``'s ``config``: the same job, under the same
+    key, as its dedicated page's; loaded from the run store or the shipped assets if not in memory."""
+    from pcdash.paper.runners import load, run_key
+    from pcdash.ui.widgets import saved_job
+
+    return saved_job(run_key(experiment.kind, config), experiment.name, lambda: load(experiment.kind, config))
+
+
+def start_experiment_job(experiment, config, *, restart: bool = False):
+    """Train ``config`` in the background (progress and Stop in the job panel), saved when done."""
+    from pcdash.backends import backend_from_env
+    from pcdash.paper.runners import run, run_key, save
+    from pcdash.ui.widgets import job_manager
+
+    backend = backend_from_env()
+
+    def runner(on_progress, should_stop):
+        return run(experiment.kind, config, on_progress=on_progress, should_stop=should_stop, backend=backend)
+
+    return job_manager().submit(run_key(experiment.kind, config), f"{experiment.name} · {getattr(config, 'dataset', '')}",
+                                runner, on_done=lambda out: save(experiment.kind, config, out), restart=restart)
+
+
+VERDICT_ICONS = {True: "✅ holds", False: "❌ does not hold", None: "⏳ not decided"}
+
+
+def verdict_box(claim, verdict) -> None:
+    """A claim, its verdict on our data (green, red or yellow) and the numbers behind it."""
+    text = f"**{VERDICT_ICONS[verdict.holds]} on our data.** {state_plain(verdict.summary)}"
+    if claim.note and verdict.holds is False:
+        text += f"  \n*{claim.note}*"
+    {True: st.success, False: st.error, None: st.warning}[verdict.holds](text)
+
+
+def state_plain(text: str) -> str:
+    from pcdash.ui.state import plain
+
+    return plain(text)
+
+
+def page_url(figure, config) -> str:
+    """The dedicated page's link with ``config`` (and the figure's panel) in its query."""
+    from urllib.parse import urlencode
+
+    return f"{figure.experiment.page}?{urlencode(figure.query(config))}"

@@ -37,7 +37,7 @@ from pcdash.figures.cre import empty_figure, pareto, tradeoff_boxes, tradeoff_me
 from pcdash.limits import estimate
 from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.results import history_to_frame
-from pcdash.runs import runs_dir
+from pcdash.runs import asset_info, runs_dir
 from pcdash.ui import state
 from pcdash.ui.jobs import Job, JobManager
 
@@ -187,7 +187,7 @@ def saved_job(key: str, label: str, load: Callable[[], Any]) -> Job | None:
                         "(or train it again)")
             saved = None
         if saved is not None:
-            job = manager.adopt(key, label, saved)
+            job = manager.adopt(key, label, saved, origin=asset_info(key))
         else:
             lost = manager.lost(key)
             if lost is not None:
@@ -327,11 +327,22 @@ def job_panel(job: Job | None, *, start: Callable[[bool], Job], body: Callable[[
                           "the server stops.")
         if job.status == "stopped":
             st.warning("Stopped: showing the epochs that finished.")
-        if job.started and job.finished:
+        if job.origin is not None:
+            st.info(precomputed_label(job.origin), icon=":material/inventory_2:")
+        elif job.started and job.finished:
             st.caption(f"Trained in {job.finished - job.started:.1f} s.")
         body(job.result, False)
     elif drawn:
         body(progress, True)
+
+
+def precomputed_label(origin: dict) -> str:
+    """What a page says over a shipped result: precomputed, when and by which pcdash."""
+    made = state.plain(origin.get("made", "an earlier run"))
+    version = state.plain(origin.get("version", "?"))
+    commit = f", commit {state.plain(origin['commit'])}" if origin.get("commit") else ""
+    return (f"Precomputed result shipped with pcdash (assets/, made {made} by pcdash {version}{commit}). Press "
+            "**Retrain** to train it live here.")
 
 
 def export_format_control() -> None:

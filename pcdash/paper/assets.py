@@ -1,0 +1,99 @@
+"""The shipped results in ``assets/``: every experiment's quick run on the offline data, in the
+run-store format of :mod:`pcdash.runs` (so they load through the same code as a live run), made
+small (big arrays that no page draws are left out: :attr:`~pcdash.paper.catalogue.Experiment.slim`)
+and stamped with when and by which pcdash they were made. ``assets/index.json`` lists the runs,
+the figures and their verdicts.
+
+Regenerate them all with one command (it trains every experiment, a few minutes)::
+
+    python -m pcdash reproduce all --quick --assets --out /tmp/pcdash-report
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pcdash.paper.runners import run_key, save
+from pcdash.runs import ASSETS_ENV, assets_dir
+
+INDEX = "index.json"
+REGENERATE = "python -m pcdash reproduce all --quick --assets --out /tmp/pcdash-report"
+
+
+def provenance() -> dict[str, str]:
+    """When, by which pcdash version and (in a git checkout) which commit: the stamp of shipped
+    results and reports."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pcdash_version = version("pcdash")
+    except PackageNotFoundError:
+        pcdash_version = "unknown"
+    commit = ""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=False)  # fmt: skip
+        if out.returncode == 0:
+            commit = out.stdout.strip()
+            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=5, check=False)  # fmt: skip
+            if dirty.returncode == 0 and dirty.stdout.strip():
+                commit += "+changes"
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {"made": time.strftime("%Y-%m-%d %H:%M %Z"), "version": pcdash_version, "commit": commit,
+            "command": REGENERATE}  # fmt: skip
+
+
+@contextmanager
+def writing_to(root: Path):
+    """Save runs into ``root`` (the run store's folder, ``$PCDASH_RUNS_DIR``) inside the block."""
+    old = os.environ.get("PCDASH_RUNS_DIR")
+    os.environ["PCDASH_RUNS_DIR"] = str(root)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PCDASH_RUNS_DIR", None)
+        else:
+            os.environ["PCDASH_RUNS_DIR"] = old
+
+
+def save_asset(experiment, config: Any, result: Any, stamp: dict[str, str], root: Path | None = None) -> str:
+    """Keep ``result`` (slimmed) in the assets store, stamped; returns its run key."""
+    from pcdash.runs import load_run, save_run
+
+    root = Path(root or assets_dir() or Path(__file__).resolve().parents[2] / "assets" / "runs")
+    root.mkdir(parents=True, exist_ok=True)
+    shipped = experiment.slim(result) if experiment.slim is not None else result
+    key = run_key(experiment.kind, config)
+    with writing_to(root):
+        save(experiment.kind, config, shipped)
+        saved = load_run(key, root)
+        assert saved is not None
+        meta = {**saved.meta, "precomputed": {**stamp, "experiment": experiment.name}}
+        save_run(key, saved.kind, saved.config, saved.frame, saved.arrays, meta, root=root, tables=saved.tables)
+    return key
+
+
+def index_entry(reps) -> list[dict[str, Any]]:
+    """``assets/index.json``'s figure entries: name, run key and the verdicts."""
+    return [{"figure": r.figure.name, "run_key": r.key, "experiment": r.figure.experiment.name,
+             "claims": [{"claim": c.text, **v.to_dict()} for c, v in r.verdicts]} for r in reps]  # fmt: skip
+
+
+def shipped(key: str) -> dict[str, str] | None:
+    """The stamp of the shipped result under ``key`` when pages would load it from the assets
+    (the user's run store has no run of that key), else None."""
+    from pcdash.runs import asset_info
+
+    return asset_info(key)
+
+
+__all__ = ["ASSETS_ENV", "INDEX", "REGENERATE", "assets_dir", "provenance", "save_asset", "shipped"]
