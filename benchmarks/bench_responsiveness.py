@@ -68,6 +68,20 @@ print(json.dumps({"import_s": imported, "precompile_s": precompile_s, "first_upd
 """
 
 
+def matmul_s(n: int = 1024, repeats: int = 10) -> float:
+    """Median seconds of one n×n float32 matmul (numpy): the reference the times are divided by,
+    so runs on a shared, busy machine can be compared."""
+    import numpy as np
+
+    a = np.ones((n, n), np.float32)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ a
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
 def library_run(env: dict, *args: str) -> dict:
     out = subprocess.run([sys.executable, "-c", LIBRARY_RUN, *args], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -127,7 +141,9 @@ def main() -> None:
         shutil.rmtree(env["PCDASH_RUNS_DIR"], ignore_errors=True)
         warm = library_run(env)
         shutil.rmtree(env["PCDASH_RUNS_DIR"], ignore_errors=True)
+        ref = matmul_s()
         pre = library_run(env, "--precompiled")
+        ref = (ref + matmul_s()) / 2
         print(f"default sweep: {warm['members']} models × {warm['epochs']} epochs on digits (λ = {warm['lams']})")
         print(f"  test accuracy per λ: {warm['acc']}")
         print(f"  test MSE per λ:      {warm['mse']}")
@@ -139,15 +155,19 @@ def main() -> None:
         print(f"library, after precompile_cre ({pre['precompile_s']:.1f} s; what serve.py does as the server starts):")
         print(f"{'  first partial results':34}{'':>12}{pre['first_update_s']:>11.1f}s   ≤ 3 s (+ ≤ 0.5 s page poll)")
         print(f"{'  whole sweep':34}{'':>12}{pre['total_s']:>11.1f}s   ≤ 20 s")
+        print(f"  = {pre['total_s'] / ref:.0f} × a 1024² float32 matmul ({ref * 1000:.1f} ms, timed around the run)")
         if not args.skip_browser and shutil.which("chromium"):
             for read, label in ((False, "click as soon as the button shows"), (True, f"click after reading the page {READ_S:.0f} s")):
                 shutil.rmtree(env["PCDASH_RUNS_DIR"], ignore_errors=True)
+                ref = matmul_s()
                 b = browser_run(env, read=read)
+                ref = (ref + matmul_s()) / 2
                 loaded = f" (page loaded {b['loaded_s']:.1f} s after opening it)" if b["loaded_s"] is not None else ""
                 print(f"browser, {label}{loaded}:")
                 print(f"{'  click → first chart with data':34}{'':>12}{b['first_plot_s']:>11.1f}s   ≤ 3 s")
                 print(f"{'    of which: first results (server)':34}{'':>12}{b['server_first_s']:>11.1f}s")
                 print(f"{'  click → sweep finished':34}{'':>12}{b['total_s']:>11.1f}s   ≤ 20 s")
+                print(f"    = {b['total_s'] / ref:.0f} × a 1024² matmul ({ref * 1000:.1f} ms, timed around the run)")
 
 
 if __name__ == "__main__":

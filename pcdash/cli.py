@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pcdash.backends import add_backend_arguments, backend_from_args
+from pcdash.cre.config import CREConfig
 from pcdash.errors import PcdashError
 
 _EXIT_ON = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -51,7 +52,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="digits", help="digits (default), mnist, fashion_mnist, cifar10, moons, circles")
     p.add_argument("--seeds", type=int, default=3, help="N: seeds 0 … N−1 (default 3)")
     p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=None, help="default: 64 on digits, 512 otherwise (CRE)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: per dataset (CRE: 16 on digits, the authors' 512 otherwise)")
     p.add_argument("--out", required=True, help="CSV file to write (its folder must exist)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_backend_arguments(p)
@@ -66,7 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sweep", help="train a CRE λ sweep headless")
     _add_common(s)
-    s.add_argument("--arch", default="fc-medium", help="fc-small, fc-medium (default), fc-large, cnn, vit")
+    # digits: pcdash's defaults (see pcdash.cre.config.dataset_defaults); other sets: the paper's
+    s.set_defaults(seeds=CREConfig.seeds, epochs=None)
+    s.add_argument("--arch", default="fc-medium",
+                   help="fc-small, fc-medium (default), fc-large, cnn and vit (the authors'), cnn-z and vit-z (dense dim(z))")
+    s.add_argument("--init", default=CREConfig.init, help="active-latent (default) or authors (PyTorch's default; Xavier for the ViT)")
     s.add_argument("--latent-dims", default="3", help="comma-separated, e.g. 2,3,8")
     s.add_argument("--lambdas", default="0,0.2,0.4,0.6,0.8,1", help="comma-separated values in [0, 1]")
     s.add_argument("--lr", type=float, default=1e-3)
@@ -95,21 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_sweep(args) -> int:
     from pcdash.compile_cache import enable_compile_cache
-    from pcdash.cre.config import CREConfig
+    from pcdash.cre.config import dataset_defaults
     from pcdash.cre.sweep import run_cre_sweep
     from pcdash.parsing import parse_float_list, parse_int_list
-
-    default_batch = 64 if args.dataset == "digits" else 512
     config = CREConfig(
         dataset=args.dataset,
         arch=args.arch,
         latent_dims=parse_int_list(args.latent_dims, "--latent-dims"),
         lambdas=parse_float_list(args.lambdas, "--lambdas"),
         seeds=args.seeds,
-        epochs=args.epochs,
-        batch_size=default_batch if args.batch_size is None else args.batch_size,
+        epochs=dataset_defaults(args.dataset)["epochs"] if args.epochs is None else args.epochs,
+        batch_size=dataset_defaults(args.dataset)["batch_size"] if args.batch_size is None else args.batch_size,
         lr=args.lr,
         latent_activation=args.latent_activation,
+        init=args.init,
         val_fraction=args.val_fraction,
         baselines=tuple(b.strip() for b in args.baselines.split(",") if b.strip()),
     ).validate()

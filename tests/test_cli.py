@@ -23,6 +23,11 @@ def test_sweep_writes_one_row_per_member_per_evaluation(tmp_path):
     assert len(frame) == 2 * 2 * 2 * 2 * 3  # dims × λ × seeds × epochs × splits
     assert sorted(frame["seed"].unique()) == [0, 1] and sorted(frame["latent_dim"].unique()) == [2, 3]
     assert "wrote 48 rows" in res.stdout
+    # every evaluated split carries the member's objective λ·MSE + (1−λ)·CE, so validation can pick epochs
+    val = frame[frame["split"] == "val"]
+    assert val["loss"].notna().all()
+    assert abs(val["loss"] - (val["lam"] * val["mse"] + (1 - val["lam"]) * val["ce"])).max() < 1e-4
+    assert frame.loc[frame["split"] == "test", "dead_latent_units"].notna().all()
 
 
 @pytest.mark.parametrize("args,message", [

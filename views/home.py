@@ -3,7 +3,16 @@
 import streamlit as st
 
 from pcdash.figures.cre import tradeoff_means
-from pcdash.ui.widgets import cre_result, cre_sidebar, job_panel, memo, show_figure, start_cre_job
+from pcdash.ui.widgets import (
+    cre_result,
+    cre_sidebar,
+    dead_units_warning,
+    job_panel,
+    memo,
+    paper_note,
+    show_figure,
+    start_cre_job,
+)
 
 st.title("pcdash")
 st.markdown(
@@ -33,10 +42,14 @@ st.markdown(
     "and **Latent dimension** in the menu."
 )
 if config is not None:
+    paper_note("tradeoff", config)
+
     def draw(result, live):
         tag = "live" if live else "done"
         fig = memo(("home_means", tag), result.frame, lambda: tradeoff_means(result.frame))  # rebuilt when epochs finish
         show_figure(fig, None, "tradeoff_means", key=f"home_means_{tag}")
+        if not live:
+            dead_units_warning(result.frame)
 
     job_panel(cre_result(config), start=lambda restart: start_cre_job(config, restart=restart), body=draw, key="home",
               placeholder="Mean accuracy and MSE per λ appear here, epoch by epoch, as the models train.")

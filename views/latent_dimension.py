@@ -3,6 +3,7 @@ projection at the same dimension, and 95% intervals over seeds (the paper's Fig.
 
 import streamlit as st
 
+from pcdash.cre.models import FIXED_LATENT
 from pcdash.errors import PcdashError
 from pcdash.figures.cre import latent_dim_curves
 from pcdash.parsing import parse_float_list, parse_int_list
@@ -12,16 +13,23 @@ from pcdash.ui.widgets import (
     cre_result,
     cre_sidebar,
     job_panel,
+    paper_note,
     replace_config,
     show_figure,
     start_cre_job,
 )
 
 st.title("Latent dimension")
-st.caption("Growing dim(z) narrows the gap between λ values: the two tasks compete for room in z.")
-base = cre_sidebar()
+st.caption("In the paper, growing dim(z) narrows the gap between λ values: the two tasks compete for room in z.")
+base = cre_sidebar(grids=False)  # this page sets its own λ values and dim(z) grid, below
 
-if base is not None:
+if base is not None and base.arch in FIXED_LATENT:
+    st.info(f"{base.arch} has no dim(z) to vary: its latent is fixed by the architecture ({base.latent_dims[0]} "
+            f"numbers on {base.dataset}). Pick {base.arch}-z, the same kind of model with a dense dim(z), or an "
+            "FC variant as in the paper's figure.")
+elif base is not None:
+    st.caption("This page sets its own λ values and dim(z) values (the sidebar's λ grid and dim(z) do not apply "
+               "here); seeds, epochs and the rest come from the sidebar.")
     c1, c2, c3 = st.columns([2, 2, 1])
     dims_text = state.text("dim(z) values", "ld_dims", "1,2,3,4,8,16", container=c1, help="comma-separated, each ≥ 1")
     lams_text = state.text("λ values", "ld_lams", "0,0.5,0.9,1", container=c2, help="comma-separated, in [0, 1]")
@@ -36,6 +44,7 @@ if base is not None:
         state.error(err)
         config = None
     if config is not None:
+        paper_note("latent_dimension", config)
         st.caption(f"{config.n_members} CRE models" + (f" + {2 * len(config.latent_dims) * config.seeds} baseline models" if with_baselines else ""))
 
         def draw(result, live):

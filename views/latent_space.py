@@ -13,13 +13,23 @@ from pcdash.figures.latent import (
     latent_small_multiples,
 )
 from pcdash.ui import state
-from pcdash.ui.widgets import cre_result, cre_sidebar, job_panel, show_figure, start_cre_job
+from pcdash.ui.widgets import (
+    cre_result,
+    cre_sidebar,
+    dead_units_warning,
+    job_panel,
+    paper_note,
+    show_figure,
+    start_cre_job,
+)
 
 st.title("Latent space")
-st.caption("λ = 0: classes form rays from a centre (classification-driven); λ = 1: overlapping clouds (reconstruction-driven).")
+st.caption("In the paper, λ = 0 gives classes as rays from a centre (classification-driven) and λ = 1 overlapping "
+           "clouds (reconstruction-driven).")
 config = cre_sidebar()
 
 if config is not None:
+    paper_note("latent", config)
     c1, c2, c3, c4 = st.columns(4)
     view = state.select("View", "view", ("small multiples", "one λ", "animation over λ"), "small multiples", container=c1)
     seed = state.select("Seed", "seed", tuple(range(config.seeds)), 0, container=c2)
@@ -37,6 +47,8 @@ if config is not None:
             return
         names = getattr(result, "class_names", None) or tuple(str(c) for c in range(int(snap.y.max()) + 1))
         tag = "live" if live else "done"
+        if not live:
+            dead_units_warning(result.frame)
         if dim > 3:
             st.caption(f"dim(z) = {dim}: shown through its first three principal components.")
         if view == "small multiples":

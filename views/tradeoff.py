@@ -6,15 +6,27 @@ import streamlit as st
 from pcdash.figures.cre import pareto, tradeoff_boxes, tradeoff_means, training_curves
 from pcdash.results import final_rows, select_by_validation
 from pcdash.ui import state
-from pcdash.ui.widgets import cre_result, cre_sidebar, job_panel, memo, show_figure, start_cre_job
+from pcdash.ui.widgets import (
+    cre_result,
+    cre_sidebar,
+    dead_units_warning,
+    job_panel,
+    memo,
+    paper_note,
+    show_figure,
+    start_cre_job,
+)
 
 st.title("Classification–reconstruction trade-off")
-st.caption("Classification (blue) is best at λ = 0, reconstruction (orange) at λ = 1; nothing in between wins both.")
+st.caption("The paper's finding: classification (blue) is best at λ = 0, reconstruction (orange) at λ = 1, and nothing in "
+           "between wins both. Compare with what your sweep shows.")
 config = cre_sidebar()
 split = state.select("Evaluate on", "split", ("test", "val"), "test", container=st.sidebar)
 epoch_rule = state.select("Epoch per model", "pick", ("last", "best on validation"), "last", container=st.sidebar,
                           help="'best on validation' picks each model's epoch by validation loss; test never picks")
 state.sync_url({"split": split, "pick": epoch_rule})
+if config is not None:
+    paper_note("tradeoff", config)
 
 
 def draw(result, live):
@@ -55,6 +67,8 @@ def draw(result, live):
     diverged = figure("diverged", lambda f, s, final: f.groupby("member")["diverged"].any().sum() if len(f) else 0)
     if diverged:
         st.warning(f"{int(diverged)} model(s) diverged (loss became NaN/inf); they are left out of the plots.")
+    if not live:
+        dead_units_warning(source)
 
 
 if config is not None:

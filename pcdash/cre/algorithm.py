@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
@@ -25,6 +26,7 @@ class CREAlgorithm:
     latent_dim: int
     latent_activation: str = "relu"
     lr: float = 1e-3
+    init_scheme: str = "authors"  # see pcdash.cre.models.INITS
 
     @property
     def optimizer(self) -> optax.GradientTransformation:
@@ -33,7 +35,7 @@ class CREAlgorithm:
     def build(self, key: PRNGKeyArray) -> eqx.Module:
         return build_cre(
             self.arch, self.input_shape, self.num_classes, self.latent_dim,
-            latent_activation=self.latent_activation, key=key,
+            latent_activation=self.latent_activation, init=self.init_scheme, key=key,
         )
 
     def carry_from_model(self, model: eqx.Module):
@@ -51,18 +53,38 @@ class CREAlgorithm:
         return (model, state, opt_state), metrics
 
     def evaluate(self, carry, hp: Mapping[str, Array], x: Float[Array, "batch ..."], y: Int[Array, " batch"]):
+        """Per-example accuracy, MSE, CE and the member's objective ``loss = λ·MSE + (1−λ)·CE``
+        (its mean over a split is the objective on that split, so validation can pick epochs)."""
         model, state, _ = carry
         z, _ = model.encode(x, state, train=False)
-        logits = model.classify(z)
+        logits, _ = model.classify(z, state, train=False)
+        mse = mse_per_example(model.decode(z), x)
+        ce = ce_per_example(logits, y)
         return {
             "accuracy": (jnp.argmax(logits, -1) == y).astype(jnp.float32),
-            "mse": mse_per_example(model.decode(z), x),
-            "ce": ce_per_example(logits, y),
+            "mse": mse,
+            "ce": ce,
+            "loss": hp["lam"] * mse + (1.0 - hp["lam"]) * ce,
         }
 
 
+def dead_latent_units(carry, xb: Float[Array, "batches batch ..."]) -> Int[Array, ""]:
+    """The number of latent units that are zero for every example of ``xb`` (batches of one
+    split; a batch may repeat examples as padding). A ReLU unit that is zero on every input gets
+    no gradient through the latent and stays dead."""
+    model, state, _ = carry
+
+    def batch_max(x):
+        z, _ = model.encode(x, state, train=False)
+        return jnp.max(jnp.abs(z.reshape(z.shape[0], -1)), axis=0)
+
+    return jnp.sum(jnp.max(jax.lax.map(batch_max, xb), axis=0) == 0)
+
+
 def encode_decode(carry, x: Float[Array, "batch ..."]):
-    """Latent codes, reconstructions and predicted classes of one member (evaluation mode)."""
+    """Latent codes (flattened: a feature map or token sequence becomes one vector per example),
+    reconstructions and predicted classes of one member (evaluation mode)."""
     model, state, _ = carry
     z, _ = model.encode(x, state, train=False)
-    return z, model.decode(z), jnp.argmax(model.classify(z), -1)
+    logits, _ = model.classify(z, state, train=False)
+    return z.reshape(z.shape[0], -1), model.decode(z), jnp.argmax(logits, -1)

@@ -21,7 +21,7 @@ class ProjectionCRE(eqx.Module):
     heads: eqx.Module
 
     def init_state(self) -> PyTree:
-        return {}
+        return self.heads.init_state()
 
     def encode(self, x: Float[Array, "batch ..."], state: PyTree, *, train: bool):
         flat = x.reshape(x.shape[0], -1)
@@ -31,8 +31,8 @@ class ProjectionCRE(eqx.Module):
     def decode(self, z: Float[Array, "batch latent"]):
         return self.heads.decode(z)
 
-    def classify(self, z: Float[Array, "batch latent"]):
-        return self.heads.classify(z)
+    def classify(self, z: Float[Array, "batch latent"], state: PyTree, *, train: bool):
+        return self.heads.classify(z, state, train=train)
 
 
 def pca_components(x_train: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

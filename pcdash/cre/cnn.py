@@ -1,11 +1,30 @@
-"""Convolutional Classification-Reconstruction Encoder (CNN-based CRE).
+"""Convolutional CREs: ``cnn``, the authors' model, and ``cnn-z``, pcdash's bottlenecked one.
 
-Encoder: 3 x [conv3x3 (SAME) -> batch norm -> maxpool 2 (floor) -> ReLU], 16 channels,
-then flatten -> linear -> latent (ReLU or linear). Decoder: linear -> ReLU -> (16, h3, w3) ->
-3 x transposed conv (kernel 4, stride 2, padding 1; output_padding chosen so the sizes mirror
-the encoder exactly), ReLU between and tanh at the end. Classifier: z -> 64 ReLU -> classes.
+``cnn`` follows the authors' ``EncoderCNNSmall`` / ``DecoderCNNSmall`` / ``ClassifierCNNSmall``
+(wiskott-lab/classification-reconstruction-encoder, ``modules/encoders.py``, ``decoders.py``,
+``classifiers.py``; the CNN setup of ``train_cre.py``):
 
-All methods take batched, channels-last inputs and are pure functions of arrays, so a stacked
+- encoder: 3 × [conv 3×3 (stride 1, padding 1, 16 channels) → batch norm → max-pool 2×2 (stride
+  2) → ReLU]; the latent ``z`` is the last feature map itself (16 × 4 × 4 = 256 numbers on MNIST);
+- decoder: transposed conv 3×3 stride 2 (output padding 1) → ReLU → the same → ReLU → the same to
+  the input's channels → tanh;
+- classifier: one linear layer on the flattened feature map.
+
+Adapted to the input size only: the authors' pooling paddings (0, 1, 0) take 28 → 14 → 8 → 4 and
+the decoder's paddings (1, 2, 1) take 4 → 8 → 14 → 28. For sides divisible by 8 (digits' 8 × 8,
+CIFAR-10's 32 × 32) every pooling padding is 0 (8 → 4 → 2 → 1, 32 → 16 → 8 → 4) and the decoder's
+paddings are derived to mirror the sizes exactly, so on digits ``z`` is 16 × 1 × 1 and on CIFAR-10
+16 × 4 × 4. The input channels follow the dataset (3 on CIFAR-10). The authors' dropout before each
+batch norm has probability 0 in their script and is left out. Initialisation is PyTorch's default
+(uniform ±1/√fan_in, with PyTorch's fan-in for the transposed convs); batch norm follows PyTorch
+(momentum 0.1, ε = 1e-5, running variance unbiased). (The authors' larger CIFAR-10 CNN,
+``EncoderCNNLarge``, is not offered.)
+
+``cnn-z`` keeps the conv encoder with floor pooling, then flatten → linear → ``z`` of any
+dim(z); decoder linear → ReLU → 3 transposed convs (kernel 4, stride 2, padding 1); classifier
+z → 64 ReLU → classes.
+
+All parts take batched, channels-last inputs and are pure functions of arrays, so a stacked
 ensemble of models can be ``jax.vmap``-ed over.
 """
 
@@ -16,42 +35,18 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
-from pcdash.cre.models import LATENT_ACTIVATIONS, latent_activation_fn
+from pcdash.cre.layers import batch_norm
+from pcdash.cre.models import CRE, LATENT_ACTIVATIONS, MLP, StatefulPart, latent_activation_fn
+
+CHANNELS = 16
+BLOCKS = 3
 
 
-def batch_norm(
-    x: Float[Array, "batch H W C"],
-    scale: Float[Array, " C"],
-    offset: Float[Array, " C"],
-    running_mean: Float[Array, " C"],
-    running_var: Float[Array, " C"],
-    *,
-    train: bool,
-    momentum: float = 0.9,
-    eps: float = 1e-5,
-) -> tuple[Float[Array, "batch H W C"], Float[Array, " C"], Float[Array, " C"]]:
-    """Functional batch norm over (batch, H, W) of a channels-last tensor.
-
-    Returns the normalised (and affinely transformed) tensor and the new running mean/var.
-    In train mode the batch statistics are used and the running statistics are moved towards
-    them (``new = momentum * old + (1 - momentum) * batch``, gradient-stopped); in eval mode the
-    running statistics are used and returned unchanged.
-    """
-    if train:
-        mean = jnp.mean(x, axis=(0, 1, 2))
-        var = jnp.var(x, axis=(0, 1, 2))
-        new_mean = jax.lax.stop_gradient(momentum * running_mean + (1.0 - momentum) * mean)
-        new_var = jax.lax.stop_gradient(momentum * running_var + (1.0 - momentum) * var)
-    else:
-        mean, var = running_mean, running_var
-        new_mean, new_var = running_mean, running_var
-    y = (x - mean) * jax.lax.rsqrt(var + eps)
-    return y * scale + offset, new_mean, new_var
-
-
-def max_pool2(x: Float[Array, "batch H W C"]) -> Float[Array, "batch H2 W2 C"]:
-    """2x2 max pooling with stride 2 and floor semantics (28 -> 14 -> 7 -> 3)."""
-    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+def max_pool2(x: Float[Array, "batch H W C"], padding: int = 0) -> Float[Array, "batch H2 W2 C"]:
+    """2×2 max pooling, stride 2, ``padding`` cells of −∞ on each side (PyTorch's ``MaxPool2d``):
+    ``⌊(H + 2·padding − 2) / 2⌋ + 1`` rows (7 → 3, 14 → 7, 14 with padding 1 → 8)."""
+    pads = ((0, 0), (padding, padding), (padding, padding), (0, 0))
+    return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), pads)
 
 
 def _apply_conv(conv: eqx.Module, x: Float[Array, "batch H W C"]) -> Float[Array, "batch h w c"]:
@@ -60,122 +55,213 @@ def _apply_conv(conv: eqx.Module, x: Float[Array, "batch H W C"]) -> Float[Array
     return jnp.transpose(y, (0, 2, 3, 1))
 
 
-class CNNCRE(eqx.Module):
-    """CNN-based CRE: conv/batch-norm encoder, transposed-conv decoder, MLP classifier."""
+def authors_pool_padding(side: int) -> tuple[int, ...]:
+    """The pooling paddings of the authors' encoder adapted to an input side (see the module
+    docstring)."""
+    if side == 28:
+        return (0, 1, 0)
+    if side % 8 == 0:
+        return (0,) * BLOCKS
+    raise ValueError(f"the authors' CNN needs 28 × 28 inputs or a side divisible by 8; got {side}")
+
+
+def _pooled_sizes(side: int, paddings: tuple[int, ...]) -> list[int]:
+    sizes = [side]
+    for p in paddings:
+        sizes.append((sizes[-1] + 2 * p - 2) // 2 + 1)
+    return sizes
+
+
+def authors_cnn_latent_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """The shape (h, w, 16) of the authors' CNN's latent feature map on ``input_shape``."""
+    side = _square_side(input_shape)
+    last = _pooled_sizes(side, authors_pool_padding(side))[-1]
+    return (last, last, CHANNELS)
+
+
+def _square_side(input_shape: tuple[int, ...]) -> int:
+    h, w, _ = (int(s) for s in input_shape)
+    if h != w:
+        raise ValueError(f"the CNN CREs need square images; got {input_shape}")
+    return h
+
+
+class ConvEncoder(StatefulPart):
+    """``BLOCKS`` × [conv 3×3 → batch norm (affine) → max-pool 2 (with ``pool_padding``) → ReLU],
+    then, with a ``bottleneck``, flatten (channels first) → linear → latent activation. Without one,
+    the last block's activation is the latent activation and ``z`` is its feature map."""
 
     convs: tuple[eqx.nn.Conv2d, ...]
-    bn_scale: Float[Array, "3 16"]
-    bn_offset: Float[Array, "3 16"]
-    enc_linear: eqx.nn.Linear
-    dec_linear: eqx.nn.Linear
-    deconvs: tuple[eqx.nn.ConvTranspose2d, ...]
-    cls_hidden: eqx.nn.Linear
-    cls_out: eqx.nn.Linear
-    input_shape: tuple[int, int, int] = eqx.field(static=True)
-    num_classes: int = eqx.field(static=True)
-    latent_dim: int = eqx.field(static=True)
+    bn_scale: Float[Array, "blocks C"]
+    bn_offset: Float[Array, "blocks C"]
+    bottleneck: eqx.nn.Linear | None
+    pool_padding: tuple[int, ...] = eqx.field(static=True)
     latent_activation: str = eqx.field(static=True)
-    channels: int = eqx.field(static=True)
-    cls_hidden_dim: int = eqx.field(static=True)
-    sizes: tuple[tuple[int, int], ...] = eqx.field(static=True)
 
     def __init__(
         self,
-        input_shape: tuple[int, int, int],
-        num_classes: int,
-        latent_dim: int,
+        in_channels: int,
+        pool_padding: tuple[int, ...],
         *,
-        latent_activation: str = "relu",
-        channels: int = 16,
-        cls_hidden_dim: int = 64,
+        bottleneck: tuple[int, int] | None,
+        latent_activation: str,
         key: PRNGKeyArray,
     ):
-        if latent_activation not in LATENT_ACTIVATIONS:
-            raise ValueError(f"unknown latent activation {latent_activation!r}")
-        h, w, c = (int(s) for s in input_shape)
-        sizes = [(h, w)]
-        for _ in range(3):
-            sizes.append((sizes[-1][0] // 2, sizes[-1][1] // 2))
-        if min(sizes[-1]) < 1:
-            raise ValueError(f"input {input_shape} too small for 3 poolings")
-        self.input_shape = (h, w, c)
-        self.num_classes = int(num_classes)
-        self.latent_dim = int(latent_dim)
-        self.latent_activation = latent_activation
-        self.channels = channels
-        self.cls_hidden_dim = cls_hidden_dim
-        self.sizes = tuple(sizes)
-
-        keys = jax.random.split(key, 10)
-        in_chs = (c, channels, channels)
+        keys = jax.random.split(key, BLOCKS + 1)
+        chans = (in_channels,) + (CHANNELS,) * (BLOCKS - 1)
         self.convs = tuple(
-            eqx.nn.Conv2d(ci, channels, 3, padding="SAME", key=k)
-            for ci, k in zip(in_chs, keys[:3], strict=True)
+            eqx.nn.Conv2d(c, CHANNELS, 3, padding=1, key=k)
+            for c, k in zip(chans, keys, strict=False)
         )
-        self.bn_scale = jnp.ones((3, channels))
-        self.bn_offset = jnp.zeros((3, channels))
-        h3, w3 = sizes[-1]
-        flat = channels * h3 * w3
-        self.enc_linear = eqx.nn.Linear(flat, latent_dim, key=keys[3])
-        self.dec_linear = eqx.nn.Linear(latent_dim, flat, key=keys[4])
-        out_chs = (channels, channels, c)
-        deconvs = []
-        for i, (co, k) in enumerate(zip(out_chs, keys[5:8], strict=True)):
-            (hi, wi), (ho, wo) = sizes[3 - i], sizes[2 - i]
-            # kernel 4, stride 2, padding 1 gives 2*in + output_padding, output_padding in {0, 1}
-            deconvs.append(
-                eqx.nn.ConvTranspose2d(
-                    channels,
-                    co,
-                    4,
-                    stride=2,
-                    padding=1,
-                    output_padding=(ho - 2 * hi, wo - 2 * wi),
-                    key=k,
-                )
-            )
-        self.deconvs = tuple(deconvs)
-        self.cls_hidden = eqx.nn.Linear(latent_dim, cls_hidden_dim, key=keys[8])
-        self.cls_out = eqx.nn.Linear(cls_hidden_dim, num_classes, key=keys[9])
+        self.bn_scale = jnp.ones((BLOCKS, CHANNELS))
+        self.bn_offset = jnp.zeros((BLOCKS, CHANNELS))
+        self.bottleneck = None if bottleneck is None else eqx.nn.Linear(*bottleneck, key=keys[-1])
+        self.pool_padding = tuple(pool_padding)
+        self.latent_activation = latent_activation
 
     def init_state(self) -> PyTree:
-        """Batch-norm running statistics: mean 0, variance 1, one row per conv block."""
-        return {
-            "mean": jnp.zeros((3, self.channels)),
-            "var": jnp.ones((3, self.channels)),
-        }
+        """Batch-norm running statistics: mean 0, variance 1, one row per block."""
+        return {"mean": jnp.zeros((BLOCKS, CHANNELS)), "var": jnp.ones((BLOCKS, CHANNELS))}
 
-    def encode(
+    def __call__(
         self, x: Float[Array, "batch H W C"], state: PyTree, *, train: bool
-    ) -> tuple[Float[Array, "batch latent"], PyTree]:
+    ) -> tuple[Array, PyTree]:
         means, vars_ = [], []
         h = x
         for i, conv in enumerate(self.convs):
-            h = _apply_conv(conv, h)
             h, m, v = batch_norm(
-                h,
-                self.bn_scale[i],
-                self.bn_offset[i],
-                state["mean"][i],
-                state["var"][i],
-                train=train,
+                _apply_conv(conv, h), state["mean"][i], state["var"][i], train=train
             )
-            h = jax.nn.relu(max_pool2(h))
+            h = max_pool2(h * self.bn_scale[i] + self.bn_offset[i], self.pool_padding[i])
+            last = i == len(self.convs) - 1 and self.bottleneck is None
+            h = latent_activation_fn(self.latent_activation)(h) if last else jax.nn.relu(h)
             means.append(m)
             vars_.append(v)
-        # flatten channels-first so the layout matches (C, h3, w3) in the decoder
-        flat = jnp.transpose(h, (0, 3, 1, 2)).reshape(h.shape[0], -1)
-        z = latent_activation_fn(self.latent_activation)(jax.vmap(self.enc_linear)(flat))
-        return z, {"mean": jnp.stack(means), "var": jnp.stack(vars_)}
+        state = {"mean": jnp.stack(means), "var": jnp.stack(vars_)}
+        if self.bottleneck is None:
+            return h, state
+        flat = jnp.transpose(h, (0, 3, 1, 2)).reshape(h.shape[0], -1)  # (C, h, w) like the decoder
+        return latent_activation_fn(self.latent_activation)(jax.vmap(self.bottleneck)(flat)), state
 
-    def decode(self, z: Float[Array, "batch latent"]) -> Float[Array, "batch H W C"]:
-        h3, w3 = self.sizes[-1]
-        h = jax.nn.relu(jax.vmap(self.dec_linear)(z))
-        h = jnp.transpose(h.reshape(z.shape[0], self.channels, h3, w3), (0, 2, 3, 1))
+
+def _torch_conv_transpose_init(
+    conv: eqx.nn.ConvTranspose2d, key: PRNGKeyArray
+) -> eqx.nn.ConvTranspose2d:
+    """PyTorch's default for ``ConvTranspose2d``: weight and bias uniform ±1/√fan_in with
+    fan_in = out_channels · k² (its weight is stored (in, out, k, k))."""
+    out_channels, _, kh, kw = conv.weight.shape
+    bound = 1.0 / jnp.sqrt(out_channels * kh * kw)
+    kw_, kb = jax.random.split(key)
+    weight = jax.random.uniform(kw_, conv.weight.shape, minval=-bound, maxval=bound)
+    bias = jax.random.uniform(kb, conv.bias.shape, minval=-bound, maxval=bound)
+    return eqx.tree_at(lambda c: (c.weight, c.bias), conv, (weight, bias))
+
+
+class ConvDecoder(eqx.Module):
+    """Optionally linear → ReLU → reshape to a (h, w, C) map; then transposed convs with ReLU
+    between them and tanh at the end."""
+
+    dense: eqx.nn.Linear | None
+    deconvs: tuple[eqx.nn.ConvTranspose2d, ...]
+    map_shape: tuple[int, int, int] = eqx.field(static=True)
+
+    def __call__(self, z: Array) -> Float[Array, "batch H W C"]:
+        h = z
+        if self.dense is not None:
+            h3, w3, c = self.map_shape
+            h = jax.nn.relu(jax.vmap(self.dense)(z))
+            h = jnp.transpose(h.reshape(z.shape[0], c, h3, w3), (0, 2, 3, 1))
         for i, deconv in enumerate(self.deconvs):
             h = _apply_conv(deconv, h)
             h = jnp.tanh(h) if i == len(self.deconvs) - 1 else jax.nn.relu(h)
         return h
 
-    def classify(self, z: Float[Array, "batch latent"]) -> Float[Array, "batch classes"]:
-        return jax.vmap(self.cls_out)(jax.nn.relu(jax.vmap(self.cls_hidden)(z)))
+
+def authors_cnn(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    latent_dim: int | None = None,
+    *,
+    latent_activation: str = "relu",
+    key: PRNGKeyArray,
+) -> CRE:
+    """The authors' CNN CRE (module docstring); ``latent_dim`` is unused: ``z`` is the feature map."""
+    del latent_dim
+    if latent_activation not in LATENT_ACTIVATIONS:
+        raise ValueError(f"unknown latent activation {latent_activation!r}")
+    side, channels = _square_side(input_shape), int(input_shape[-1])
+    padding = authors_pool_padding(side)
+    sizes = _pooled_sizes(side, padding)
+    k_enc, k_dec, k_init, k_cls = jax.random.split(key, 4)
+    encoder = ConvEncoder(
+        channels, padding, bottleneck=None, latent_activation=latent_activation, key=k_enc
+    )
+    deconvs = []
+    outs = (CHANNELS,) * (BLOCKS - 1) + (channels,)
+    for i, (co, kd, ki) in enumerate(
+        zip(outs, jax.random.split(k_dec, BLOCKS), jax.random.split(k_init, BLOCKS), strict=True)
+    ):
+        size_in, size_out = sizes[BLOCKS - i], sizes[BLOCKS - 1 - i]
+        # out = 2·in + 2 − 2·padding with kernel 3, stride 2 and output padding 1
+        pad = size_in + 1 - size_out // 2
+        if size_out % 2 or pad < 0:
+            raise ValueError(f"cannot mirror the pooling sizes {sizes}")
+        conv = eqx.nn.ConvTranspose2d(
+            CHANNELS, co, 3, stride=2, padding=pad, output_padding=1, key=kd
+        )
+        deconvs.append(_torch_conv_transpose_init(conv, ki))
+    decoder = ConvDecoder(None, tuple(deconvs), (sizes[-1], sizes[-1], CHANNELS))
+    flat = sizes[-1] * sizes[-1] * CHANNELS
+    return CRE(encoder, decoder, MLP([flat, num_classes], final="linear", key=k_cls))
+
+
+def bottleneck_cnn(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    latent_dim: int,
+    *,
+    latent_activation: str = "relu",
+    cls_hidden_dim: int = 64,
+    key: PRNGKeyArray,
+) -> CRE:
+    """``cnn-z``: the conv encoder with floor pooling and a dense ``latent_dim`` bottleneck."""
+    if latent_activation not in LATENT_ACTIVATIONS:
+        raise ValueError(f"unknown latent activation {latent_activation!r}")
+    h, w, c = (int(s) for s in input_shape)
+    sizes = [(h, w)]
+    for _ in range(BLOCKS):
+        sizes.append((sizes[-1][0] // 2, sizes[-1][1] // 2))
+    if min(sizes[-1]) < 1:
+        raise ValueError(f"input {input_shape} too small for {BLOCKS} poolings")
+    h3, w3 = sizes[-1]
+    flat = CHANNELS * h3 * w3
+    k_enc, k_dense, k_dec, k_cls = jax.random.split(key, 4)
+    encoder = ConvEncoder(
+        c,
+        (0,) * BLOCKS,
+        bottleneck=(flat, latent_dim),
+        latent_activation=latent_activation,
+        key=k_enc,
+    )
+    deconvs = []
+    outs = (CHANNELS,) * (BLOCKS - 1) + (c,)
+    for i, (co, k) in enumerate(zip(outs, jax.random.split(k_dec, BLOCKS), strict=True)):
+        (hi, wi), (ho, wo) = sizes[BLOCKS - i], sizes[BLOCKS - 1 - i]
+        # kernel 4, stride 2, padding 1 gives 2·in + output_padding, output_padding in {0, 1}
+        deconvs.append(
+            eqx.nn.ConvTranspose2d(
+                CHANNELS,
+                co,
+                4,
+                stride=2,
+                padding=1,
+                output_padding=(ho - 2 * hi, wo - 2 * wi),
+                key=k,
+            )
+        )
+    decoder = ConvDecoder(
+        eqx.nn.Linear(latent_dim, flat, key=k_dense), tuple(deconvs), (h3, w3, CHANNELS)
+    )
+    return CRE(
+        encoder, decoder, MLP([latent_dim, cls_hidden_dim, num_classes], final="linear", key=k_cls)
+    )

@@ -44,7 +44,7 @@ def routed_loss(
     """
     z, state = model.encode(x, state, train=train)
     x_hat = model.decode(scale_grad(z, lam))
-    logits = model.classify(scale_grad(z, 1.0 - lam))
+    logits, state = model.classify(scale_grad(z, 1.0 - lam), state, train=train)
     mse = jnp.mean(mse_per_example(x_hat, x))
     ce = jnp.mean(ce_per_example(logits, y))
     metrics = {

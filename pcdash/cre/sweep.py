@@ -15,7 +15,7 @@ import pandas as pd
 
 from pcdash.backends import Backend
 from pcdash.backends.local import LocalBackend
-from pcdash.cre.algorithm import CREAlgorithm, encode_decode
+from pcdash.cre.algorithm import CREAlgorithm, dead_latent_units, encode_decode
 from pcdash.cre.baselines import (
     ProjectionCRE,
     pca_components,
@@ -31,7 +31,11 @@ from pcdash.runs import load_run, save_run
 from pcdash.sweep import Group, SweepProgress
 
 TRAIN_METRICS = {"accuracy": "accuracy", "mse": "mse", "ce": "ce", "loss": "loss"}
-EVAL_METRICS = {"accuracy": "accuracy", "mse": "mse", "ce": "ce"}
+# per-example means from CREAlgorithm.evaluate, and the per-member count that the epoch hook
+# adds to the test split (see SnapshotHook)
+EVAL_METRICS = {"accuracy": "accuracy", "mse": "mse", "ce": "ce", "loss": "loss",
+                "dead_latent_units": "dead_latent_units"}
+DEAD_UNITS_BATCH = 1024
 
 
 @dataclass
@@ -77,14 +81,30 @@ def _encode_members(carry, x):
     return eqx.filter_vmap(encode_decode, in_axes=(eqx.if_array(0), None))(carry, x)
 
 
+@eqx.filter_jit
+def _dead_units_members(carry, xb):
+    return eqx.filter_vmap(dead_latent_units, in_axes=(eqx.if_array(0), None))(carry, xb)
+
+
+def split_batches(x: np.ndarray, batch: int = DEAD_UNITS_BATCH) -> np.ndarray:
+    """``x`` cut into equal batches, the last one padded with copies of the first example (which
+    changes no maximum over examples)."""
+    batch = max(1, min(batch, len(x)))
+    n = -(-len(x) // batch) * batch
+    padded = np.concatenate([x, np.repeat(x[:1], n - len(x), axis=0)])
+    return padded.reshape(n // batch, batch, *x.shape[1:])
+
+
 @dataclass
 class SnapshotHook:
-    """After each epoch, the latent codes, reconstructions and predictions of the members
-    ``member_ids`` (a group, in order) on the snapshot's inputs; a diverged member keeps its
-    last finite ones. A :class:`pcdash.sweep.EpochHook`."""
+    """After each epoch: the latent codes, reconstructions and predictions of the members
+    ``member_ids`` (a group, in order) on the snapshot's inputs (a diverged member keeps its last
+    finite ones), and each member's number of dead latent units on the test split (added to the
+    epoch's test metrics). A :class:`pcdash.sweep.EpochHook`."""
 
     snapshot: Snapshot
     member_ids: np.ndarray
+    x_test: np.ndarray | None = None  # the test split in batches (:func:`split_batches`)
 
     def __call__(self, carry, record) -> None:
         snap = self.snapshot
@@ -94,9 +114,13 @@ class SnapshotHook:
                 continue
             snap.z[int(m)], snap.x_hat[int(m)], snap.pred[int(m)] = z[i], x_hat[i], pred[i]
             snap.epoch[int(m)] = record.epoch
+        if self.x_test is not None and "test" in record.evals:
+            dead = np.asarray(_dead_units_members(carry, jax.device_put(self.x_test)), dtype=np.float32)
+            record.evals["test"]["dead_latent_units"] = dead
 
     def part(self, positions: np.ndarray) -> SnapshotHook:
-        return SnapshotHook(Snapshot(self.snapshot.x, self.snapshot.y), np.asarray(self.member_ids)[positions])
+        snap = Snapshot(self.snapshot.x, self.snapshot.y)
+        return SnapshotHook(snap, np.asarray(self.member_ids)[positions], self.x_test)
 
     def merge(self, part: SnapshotHook) -> None:
         for name in ("z", "x_hat", "pred", "epoch"):
@@ -129,10 +153,12 @@ def _baseline_carry(algo: CREAlgorithm, kind: str, seeds: np.ndarray, data: Data
 def build_groups(config: CREConfig, data: Dataset, snapshot: Snapshot) -> tuple[list[Group], pd.DataFrame]:
     """One group per latent dimension (every λ × seed), then one per baseline and dimension."""
     groups, tables = [], []
+    x_test = split_batches(data.x_test) if len(data.x_test) else None
     next_id = 0
     seeds = np.arange(config.seeds)
     for dim in config.latent_dims:
-        algo = CREAlgorithm(config.arch, data.input_shape, data.num_classes, int(dim), config.latent_activation, config.lr)
+        algo = CREAlgorithm(config.arch, data.input_shape, data.num_classes, int(dim), config.latent_activation, config.lr,
+                            config.init)
         lam, seed = (a.ravel() for a in np.meshgrid(np.asarray(config.lambdas, dtype=np.float64), seeds, indexing="ij"))
         ids = np.arange(next_id, next_id + len(lam))
         next_id += len(lam)
@@ -141,13 +167,14 @@ def build_groups(config: CREConfig, data: Dataset, snapshot: Snapshot) -> tuple[
             "latent_dim": int(dim), "lam": lam, "seed": seed.astype(int),
         })
         groups.append(Group(algo, {"lam": lam}, seed, members, _to_frame,
-                            epoch_hook=SnapshotHook(snapshot, ids), label=f"dim(z)={dim}"))
+                            epoch_hook=SnapshotHook(snapshot, ids, x_test), label=f"dim(z)={dim}"))
         tables.append(members)
     for kind in config.baselines:
         for dim in config.latent_dims:
             if dim > data.input_dim:
                 raise ConfigError(f"a {kind.upper()} baseline of dim {dim} needs inputs of at least that many features; {config.dataset} has {data.input_dim}")
-            algo = CREAlgorithm(config.arch, data.input_shape, data.num_classes, int(dim), "linear", config.lr)
+            algo = CREAlgorithm(config.arch, data.input_shape, data.num_classes, int(dim), "linear", config.lr,
+                                config.init)
             ids = np.arange(next_id, next_id + len(seeds))
             next_id += len(seeds)
             members = pd.DataFrame({
@@ -203,8 +230,10 @@ def precompile_cre(config: CREConfig, *, data: Dataset | None = None) -> pd.Data
     for group in groups:
         carry = precompile(group.algo, group.hp, group.seeds, data.x_train, data.y_train, batch_size=config.batch_size,
                            eval_sets=eval_sets, init_carry=group.init_carry)
-        if group.epoch_hook is not None:  # the snapshot of latents and reconstructions
+        if group.epoch_hook is not None:  # the snapshot of latents and reconstructions, dead units
             _encode_members.lower(carry, jax.device_put(snapshot.x)).lowered.compile()
+            if len(data.x_test):
+                _dead_units_members.lower(carry, split_batches(data.x_test)).lowered.compile()
     return members
 
 
