@@ -13,7 +13,7 @@ from pcdash.data import load_dataset
 from pcdash.data.iris import load_iris_2d
 from pcdash.errors import PcdashError
 from pcdash.pcn.autoencoder import AEConfig, run_autoencoder
-from pcdash.pcn.gen_notes import TABS
+from pcdash.paper.pages import TABS
 from pcdash.pcn.generative import (
     GenerativePCN,
     decode,

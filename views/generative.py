@@ -24,14 +24,16 @@ from pcdash.figures.generative import (
     sample_grid,
     training_curves,
 )
+from pcdash.paper import FIGURES
+from pcdash.paper.pages import TABS
 from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.pcn.autoencoder import AEConfig, run_autoencoder
 from pcdash.pcn.gen_common import load_part, save_part
-from pcdash.pcn.gen_notes import TABS
 from pcdash.pcn.mcpc import MCPC_DATASETS, MCPC_PRESETS, default_mcpc, run_mcpc
 from pcdash.pcn.memory import MemoryConfig, recall_table, run_memory
 from pcdash.pcn.ood import HARD_QUANTILE, OOD_PRESETS, OOD_SETS, SCORES, default_ood, run_ood
 from pcdash.ui import state
+from pcdash.ui.paper import claims_panel
 from pcdash.ui.widgets import dataset_label, job_manager, job_panel, memo, saved_job, show_figure
 
 IMAGE_SETS = tuple(d for d in ("digits", "mnist", "fashion_mnist") if d == "digits" or dataset_available(d))
@@ -63,7 +65,7 @@ def build(config, tag: str, result, fn):
 
 
 def paper_notes(tab: str) -> None:
-    """Which figure of the paper the tab shows, and how its settings differ (pcdash.pcn.gen_notes)."""
+    """Which figure of the paper the tab shows, and how its settings differ (pcdash.paper.pages)."""
     notes = TABS[tab]
     st.caption(f"**Paper:** {notes.shows}")
     with st.expander("Figures and settings: which panel is which paper figure, and what differs from the paper"):
@@ -129,6 +131,7 @@ with tab_ae:
                                                                              title="Test MSE over training",
                                                                              y_title="Test MSE (per pixel)")),
                         result.frame, "ae_curves", key="g_ae_curves")
+            claims_panel(result, [FIGURES["pcx-table2"]])
 
         run_part("g_ae", ae, run_autoencoder, f"PC vs BP autoencoder · {ae.dataset}", ae_body)
 
@@ -195,6 +198,7 @@ with tab_mcpc:
                     show_figure(fig, None, f"mcpc_{key}", key=f"g_mc_{key}")
             show_figure(training_curves(result.frame, title="Reconstruction MSE during training"), result.frame,
                         "mcpc_curves", key="g_mc_curves")
+            claims_panel(result, [FIGURES["pcx-fig4"]])
 
         run_part("g_mc", mc, run_mcpc, f"MCPC · {mc.dataset}", mc_body)
 
@@ -239,6 +243,7 @@ with tab_mem:
                                     key=f"g_mem_pics_{kind}")
             show_figure(training_curves(result.frame, title="Reconstruction MSE while memorising"), result.frame,
                         "memory_curves", key="g_mem_curves")
+            claims_panel(result, [FIGURES["pcx-table3"]])
 
         run_part("g_mem", mem, run_memory, f"Associative memory · {len(mem.widths)} widths", mem_body)
 
@@ -309,5 +314,6 @@ with tab_ood:
             if nll is not None:
                 st.markdown("**Negative log-likelihood** `−ln p(x, y; θ) = F` (Eq. 7), mean nats per example:")
                 st.dataframe(nll.round(3), hide_index=True)
+            claims_panel(result, [FIGURES["pcx-ood"]])
 
         run_part("g_ood", ood, run_ood, f"OOD · {ood.dataset} vs {ood.ood}", ood_body)

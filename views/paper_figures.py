@@ -13,7 +13,13 @@ from pcdash.paper import FIGURES, PAPERS
 from pcdash.paper.catalogue import OFFLINE_DATASETS
 from pcdash.paper.summary import shipped_verdicts
 from pcdash.ui import state
-from pcdash.ui.paper import VERDICT_ICONS, experiment_job, page_url, start_experiment_job, verdict_box
+from pcdash.ui.paper import (
+    VERDICT_ICONS,
+    experiment_job,
+    page_url,
+    start_experiment_job,
+    verdict_box,
+)
 from pcdash.ui.widgets import job_panel, memo, show_figure
 
 SHORT = {"cre": "CRE (Rathjens & Wiskott)", "pcx": "PCX (Pinchetti et al.)", "comparison": "BP vs PC comparison"}
@@ -88,4 +94,4 @@ if config is not None:
     st.subheader("Settings")
     st.markdown(f"- **Paper:** {fig.paper_setting}\n- **pcdash, offline (quick):** {fig.offline_setting}\n"
                 f"- **pcdash, with the paper's data:** {fig.full_setting}")
-    st.markdown("**Differences from the paper:**\n" + "\n".join(f"- {d}" for d in fig.differences))
+    st.markdown("**Differences from the paper:**\n" + "\n".join(f"- {d}" for d in fig.differences_for(config)))

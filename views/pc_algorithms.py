@@ -13,12 +13,14 @@ from pcdash.figures.pc_compare import (
     time_per_epoch,
     variant_label,
 )
-from pcdash.paper_notes import PC_ALGORITHMS, PCX_TABLE1_MLP
+from pcdash.paper import FIGURES
+from pcdash.paper.pages import PC_ALGORITHMS
+from pcdash.paper.pcx import PCX_TABLE1_MLP
 from pcdash.pcn import ALGORITHMS
 from pcdash.pcn.algorithms import CN_SCHEDULES
 from pcdash.pcn.compare import TABLE1_DEFAULT as DEFAULT
 from pcdash.ui import state
-from pcdash.ui.paper import panel_header, settings_expander
+from pcdash.ui.paper import claims_panel, panel_header, settings_expander
 from pcdash.ui.pcn_controls import PCN_DATASETS, comparison_result, start_comparison_job
 from pcdash.ui.widgets import dataset_label, job_panel, memo, show_figure
 
@@ -97,6 +99,8 @@ if variants is not None:
             show_figure(time_per_epoch(table), table, "algorithm_time_per_epoch", key=f"alg_time_{tag}")
         if len(table) and table["diverged"].sum():
             st.warning(f"{int(table['diverged'].sum())} model(s) diverged (NaN/inf); their accuracy is left out.")
+        if not live:
+            claims_panel(result, [FIGURES["pcx-table1"]])
 
     job_panel(comparison_result(variants),
               start=lambda restart: start_comparison_job(variants, f"PC algorithms · {variants[0][1].dataset}",

@@ -22,14 +22,15 @@ from pcdash.figures.pc_compare import (
     weight_histograms,
     weight_layers,
 )
-from pcdash.paper_notes import PC_VS_BP
+from pcdash.paper import figures_on
+from pcdash.paper.pages import PC_VS_BP
 from pcdash.pcn.algorithms import PRECISIONS
 from pcdash.pcn.conditions import CONDITIONS, ComparisonSetting, parse_conditions
 from pcdash.pcn.conditions import PAPER as PAPER_SETTING
 from pcdash.pcn.conditions import QUICK as QUICK_SETTING
 from pcdash.pcn.landscape import loss_landscape, sharpness
 from pcdash.ui import state
-from pcdash.ui.paper import panel_header, preset_buttons, settings_expander
+from pcdash.ui.paper import claims_panel, panel_header, preset_buttons, settings_expander
 from pcdash.ui.pcn_controls import PCN_DATASETS, comparison_result, start_comparison_job
 from pcdash.ui.widgets import dataset_label, job_panel, memo, show_figure
 
@@ -149,6 +150,7 @@ if variants is not None:
         show_figure(weight_histograms(models), weights, "pc_vs_bp_weights", key="cmp_hist")
         panel_header(PC_VS_BP, "alignment")
         show_figure(cosine_over_training(frame), frame[frame["split"] == "train"], "pc_vs_bp_cosine", key="cmp_cos")
+        claims_panel(result, [f for f in figures_on("pc_vs_bp") if f.experiment.name == "comparison-conditions"])
 
     job_panel(comparison_result(variants),
               start=lambda restart: start_comparison_job(variants, f"PC vs BP · {setting.dataset}", restart=restart),

@@ -119,6 +119,7 @@ class Figure:
     table: Callable[[Any], pd.DataFrame]  # result -> the tidy rows behind the figure
     page_label: str = ""  # the dedicated page's title
     shows: str = ""  # what the page's panel shows, in one sentence (printed under it)
+    differences_of: Callable[[Any], list[str]] | None = None  # config -> its differences, where they depend on it
     extra_query: dict[str, str] = field(default_factory=dict)  # URL values for this panel of the page
 
     @property
@@ -135,6 +136,10 @@ class Figure:
                 verdict = undecided(f"the result lacks what the check needs ({type(err).__name__}: {err})")
             out.append((claim, verdict))
         return out
+
+    def differences_for(self, config: Any) -> list[str]:
+        """How ``config`` differs from the paper's setting, one sentence each."""
+        return list(self.differences_of(config)) if self.differences_of is not None else list(self.differences)
 
     def query(self, config: Any) -> dict[str, str]:
         """The dedicated page's URL query for ``config`` (and this figure's panel)."""

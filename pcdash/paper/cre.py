@@ -197,6 +197,22 @@ def check_rp_classifies_worse(result) -> Verdict:
 # --------------------------------------------------------------------------- plots and tables
 
 
+def _differences(page: str):
+    """The differences of a CRE configuration from the paper's figure on ``page``
+    (:func:`pcdash.paper.cre_notes.differences`, with the training-set size when the data is here)."""
+
+    def of(config) -> list[str]:
+        from pcdash.data import dataset_available, load_dataset
+        from pcdash.paper.cre_notes import differences
+
+        size = None
+        if dataset_available(config.dataset):
+            size = len(load_dataset(config.dataset, val_fraction=config.val_fraction).x_train)
+        return differences(page, config, size)
+
+    return of
+
+
 def _tradeoff_plot(result):
     from pcdash.figures.cre import tradeoff_boxes
 
@@ -256,7 +272,7 @@ FIGURES = (
                      "in seconds", "one architecture (fc-medium) instead of every variant",
                      "the page's batch, epochs and initialisation (its caption lists how they differ from the "
                      "authors')"),
-        plot=_tradeoff_plot, table=lambda r: r.frame, page_label="Trade-off",
+        plot=_tradeoff_plot, table=lambda r: r.frame, page_label="Trade-off", differences_of=_differences("tradeoff"),
     ),  # fmt: skip
     Figure(
         "cre-fig3", "cre", "Fig. 3", "Latent spaces and reconstructions at λ = 0, 0.2 and 1",
@@ -273,7 +289,7 @@ FIGURES = (
         full_setting="the same on FashionMNIST or MNIST (--dataset).",
         differences=("dataset: digits instead of FashionMNIST", "all six λ of the sweep are shown; the check uses "
                      "λ = 0, 0.2 and 1 and averages over the seeds"),
-        plot=_latent_plots, table=_latent_table, page_label="Latent space",
+        plot=_latent_plots, table=_latent_table, page_label="Latent space", differences_of=_differences("latent"),
         extra_query={"view": "small multiples"},
     ),  # fmt: skip
     Figure(
@@ -295,5 +311,6 @@ FIGURES = (
         differences=("dataset: digits (64 pixels: dim(z) = 16 is a quarter of the input) instead of MNIST and "
                      "FashionMNIST", "one FC variant; the paper's λ grid and dims are not stated, these are pcdash's"),
         plot=_dims_plot, table=lambda r: r.frame, page_label="Latent dimension",
+        differences_of=_differences("latent_dimension"),
     ),  # fmt: skip
 )

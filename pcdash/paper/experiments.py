@@ -125,6 +125,10 @@ INIT_OPTIMIZER = "adamw"
 def init_variants(base, inits=INIT_KINDS, steps=INIT_STEPS, gammas=INIT_GAMMAS, optimizer=INIT_OPTIMIZER):
     """``(name, PCNConfig)`` for every state initialisation × T: ``base`` (the Energy page's
     sidebar setting) with one weight optimiser and the γ grid ``gammas``."""
+    from pcdash.errors import ConfigError
+
+    if not inits or not steps:
+        raise ConfigError("give at least one state initialisation and one T")
     shared = replace(base, optimizers=(optimizer,), state_lrs=tuple(gammas))
     return tuple((f"{init} · T={t}", replace(shared, state_init=init, inference_steps=int(t)).validate())
                  for init in inits for t in steps)  # fmt: skip

@@ -59,7 +59,7 @@ def _figure_section(rep, figs: Sequence[Any], *, first_plotly: bool) -> str:
         parts.append(fig.to_html(full_html=False, include_plotlyjs=first_plotly and i == 0, default_width="100%"))
     parts.append(f"<p><b>Paper's setting:</b> {esc(f.paper_setting)}<br><b>pcdash offline:</b> "
                  f"{esc(f.offline_setting)}<br><b>pcdash with the paper's data:</b> {esc(f.full_setting)}</p>")
-    parts.append("<p><b>Differences from the paper:</b></p><ul>" + "".join(f"<li>{esc(d)}</li>" for d in f.differences)
+    parts.append("<p><b>Differences from the paper:</b></p><ul>" + "".join(f"<li>{esc(d)}</li>" for d in rep.figure.differences_for(rep.config))
                  + "</ul>")  # fmt: skip
     return "\n".join(parts)
 

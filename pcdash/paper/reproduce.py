@@ -37,6 +37,7 @@ class Reproduction:
     dataset: str
     quick: bool
     key: str
+    config: Any
     result: Any
     verdicts: list[tuple[Any, Verdict]]
     seconds: float
@@ -49,6 +50,7 @@ class Reproduction:
             "quick": self.quick, "run_key": self.key, "train_seconds": round(self.seconds, 2),
             "claims": [{"claim": c.text, "paper_numbers": c.paper_numbers, **v.to_dict(),
                         "expected_offline": c.expected, "note": c.note} for c, v in self.verdicts],
+            "differences": f.differences_for(self.config),
         }  # fmt: skip
 
 
@@ -123,7 +125,7 @@ def reproduce_group(experiment: Experiment, dataset: str, config: Any, figures: 
     """Train one experiment and decide the claims of each of its figures."""
     result, seconds = train(experiment, config, on_progress=on_progress, backend=backend)
     key = run_key(experiment.kind, config)
-    return [Reproduction(f, dataset, quick, key, result, f.verdicts(result), seconds) for f in figures]
+    return [Reproduction(f, dataset, quick, key, config, result, f.verdicts(result), seconds) for f in figures]
 
 
 # --------------------------------------------------------------------------- writing

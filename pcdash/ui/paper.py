@@ -1,5 +1,7 @@
-"""How a page says what of its paper it shows (from :mod:`pcdash.paper_notes`), and presets
-that load a paper's setting into the page's controls with one click."""
+"""How a page says what of its paper it shows (the text of :mod:`pcdash.paper.pages`), whether
+the claims of its figures hold on the page's own result (the checks of :mod:`pcdash.paper`),
+presets that load a paper's setting into the page's controls with one click, and the jobs of the
+Paper figures page."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from pcdash.paper_notes import PageNotes
+from pcdash.paper.pages import PageNotes
 
 
 def panel_header(notes: PageNotes, panel: str, *, extra: str = "") -> None:
@@ -19,12 +21,27 @@ def panel_header(notes: PageNotes, panel: str, *, extra: str = "") -> None:
 
 
 def settings_expander(notes: PageNotes, *, expanded: bool = False) -> None:
-    """The paper's settings next to the page's defaults, and the paper's claims we test."""
-    with st.expander(f"Settings and claims vs the paper ({notes.paper})", expanded=expanded):
+    """The paper's settings next to the page's defaults (the claims are checked under the
+    results, :func:`claims_panel`)."""
+    with st.expander(f"Settings vs the paper ({notes.paper})", expanded=expanded):
         st.table(notes.settings_frame().set_index("setting"))  # a table wraps its long cells
-        for claim in notes.claims:
-            mark = "**reproduced**" if claim.reproduced else "**not reproduced**"
-            st.markdown(f"- *“{claim.quote}”* — {mark}: {claim.evidence}")
+
+
+def claims_panel(result, figures, *, title: str = "The paper's claims on this run") -> None:
+    """Every claim of ``figures`` (catalogue entries whose experiment this page ran), decided on
+    ``result``: holds / does not hold / not decided, with the numbers (computed once per result)."""
+    from pcdash.ui.widgets import memo
+
+    figures = list(figures)
+    if not figures:
+        return
+    with st.expander(title, expanded=False):
+        for f in figures:
+            verdicts = memo(("claims", f.name), result, lambda f=f: f.verdicts(result))
+            for claim, verdict in verdicts:
+                st.markdown(f"**{f.number}.** {claim.text}")
+                verdict_box(claim, verdict)
+        st.caption("The same checks, with each figure's settings, are on the **Paper figures** page.")
 
 
 def _apply(values: Mapping[str, Any]) -> None:

@@ -21,6 +21,7 @@ from pcdash.pcn import (
     save_pcn_output,
 )
 from pcdash.pcn.compare import comparison_key
+from pcdash.pcn.inference import STATE_INITS
 from pcdash.pcn.network import ACTIVATION_NAMES
 from pcdash.pcn.saving import load_comparison, save_comparison
 from pcdash.ui import state
@@ -58,6 +59,8 @@ def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...
         v["T"] = state.number("Inference steps T", "T", default.inference_steps, min_value=1, max_value=200, container=st)
         v["sopt"] = state.select("State optimiser", "sopt", STATE_OPTIMIZERS, default.state_optimizer, container=st,
                                  help="SGD (with the momentum below) or Adam on the states h")
+        v["sinit"] = state.select("State initialisation", "sinit", STATE_INITS, default.state_init, container=st,
+                                  help="how the states start inference (PCX Fig. 6a): a forward pass, zero or N(0, I)")
         v["smom"] = state.number("State momentum", "smom", default.state_momentum, min_value=0.0, max_value=0.99,
                                  fmt_str="%.2g", step=0.1, container=st,
                                  help="momentum of the SGD state optimiser (PCX §5.1: none)")
@@ -70,7 +73,7 @@ def pcn_sidebar(default: PCNConfig = PAGE_DEFAULT, *, algorithms: tuple[str, ...
             dataset=v["pdata"], algorithm=v["alg"], widths=parse_int_list(v["widths"], "widths"),
             depth=int(v["depth"]), activation=v["act"], state_lrs=parse_float_list(v["gammas"], "state learning rates γ"),
             optimizers=tuple(v["wopt"].split(",")), inference_steps=int(v["T"]), state_optimizer=v["sopt"],
-            state_momentum=float(v["smom"]), weight_lr=lrs["adamw"], weight_lrs=lrs, batch_size=int(v["pbatch"]), epochs=int(v["pepochs"]), seeds=int(v["pseeds"]),
+            state_momentum=float(v["smom"]), state_init=v["sinit"], weight_lr=lrs["adamw"], weight_lrs=lrs, batch_size=int(v["pbatch"]), epochs=int(v["pepochs"]), seeds=int(v["pseeds"]),
         ).validate()
     except PcdashError as err:
         state.error(err, sb)

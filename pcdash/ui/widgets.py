@@ -22,7 +22,7 @@ from pcdash.backends import RAY_ADDRESS_ENV, backend_from_env
 from pcdash.compile_cache import enable_compile_cache
 from pcdash.cre.config import CREConfig
 from pcdash.cre.models import ARCH_DESCRIPTIONS, ARCHS, FIXED_LATENT, INITS
-from pcdash.cre.paper import differences, figure_line
+from pcdash.paper.cre_notes import differences, figure_line
 from pcdash.cre.sweep import (
     EVAL_METRICS,
     TRAIN_METRICS,
@@ -196,7 +196,7 @@ def _train_size(config: CREConfig) -> int | None:
 
 def paper_note(page: str, config: CREConfig) -> None:
     """Which figure of the paper the page shows and how this configuration differs from the
-    paper's setting (text from :mod:`pcdash.cre.paper`)."""
+    paper's setting (text from :mod:`pcdash.paper.cre_notes`)."""
     diffs = differences(page, config, _train_size(config))
     text = figure_line(page)
     if diffs:
