@@ -12,6 +12,7 @@ import streamlit as st
 
 from pcdash.data import load_dataset
 from pcdash.errors import PcdashError
+from pcdash.figures.paper import accuracy_vs_steps_by_init, best_accuracy_by_init
 from pcdash.figures.pcn import (
     accuracy_vs_gamma,
     accuracy_vs_gamma_by_width,
@@ -22,10 +23,15 @@ from pcdash.figures.pcn import (
     pcn_training_curves,
     width_gamma_grid,
 )
-from pcdash.figures.paper import accuracy_vs_steps_by_init, best_accuracy_by_init
 from pcdash.paper import FIGURES
 from pcdash.paper.catalogue import fmt
-from pcdash.paper.experiments import INIT_GAMMAS, INIT_KINDS, INIT_OPTIMIZER, INIT_STEPS, init_variants
+from pcdash.paper.experiments import (
+    INIT_GAMMAS,
+    INIT_KINDS,
+    INIT_OPTIMIZER,
+    INIT_STEPS,
+    init_variants,
+)
 from pcdash.paper.pages import ENERGY_SETTING
 from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.pcn import ACTIVATIONS, energy_trace_for_batch
@@ -40,7 +46,13 @@ from pcdash.pcn.stability import (
 from pcdash.results import final_rows
 from pcdash.ui import state
 from pcdash.ui.paper import claims_panel
-from pcdash.ui.pcn_controls import comparison_result, pcn_result, pcn_sidebar, start_comparison_job, start_pcn_job
+from pcdash.ui.pcn_controls import (
+    comparison_result,
+    pcn_result,
+    pcn_sidebar,
+    start_comparison_job,
+    start_pcn_job,
+)
 from pcdash.ui.widgets import job_panel, show_figure
 
 BEST = "best"
