@@ -24,6 +24,31 @@ def tree_allclose(a, b, rtol=1e-5, atol=1e-6) -> bool:
     return len(la) == len(lb) and all(np.allclose(x, y, rtol=rtol, atol=atol) for x, y in zip(la, lb, strict=True))
 
 
+_PAPER_RUNS: dict[str, tuple] = {}
+
+
+@pytest.fixture(scope="session")
+def paper_run():
+    """``paper_run(experiment)`` → ``(config, result, seconds)``: the quick run of a catalogue
+    experiment (pcdash.paper.EXPERIMENTS), trained once per test session and shared by every test
+    that checks a figure or claim of it."""
+    import time
+
+    from pcdash.paper import EXPERIMENTS
+    from pcdash.paper.runners import run
+
+    def get(name: str) -> tuple:
+        if name not in _PAPER_RUNS:
+            exp = EXPERIMENTS[name]
+            config = exp.config()
+            start = time.perf_counter()
+            result = run(exp.kind, config)
+            _PAPER_RUNS[name] = (config, result, time.perf_counter() - start)
+        return _PAPER_RUNS[name]
+
+    return get
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _compile_cache():
     from pcdash.compile_cache import enable_compile_cache

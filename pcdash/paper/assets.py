@@ -82,6 +82,17 @@ def save_asset(experiment, config: Any, result: Any, stamp: dict[str, str], root
     return key
 
 
+def prune(root: Path, keep: set[str]) -> list[str]:
+    """Remove the shipped runs in ``root`` whose keys are not in ``keep`` (after a full
+    regeneration: the runs of configurations no figure uses any more); returns their keys."""
+    from pcdash.runs import KEY, delete_run
+
+    gone = [p.name for p in sorted(Path(root).iterdir()) if KEY.fullmatch(p.name) and p.name not in keep]
+    for key in gone:
+        delete_run(key, Path(root))
+    return gone
+
+
 def index_entry(reps) -> list[dict[str, Any]]:
     """``assets/index.json``'s figure entries: name, run key and the verdicts."""
     return [{"figure": r.figure.name, "run_key": r.key, "experiment": r.figure.experiment.name,

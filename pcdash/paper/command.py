@@ -189,5 +189,9 @@ def run_reproduce_command(args: argparse.Namespace) -> int:
         root = assets_dir() or Path(__file__).resolve().parents[2] / "assets" / "runs"
         rp.write_json(root.parent / INDEX, {**stamp, "seconds": round(total, 1), "ratio_to_matmul": round(
             total / reference, 1), "figures": index_entry(reps)})
+        if "all" in args.figures and args.dataset is None:  # a full regeneration: drop runs no figure uses now
+            from pcdash.paper.assets import prune
+
+            prune(root, {r.key for r in reps})
     print(f"reproduced {len(reps)} figure(s) in {total:.1f} s{ratio}; wrote {out}")
     return 0

@@ -333,7 +333,10 @@ FIGURES = (
         "Whittington & Bogacz's (2017) conditions that the paper relaxes.",
         CONDITIONS,
         (Claim("Under the conditions (converged inference, unit variances) the PC weight update approximates the BP "
-               "gradient.", "Whittington & Bogacz (2017), cited as [13]", check_alignment, True),),
+               "gradient.", "Whittington & Bogacz (2017), cited as [13]", check_alignment, False,
+               "aligned, not equal: in this 8-layer net standard PC's update keeps a cosine of about 0.8 with the BP "
+               "gradient (the relaxed model's is about 0), below the 0.9 the check asks; condition 1 (small output "
+               "errors) does not hold after 4 epochs"),),
         paper_setting="not in the paper.", offline_setting=SETTING, full_setting="as Fig. 2.",
         differences=("pcdash's own diagnostic",),
         plot=_plot_alignment, table=lambda r: r.frame, page_label="PC vs BP",

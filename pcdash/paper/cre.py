@@ -95,13 +95,18 @@ def ray_separation(z: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(classes[np.argmax(u @ centres.T, axis=1)] == y))
 
 
-def prototype_index(x: np.ndarray, x_hat: np.ndarray, y: np.ndarray) -> float:
-    """How far the reconstructions keep the inputs' own detail: the within-class spread of the
-    reconstructions over that of the inputs, ``Σ ‖x̂ − x̂̄_c‖² / Σ ‖x − x̄_c‖²`` (0 = one prototype per
-    class)."""
+def detail_kept(x: np.ndarray, x_hat: np.ndarray, y: np.ndarray) -> float:
+    """How much of each input's own detail its reconstruction keeps: the fraction of the inputs'
+    within-class variation that the reconstructions reproduce,
+    ``1 − Σ ‖d − d̂‖² / Σ ‖d‖²`` with ``d = x − x̄_c`` and ``d̂ = x̂ − x̂̄_c`` (the deviations from
+    the class means). A decoder that draws one prototype per class keeps 0."""
     x, x_hat = x.reshape(len(x), -1), x_hat.reshape(len(x_hat), -1)
-    spread = lambda a: sum(float(np.sum((a[y == c] - a[y == c].mean(0)) ** 2)) for c in np.unique(y))  # noqa: E731
-    return spread(x_hat) / max(spread(x), 1e-12)
+    num = den = 0.0
+    for c in np.unique(y):
+        d, d_hat = x[y == c] - x[y == c].mean(0), x_hat[y == c] - x_hat[y == c].mean(0)
+        num += float(np.sum((d - d_hat) ** 2))
+        den += float(np.sum(d**2))
+    return 1.0 - num / max(den, 1e-12)
 
 
 def _mean_over(result, lam: float, measure) -> float:
@@ -113,11 +118,9 @@ def _mean_over(result, lam: float, measure) -> float:
 
 def check_latent_rays(result) -> Verdict:
     """At λ = 0 the classes lie on rays (directions separate them); at λ = 1 they overlap."""
-    snap = result.snapshot
     sep = {lam: _mean_over(result, lam, lambda s, m: ray_separation(s.z[m], s.y)) for lam in (0.0, 0.2, 1.0)}
     if not np.isfinite(sep[0.0]) or not np.isfinite(sep[1.0]):
         return undecided("needs latent codes of models at λ = 0 and λ = 1")
-    del snap
     return decide(sep[0.0] > sep[1.0] + 0.05, {f"ray_separation_lam{k:g}": v for k, v in sep.items()},
                   f"fraction of points nearest (by direction) to their own class's ray: {sep[0.0]:.2f} at λ = 0, "
                   f"{sep[0.2]:.2f} at λ = 0.2, {sep[1.0]:.2f} at λ = 1 (λ = 0 must exceed λ = 1 by 0.05)")  # fmt: skip
@@ -125,13 +128,13 @@ def check_latent_rays(result) -> Verdict:
 
 def check_prototypes(result) -> Verdict:
     """At λ = 0 the decoder draws class prototypes; at λ = 1 the reconstructions keep detail."""
-    idx = {lam: _mean_over(result, lam, lambda s, m: prototype_index(s.x, s.x_hat[m], s.y)) for lam in (0.0, 0.2, 1.0)}
-    if not np.isfinite(idx[0.0]) or not np.isfinite(idx[1.0]):
+    kept = {lam: _mean_over(result, lam, lambda s, m: detail_kept(s.x, s.x_hat[m], s.y)) for lam in (0.0, 0.2, 1.0)}
+    if not np.isfinite(kept[0.0]) or not np.isfinite(kept[1.0]):
         return undecided("needs reconstructions of models at λ = 0 and λ = 1")
-    return decide(idx[0.0] < idx[0.2] < idx[1.0] or (np.isnan(idx[0.2]) and idx[0.0] < idx[1.0]),
-                  {f"detail_kept_lam{k:g}": v for k, v in idx.items()},
-                  f"within-class spread of the reconstructions ÷ that of the inputs: {idx[0.0]:.2f} at λ = 0, "
-                  f"{idx[0.2]:.2f} at λ = 0.2, {idx[1.0]:.2f} at λ = 1 (rising: prototypes at λ = 0, detail at λ = 1)")  # fmt: skip
+    rising = kept[0.0] < kept[0.2] < kept[1.0] if np.isfinite(kept[0.2]) else kept[0.0] < kept[1.0]
+    return decide(rising, {f"detail_kept_lam{k:g}": v for k, v in kept.items()},
+                  f"share of the inputs' within-class variation the reconstructions keep: {kept[0.0]:.2f} at λ = 0, "
+                  f"{kept[0.2]:.2f} at λ = 0.2, {kept[1.0]:.2f} at λ = 1 (rising: prototypes at λ = 0, detail at λ = 1)")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- Fig. 4
@@ -146,8 +149,9 @@ def _dim_table(result, model: str = "cre") -> pd.DataFrame:
 
 
 def check_gap_narrows(result) -> Verdict:
-    """The accuracy gap between λ = 0 and the other λ below 1 is smaller at the largest dim(z)
-    than at the smallest: more room in z eases the competition."""
+    """The accuracy gap between λ = 0 and the other λ below 1 narrows as dim(z) grows: at the
+    largest dim(z) it is below its peak over the smaller ones (at dim(z) = 1 every λ is poor, so
+    the gap opens before it narrows, as λ = 0 "reaches peak performance at lower dimensions")."""
     table = _dim_table(result)
     lams = sorted(set(table.index.get_level_values("lam")))
     dims = sorted(set(table.index.get_level_values("latent_dim")))
@@ -155,10 +159,12 @@ def check_gap_narrows(result) -> Verdict:
     if 0.0 not in lams or not middle or len(dims) < 2:
         return undecided("needs λ = 0, a λ strictly between 0 and 1 and at least two dim(z)")
     acc = table["accuracy"]
-    gap = {d: float(np.mean([acc[(0.0, d)] - acc[(lam, d)] for lam in middle])) for d in (dims[0], dims[-1])}
-    return decide(gap[dims[-1]] < gap[dims[0]], {f"gap_dim{d}": v for d, v in gap.items()},
-                  f"mean accuracy gap from λ = 0 to λ = {', '.join(f'{m:g}' for m in middle)}: {gap[dims[0]]:.3f} at "
-                  f"dim(z) = {dims[0]}, {gap[dims[-1]]:.3f} at dim(z) = {dims[-1]}")  # fmt: skip
+    gap = {d: float(np.mean([acc[(0.0, d)] - acc[(lam, d)] for lam in middle])) for d in dims}
+    peak = max(dims[:-1], key=gap.get)
+    return decide(gap[dims[-1]] < gap[peak], {f"gap_dim{d}": v for d, v in gap.items()},
+                  f"mean accuracy gap from λ = 0 to λ = {', '.join(f'{m:g}' for m in middle)} by dim(z): "
+                  + ", ".join(f"{d}: {g:.3f}" for d, g in gap.items())
+                  + f" (at dim(z) = {dims[-1]} it must be below its peak, {gap[peak]:.3f} at dim(z) = {peak})")
 
 
 def check_reconstruction_improves(result) -> Verdict:

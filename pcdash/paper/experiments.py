@@ -104,13 +104,30 @@ def _stability_query(config) -> dict[str, str]:
     return {**pcn_query(sidebar), "s_widths": fmt(config.widths), "s_act": config.activation}
 
 
+def _mlp_f16(mlp):
+    from pcdash.pcn.network import MLP
+
+    return MLP(tuple(_f16(w) for w in mlp.weights), tuple(_f16(b) for b in mlp.biases), mlp.activation)
+
+
+def _rounded_weights(out):
+    """A PCN sweep whose trained weights are rounded to float16 precision (kept as float32: they
+    compress to about half; the energies the page recomputes from them change in the fourth digit)."""
+    return replace(out, runs=[replace(r, mlp=_mlp_f16(r.mlp)) for r in out.runs])
+
+
+def _rounded_comparison(out):
+    """A comparison whose trained weights are rounded to float16 precision (see :func:`_rounded_weights`)."""
+    return replace(out, runs={n: replace(r, mlp=_mlp_f16(r.mlp)) for n, r in out.runs.items()})
+
+
 def _no_weights(out):
     """A PCN sweep without its trained weights (the stability panel draws only the frame)."""
     return replace(out, runs=[])
 
 
 ENERGY = Experiment("pcx-energy", "pcn", _energy, "energy", pcn_query, ("digits", "moons", "circles"),
-                    ("fashion_mnist", "mnist"))  # fmt: skip
+                    ("fashion_mnist", "mnist"), slim=_rounded_weights)  # fmt: skip
 STABILITY = Experiment("pcx-stability", "pcn", _stability, "energy", _stability_query, ("digits", "moons"),
                        ("fashion_mnist",), slim=_no_weights)  # fmt: skip
 
@@ -230,21 +247,22 @@ def _setting_query(variants) -> dict[str, str]:
 
 def _learning_rate(dataset: str, quick: bool):
     """The comparison paper's §2.1: pc_rc23 trained at the rate that trains standard PC (1e-3) and
-    at the paper's 1e-5, beside standard PC. (The page trains one rate for the relaxed models at
-    a time: its link opens it at 1e-5.)"""
+    at the paper's 1e-5, beside standard PC and pc_rc2 (without the alignment diagnostic). (The
+    page trains one rate for the relaxed models at a time: its link opens it at 1e-5.)"""
     from pcdash.pcn.conditions import condition_config
 
     setting = comparison_setting(dataset, quick)
-    pc = dict(setting.variants(track_alignment=False))[f"pc_{setting.width}_{setting.depth}"]
+    plain = dict(setting.variants(track_alignment=False))
+    pc, rc2 = plain[f"pc_{setting.width}_{setting.depth}"], plain[f"pc_{setting.width}_{setting.depth}_rc2"]
     base = replace(pc, precision="none")
     rc23 = {lr: condition_config("pc_rc23", base, relaxed_every=setting.relaxed_every, relaxed_lr=lr)
             for lr in (1e-3, 1e-5)}  # fmt: skip
-    variants = (("pc", pc), ("rc23_lr1e-3", rc23[1e-3]), ("rc23_lr1e-5", rc23[1e-5]))
-    return _with_setting(variants, replace(setting, conditions=("pc", "pc_rc23"), relaxed_lr=1e-5))
+    variants = (("pc", pc), ("rc2", rc2), ("rc23_lr1e-3", rc23[1e-3]), ("rc23_lr1e-5", rc23[1e-5]))
+    return _with_setting(variants, replace(setting, conditions=("pc", "pc_rc2", "pc_rc23"), relaxed_lr=1e-5))
 
 
 CONDITIONS = Experiment("comparison-conditions", "comparison", _conditions, "pc_vs_bp", _setting_query, ("digits",),
-                        ("fashion_mnist", "mnist"))  # fmt: skip
+                        ("fashion_mnist", "mnist"), slim=_rounded_comparison)  # fmt: skip
 LEARNING_RATE = Experiment("comparison-lr", "comparison", _learning_rate, "pc_vs_bp", _setting_query, ("digits",),
                            ("fashion_mnist", "mnist"), slim=_no_runs)  # fmt: skip
 
