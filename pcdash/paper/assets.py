@@ -72,6 +72,7 @@ def save_asset(experiment, config: Any, result: Any, stamp: dict[str, str], root
     root = Path(root or assets_dir() or Path(__file__).resolve().parents[2] / "assets" / "runs")
     root.mkdir(parents=True, exist_ok=True)
     shipped = experiment.slim(result) if experiment.slim is not None else result
+    shipped = short_floats(shipped)
     key = run_key(experiment.kind, config)
     with writing_to(root):
         save(experiment.kind, config, shipped)
@@ -91,6 +92,45 @@ def prune(root: Path, keep: set[str]) -> list[str]:
     for key in gone:
         delete_run(key, Path(root))
     return gone
+
+
+def merged_index(path: Path, entries: list[dict[str, Any]], head: dict[str, Any]) -> dict[str, Any]:
+    """``assets/index.json`` with ``entries`` replacing those of the same figures (a partial
+    regeneration keeps the others), in catalogue order, under ``head`` (the latest stamp)."""
+    import json
+
+    from pcdash.paper import FIGURES
+
+    try:
+        old = {e["figure"]: e for e in json.loads(Path(path).read_text()).get("figures", [])}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        old = {}
+    old.update({e["figure"]: e for e in entries})
+    return {**head, "figures": [old[n] for n in FIGURES if n in old]}
+
+
+def _short(frame):
+    """``frame`` with its float columns at 6 significant digits (a third of the CSV's size)."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        return frame
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col]):
+            out[col] = pd.to_numeric(out[col].map(lambda v: f"{v:.6g}"))
+    return out
+
+
+def short_floats(result: Any) -> Any:
+    """``result`` with its tidy frame and tables written at 6 significant digits (nothing a page
+    draws or a check decides changes at that precision)."""
+    from dataclasses import replace
+
+    changes = {"frame": _short(result.frame)}
+    if isinstance(getattr(result, "tables", None), dict):
+        changes["tables"] = {k: _short(v) for k, v in result.tables.items()}
+    return replace(result, **changes)
 
 
 def index_entry(reps) -> list[dict[str, Any]]:

@@ -183,12 +183,12 @@ def run_reproduce_command(args: argparse.Namespace) -> int:
             rp.write_text(out / "report.html", report_page(reps, lambda r: rp.plots(r.figure, r.result),
                                                            total_seconds=total, reference=ratio))  # fmt: skip
     if stamp is not None:
-        from pcdash.paper.assets import INDEX, index_entry
+        from pcdash.paper.assets import INDEX, index_entry, merged_index
         from pcdash.runs import assets_dir
 
         root = assets_dir() or Path(__file__).resolve().parents[2] / "assets" / "runs"
-        rp.write_json(root.parent / INDEX, {**stamp, "seconds": round(total, 1), "ratio_to_matmul": round(
-            total / reference, 1), "figures": index_entry(reps)})
+        rp.write_json(root.parent / INDEX, merged_index(root.parent / INDEX, index_entry(reps), {
+            **stamp, "seconds": round(total, 1), "ratio_to_matmul": round(total / reference, 1)}))
         if "all" in args.figures and args.dataset is None:  # a full regeneration: drop runs no figure uses now
             from pcdash.paper.assets import prune
 

@@ -32,9 +32,9 @@ def _per_lambda(rows: pd.DataFrame, metric: str) -> pd.Series:
 # --------------------------------------------------------------------------- Fig. 2
 
 
-def check_extremes(result) -> Verdict:
-    """λ = 0 classifies best, λ = 1 reconstructs best, by a clear margin and without overlap of the
-    two extreme boxes (seed spread) on either metric."""
+def check_opposite_ends(result) -> Verdict:
+    """λ = 0 classifies and λ = 1 reconstructs clearly better than the other end (issue 9's bar:
+    accuracy gap ≥ 0.15, MSE ratio ≤ 0.8, the two boxes apart on both metrics)."""
     rows = _final_cre(result)
     acc, mse = _per_lambda(rows, "accuracy"), _per_lambda(rows, "mse")
     if not {0.0, 1.0} <= set(acc.index):
@@ -42,17 +42,27 @@ def check_extremes(result) -> Verdict:
     a0, a1 = rows[rows["lam"] == 0.0]["accuracy"], rows[rows["lam"] == 1.0]["accuracy"]
     m0, m1 = rows[rows["lam"] == 0.0]["mse"], rows[rows["lam"] == 1.0]["mse"]
     apart = bool(a0.min() > a1.max() and m1.max() < m0.min())
-    best_acc, best_mse = float(acc.idxmax()), float(mse.idxmin())
-    holds = (acc[0.0] - acc[1.0] >= ACCURACY_GAP and mse[1.0] <= MSE_RATIO * mse[0.0] and apart
-             and acc[0.0] >= acc.max() - 0.01 and mse[1.0] <= mse.min() * 1.02)  # fmt: skip
+    holds = acc[0.0] - acc[1.0] >= ACCURACY_GAP and mse[1.0] <= MSE_RATIO * mse[0.0] and apart
     numbers = {"accuracy_lam0": acc[0.0], "accuracy_lam1": acc[1.0], "mse_lam0": mse[0.0], "mse_lam1": mse[1.0],
-               "best_accuracy_lam": best_acc, "best_mse_lam": best_mse, "boxes_apart": float(apart),
-               "seeds": float(rows["seed"].nunique())}  # fmt: skip
+               "boxes_apart": float(apart), "seeds": float(rows["seed"].nunique())}  # fmt: skip
     return decide(holds, numbers, (
         f"test accuracy {acc[0.0]:.3f} at λ = 0 vs {acc[1.0]:.3f} at λ = 1 (gap {acc[0.0] - acc[1.0]:.3f}, needs ≥ "
         f"{ACCURACY_GAP}); MSE {mse[0.0]:.4f} vs {mse[1.0]:.4f} (ratio {mse[1.0] / mse[0.0]:.2f}, needs ≤ {MSE_RATIO}); "
-        f"best accuracy at λ = {best_acc:g}, best MSE at λ = {best_mse:g}; the λ = 0 and λ = 1 boxes "
-        f"{'do not overlap' if apart else 'overlap'}"))
+        f"the λ = 0 and λ = 1 boxes {'do not overlap' if apart else 'overlap'}"))
+
+
+def check_extremes(result) -> Verdict:
+    """The extremes are the peaks: the mean test accuracy is highest at λ = 0 and the mean MSE
+    lowest at λ = 1 (within 0.01 of the best accuracy and 2% of the best MSE)."""
+    rows = _final_cre(result)
+    acc, mse = _per_lambda(rows, "accuracy"), _per_lambda(rows, "mse")
+    if not {0.0, 1.0} <= set(acc.index):
+        return undecided("needs models at λ = 0 and λ = 1")
+    best_acc, best_mse = float(acc.idxmax()), float(mse.idxmin())
+    holds = acc[0.0] >= acc.max() - 0.01 and mse[1.0] <= mse.min() * 1.02
+    numbers = {f"accuracy_lam{k:g}": v for k, v in acc.items()} | {f"mse_lam{k:g}": v for k, v in mse.items()}
+    return decide(holds, numbers, "mean test accuracy by λ: " + ", ".join(f"{k:g}: {v:.3f}" for k, v in acc.items())
+                  + f" (best at λ = {best_acc:g}); mean MSE best at λ = {best_mse:g}")
 
 
 def check_monotonic(result) -> Verdict:
@@ -265,10 +275,16 @@ FIGURES = (
         "Box plots of classification (blue) and reconstruction (orange) performance against λ for FC-, CNN- and "
         "ViT-based CREs on MNIST, FashionMNIST and CIFAR-10.",
         CRE,
-        (Claim("λ = 0 yields the best classification and λ = 1 the best reconstruction, each at the cost of the other: "
-               "no λ wins both.", "qualitative (box plots; about 10,000 trained models in all)", check_extremes, True),
+        (Claim("Each extreme is poor at the other task: λ = 0 classifies clearly better than λ = 1, and λ = 1 "
+               "reconstructs clearly better than λ = 0.", "qualitative (box plots; about 10,000 trained models in "
+               "all); issue 9's bar: accuracy gap ≥ 0.15, MSE ratio ≤ 0.8, boxes apart", check_opposite_ends, True),
+         Claim("The models reach peak classification and reconstruction at the extremes: λ = 0 yields the best "
+               "classification and λ = 1 the best reconstruction.", "qualitative (box plots)", check_extremes, False,
+               "on digits with a 3-d latent, a reconstruction term up to λ = 0.8 costs no accuracy (the classes "
+               "separate easily); the accuracy drops only at λ = 1. The paper's datasets are harder."),
          Claim("The relationship between λ and performance is mostly monotonic: as λ rises, reconstruction improves "
-               "and classification deteriorates.", "qualitative", check_monotonic, True)),
+               "and classification deteriorates.", "qualitative", check_monotonic, False,
+               "reconstruction improves monotonically, but the accuracy does not fall until λ = 1 (see above)")),
         paper_setting=f"FC-, CNN- and ViT-based CREs on MNIST, FashionMNIST and CIFAR-10; {PAPER_TRAINING}; the λ "
                       "grid and the seeds per box are not stated.",
         offline_setting="fc-medium, dim(z) = 3, λ = 0, 0.2, …, 1 on digits with the Trade-off page's default "
