@@ -118,7 +118,7 @@ def _short(frame):
     out = frame.copy()
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
-            out[col] = pd.to_numeric(out[col].map(lambda v: f"{v:.6g}"))
+            out[col] = out[col].map(lambda v: float(f"{v:.6g}")).astype(float)
     return out
 
 

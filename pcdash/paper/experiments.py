@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from pcdash.paper import runners
 from pcdash.paper.catalogue import Experiment, fmt
 
 IMAGE_DOWNLOADS = ("mnist", "fashion_mnist")
@@ -20,10 +21,9 @@ IMAGE_DOWNLOADS = ("mnist", "fashion_mnist")
 
 
 def _cre(dataset: str, quick: bool):
-    from pcdash.cre.config import CREConfig
-
-    config = CREConfig(dataset=dataset)
-    return config if quick else replace(config, seeds=10)
+    if quick:
+        return runners.cre_config(dataset=dataset)
+    return runners.cre_config(dataset=dataset, seeds=10, paper_training=True)
 
 
 def _cre_latent_dim(dataset: str, quick: bool):
@@ -74,16 +74,12 @@ CRE_LATENT_DIM = Experiment("cre-latent-dim", "cre", _cre_latent_dim, "latent_di
 
 
 def _energy(dataset: str, quick: bool):
-    from pcdash.pcn.paper_settings import energy_propagation_config
-
-    config = energy_propagation_config(dataset)
+    config = runners.energy_config(dataset)
     return config if quick else replace(config, widths=(1024,), state_lrs=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0))
 
 
 def _stability(dataset: str, quick: bool):
-    from pcdash.pcn.paper_settings import training_stability_config
-
-    config = training_stability_config(dataset)
+    config = runners.stability_config(dataset)
     return config if quick else replace(config, widths=(32, 64, 128, 256, 512, 1024, 2048))
 
 
@@ -98,9 +94,7 @@ def pcn_query(config) -> dict[str, str]:
 
 
 def _stability_query(config) -> dict[str, str]:
-    from pcdash.pcn.paper_settings import energy_propagation_config
-
-    sidebar = energy_propagation_config(config.dataset)  # the stability run is the sidebar's with other widths
+    sidebar = runners.energy_config(config.dataset)  # the stability run is the sidebar's with other widths
     return {**pcn_query(sidebar), "s_widths": fmt(config.widths), "s_act": config.activation}
 
 
@@ -152,19 +146,15 @@ def init_variants(base, inits=INIT_KINDS, steps=INIT_STEPS, gammas=INIT_GAMMAS, 
 
 
 def _init(dataset: str, quick: bool):
-    from pcdash.pcn.paper_settings import energy_propagation_config
-
-    base = energy_propagation_config(dataset)
+    base = runners.energy_config(dataset)
     return init_variants(base) if quick else init_variants(base, steps=(2, 4, 8, 16, 32, 64))
 
 
 def _init_query(variants) -> dict[str, str]:
-    from pcdash.pcn.paper_settings import energy_propagation_config
-
     first = variants[0][1]
     inits = tuple(dict.fromkeys(c.state_init for _, c in variants))
     steps = tuple(dict.fromkeys(c.inference_steps for _, c in variants))
-    return {**pcn_query(energy_propagation_config(first.dataset)), "i_inits": ",".join(inits), "i_T": fmt(steps),
+    return {**pcn_query(runners.energy_config(first.dataset)), "i_inits": ",".join(inits), "i_T": fmt(steps),
             "i_gammas": fmt(first.state_lrs), "i_opt": first.optimizers[0]}  # fmt: skip
 
 
@@ -181,9 +171,7 @@ INIT = Experiment("pcx-init", "comparison", _init, "energy", _init_query, ("digi
 
 
 def _table1(dataset: str, quick: bool):
-    from pcdash.pcn import ALGORITHMS
-    from pcdash.pcn.compare import TABLE1_DEFAULT
-
+    TABLE1_DEFAULT, ALGORITHMS = runners.table1_default()  # noqa: N806
     base = replace(TABLE1_DEFAULT, dataset=dataset)
     if not quick:
         base = replace(base, epochs=25, batch_size=128)
@@ -212,9 +200,8 @@ COMPARISON_FIELDS = {"cdata": "dataset", "conds": "conditions", "cwidth": "width
 
 
 def comparison_setting(dataset: str, quick: bool, **changes):
-    from pcdash.pcn.conditions import PAPER, QUICK
-
-    base = QUICK if quick else PAPER
+    quick_setting, paper_setting, _ = runners.comparison_settings()
+    base = quick_setting if quick else paper_setting
     return replace(base, dataset=dataset, **changes)
 
 
@@ -249,8 +236,7 @@ def _learning_rate(dataset: str, quick: bool):
     """The comparison paper's §2.1: pc_rc23 trained at the rate that trains standard PC (1e-3) and
     at the paper's 1e-5, beside standard PC and pc_rc2 (without the alignment diagnostic). (The
     page trains one rate for the relaxed models at a time: its link opens it at 1e-5.)"""
-    from pcdash.pcn.conditions import condition_config
-
+    condition_config = runners.comparison_settings()[2]
     setting = comparison_setting(dataset, quick)
     plain = dict(setting.variants(track_alignment=False))
     pc, rc2 = plain[f"pc_{setting.width}_{setting.depth}"], plain[f"pc_{setting.width}_{setting.depth}_rc2"]
@@ -271,9 +257,7 @@ LEARNING_RATE = Experiment("comparison-lr", "comparison", _learning_rate, "pc_vs
 
 
 def _autoencoder(dataset: str, quick: bool):
-    from pcdash.pcn.autoencoder import AEConfig
-
-    config = AEConfig(dataset=dataset)
+    config = runners.part_config("autoencoder", dataset)
     return config if quick else replace(config, latent=64, hidden=128, depth=2, epochs=30, batch_size=200)
 
 
@@ -284,9 +268,7 @@ def _ae_query(c) -> dict[str, str]:
 
 
 def _mcpc(dataset: str, quick: bool):
-    from pcdash.pcn.mcpc import default_mcpc
-
-    return default_mcpc(dataset, "quick" if quick or dataset != "iris" else "paper")
+    return runners.part_config("mcpc", dataset, "quick" if quick or dataset != "iris" else "paper")
 
 
 def _mcpc_query(c) -> dict[str, str]:
@@ -296,9 +278,7 @@ def _mcpc_query(c) -> dict[str, str]:
 
 
 def _memory(dataset: str, quick: bool):
-    from pcdash.pcn.memory import MemoryConfig
-
-    config = MemoryConfig(dataset=dataset)
+    config = runners.part_config("memory", dataset)
     return config if quick else replace(config, seeds=5)
 
 
@@ -308,10 +288,7 @@ def _memory_query(c) -> dict[str, str]:
 
 
 def _ood(dataset: str, quick: bool):
-    from pcdash.pcn.ood import default_ood
-
-    ood = "fashion_mnist" if dataset == "mnist" else "noise"
-    return default_ood(dataset, ood, "quick" if quick else "paper")
+    return runners.part_config("ood", dataset, "quick" if quick else "paper")
 
 
 def _ood_query(c) -> dict[str, str]:

@@ -226,7 +226,7 @@ def check_mcpc_learns_density(result) -> Verdict:
 
 
 def _recall(result, kind: str) -> pd.DataFrame:
-    from pcdash.pcn.memory import recall_table
+    from pcdash.paper.runners import recall_table
 
     return recall_table(result.tables.get("recall"), kind)
 
@@ -354,9 +354,9 @@ def _plot_memory(result):
 
 def _plot_ood(result):
     from pcdash.figures.generative import ood_histograms, roc_curves
-    from pcdash.pcn.ood import SCORES
+    from pcdash.paper.runners import ood_scores
 
-    auroc = {k: result.scalars[f"auroc_{k}"] for k in SCORES if f"auroc_{k}" in result.scalars}
+    auroc = {k: result.scalars[f"auroc_{k}"] for k in ood_scores() if f"auroc_{k}" in result.scalars}
     return [ood_histograms(result.tables.get("scores")), roc_curves(result.tables.get("roc"), auroc)]
 
 
