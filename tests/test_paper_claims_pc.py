@@ -1,6 +1,7 @@
 """Claims of the two predictive-coding papers that our default settings reproduce on digits, each
-with the paper's words and numbers. Claims our setting does not reproduce are listed, with what
-we measured, in ``pcdash.paper_notes`` (and on the pages), not tested here."""
+with the paper's words and numbers. Claims our setting does not reproduce are recorded, with what
+we measured, in the catalogue (``pcdash.paper``, ``expected=False``) and shown as not holding on
+the pages; tests/test_paper_reproductions.py checks that they still come out that way."""
 
 from __future__ import annotations
 
