@@ -89,21 +89,26 @@ def test_each_figure_link_opens_its_page_on_the_shipped_result(shipped, name):
     the dedicated page, which finds the same run and shows it as precomputed."""
     exp = EXPERIMENTS[name]
     at = _open(PAGE_FILES[exp.page], exp.query(exp.config()))
+    if exp.link_note:  # the page cannot train this exact run: its link opens the nearest setting, unshipped
+        assert _precomputed(at) == 0 and any("Train" in str(el.value) for el in at.info)
+        return
     assert _precomputed(at) >= 1, [str(e.value) for e in at.info]
 
 
 @pytest.mark.slow
 def test_pages_open_populated_without_a_link(shipped):
-    """A new user's first visit, no URL values: Home, Trade-off and the Energy page show results."""
-    for page, expected in ((None, 1), ("views/tradeoff.py", 1), ("views/energy_dynamics.py", 3),
-                           ("views/pc_algorithms.py", 1), ("views/pc_vs_bp.py", 1)):  # fmt: skip
+    """A new user's first visit, no URL values: every page that trains shows a shipped result."""
+    for page, expected in ((None, 1), ("views/tradeoff.py", 1), ("views/latent_space.py", 1),
+                           ("views/reconstructions.py", 1), ("views/latent_dimension.py", 1),
+                           ("views/energy_dynamics.py", 3), ("views/pc_algorithms.py", 1), ("views/pc_vs_bp.py", 1),
+                           ("views/generative.py", 1)):  # fmt: skip
         assert _precomputed(_open(page, {})) >= expected, page
 
 
 @pytest.mark.slow
 def test_paper_figures_page_shows_every_claim_with_its_verdict(shipped):
     at = _open("views/paper_figures.py", {})
-    summary = at.dataframe(key="pf_summary").value
+    summary = at.dataframe[0].value  # the claims overview, first on the page
     assert len(summary) == sum(len(f.claims) for f in FIGURES.values())
     assert not summary["on our data"].str.startswith("—").any()
     assert set(summary["on our data"]) <= {"✅ holds", "❌ does not hold"}

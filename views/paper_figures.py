@@ -69,6 +69,8 @@ except PcdashError as err:
 if config is not None:
     st.link_button(f"Open the {fig.page_label or exp.page} page with these settings", page_url(fig, config),
                    icon=":material/open_in_new:")  # fmt: skip
+    if exp.link_note:
+        st.caption(exp.link_note)
 
     def draw(result, live):
         if live:

@@ -86,6 +86,9 @@ class Experiment:
     offline: tuple[str, ...]  # datasets that need no download, the first is the default
     downloads: tuple[str, ...] = ()  # datasets it also runs on once downloaded
     slim: Callable[[Any], Any] | None = None  # the result as shipped in assets/ (big arrays left out)
+    # Where the page cannot train this exact run (its link opens the nearest setting it can, which
+    # is not shipped): what the link opens instead, said next to the link.
+    link_note: str = ""
 
     @property
     def datasets(self) -> tuple[str, ...]:

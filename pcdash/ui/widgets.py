@@ -22,7 +22,6 @@ from pcdash.backends import RAY_ADDRESS_ENV, backend_from_env
 from pcdash.compile_cache import enable_compile_cache
 from pcdash.cre.config import CREConfig
 from pcdash.cre.models import ARCH_DESCRIPTIONS, ARCHS, FIXED_LATENT, INITS
-from pcdash.paper.cre_notes import differences, figure_line
 from pcdash.cre.sweep import (
     EVAL_METRICS,
     TRAIN_METRICS,
@@ -36,6 +35,7 @@ from pcdash.engine import EpochRecord, TrainResult
 from pcdash.errors import PcdashError
 from pcdash.figures.cre import empty_figure, pareto, tradeoff_boxes, tradeoff_means, training_curves
 from pcdash.limits import estimate
+from pcdash.paper.cre_notes import differences, figure_line
 from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.results import final_rows, history_to_frame
 from pcdash.runs import asset_info, runs_dir
