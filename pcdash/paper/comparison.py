@@ -296,7 +296,8 @@ FIGURES = (
         CONDITIONS,
         (Claim("Relaxing condition 3 gives the model most similar to backprop's: its weights follow BP's "
                "distribution, while the other PC models fail to update the deepest layers.", "Fig. 5c",
-               check_rc3_weights_like_bp, False),),
+               check_rc3_weights_like_bp, False, "in this deep narrow net on digits, standard PC's first-layer "
+               "weights are the closest to BP's; pc_rc3's are no closer than the other relaxed models'"),),
         paper_setting=PAPER + ".", offline_setting=SETTING, full_setting="as Fig. 2.",
         differences=(DIGITS, "similarity measured by the Kolmogorov–Smirnov distance of the first layer's weights"),
         plot=_plot_weights, table=_weights_table, page_label="PC vs BP",

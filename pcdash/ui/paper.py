@@ -85,12 +85,18 @@ def start_experiment_job(experiment, config, *, restart: bool = False):
 VERDICT_ICONS = {True: "✅ holds", False: "❌ does not hold", None: "⏳ not decided"}
 
 
+VERDICT_COLOURS = {True: "green", False: "red", None: "orange"}
+
+
 def verdict_box(claim, verdict) -> None:
-    """A claim, its verdict on our data (green, red or yellow) and the numbers behind it."""
-    text = f"**{VERDICT_ICONS[verdict.holds]} on our data.** {state_plain(verdict.summary)}"
+    """A claim's verdict on our data (a green, red or orange label) and the numbers behind it, in
+    a bordered box: a verdict, not an alert (st.error stays for things that went wrong)."""
+    label = f":{VERDICT_COLOURS[verdict.holds]}-background[**{VERDICT_ICONS[verdict.holds]} on our data.**]"
+    text = f"{label} {state_plain(verdict.summary)}"
     if claim.note and verdict.holds is False:
-        text += f"  \n*{claim.note}*"
-    {True: st.success, False: st.error, None: st.warning}[verdict.holds](text)
+        text += f"  \n*{state_plain(claim.note)}*"
+    with st.container(border=True):
+        st.markdown(text)
 
 
 def state_plain(text: str) -> str:
