@@ -215,3 +215,14 @@ def test_claims_json_is_plain_json(tmp_path):
     data = json.loads((tmp_path / "claims.json").read_text())
     assert data["claims"][0]["holds"] is True and data["claims"][0]["numbers"]["ratio"] is None
     assert data["differences"] and data["figure"] == "pcx-fig6d"
+
+
+def test_a_stopped_run_leaves_every_claim_undecided_and_says_why():
+    """A run stopped early lacks epochs or models; its verdicts say it was stopped (no
+    KeyError text on the page) and decide nothing."""
+    from types import SimpleNamespace
+
+    for f in FIGURES.values():
+        verdicts = f.verdicts(SimpleNamespace(stopped=True))
+        assert len(verdicts) == len(f.claims)
+        assert all(v.holds is None and "stopped" in v.summary and "Error" not in v.summary for _, v in verdicts)

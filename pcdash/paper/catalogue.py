@@ -131,6 +131,9 @@ class Figure:
 
     def verdicts(self, result: Any) -> list[tuple[Claim, Verdict]]:
         """Every claim and its verdict on ``result`` (a check that fails says why, undecided)."""
+        if getattr(result, "stopped", False):  # a stopped run lacks epochs or models the checks need
+            reason = "the run was stopped before it finished; train it to the end to decide this claim"
+            return [(claim, undecided(reason)) for claim in self.claims]
         out = []
         for claim in self.claims:
             try:
