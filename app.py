@@ -58,10 +58,19 @@ GENERATIVE_PAGES = [  # PCX §4.2, Appendices C and F: one experiment per page
     ),
     st.Page("views/ood.py", title="OOD detection", icon=":material/report:", url_path="ood"),
 ]
+PAPER_PAGES = [
+    st.Page(
+        "views/paper_figures.py",
+        title="Paper figures",
+        icon=":material/fact_check:",
+        url_path="paper_figures",
+    )
+]
 TOOLS = [st.Page("views/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs")]
 
 page = st.navigation(
     {
+        "Papers": PAPER_PAGES,
         "Classification vs reconstruction": CRE_PAGES,
         "Predictive coding": PC_PAGES,
         "Generative & memory": GENERATIVE_PAGES,

@@ -1,5 +1,6 @@
-"""Command line: ``python -m pcdash sweep`` (CRE), ``python -m pcdash pcn`` (PCN) and
-``python -m pcdash plan`` (a paper-scale grid's cost).
+"""Command line: ``python -m pcdash sweep`` (CRE), ``python -m pcdash pcn`` (PCN),
+``python -m pcdash plan`` (a paper-scale grid's cost) and ``python -m pcdash reproduce`` (a paper
+figure, its data and its claims checked: :mod:`pcdash.paper.command`).
 
 Each writes one CSV row per member per evaluation. Bad arguments, an ``--out`` that cannot be
 written and a job beyond the limits (:mod:`pcdash.limits`; ``--limits`` raises them) exit with
@@ -41,10 +42,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pcn", help="train predictive coding networks headless")
     commands.add_common_arguments(p)
     commands.add_pcn_arguments(p)
+    from pcdash.paper.command import add_reproduce_arguments
+
+    add_reproduce_arguments(
+        sub.add_parser("reproduce", help="reproduce a paper figure and check its claims")
+    )
     return parser
 
 
-COMMANDS = {"sweep": commands.run_cre_command, "pcn": commands.run_pcn_command}
+def _reproduce(args: argparse.Namespace) -> int:
+    from pcdash.paper.command import run_reproduce_command
+
+    return run_reproduce_command(args)
+
+
+COMMANDS = {
+    "sweep": commands.run_cre_command,
+    "pcn": commands.run_pcn_command,
+    "reproduce": _reproduce,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

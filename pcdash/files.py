@@ -74,8 +74,10 @@ def sweep_temp_files(folder: Path, name: str | None = None) -> list[Path]:
     return removed
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[IO[str]], None], *, newline: str | None = "") -> Path:
-    """Call ``write(fh)`` on a temporary file beside ``path``, then rename it to ``path``.
+def write_atomic(path: str | os.PathLike, write: Callable[[IO], None], *, newline: str | None = "",
+                 binary: bool = False) -> Path:
+    """Call ``write(fh)`` on a temporary file beside ``path`` (a text file, or bytes with
+    ``binary``), then rename it to ``path``.
 
     Raises:
         OSError: the folder cannot be written, the disk is full ... (``path`` is unchanged).
@@ -90,7 +92,8 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[str]], None], *, n
         _pending.add(tmp)
     try:
         os.fchmod(fd, umask_mode())
-        with os.fdopen(fd, "w", newline=newline, encoding="utf-8") as fh:
+        text = {} if binary else {"newline": newline, "encoding": "utf-8"}
+        with os.fdopen(fd, "wb" if binary else "w", **text) as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())

@@ -58,6 +58,7 @@ class Job:
     first_update_s: float | None = None  # seconds from submit to the first partial result
     owners: set[str] = field(default_factory=set)  # sessions that started or joined it
     save_error: str | None = None  # trained, but keeping the result (on_done) failed
+    origin: dict | None = None  # a shipped, precomputed result: its stamp (when, pcdash version, commit)
 
     @property
     def active(self) -> bool:
@@ -142,9 +143,10 @@ class JobManager:
         with self._lock:
             return [q.job for q in self._queue]
 
-    def adopt(self, key: str, label: str, result: Any) -> Job:
-        """Register an already finished result (e.g. loaded from disk) under ``key``."""
-        job = Job(key, label, status="done", result=result, finished=time.time())
+    def adopt(self, key: str, label: str, result: Any, origin: dict | None = None) -> Job:
+        """Register an already finished result (e.g. loaded from disk) under ``key``; ``origin``
+        is the stamp of a shipped, precomputed result."""
+        job = Job(key, label, status="done", result=result, finished=time.time(), origin=origin)
         with self._lock:
             self._jobs[key] = job
             self._trim()

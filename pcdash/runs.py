@@ -13,6 +13,11 @@ Loading checks the manifest, then every file against it, and turns any damage (a
 empty or changed file, a missing array or column, JSON of the wrong shape) into one
 :class:`DamagedRun` message. Runs saved before manifests existed load with the same structural
 checks, without checksums.
+
+A run that the user's store lacks is looked up, read-only, in the shipped results of
+``assets/runs`` (:func:`assets_dir`; ``$PCDASH_ASSETS_DIR`` moves it, an empty value turns it
+off): every page opens on a precomputed result, and :func:`asset_info` says when one came from
+there. Saving always goes to the user's store, so a run trained live replaces the shipped one.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from pcdash.errors import PcdashError
 from pcdash.files import pid_alive
 
 MANIFEST = "manifest.json"
+ASSETS_ENV = "PCDASH_ASSETS_DIR"
 FORMAT = 1
 KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
 _SIDE = re.compile(r"^\.(?P<key>[A-Za-z0-9][A-Za-z0-9_-]{0,79})\.(?P<kind>tmp|old|del)-(?P<pid>\d+)-[0-9a-f]+$")
@@ -62,6 +68,32 @@ def runs_dir() -> Path:
         _swept.add(path)
         sweep_stale(path)
     return path
+
+
+def assets_dir() -> Path | None:
+    """The shipped results' run store: ``$PCDASH_ASSETS_DIR`` (empty or ``0``: none), else
+    ``assets/runs`` at the top of the source tree, if it is there."""
+    configured = os.environ.get(ASSETS_ENV)
+    if configured is not None:
+        return None if configured.strip() in ("", "0") else Path(configured)
+    path = Path(__file__).resolve().parent.parent / "assets" / "runs"
+    return path if path.is_dir() else None
+
+
+def asset_info(key: str) -> dict | None:
+    """The ``precomputed`` stamp (when, pcdash version, commit, command) of the shipped run
+    ``key`` if :func:`load_run` would load it from the assets (the user's store has no such run),
+    else None."""
+    check_key(key)
+    shipped = assets_dir()
+    if shipped is None or (runs_dir() / key).exists() or not (shipped / key / "config.json").is_file():
+        return None
+    try:
+        head = json.loads((shipped / key / "config.json").read_bytes())
+        stamp = head.get("meta", {}).get("precomputed")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return stamp if isinstance(stamp, dict) else {}
 
 
 def check_key(key: object) -> str:
@@ -336,12 +368,16 @@ def _load(key: str, path: Path) -> SavedRun:
 
 def load_run(key: str, root: Path | None = None) -> SavedRun | None:
     """The saved run ``key``, or None if there is none. A damaged run raises
-    :class:`DamagedRun` (a PcdashError) with one line saying what is wrong."""
+    :class:`DamagedRun` (a PcdashError) with one line saying what is wrong. Without ``root``
+    a run missing from the user's store is looked up in the shipped assets (:func:`assets_dir`)."""
     check_key(key)
+    fallback = assets_dir() if root is None else None
     root = root or runs_dir()
     path = root / key
     if not path.exists() and not path.is_symlink():
         if not _recover(root, key):
+            if fallback is not None and (fallback / key).is_dir() and fallback.resolve() != root.resolve():
+                return load_run(key, fallback)
             return None
     try:
         before = path.lstat().st_ino

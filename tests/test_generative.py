@@ -23,7 +23,7 @@ from pcdash.experiments.mcpc import (
 )
 from pcdash.experiments.memory import MemoryConfig, corrupt, recall_table, run_memory
 from pcdash.experiments.ood import OODConfig, default_ood, ood_algorithm, run_ood
-from pcdash.pcn.gen_notes import TABS
+from pcdash.paper.pages import TABS
 from pcdash.pcn.generative import (
     GenerativePCN,
     clamp_output,

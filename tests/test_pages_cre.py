@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pcdash.cre.paper import PAPER_STEPS, differences, figure_line
 from pcdash.experiments.cre_config import CREConfig
+from pcdash.paper.cre_notes import PAPER_STEPS, differences, figure_line
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 

@@ -18,7 +18,8 @@ from pcdash.experiments.pcx_settings import (
     paper_weight_lr,
     training_stability_config,
 )
-from pcdash.paper_figures import ENERGY_PAGE, PAGE_NOTES, figures_for, paper_figure
+from pcdash.paper import FIGURES
+from pcdash.paper.pages import ENERGY_SETTING
 from pcdash.pcn import forward_pass, init_mlp, layer_prediction
 from pcdash.pcn.network import OUTPUT_ACTIVATION
 from pcdash.pcn.stability import (
@@ -77,11 +78,11 @@ def test_output_layer_is_linear_as_in_pcx():
 
 
 def test_every_energy_panel_names_its_paper_figure():
-    keys = {f.key for f in figures_for(ENERGY_PAGE)}
-    assert keys == {"energy_vs_step", "accuracy_vs_gamma", "energy_ratio_vs_gamma", "stability"}
-    assert paper_figure("stability").figures.startswith("Fig. 7")
-    assert all(f.paper_setting and f.differences for f in figures_for(ENERGY_PAGE))
-    assert "momentum" in PAGE_NOTES[ENERGY_PAGE]
+    panels = [FIGURES[n] for n in ("pcx-fig6a", "pcx-fig6b", "pcx-fig6c", "pcx-fig6d", "pcx-fig7")]
+    assert {f.experiment.page for f in panels} == {"energy"}
+    assert FIGURES["pcx-fig7"].number.startswith("Fig. 7")
+    assert all(f.paper_setting and f.differences and f.shows for f in panels)
+    assert "momentum" in ENERGY_SETTING
 
 
 def summary_frame(rows) -> pd.DataFrame:

@@ -5,10 +5,12 @@ import streamlit as st
 
 from pcdash.experiments.autoencoder import AUTOENCODER, AEConfig
 from pcdash.figures.generative import mse_bars, reconstructions
+from pcdash.paper import FIGURES
 from pcdash.parsing import parse_float_list
 from pcdash.ui import state
 from pcdash.ui.generative import IMAGE_SETS, checked, curves, figure, paper_notes
 from pcdash.ui.panel import experiment_panel
+from pcdash.ui.paper import claims_panel
 from pcdash.ui.state import dataset_label
 
 st.title("Autoencoder: PC vs backprop")
@@ -110,6 +112,8 @@ if ae is not None:
             title="Test MSE over training",
             y_title="Test MSE (per pixel)",
         )
+        if not live:
+            claims_panel(result, [FIGURES["pcx-table2"]])
 
     experiment_panel(AUTOENCODER, ae, draw_ae, key="g_ae")
 state.report_bad_url_values()

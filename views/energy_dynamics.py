@@ -1,7 +1,8 @@
 """Energy dynamics: PCX §5.1 and Appendix D on the paper's setting — energies per layer over the
 inference steps (Fig. 6b), accuracy vs γ for SGD and AdamW (Fig. 6c), the energy ratio vs γ
-(Fig. 6d) and, as a second run, accuracy vs γ per width (Fig. 7). Which figure each panel shows,
-and how the setting differs from the paper's, is read from :mod:`pcdash.paper_figures`."""
+(Fig. 6d), as a second run accuracy vs γ per width (Fig. 7), and as a third the state
+initialisation against T (Fig. 6a). Which figure each panel shows, how the setting differs from
+the paper's and whether the figure's claim holds on the page's run come from :mod:`pcdash.paper`."""
 
 from dataclasses import replace
 
@@ -11,12 +12,14 @@ import streamlit as st
 
 from pcdash.data import load_dataset
 from pcdash.errors import PcdashError
+from pcdash.experiments.comparison import PCN_COMPARISON, ComparisonConfig
 from pcdash.experiments.pcn_sweep import PCN_SWEEP, energy_trace_for_batch
 from pcdash.experiments.pcx_settings import (
     STABILITY_WIDTHS,
     energy_propagation_config,
     paper_weight_lr,
 )
+from pcdash.figures.paper import accuracy_vs_steps_by_init, best_accuracy_by_init
 from pcdash.figures.pcn import (
     accuracy_vs_gamma,
     accuracy_vs_gamma_by_width,
@@ -27,8 +30,17 @@ from pcdash.figures.pcn import (
     pcn_training_curves,
     width_gamma_grid,
 )
-from pcdash.paper_figures import ENERGY_PAGE, PAGE_NOTES, figures_for, paper_figure
-from pcdash.parsing import parse_int_list
+from pcdash.paper import FIGURES
+from pcdash.paper.catalogue import fmt
+from pcdash.paper.experiments import (
+    INIT_KINDS,
+    INIT_OPTIMIZER,
+    INIT_STATE_LRS,
+    INIT_STEPS,
+    init_variants,
+)
+from pcdash.paper.pages import ENERGY_SETTING
+from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.pcn import ACTIVATIONS
 from pcdash.pcn.network import ACTIVATION_NAMES
 from pcdash.pcn.stability import (
@@ -41,23 +53,26 @@ from pcdash.results import final_rows
 from pcdash.ui import state
 from pcdash.ui.export import show_figure
 from pcdash.ui.panel import experiment_panel
+from pcdash.ui.paper import claims_panel
 from pcdash.ui.pcn_controls import pcn_sidebar
 
 BEST = "best"
+PANELS = ("pcx-fig6b", "pcx-fig6c", "pcx-fig6d", "pcx-fig7", "pcx-fig6a")
 
 
-def paper_caption(key: str) -> None:
-    fig = paper_figure(key, ENERGY_PAGE)
-    st.caption(f"**PCX {fig.figures}.** {fig.shows}")
+def paper_caption(name: str) -> None:
+    fig = FIGURES[name]
+    st.caption(f"**PCX {fig.number}.** {fig.shows}")
 
 
 st.title("Energy dynamics")
 st.caption("How the energy F = Σ ½‖h_l − μ_l‖² flows back from the output during inference, and how the state "
            "learning rate γ, the weight optimiser and the width shape learning (Pinchetti et al., §5.1, App. D).")
 with st.expander("Which paper figures this page shows, and how its setting differs"):
-    st.markdown(PAGE_NOTES[ENERGY_PAGE])
-    for f in figures_for(ENERGY_PAGE):
-        st.markdown(f"**{f.figures}** — {f.shows}  \n*Paper:* {f.paper_setting}  \n*Here:* {f.differences}")
+    st.markdown(ENERGY_SETTING)
+    for f in (FIGURES[n] for n in PANELS):
+        st.markdown(f"**{f.number}** — {f.shows}  \n*Paper:* {f.paper_setting}  \n*Here:* {f.offline_setting} "
+                    + "Differences: " + "; ".join(f.differences) + ".")
 config = pcn_sidebar(energy_propagation_config(), paper_lrs=paper_weight_lr)
 
 if config is not None:
@@ -100,10 +115,10 @@ if config is not None:
             else:
                 fig = energy_vs_step(trace[row], title=f"Last training batch · γ = {state_lr:g} · {optimizer} · width {width}")
                 show_figure(fig, None, "energy_vs_step", key=f"evs_{tag}")
-            paper_caption("energy_vs_step")
+            paper_caption("pcx-fig6b")
         with right:
             show_figure(accuracy_vs_gamma(frame), final_rows(frame, "test"), "accuracy_vs_gamma", key=f"avg_{tag}")
-            paper_caption("accuracy_vs_gamma")
+            paper_caption("pcx-fig6c")
         chosen = members[(members["width"] == width) & (members["optimizer"] == optimizer)]
         if trace is not None and len(chosen):
             show_figure(energy_vs_step_grid(trace[chosen.index.to_numpy()], chosen.reset_index(drop=True)), None,
@@ -112,7 +127,7 @@ if config is not None:
         with a:
             show_figure(energy_ratio_vs_gamma(frame, min_accuracy=trained_cut), final_rows(frame, "train"),
                         "energy_ratio_vs_gamma", key=f"erg_{tag}")
-            paper_caption("energy_ratio_vs_gamma")
+            paper_caption("pcx-fig6d")
         with b:
             show_figure(pcn_training_curves(frame), frame[frame["split"].isin(["train", "val"])], "pcn_training_curves",
                         key=f"ptc_{tag}")
@@ -130,12 +145,14 @@ if config is not None:
         diverged = frame.groupby("member")["diverged"].any().sum() if len(frame) else 0
         if diverged:
             st.warning(f"{int(diverged)} model(s) diverged (NaN/inf); they are left out of the plots and marked in the grid.")
+        if not live:
+            claims_panel(result, [FIGURES[n] for n in ("pcx-fig6b", "pcx-fig6c", "pcx-fig6d")])
 
     experiment_panel(PCN_SWEEP, config, draw, key="energy")
 
     st.divider()
     st.subheader("Training stability (Fig. 7)")
-    paper_caption("stability")
+    paper_caption("pcx-fig7")
     cols = st.columns(2)
     v = {"s_widths": state.text("Widths", "s_widths", ",".join(map(str, STABILITY_WIDTHS)), container=cols[0],
                                 help="comma-separated; each width is its own compiled program (1024 takes minutes)"),
@@ -166,5 +183,40 @@ if config is not None:
                 st.dataframe(table.rename(columns=lambda o: {"adamw": "AdamW", "sgd": "SGD"}.get(o, o)))
             with st.expander("The same accuracies as a width × γ grid"):
                 show_figure(width_gamma_grid(frame), None, "width_gamma_grid", key=f"wg_{tag}")
+            if not live:
+                claims_panel(result, [FIGURES["pcx-fig7"]])
 
         experiment_panel(PCN_SWEEP, stability, draw_stability, key="stability", train_label="Train the width sweep")
+
+    st.divider()
+    st.subheader("State initialisation (Fig. 6a)")
+    paper_caption("pcx-fig6a")
+    cols = st.columns(4)
+    v = {"i_inits": state.text("Initialisations", "i_inits", ",".join(INIT_KINDS), container=cols[0],
+                               help="comma-separated: forward, zero, gaussian (h ~ N(0, I))"),
+         "i_T": state.text("Inference steps T", "i_T", fmt(INIT_STEPS), container=cols[1],
+                           help="comma-separated; each initialisation × T is its own compiled program"),
+         "i_state_lrs": state.text("γ values", "i_state_lrs", fmt(INIT_STATE_LRS), container=cols[2],
+                                   help="each cell shows the best of these (the paper reports the highest accuracy)"),
+         "i_opt": state.select("Weight optimiser", "i_opt", ("adamw", "sgd"), INIT_OPTIMIZER, container=cols[3])}  # fmt: skip
+    state.sync_url(v)
+    try:
+        variants = init_variants(config, inits=[i.strip() for i in v["i_inits"].split(",") if i.strip()],
+                                 steps=parse_int_list(v["i_T"], "inference steps T"),
+                                 state_lrs=parse_float_list(v["i_state_lrs"], "γ values"), optimizer=v["i_opt"])  # fmt: skip
+    except PcdashError as err:
+        state.error(err)
+        variants = None
+    if variants:
+        st.caption(f"The sidebar's setting with {len(variants)} initialisation × T programs of "
+                   f"{len(variants[0][1].swept_state_lrs) * variants[0][1].seeds} models each.")  # fmt: skip
+
+        def draw_init(result, live):
+            frame = result.frame
+            show_figure(accuracy_vs_steps_by_init(frame), best_accuracy_by_init(frame), "init_vs_steps",
+                        key=f"init_{'live' if live else 'done'}")  # fmt: skip
+            if not live:
+                claims_panel(result, [FIGURES["pcx-fig6a"]])
+
+        experiment_panel(PCN_COMPARISON, ComparisonConfig(tuple(variants)), draw_init, key="init",
+                         train_label="Train the initialisation sweep")  # fmt: skip

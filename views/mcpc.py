@@ -9,9 +9,11 @@ import streamlit as st
 from pcdash.data.iris import IRIS_FEATURE_NAMES
 from pcdash.experiments.mcpc import MCPC, MCPC_DATASETS, MCPC_PRESETS, default_mcpc
 from pcdash.figures.generative import density_2d, sample_grid
+from pcdash.paper import FIGURES
 from pcdash.ui import state
 from pcdash.ui.generative import PRESET_LABELS, checked, curves, figure, paper_notes
 from pcdash.ui.panel import experiment_panel
+from pcdash.ui.paper import claims_panel
 
 st.title("MCPC sampling")
 st.markdown(
@@ -156,6 +158,8 @@ if mc is not None:
                         f"g_mc_{name}",
                     )
         curves(result, "g_mc", live=live, title="Reconstruction MSE during training")
+        if not live:
+            claims_panel(result, [FIGURES["pcx-fig4"]])
 
     experiment_panel(MCPC, mc, draw_mc, key="g_mc")
 state.report_bad_url_values()

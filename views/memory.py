@@ -5,10 +5,12 @@ import streamlit as st
 
 from pcdash.experiments.memory import MEMORY, MemoryConfig, recall_table
 from pcdash.figures.generative import recall_heatmap, recall_pictures
+from pcdash.paper import FIGURES
 from pcdash.parsing import parse_int_list
 from pcdash.ui import state
 from pcdash.ui.generative import checked, curves, figure, paper_notes
 from pcdash.ui.panel import experiment_panel
+from pcdash.ui.paper import claims_panel
 
 st.title("Associative memory")
 st.markdown(
@@ -80,6 +82,8 @@ if mem is not None:
                         f"g_mem_pics_{kind}",
                     )
         curves(result, "g_mem", live=live, title="Reconstruction MSE while memorising")
+        if not live:
+            claims_panel(result, [FIGURES["pcx-table3"]])
 
     experiment_panel(MEMORY, mem, draw_mem, key="g_mem")
 state.report_bad_url_values()

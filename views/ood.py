@@ -9,10 +9,12 @@ import streamlit as st
 from pcdash.data import dataset_available
 from pcdash.experiments.ood import OOD, OOD_PRESETS, OOD_SETS, default_ood
 from pcdash.figures.generative import energy_vs_softmax, ood_histograms, roc_curves
+from pcdash.paper import FIGURES
 from pcdash.pcn.ood import HARD_QUANTILE, SCORES
 from pcdash.ui import state
 from pcdash.ui.generative import IMAGE_SETS, PRESET_LABELS, checked, curves, figure, paper_notes
 from pcdash.ui.panel import experiment_panel
+from pcdash.ui.paper import claims_panel
 from pcdash.ui.state import dataset_label
 
 st.title("OOD detection")
@@ -151,6 +153,7 @@ if ood is not None:
                     "example:"
                 )
                 st.dataframe(nll.round(3), hide_index=True)
+            claims_panel(result, [FIGURES["pcx-ood"]])
 
     experiment_panel(OOD, ood, draw_ood, key="g_ood")
 state.report_bad_url_values()

@@ -13,13 +13,15 @@ from pcdash.figures.pc_compare import (
     time_per_epoch,
     variant_label,
 )
-from pcdash.paper_notes import PC_ALGORITHMS, PCX_TABLE1_MLP
+from pcdash.paper import FIGURES
+from pcdash.paper.pages import PC_ALGORITHMS
+from pcdash.paper.pcx import PCX_TABLE1_MLP
 from pcdash.pcn import ALGORITHMS
 from pcdash.pcn.rules import CN_SCHEDULES
 from pcdash.ui import state
 from pcdash.ui.export import memo, show_figure
 from pcdash.ui.panel import experiment_panel
-from pcdash.ui.paper import panel_header, settings_expander
+from pcdash.ui.paper import claims_panel, panel_header, settings_expander
 from pcdash.ui.pcn_controls import PCN_DATASETS
 from pcdash.ui.state import dataset_label
 
@@ -183,6 +185,8 @@ if comparison is not None:
                 f"{int(table['diverged'].sum())} model(s) diverged (NaN/inf); their accuracy is "
                 "left out."
             )
+        if not live:
+            claims_panel(result, [FIGURES["pcx-table1"]])
 
     experiment_panel(
         PCN_COMPARISON,

@@ -28,12 +28,13 @@ from pcdash.figures.pc_compare import (
     weight_histograms,
     weight_layers,
 )
-from pcdash.paper_notes import PC_VS_BP
+from pcdash.paper import figures_on
+from pcdash.paper.pages import PC_VS_BP
 from pcdash.pcn.algorithms import PRECISIONS
 from pcdash.ui import state
 from pcdash.ui.export import memo, show_figure
 from pcdash.ui.panel import experiment_panel
-from pcdash.ui.paper import panel_header, preset_buttons, settings_expander
+from pcdash.ui.paper import claims_panel, panel_header, preset_buttons, settings_expander
 from pcdash.ui.pcn_controls import PCN_DATASETS
 from pcdash.ui.state import dataset_label
 
@@ -217,6 +218,10 @@ if comparison is not None:
             frame[frame["split"] == "train"],
             "pc_vs_bp_cosine",
             key="cmp_cos",
+        )
+        claims_panel(
+            result,
+            [f for f in figures_on("pc_vs_bp") if f.experiment.name == "comparison-conditions"],
         )
 
     experiment_panel(

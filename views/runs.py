@@ -4,7 +4,7 @@ as damaged, with what is wrong and a Delete button."""
 import streamlit as st
 
 from pcdash.errors import PcdashError
-from pcdash.runs import delete_run, list_runs, load_run
+from pcdash.runs import assets_dir, delete_run, list_runs, load_run
 from pcdash.ui import state
 from pcdash.ui.server import job_manager
 
@@ -20,9 +20,14 @@ if active:
 deleted = st.session_state.pop("_pcdash_deleted", None)
 if deleted:
     st.success(f"Deleted run {deleted}.")
+shipped = assets_dir()
+if shipped is not None:
+    with st.expander("Shipped, precomputed results (assets/, read-only): the pages show these until you train "
+                     "the same configuration yourself"):
+        st.dataframe(list_runs(shipped).drop(columns=["stopped"]).round({"seconds": 1}), hide_index=True, width="stretch")
 runs = list_runs()
 if runs.empty:
-    st.info("No saved runs yet: train a sweep on any page and it is kept here.")
+    st.info("No saved runs of yours yet: train a sweep on any page and it is kept here.")
 else:
     damaged = runs[~runs["status"].isin(["ok", "unverified"])]
     if len(damaged):

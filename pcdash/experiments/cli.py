@@ -208,6 +208,11 @@ def add_pcn_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--beta-rate", type=float, default=d.beta_rate, help="nudging: β increment per epoch"
     )
+    parser.add_argument(
+        "--state-init",
+        default=d.state_init,
+        help="how the states start inference: forward (default), zero or gaussian (PCX Fig. 6a)",
+    )
 
 
 def pcn_config_from_args(args: argparse.Namespace):
@@ -242,6 +247,7 @@ def pcn_config_from_args(args: argparse.Namespace):
         cn_schedule=args.cn_schedule,
         beta0=args.beta0,
         beta_rate=args.beta_rate,
+        state_init=args.state_init,
     ).validate()
 
 

@@ -32,7 +32,7 @@ from pcdash.experiments.result import Experiment, reporting
 from pcdash.sweep import Group, SweepProgress
 
 # The PC algorithms page's default: the MLP of PCX Table 1 (3 hidden layers of 128; §4.1 and the
-# PCX code), 5 seeds as in the paper, on digits (see pcdash.paper_notes.PC_ALGORITHMS).
+# PCX code), 5 seeds as in the paper, on digits (see pcdash.paper.pages.PC_ALGORITHMS).
 TABLE1_DEFAULT = PCNConfig(
     state_lrs=(0.1,),
     widths=(128,),

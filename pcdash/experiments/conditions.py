@@ -116,7 +116,7 @@ class ComparisonSetting:
     :data:`QUICK` is the page's default (digits, seconds on two CPU cores); :data:`PAPER` the
     comparison paper's setting where it gives one (FashionMNIST, 256 × 8, 256 inference steps
     always run, weights every 8 steps, 1e-5 for the relaxed models); see
-    :data:`pcdash.paper_notes.PC_VS_BP` for what differs and why.
+    :data:`pcdash.paper.pages.PC_VS_BP` for what differs and why.
     """
 
     dataset: str = "digits"

@@ -11,6 +11,7 @@ import pandas as pd
 
 from pcdash.config import Config, choice, in_range, int_in, non_empty, positive, require
 from pcdash.pcn.algorithms import ALGORITHMS, PRECISIONS, PCNAlgorithm
+from pcdash.pcn.inference import STATE_INITS
 from pcdash.pcn.network import ACTIVATIONS
 from pcdash.pcn.optimizers import STATE_OPTIMIZERS, WEIGHT_OPTIMIZERS
 from pcdash.pcn.rules import CN_SCHEDULES
@@ -67,9 +68,8 @@ class PCNConfig(Config):
     )
     beta0: float = 0.1  # nudging: β in the first epoch
     beta_rate: float = 0.1  # nudging: β grows by this much per epoch, up to 1
-    track_alignment: bool = (
-        False  # record the per-layer cosine of the PC update with the BP gradient
-    )
+    track_alignment: bool = False  # record the per-layer cosine of the PC update with the BP gradient
+    state_init: str = "forward"  # how the states start inference: forward, zero or gaussian (Fig. 6a)
 
     KIND = "pcn"
     # fields added later keep older keys unchanged at these values
@@ -83,6 +83,7 @@ class PCNConfig(Config):
         "cn_schedule": "random",
         "l2_decay": 0.0,
         "weight_lrs": (),
+        "state_init": "forward",
     }
 
     def __post_init__(self) -> None:
@@ -135,6 +136,7 @@ class PCNConfig(Config):
         )
         choice("precision", self.precision, PRECISIONS)
         choice("CN schedule", self.cn_schedule, CN_SCHEDULES)
+        choice("state initialisation", self.state_init, STATE_INITS)
         in_range("inference tolerance", self.inference_tol, 0.0, 1.0)
         in_range("L2 weight decay", self.l2_decay, 0.0, math.inf)
         in_range("β_0 (initial nudging)", self.beta0, 1e-6, 1.0 + 1e-9)
@@ -180,6 +182,7 @@ class PCNConfig(Config):
             beta_rate=float(self.beta_rate),
             cn_schedule=self.cn_schedule,
             alignment=bool(self.track_alignment),
+            state_init=self.state_init,
             steps_per_epoch=int(steps_per_epoch),
         )
 
@@ -202,6 +205,7 @@ class PCNConfig(Config):
                 "update_every": int(self.update_every),
                 "inference_tol": float(self.inference_tol),
                 "l2_decay": float(self.l2_decay),
+                "state_init": self.state_init,
                 "seed": seed,
             }
             for i, (opt, state_lr, seed) in enumerate(

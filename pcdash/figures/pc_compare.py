@@ -1,6 +1,6 @@
 """Figures comparing learning rules (PC algorithms page) and PC with BP (PC-vs-BP page).
 
-Frames are the tidy rows of :func:`pcdash.pcn.compare.run_pcn_comparison` (a ``variant``
+Frames are the tidy rows of :func:`pcdash.experiments.comparison.run_pcn_comparison` (a ``variant``
 column names each configuration). Every trace carries ``meta`` naming what it shows.
 """
 

@@ -24,7 +24,9 @@ on the weights and log-variances: the gradient of ``½ λ ‖(θ, s)‖²`` join
 optimiser (PyTorch's ``Adam(weight_decay=λ)``, the reading of the BP-vs-PC comparison's §2.3:
 "a Gaussian unit prior", ``Σ → 1``); ``alignment`` — also report ``bp_cosine``, per layer, the
 cosine between the PC weight update of the step and the BP gradient at the step's starting
-weights. Nudging's β grows per epoch (:func:`pcdash.pcn.rules.beta`); the carry counts steps
+weights; ``state_init`` — how the free states start inference (PCX §5.1, Fig. 6a): ``"forward"``
+(a forward pass, the default), ``"zero"`` or ``"gaussian"`` (drawn from the step's key), see
+:func:`~pcdash.pcn.inference.init_states`. Nudging's β grows per epoch (:func:`pcdash.pcn.rules.beta`); the carry counts steps
 and the epoch is ``step // steps_per_epoch``.
 """
 
@@ -43,7 +45,13 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from pcdash.engine import all_finite
 from pcdash.pcn.energies import init_log_var, output_energy
 from pcdash.pcn.gradients import bp_loss_and_gradients
-from pcdash.pcn.inference import clamped_energy, forward_init, relax, relax_to_convergence
+from pcdash.pcn.inference import (
+    STATE_INITS,
+    clamped_energy,
+    init_states,
+    relax,
+    relax_to_convergence,
+)
 from pcdash.pcn.network import ACTIVATIONS, MLP, forward_pass, init_mlp
 from pcdash.pcn.optimizers import (
     STATE_OPTIMIZERS,
@@ -141,6 +149,7 @@ class PCNAlgorithm:
     beta_rate: float = 0.1
     cn_schedule: str = "random"
     alignment: bool = False
+    state_init: str = "forward"  # "forward", "zero" or "gaussian" (PCX Fig. 6a)
     steps_per_epoch: int = 0  # training steps per epoch (nudging's β schedule); 0: always epoch 0
 
     def __post_init__(self) -> None:
@@ -153,6 +162,7 @@ class PCNAlgorithm:
             ("algorithm", self.algorithm, ALGORITHMS),
             ("activation", self.activation, tuple(ACTIVATIONS)),
             ("state optimizer", self.state_optimizer, STATE_OPTIMIZERS),
+            ("state initialisation", self.state_init, STATE_INITS),
         ):
             if value not in allowed:
                 raise ValueError(f"unknown {what} {value!r}; choose from {', '.join(allowed)}")
@@ -207,8 +217,9 @@ class PCNAlgorithm:
     def _state_optimizer(self, hp: PCNHyper) -> optax.GradientTransformation:
         return state_optimizer(hp.state_lr, name=self.state_optimizer, momentum=self.state_momentum)
 
-    def context(self, hp: PCNHyper) -> Context:
-        """The rule's parts' view of this algorithm and one member's hyperparameters."""
+    def context(self, hp: PCNHyper, key: PRNGKeyArray | None = None) -> Context:
+        """The rule's parts' view of this algorithm and one member's hyperparameters (``key``:
+        the step's, from which a Gaussian start of the states is drawn)."""
         return Context(
             self.loss,
             self.inference_steps,
@@ -220,6 +231,8 @@ class PCNAlgorithm:
             beta0=self.beta0,
             beta_rate=self.beta_rate,
             cn_schedule=self.cn_schedule,
+            state_init=self.state_init,
+            key=key,
         )
 
     def epoch(self, step: Int[Array, ""] | int) -> Int[Array, ""]:
@@ -287,14 +300,17 @@ class PCNAlgorithm:
         if self.converges:
             hidden, trace, _ = relax_to_convergence(
                 energy_fn,
-                forward_init(mlp, x),
+                init_states(mlp, x, self.state_init),
                 optimizer=opt,
                 max_steps=self.inference_steps,
                 tol=self.inference_tol,
             )
             return hidden, trace
         hidden, _, trace = relax(
-            energy_fn, forward_init(mlp, x), optimizer=opt, steps=self.inference_steps
+            energy_fn,
+            init_states(mlp, x, self.state_init),
+            optimizer=opt,
+            steps=self.inference_steps,
         )
         return hidden, jnp.concatenate([trace, energy_fn(hidden)[1][None, :]], axis=0)
 
@@ -315,11 +331,10 @@ class PCNAlgorithm:
         inference stopped early, 0 for BP); ``nudge_sign`` (+1 PN, −1 NN) for the nudging
         rules; ``log_var`` (per-layer mean log-variance) with trainable precision.
         """
-        del key  # deterministic
         mlp, opt_state, step, log_var, nudge_key = carry
         if log_var is None:
             log_var = init_log_var(self.sizes, per_neuron=self.precision == "neuron")
-        rule, ctx = self.rule, self.context(hp)
+        rule, ctx = self.rule, self.context(hp, key)
         x, y_hot = self._prepare(x, y)
         logits = forward_pass(mlp, x)[-1]
         loss = output_energy(y_hot, logits, loss=self.loss)  # the output loss of the forward pass

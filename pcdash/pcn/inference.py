@@ -21,13 +21,15 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 import optax
-from jaxtyping import Array, Float, Int, PyTree
+from jaxtyping import Array, Float, Int, PRNGKeyArray, PyTree
 
 from pcdash.pcn.energies import example_energies
 from pcdash.pcn.network import MLP, forward_pass, layer_prediction
 from pcdash.pcn.optimizers import state_optimizer
 
 Hidden = tuple[Float[Array, "batch _"], ...]
+STATE_INITS = ("forward", "zero", "gaussian")  # PCX §5.1, Fig. 6a
+GAUSSIAN_INIT_STD = 1.0  # h_l^{(0)} ~ N(0, I): the unit Gaussian prior of Whittington & Bogacz (2017)
 # free states -> (F^{(n)} per example, what the trace records: e.g. per-layer batch means)
 EnergyFn = Callable[[PyTree], tuple[Float[Array, " batch"], Array]]
 
@@ -139,6 +141,31 @@ def forward_init(mlp: MLP, x: Float[Array, "batch d_0"]) -> Hidden:
     return forward_pass(mlp, x)[:-1]
 
 
+def init_states(
+    mlp: MLP,
+    x: Float[Array, "batch d_0"],
+    kind: str = "forward",
+    *,
+    key: PRNGKeyArray | None = None,
+) -> Hidden:
+    """The free states before inference, ``h^{(0)}`` (PCX paper, §5.1 and Fig. 6a): ``"forward"``
+    ``h_l^{(0)} = μ_l`` (:func:`forward_init`), ``"zero"`` ``h_l^{(0)} = 0``, or ``"gaussian"``
+    ``h_l^{(0)} ~ N(0, σ² I)`` with ``σ = GAUSSIAN_INIT_STD`` drawn from ``key`` (a fixed key
+    when none is given)."""
+    if kind == "forward":
+        return forward_init(mlp, x)
+    shapes = [(x.shape[0], w.shape[0]) for w in mlp.weights[:-1]]
+    if kind == "zero":
+        return tuple(jnp.zeros(s, x.dtype) for s in shapes)
+    if kind == "gaussian":
+        keys = jax.random.split(jax.random.PRNGKey(0) if key is None else key, len(shapes))
+        return tuple(
+            GAUSSIAN_INIT_STD * jax.random.normal(k, s, x.dtype)
+            for k, s in zip(keys, shapes, strict=True)
+        )
+    raise ValueError(f"unknown state initialisation {kind!r}; choose from {', '.join(STATE_INITS)}")
+
+
 def clamped_energy(
     mlp: MLP,
     x: Float[Array, "batch d_0"],
@@ -169,8 +196,10 @@ def inference(
     momentum: float = 0.9,
     loss: str = "se",
     log_var: Sequence[Float[Array, " _"]] | None = None,
+    hidden0: Hidden | None = None,
 ) -> tuple[Hidden, Float[Array, "steps_plus_1 L"]]:
-    """``T`` steps of the state optimiser on the hidden states, from forward initialisation.
+    """``T`` steps of the state optimiser on the hidden states, from ``hidden0`` (default:
+    forward initialisation).
 
     ``h^{(t+1)} = h^{(t)} + opt(∇_h F^{(n)}(h^{(t)}))`` with ``h_0 = x`` and ``h_L = target``
     clamped.
@@ -185,6 +214,7 @@ def inference(
         loss: output energy, ``"se"`` or ``"ce"``.
         log_var: per-layer log-variances (trainable precision, see
             :func:`~pcdash.pcn.energies.example_energies`), or None.
+        hidden0: the states inference starts from (:func:`init_states`); None: forward.
 
     Returns:
         The relaxed hidden states ``(h_1, …, h_{L−1})`` and the per-layer energies
@@ -192,7 +222,8 @@ def inference(
     """
     energy_fn = clamped_energy(mlp, x, target, loss=loss, log_var=log_var)
     opt = state_optimizer(state_lr, name=optimizer, momentum=momentum)
-    hidden, _, trace = relax(energy_fn, forward_init(mlp, x), optimizer=opt, steps=steps)
+    start = forward_init(mlp, x) if hidden0 is None else hidden0
+    hidden, _, trace = relax(energy_fn, start, optimizer=opt, steps=steps)
     return hidden, jnp.concatenate([trace, energy_fn(hidden)[1][None, :]], axis=0)
 
 
@@ -208,15 +239,16 @@ def converged_inference(
     momentum: float = 0.9,
     loss: str = "se",
     log_var: Sequence[Float[Array, " _"]] | None = None,
+    hidden0: Hidden | None = None,
 ) -> tuple[Hidden, Float[Array, "steps_plus_1 L"], Int[Array, ""]]:
-    """Inference run to convergence (:func:`relax_to_convergence`) from forward initialisation:
+    """Inference run to convergence (:func:`relax_to_convergence`) from ``hidden0`` (default:
+    forward initialisation):
     the BP-vs-PC comparison's "standard" PC (its condition 2: inference converged before the
     weights move). Arguments as :func:`inference`; also returns the state updates taken."""
     energy_fn = clamped_energy(mlp, x, target, loss=loss, log_var=log_var)
     opt = state_optimizer(state_lr, name=optimizer, momentum=momentum)
-    return relax_to_convergence(
-        energy_fn, forward_init(mlp, x), optimizer=opt, max_steps=max_steps, tol=tol
-    )
+    start = forward_init(mlp, x) if hidden0 is None else hidden0
+    return relax_to_convergence(energy_fn, start, optimizer=opt, max_steps=max_steps, tol=tol)
 
 
 def relax_steps(

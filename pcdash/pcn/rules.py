@@ -34,7 +34,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from pcdash.pcn.energies import layer_energies
 from pcdash.pcn.gradients import bp_loss_and_gradients, nudged_target, pc_weight_gradients
-from pcdash.pcn.inference import clamped_energy, forward_init, relax, relax_to_convergence
+from pcdash.pcn.inference import clamped_energy, init_states, relax, relax_to_convergence
 from pcdash.pcn.network import MLP, forward_pass
 
 LogVar = tuple[Float[Array, " _"], ...]
@@ -77,9 +77,15 @@ class Context:
     beta0: float = 0.1
     beta_rate: float = 0.1
     cn_schedule: str = "random"
+    state_init: str = "forward"  # how the free states start inference (PCX §5.1, Fig. 6a)
+    key: PRNGKeyArray | None = None  # the step's key: a Gaussian start draws from it
 
     def log_var(self, params: Params) -> LogVar | None:
         return params[1] if self.precision else None
+
+    def start(self, mlp: MLP, x: Array) -> tuple[Array, ...]:
+        """The states inference starts from (:func:`~pcdash.pcn.inference.init_states`)."""
+        return init_states(mlp, x, self.state_init, key=self.key)
 
 
 class Learned(NamedTuple):
@@ -178,14 +184,14 @@ def after_inference(ctx: Context, params: Params, opt_state, x, target, sign) ->
     if ctx.tol > 0:
         hidden, trace, used = relax_to_convergence(
             energy_fn,
-            forward_init(mlp, x),
+            ctx.start(mlp, x),
             optimizer=ctx.state_optimizer,
             max_steps=ctx.steps,
             tol=ctx.tol,
         )
     else:
         hidden, _, trace = relax(
-            energy_fn, forward_init(mlp, x), optimizer=ctx.state_optimizer, steps=ctx.steps
+            energy_fn, ctx.start(mlp, x), optimizer=ctx.state_optimizer, steps=ctx.steps
         )
         trace, used = (
             jnp.concatenate([trace, energy_fn(hidden)[1][None, :]], axis=0),
@@ -201,7 +207,7 @@ def every_k_steps(ctx: Context, params: Params, opt_state, x, target, sign) -> L
     """Relaxed convergence: inference cut into ``T / k`` pieces of ``k`` steps, each followed
     by a weight update from the current states; the states and the state optimiser carry on
     across updates. The trace's last row is the energy before the last weight update."""
-    hidden0 = forward_init(params[0], x)
+    hidden0 = ctx.start(params[0], x)
 
     def piece(c, _):
         params, opt_state, hidden, sstate, total = c
@@ -230,7 +236,7 @@ def every_step(ctx: Context, params: Params, opt_state, x, target, sign) -> Lear
     ``h^{(t+1)} = h^{(t)} − γ ∇_h F(h^{(t)}, θ^{(t)})`` and
     ``θ^{(t+1)} = θ^{(t)} − η ∇_θ F(h^{(t)}, θ^{(t)})``
     (through their optimisers)."""
-    hidden0 = forward_init(params[0], x)
+    hidden0 = ctx.start(params[0], x)
 
     def energies_at(p, h):
         e = layer_energies(p[0], x, h, target, loss=ctx.loss, log_var=ctx.log_var(p))

@@ -10,10 +10,10 @@ import pandas as pd
 import streamlit as st
 
 from pcdash.cre.models import ARCH_DESCRIPTIONS, ARCHS, FIXED_LATENT, INITS
-from pcdash.cre.paper import differences, figure_line
 from pcdash.data import DATASETS, DataError, dataset_available, describe, load_dataset
 from pcdash.errors import PcdashError
 from pcdash.experiments.cre_config import CREConfig
+from pcdash.paper.cre_notes import differences, figure_line
 from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.results import final_rows
 from pcdash.ui import state
@@ -149,7 +149,7 @@ def _train_size(config: CREConfig) -> int | None:
 
 def paper_note(page: str, config: CREConfig) -> None:
     """Which figure of the paper the page shows and how this configuration differs from the
-    paper's setting (text from :mod:`pcdash.cre.paper`)."""
+    paper's setting (text from :mod:`pcdash.paper.cre_notes`)."""
     diffs = differences(page, config, _train_size(config))
     text = figure_line(page)
     if diffs:

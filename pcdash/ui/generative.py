@@ -12,7 +12,7 @@ import streamlit as st
 from pcdash.data import dataset_available
 from pcdash.errors import PcdashError
 from pcdash.figures.generative import training_curves
-from pcdash.pcn.gen_notes import TABS
+from pcdash.paper.pages import TABS
 from pcdash.ui import state
 from pcdash.ui.export import memo, show_figure
 
@@ -45,7 +45,7 @@ def figure(config, tag: str, result, build: Callable[[], Any], data, name: str, 
 
 def paper_notes(part: str) -> None:
     """Which figure of the paper the part shows, and how its settings differ (from
-    pcdash.pcn.gen_notes)."""
+    pcdash.paper.pages)."""
     notes = TABS[part]
     st.caption(f"**Paper:** {notes.shows}")
     with st.expander(

@@ -21,6 +21,7 @@ from pcdash.errors import PcdashError
 from pcdash.experiments.result import Experiment
 from pcdash.figures.style import empty_figure
 from pcdash.jobs import Job
+from pcdash.runs import asset_info
 from pcdash.ui import state
 from pcdash.ui.server import MAX_JOBS_PER_SESSION, job_manager, session_id
 
@@ -51,7 +52,7 @@ def saved_job(key: str, label: str, load: Callable[[], Any]) -> Job | None:
             )
             saved = None
         if saved is not None:
-            job = manager.adopt(key, label, saved)
+            job = manager.adopt(key, label, saved, origin=asset_info(key))
         else:
             lost = manager.lost(key)
             if lost is not None:
@@ -222,11 +223,24 @@ def job_panel(
             )
         if job.status == "stopped":
             st.warning("Stopped: showing the epochs that finished.")
-        if job.started and job.finished:
+        if job.origin is not None:
+            st.info(precomputed_label(job.origin), icon=":material/inventory_2:")
+        elif job.started and job.finished:
             st.caption(f"Trained in {job.finished - job.started:.1f} s.")
         body(job.result, False)
     elif drawn:
         body(progress.result, True)
+
+
+def precomputed_label(origin: dict) -> str:
+    """What a page says over a shipped result: precomputed, when and by which pcdash."""
+    made = state.plain(origin.get("made", "an earlier run"))
+    version = state.plain(origin.get("version", "?"))
+    commit = f", commit {state.plain(origin['commit'])}" if origin.get("commit") else ""
+    return (
+        f"Precomputed result shipped with pcdash (assets/, made {made} by pcdash {version}{commit}). "
+        "Press **Retrain** to train it live here."
+    )
 
 
 def experiment_panel(

@@ -12,6 +12,7 @@ from pcdash.errors import PcdashError
 from pcdash.experiments.pcn_config import PCNConfig
 from pcdash.parsing import parse_float_list, parse_int_list
 from pcdash.pcn import ACTIVATIONS, ALGORITHMS, STATE_OPTIMIZERS
+from pcdash.pcn.inference import STATE_INITS
 from pcdash.pcn.network import ACTIVATION_NAMES
 from pcdash.ui import state
 from pcdash.ui.state import cost_summary, dataset_label
@@ -102,6 +103,14 @@ def pcn_sidebar(
             container=st,
             help="SGD (with the momentum below) or Adam on the states h",
         )
+        v["sinit"] = state.select(
+            "State initialisation",
+            "sinit",
+            STATE_INITS,
+            default.state_init,
+            container=st,
+            help="how the states start inference (PCX Fig. 6a): a forward pass, zero or N(0, I)",
+        )
         v["smom"] = state.number(
             "State momentum",
             "smom",
@@ -131,6 +140,7 @@ def pcn_sidebar(
             inference_steps=int(v["T"]),
             state_optimizer=v["sopt"],
             state_momentum=float(v["smom"]),
+            state_init=v["sinit"],
             weight_lr=lrs["adamw"],
             weight_lrs=lrs,
             batch_size=int(v["pbatch"]),
