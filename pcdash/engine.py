@@ -17,8 +17,10 @@ returned.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,9 +100,61 @@ class TrainResult:
     compile_s: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
     devices: int = 1  # devices the member axis was sharded over
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase, see PHASES
+
+
+# Where a run's wall time goes (TrainResult.timings): the data, keys and initial parameters put
+# on the device, tracing and lowering the programs to XLA,
+# compiling them (or loading them from the persistent cache), training chunks, evaluating, the
+# epoch hook (e.g. snapshots of latents), the progress callback (live frames) and the rest.
+PHASES = ("init", "trace", "compile", "train", "evaluate", "hook", "progress", "other")
 
 
 MEMBER_AXIS = "members"
+_mode = threading.local()
+
+
+@contextlib.contextmanager
+def compile_only():
+    """While this block runs (in this thread), :func:`train_members` gets every program of its
+    run ready (traced, lowered, compiled or loaded from the persistent cache) and trains nothing:
+    it returns one epoch whose metrics are those of the initial state, evaluated and passed to
+    the epoch hook as after a real epoch (so their programs are ready too). A runner called
+    inside it runs its own later steps (sampling, scoring, ...) on the untrained state, which
+    gets their programs ready as well: the dashboard warms up every page's default run this way
+    before anyone presses Train."""
+    before = getattr(_mode, "compile_only", False)
+    _mode.compile_only = True
+    try:
+        yield
+    finally:
+        _mode.compile_only = before
+
+
+@dataclass
+class RunRecord:
+    """One :func:`train_members` call, as :func:`recording` keeps it: what it trained and its
+    :class:`TrainResult` (``timings`` says where the time went)."""
+
+    algo: Algorithm
+    hp: dict[str, np.ndarray]
+    seeds: np.ndarray
+    x_shape: tuple[int, ...]
+    batch_size: int
+    result: TrainResult
+
+
+@contextlib.contextmanager
+def recording():
+    """Yields a list that gets a :class:`RunRecord` for every :func:`train_members` call made in
+    this thread while the block runs (benchmarks read where the time of a whole sweep went)."""
+    records: list[RunRecord] = []
+    before = getattr(_mode, "records", None)
+    _mode.records = records
+    try:
+        yield records
+    finally:
+        _mode.records = before
 
 
 def member_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh | None:
@@ -352,6 +406,19 @@ class _Plan:
         return (state, static, self.algo, self.hp, self.x, self.y, perms, self.step_keys, _scalar(c * self.chunk),
                 self.batch_size, self.chunk, _scalar(self.steps_per_epoch), self.ragged)
 
+    def compile(self, state, static, perms) -> tuple[float, float]:
+        """Trace and lower the training chunk and the evaluation, then compile them (or load
+        them from the persistent compilation cache; nothing when this process has them already).
+        Returns the seconds of each step: ``(trace, compile)``."""
+        t0 = time.perf_counter()
+        lowered = [_train_chunk.lower(*self.chunk_args(state, static, perms, 0))]
+        if self.evals is not None:
+            lowered.append(_evaluate.lower(self.algo, state[0], static, self.hp, *self.evals.args()))
+        t1 = time.perf_counter()
+        for program in lowered:
+            program.lowered.compile()
+        return t1 - t0, time.perf_counter() - t1
+
     def evaluate(self, carry, static) -> dict[str, dict[str, np.ndarray]]:
         if self.evals is None:
             return {}
@@ -411,9 +478,7 @@ def precompile(
     plan = _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices)
     carry, static, diverged, zero_metrics = plan.initial_state(init_carry)
     sums = {"count": _scalar(0), "sum": zero_metrics, "last": zero_metrics}
-    _train_chunk.lower(*plan.chunk_args((carry, diverged, sums), static, plan.permutations(1), 0)).lowered.compile()
-    if plan.evals is not None:
-        _evaluate.lower(plan.algo, carry, static, plan.hp, *plan.evals.args()).lowered.compile()
+    plan.compile((carry, diverged, sums), static, plan.permutations(1))
     return plan.unpad(eqx.combine(carry, static))
 
 
@@ -457,17 +522,40 @@ def train_members(
     Returns:
         A :class:`TrainResult` whose history holds one :class:`EpochRecord` per finished epoch.
     """
+    t_start = time.perf_counter()
+    timings = dict.fromkeys(PHASES, 0.0)
     plan = _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices)
     steps_per_epoch, chunk = plan.steps_per_epoch, plan.chunk
 
     t0 = time.perf_counter()
     carry, static, diverged, zero_metrics = plan.initial_state(init_carry)
     zero_count = _scalar(0)
+    timings["init"] = time.perf_counter() - t_start
     history: list[EpochRecord] = []
     total_steps = epochs * steps_per_epoch
     steps_done = 0
     stopped = False
-    compile_s = 0.0
+
+    def timed(phase: str, fn: Callable[[], Any]) -> Any:
+        t = time.perf_counter()
+        value = fn()
+        timings[phase] += time.perf_counter() - t
+        return value
+
+    def report(epoch: int) -> None:
+        if on_progress is not None:
+            timed("progress", lambda: on_progress(Progress(steps_done, total_steps, epoch, time.perf_counter() - t0,
+                                                           history)))
+
+    if getattr(_mode, "compile_only", False):
+        epochs = 0
+        state = (carry, diverged, {"count": zero_count, "sum": zero_metrics, "last": zero_metrics})
+        timings["trace"], timings["compile"] = plan.compile(state, static, plan.permutations(1))
+        zeros = {k: plan.host(v) for k, v in zero_metrics.items()}
+        record = EpochRecord(1, zeros, zeros, plan.evaluate(carry, static), plan.host(diverged), 0.0)
+        history.append(record)
+        if epoch_hook is not None:
+            epoch_hook(plan.unpad(eqx.combine(carry, static)), record)
 
     for epoch in range(1, epochs + 1):
         perms = plan.permutations(epoch)
@@ -477,14 +565,13 @@ def train_members(
             if should_stop is not None and should_stop():
                 stopped = True
                 break
-            tc = time.perf_counter()
-            state = _train_chunk(*plan.chunk_args(state, static, perms, c))
-            jax.block_until_ready(state[1])
-            if epoch == 1 and c == 0:
-                compile_s = time.perf_counter() - tc
+            if epoch == 1 and c == 0:  # compiled before the clock of the first epoch starts
+                timings["trace"], timings["compile"] = plan.compile(state, static, perms)
+                t_epoch = time.perf_counter()
+            state = timed("train", lambda state=state, c=c: jax.block_until_ready(
+                _train_chunk(*plan.chunk_args(state, static, perms, c))))
             steps_done = (epoch - 1) * steps_per_epoch + min((c + 1) * chunk, steps_per_epoch)
-            if on_progress is not None:
-                on_progress(Progress(steps_done, total_steps, epoch, time.perf_counter() - t0, history))
+            report(epoch)
         carry, diverged, sums = state
         if stopped:
             break
@@ -492,16 +579,22 @@ def train_members(
         count = int(sums["count"])
         train = {k: plan.host(v) / count for k, v in sums["sum"].items()}
         last = {k: plan.host(v) for k, v in sums["last"].items()}
-        record = EpochRecord(epoch, train, last, plan.evaluate(carry, static), plan.host(diverged), seconds)
+        evals = timed("evaluate", lambda carry=carry: plan.evaluate(carry, static))
+        record = EpochRecord(epoch, train, last, evals, plan.host(diverged), seconds)
         history.append(record)
         if epoch_hook is not None:
-            epoch_hook(plan.unpad(eqx.combine(carry, static)), record)
-        if on_progress is not None:
-            on_progress(Progress(steps_done, total_steps, epoch, time.perf_counter() - t0, history))
+            timed("hook", lambda carry=carry, record=record: epoch_hook(plan.unpad(eqx.combine(carry, static)), record))
+        report(epoch)
 
     n_devices = 1 if plan.mesh is None else plan.mesh.size
-    return TrainResult(history, plan.host(diverged), plan.unpad(eqx.combine(carry, static)), stopped, steps_per_epoch,
-                       compile_s, devices=n_devices)
+    timings["other"] = max(0.0, time.perf_counter() - t_start - sum(timings.values()))
+    result = TrainResult(history, plan.host(diverged), plan.unpad(eqx.combine(carry, static)), stopped, steps_per_epoch,
+                         timings["trace"] + timings["compile"], devices=n_devices, timings=timings)
+    records = getattr(_mode, "records", None)
+    if records is not None:
+        records.append(RunRecord(algo, {k: np.asarray(v) for k, v in hp.items()}, np.asarray(seeds),
+                                 tuple(np.shape(x_train)), batch_size, result))
+    return result
 
 
 def all_finite(*trees) -> Bool[Array, ""]:
