@@ -188,6 +188,9 @@ class RayBackend:
                     for event in ray.get(mail):
                         states[event[1]].take(event)
                     mail = reporter.drain.remote()
+                    if not pending:  # the drain above may predate a re-run's start: drain once more
+                        for event in ray.get(mail):
+                            states[event[1]].take(event)
                 if should_stop is not None and should_stop() and pending:
                     for ref in pending:
                         ray.cancel(ref, force=True)
