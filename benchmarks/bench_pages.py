@@ -1,6 +1,6 @@
 """Where the time of every page's default run goes (issue 12, item 1).
 
-For each run of :data:`pcdash.page_defaults.DEFAULT_RUNS` (the CRE default shared by Home,
+For each run of :data:`page_runs.DEFAULT_RUNS` (the CRE default shared by Home,
 Trade-off, Latent space and Reconstructions; Latent dimension; Energy dynamics; PC algorithms;
 PC vs BP; the four Generative tabs), each in a fresh process so that only JAX's persistent
 compilation cache carries over:
@@ -44,8 +44,11 @@ from pcdash.compile_cache import enable_compile_cache, cache_events
 enable_compile_cache()
 import bench_pages
 from common import load, matmul_flops_per_s
+from pcdash import engine
 from pcdash.engine import compile_only, recording
-from pcdash.page_defaults import BY_NAME
+if {no_blocks!r}:
+    engine.BLOCK_BYTES = 1 << 62  # one block: the training chunk as before member blocking
+from page_runs import BY_NAME
 run = BY_NAME[{name!r}]
 imported = time.perf_counter() - t0
 warm_up_s = None
@@ -89,8 +92,8 @@ def training_flops(records) -> float:
     """Model FLOPs of every training step the run took (see the module docstring)."""
     import jax
     import numpy as np
-
     from common import dot_flops
+
     from pcdash.engine import member_slice
 
     total = 0.0
@@ -104,7 +107,7 @@ def training_flops(records) -> float:
         hp = {k: jax.numpy.asarray(v[0]) for k, v in r.hp.items()}
         x = jax.numpy.zeros((r.batch_size, *r.x_shape[1:]), jax.numpy.float32)
         y = jax.numpy.zeros((r.batch_size,), jax.numpy.int32)
-        step = dot_flops(lambda c, h, xb, yb: r.algo.train_step(c, h, xb, yb, jax.random.PRNGKey(0))[1], carry, hp, x,
+        step = dot_flops(lambda c, h, xb, yb, a=r.algo: a.train_step(c, h, xb, yb, jax.random.PRNGKey(0))[1], carry, hp, x,
                          y, while_trips=trips)  # fmt: skip
         total += step * len(r.seeds) * len(res.history) * res.steps_per_epoch
     return total
@@ -192,10 +195,10 @@ def build_figures(name: str, out) -> None:
             g.energy_vs_softmax(scores)
 
 
-def child(name: str, cache: str, warm: bool) -> dict:
+def child(name: str, cache: str, warm: bool, no_blocks: bool = False) -> dict:
     env = {**os.environ, "PCDASH_CACHE_DIR": cache, "PCDASH_RUNS_DIR": os.path.join(cache, "runs"),
            "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
-    code = CHILD.format(here=str(HERE), name=name, warm=warm)
+    code = CHILD.format(here=str(HERE), name=name, warm=warm, no_blocks=no_blocks)
     res = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError(f"{name}: {res.stderr[-3000:]}")
@@ -203,12 +206,13 @@ def child(name: str, cache: str, warm: bool) -> dict:
 
 
 def main() -> None:
-    from pcdash.page_defaults import DEFAULT_RUNS
+    from page_runs import DEFAULT_RUNS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default=",".join(r.name for r in DEFAULT_RUNS), help="comma-separated run names")
     parser.add_argument("--skip-cold", action="store_true", help="only the warm runs (the cache of --cache is kept)")
     parser.add_argument("--cache", default=None, help="compilation cache folder (default: a fresh temporary one)")
+    parser.add_argument("--no-blocks", action="store_true", help="train without member blocking (for comparison)")
     args = parser.parse_args()
     names = [n for n in args.runs.split(",") if n]
     by_name = {r.name: r for r in DEFAULT_RUNS}
@@ -216,17 +220,23 @@ def main() -> None:
         cache = args.cache or tmp
         rows = []
         for name in names:
-            cold = None if args.skip_cold else child(name, cache, warm=False)
-            warm = child(name, cache, warm=True)
+            cold = None if args.skip_cold else child(name, cache, warm=False, no_blocks=args.no_blocks)
+            warm = child(name, cache, warm=True, no_blocks=args.no_blocks)
             rows.append((name, cold, warm))
             report(by_name[name], cold, warm)
     print("\nsummary (seconds; warm = after the server's warm-up; ratio = training FLOP/s ÷ matmul FLOP/s)")
-    print(f"{'run':15}{'cold':>8}{'warm':>8}{'train':>8}{'eval':>7}{'hook':>7}{'figs':>7}{'of matmul':>11}{'load':>7}")
+    print("(engine = trace + compile + train + eval + hook + progress inside train_members; rest = the runner's"
+          " own work outside it: baselines, sampling, scoring, frames)")
+    print(f"{'run':15}{'cold':>8}{'warm':>8}{'compile':>8}{'train':>8}{'eval':>7}{'hook':>7}{'rest':>7}{'figs':>7}"
+          f"{'of matmul':>11}{'load':>7}")
     for name, cold, warm in rows:
         p = warm["phases"]
         frac = warm["model_flops"] / max(p.get("train", 0.0), 1e-9) / warm["matmul"]
-        print(f"{name:15}{cold['wall_s'] if cold else float('nan'):>8.1f}{warm['wall_s']:>8.1f}{p.get('train', 0):>8.1f}"
-              f"{p.get('evaluate', 0):>7.1f}{p.get('hook', 0):>7.1f}{warm['figures_s']:>7.1f}{frac:>11.0%}"
+        rest = warm["wall_s"] - sum(p.values())
+        compile_s = p.get("trace", 0) + p.get("compile", 0)
+        print(f"{name:15}{cold['wall_s'] if cold else float('nan'):>8.1f}{warm['wall_s']:>8.1f}{compile_s:>8.1f}"
+              f"{p.get('train', 0):>8.1f}{p.get('evaluate', 0):>7.1f}{p.get('hook', 0):>7.1f}{rest:>7.1f}"
+              f"{warm['figures_s']:>7.1f}{frac:>11.0%}"
               f"{warm['load']:>7.1f}")  # fmt: skip
 
 
@@ -241,7 +251,9 @@ def report(run, cold: dict | None, warm: dict) -> None:
               f"train {c.get('train', 0):.1f}); load {cold['load']:.1f}, matmul {cold['matmul'] / 1e9:.0f} GFLOP/s")  # fmt: skip
     print(f"  after warm-up ({warm['warm_up_s']:.1f} s): {warm['wall_s']:.1f} s; load {warm['load']:.1f}, "
           f"matmul {warm['matmul'] / 1e9:.0f} GFLOP/s; persistent cache {warm['cache']}")  # fmt: skip
-    print("  " + ", ".join(f"{k} {v:.2f}" for k, v in p.items()) + f", figures {warm['figures_s']:.2f}")
+    rest = warm["wall_s"] - sum(p.values())
+    print("  " + ", ".join(f"{k} {v:.2f}" for k, v in p.items()) + f", outside the engine {rest:.2f}, "
+          f"figures {warm['figures_s']:.2f}")
     print(f"  training: {flops / 1e9:.1f} GFLOP of matrix products, {achieved / 1e9:.1f} GFLOP/s = "
           f"{achieved / warm['matmul']:.0%} of the matmul")  # fmt: skip
 

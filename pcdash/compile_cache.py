@@ -25,7 +25,10 @@ def enable_compile_cache(path: str | os.PathLike | None = None) -> Path:
     return root
 
 
-_CACHE_EVENTS = {"/jax/compilation_cache/cache_hits": "hits", "/jax/compilation_cache/cache_misses": "misses"}
+_CACHE_EVENTS = {
+    "/jax/compilation_cache/cache_hits": "hits",
+    "/jax/compilation_cache/cache_misses": "misses",
+}
 _events: dict[str, int] | None = None
 
 

@@ -1,8 +1,8 @@
 """Every page's default run: what a page trains when Train is pressed before any control is
-touched. The dashboard warms these programs up as the server starts
-(:func:`pcdash.ui.widgets.job_manager`); ``benchmarks/bench_pages.py`` and
-``benchmarks/bench_responsiveness.py`` time them. ``tests/test_page_defaults.py`` checks that each
-page asks for exactly these configurations.
+touched, built from where the pages take it (``CREConfig()``, ``energy_propagation_config()``,
+``TABLE1_DEFAULT``, ``QUICK``, the generative defaults). The Latent dimension page's dim(z) and λ
+grids are the default texts of its own inputs (``views/latent_dimension.py``), restated here.
+``bench_pages.py`` times these runs.
 
 Each :class:`DefaultRun` builds its configuration lazily (imports stay cheap) and trains it with
 the same runner as the page, ``run(config, on_progress, should_stop)``.
