@@ -46,8 +46,10 @@ import bench_pages
 from common import load, matmul_flops_per_s
 from pcdash import engine
 from pcdash.engine import compile_only, recording
-if {no_blocks!r}:
-    engine.BLOCK_BYTES = 1 << 62  # one block: the training chunk as before member blocking
+if {no_blocks!r}:  # as before issue 12's levers: one block a chunk, groups compiled in turn
+    import pcdash.sweep
+    engine.BLOCK_BYTES = 1 << 62
+    pcdash.sweep.PRECOMPILE_AHEAD = False
 from page_runs import BY_NAME
 run = BY_NAME[{name!r}]
 imported = time.perf_counter() - t0
@@ -212,7 +214,7 @@ def main() -> None:
     parser.add_argument("--runs", default=",".join(r.name for r in DEFAULT_RUNS), help="comma-separated run names")
     parser.add_argument("--skip-cold", action="store_true", help="only the warm runs (the cache of --cache is kept)")
     parser.add_argument("--cache", default=None, help="compilation cache folder (default: a fresh temporary one)")
-    parser.add_argument("--no-blocks", action="store_true", help="train without member blocking (for comparison)")
+    parser.add_argument("--no-blocks", action="store_true", help="without member blocking and compiling ahead (as before issue 12)")
     args = parser.parse_args()
     names = [n for n in args.runs.split(",") if n]
     by_name = {r.name: r for r in DEFAULT_RUNS}
