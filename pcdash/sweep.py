@@ -134,7 +134,7 @@ def run_groups(
     done_frames: list[pd.DataFrame] = []
     results: list[TrainResult] = []
     stopped = False
-    cache: dict[str, Any] = {"epochs": -1, "frame": pd.DataFrame()}
+    cache: dict[str, Any] = {"epochs": -1, "frame": pd.DataFrame(), "done": [], "group": []}
 
     # While a group trains, the next groups' programs compile in a background thread (XLA
     # compiles on one core; training leaves room): a sweep of many small programs, such as a
@@ -157,8 +157,13 @@ def run_groups(
                 if on_progress is None:
                     return
                 if len(p.history) != cache["epochs"]:
-                    partial = TrainResult(p.history, np.zeros(0, bool), None, False, 0)
-                    cache["frame"] = pd.concat([*done_frames, group.to_frame(partial, group.members)], ignore_index=True)
+                    # rows of the epochs new since the last call only: a frame's rows are per
+                    # epoch, and rebuilding the whole history at every epoch grew as epochs²
+                    # (72 s of the Latent dimension page's 288 s under load)
+                    new = p.history[max(cache["epochs"], 0):]
+                    partial = TrainResult(new, np.zeros(0, bool), None, False, 0)
+                    cache["group"].append(group.to_frame(partial, group.members))
+                    cache["frame"] = pd.concat([*cache["done"], *cache["group"]], ignore_index=True)
                     cache["epochs"] = len(p.history)
                 fraction = base + weights[gi] * p.fraction
                 elapsed = time.perf_counter() - t0
@@ -173,9 +178,9 @@ def run_groups(
                 on_progress=progress, should_stop=should_stop,
                 init_carry=group.init_carry, epoch_hook=group.epoch_hook,
             )
-            cache["epochs"] = -1
             results.append(result)
             done_frames.append(group.to_frame(result, group.members))
+            cache.update(epochs=-1, group=[], done=[pd.concat(done_frames, ignore_index=True)])
             if result.stopped:
                 stopped = True
                 break
