@@ -28,8 +28,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--blocks", default="1,2,3,5,6,10")
+    parser.add_argument("--lambdas", default="", help="λ grid (default: the page default's 6; the Latent "
+                        "dimension page's 0,0.5,0.9,1 gives its 20-member groups)")
     args = parser.parse_args()
-    config, data, _, groups, _, _ = _setup(CREConfig(), None)
+    config = CREConfig()
+    if args.lambdas:
+        config = CREConfig(lambdas=tuple(float(v) for v in args.lambdas.split(",")))
+    config, data, _, groups, _, _ = _setup(config, None)
     group = groups[0]
     plan = engine._plan(group.algo, group.hp, group.seeds, data.x_train, data.y_train, config.batch_size, None,
                         None, None)  # fmt: skip

@@ -360,20 +360,23 @@ def _scalar(value: int) -> Array:
 
 # Bytes of training state (parameters and optimiser state, the carry) that one block of members
 # may hold so that it stays in the CPU's last-level cache from one step to the next (32 MiB here,
-# shared): blocking the 30 members of the CRE digits default into 3 blocks of 10 ran its chunks
-# 1.6x faster than one block (benchmarks/bench_blocks.py).
+# shared); members are cut into blocks only when their state exceeds twice this. Measured with
+# benchmarks/bench_blocks.py (digits, FC-Medium, batch 16, under load 7): the CRE default's 30
+# members (32 MB) ran 1.37x faster as 3 blocks of 10; the Latent dimension page's 20-member groups
+# (21 MB) were 5% slower as 2 blocks, so they stay one.
 BLOCK_BYTES = 12 * 2**20
 
 
 def member_blocks(carry: Carry, n_members: int, budget: int | None = None) -> int:
     """How many equal blocks :func:`_train_chunk` cuts ``n_members`` stacked members into: the
     fewest whose block's state, ``s × bytes(carry) / n_members`` for ``s`` members a block, is
-    at most ``budget`` (default :data:`BLOCK_BYTES`), with ``s`` dividing ``n_members``. One block (no blocking) when everything
-    fits, or when a block would hold fewer than 2 members (a member too large for the cache gains
+    at most ``budget`` (default :data:`BLOCK_BYTES`), with ``s`` dividing ``n_members``. One
+    block (no blocking) when the whole state is at most ``2 × budget``, or when a block would
+    hold fewer than 2 members (a member too large for the cache gains
     nothing, and single members lose the batching across members)."""
     budget = BLOCK_BYTES if budget is None else budget
     per_member = sum(v.nbytes for v in jax.tree_util.tree_leaves(carry) if eqx.is_array(v)) / max(n_members, 1)
-    if n_members * per_member <= budget:
+    if n_members * per_member <= 2 * budget:
         return 1
     size = max((s for s in range(1, n_members + 1) if n_members % s == 0 and s * per_member <= budget), default=1)
     return 1 if size < 2 else n_members // size
