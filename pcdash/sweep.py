@@ -33,6 +33,7 @@ from pcdash.engine import (
 
 # Compile the next groups' programs in a background thread while a group trains (run_groups).
 PRECOMPILE_AHEAD = True
+_COMPILED: set = set()  # program keys (see _program_key) of groups this process has trained
 
 
 class EpochHook(Protocol):
@@ -139,14 +140,18 @@ def run_groups(
     # While a group trains, the next groups' programs compile in a background thread (XLA
     # compiles on one core; training leaves room): a sweep of many small programs, such as a
     # comparison of 8 PC algorithms, spends most of an empty-cache run compiling.
+    # Groups whose programs this process already holds are skipped: tracing them again would
+    # only take CPU from training.
+    keys = [_program_key(g, x_train, batch_size, eval_sets) for g in groups]
+    todo = [gi for gi in range(1, len(groups)) if keys[gi] is None or keys[gi] not in _COMPILED]
     ahead = None
-    if PRECOMPILE_AHEAD and len(groups) > 1:
+    if PRECOMPILE_AHEAD and todo:
         ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcdash-precompile")
-    compiling: list[Future | None] = [None] + [
-        ahead.submit(precompile, g.algo, g.hp, g.seeds, x_train, y_train, batch_size=batch_size, eval_sets=eval_sets,
-                     init_carry=g.init_carry)
-        for g in groups[1:]
-    ] if ahead is not None else [None] * len(groups)  # fmt: skip
+    compiling: list[Future | None] = [None] * len(groups)
+    for gi in todo if ahead is not None else ():
+        g = groups[gi]
+        compiling[gi] = ahead.submit(precompile, g.algo, g.hp, g.seeds, x_train, y_train, batch_size=batch_size,
+                                     eval_sets=eval_sets, init_carry=g.init_carry)  # fmt: skip
 
     try:
         for gi, group in enumerate(groups):
@@ -179,6 +184,8 @@ def run_groups(
                 init_carry=group.init_carry, epoch_hook=group.epoch_hook,
             )
             results.append(result)
+            if keys[gi] is not None:
+                _COMPILED.add(keys[gi])
             done_frames.append(group.to_frame(result, group.members))
             cache.update(epochs=-1, group=[], done=[pd.concat(done_frames, ignore_index=True)])
             if result.stopped:
@@ -200,3 +207,16 @@ def _wait_or_cancel(future: Future | None) -> None:
     are not raised here: training the group raises them with the full context."""
     if future is not None and not future.cancel():
         future.exception()
+
+
+def _program_key(group: Group, x_train, batch_size: int, eval_sets) -> tuple | None:
+    """What fixes a group's compiled programs: its algorithm, member count, data and evaluation
+    shapes, batch size and whether it starts from a given state; None when the algorithm cannot
+    be hashed (then it is always compiled ahead)."""
+    shapes = tuple((k, np.shape(v[0]), np.shape(v[1])) for k, v in sorted((eval_sets or {}).items()))
+    key = (group.algo, len(group.seeds), np.shape(x_train), batch_size, shapes, group.init_carry is None)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
