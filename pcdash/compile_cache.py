@@ -23,3 +23,27 @@ def enable_compile_cache(path: str | os.PathLike | None = None) -> Path:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     _enabled = root
     return root
+
+
+_CACHE_EVENTS = {
+    "/jax/compilation_cache/cache_hits": "hits",
+    "/jax/compilation_cache/cache_misses": "misses",
+}
+_events: dict[str, int] | None = None
+
+
+def cache_events() -> dict[str, int]:
+    """Counts of persistent-cache ``hits`` (a compiled program loaded from disk) and ``misses``
+    (compiled by XLA, then written) since the first call in this process; the dict returned is
+    live and keeps counting. Programs this process already holds in memory count as neither."""
+    global _events
+    if _events is None:
+        _events = {"hits": 0, "misses": 0}
+
+        def listen(event: str, **_kwargs) -> None:
+            name = _CACHE_EVENTS.get(event)
+            if name is not None and _events is not None:
+                _events[name] += 1
+
+        jax.monitoring.register_event_listener(listen)
+    return _events

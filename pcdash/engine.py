@@ -17,7 +17,9 @@ returned.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -99,9 +101,61 @@ class TrainResult:
     compile_s: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
     devices: int = 1  # devices the member axis was sharded over
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase, see PHASES
+
+
+# Where a run's wall time goes (TrainResult.timings): the data, keys and initial parameters put
+# on the device, tracing and lowering the programs to XLA,
+# compiling them (or loading them from the persistent cache), training chunks, evaluating, the
+# epoch hook (e.g. snapshots of latents), the progress callback (live frames) and the rest.
+PHASES = ("init", "trace", "compile", "train", "evaluate", "hook", "progress", "other")
 
 
 MEMBER_AXIS = "members"
+_mode = threading.local()
+
+
+@contextlib.contextmanager
+def compile_only():
+    """While this block runs (in this thread), :func:`train_members` gets every program of its
+    run ready (traced, lowered, compiled or loaded from the persistent cache) and trains nothing:
+    it returns one epoch whose metrics are those of the initial state, evaluated and passed to
+    the epoch hook as after a real epoch (so their programs are ready too). A runner called
+    inside it runs its own later steps (sampling, scoring, ...) on the untrained state, which
+    gets their programs ready as well: the dashboard warms up every page's default run this way
+    before anyone presses Train."""
+    before = getattr(_mode, "compile_only", False)
+    _mode.compile_only = True
+    try:
+        yield
+    finally:
+        _mode.compile_only = before
+
+
+@dataclass
+class RunRecord:
+    """One :func:`train_members` call, as :func:`recording` keeps it: what it trained and its
+    :class:`TrainResult` (``timings`` says where the time went)."""
+
+    algo: Algorithm
+    hp: HP  # every member's, as given
+    seeds: np.ndarray
+    x_shape: tuple[int, ...]
+    batch_size: int
+    result: TrainResult
+
+
+@contextlib.contextmanager
+def recording():
+    """Yields a list that gets a :class:`RunRecord` for every :func:`train_members` call made in
+    this thread while the block runs (benchmarks read where the time of a whole sweep went)."""
+    records: list[RunRecord] = []
+    before = getattr(_mode, "records", None)
+    _mode.records = records
+    try:
+        yield records
+    finally:
+        _mode.records = before
 
 
 def member_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh | None:
@@ -150,10 +204,17 @@ def _train_chunk(
     chunk_steps: int,
     steps_in_epoch: Int[Array, ""],
     ragged: bool,
+    blocks: int = 1,
 ):
     """Runs ``chunk_steps`` batches for every member. When the chunk length does not divide
     the epoch (``ragged``), steps past the end of the epoch are skipped with a non-batched
-    ``lax.cond``; otherwise there is no branch in the loop at all."""
+    ``lax.cond``; otherwise there is no branch in the loop at all.
+
+    ``blocks > 1``: the members are cut into that many equal blocks, and each block runs all
+    ``chunk_steps`` before the next starts (members are independent, so the order of the loops
+    does not matter). A block's parameters and optimiser state then stay in the CPU's caches
+    from one step to the next instead of streaming every member's through memory at every step
+    (see :func:`member_blocks`; the results equal those of one block up to float rounding)."""
 
     def member_step(dynamic, hp_m, perm_m, key_m, diverged_m, step):
         # Members are independent under vmap, so a diverged member's NaNs cannot reach the
@@ -163,27 +224,36 @@ def _train_chunk(
         now_diverged = diverged_m | ~jnp.isfinite(metrics["loss"])
         return eqx.filter(new_carry, eqx.is_array), metrics, now_diverged
 
-    def run(state, step):
-        carry, diverged, sums = state
-        keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(step_keys)
-        carry, metrics, diverged = jax.vmap(member_step, in_axes=(0, 0, 0, 0, 0, None))(
-            carry, hp, perms, keys, diverged, step
-        )
-        sums = {
-            "count": sums["count"] + 1,
-            "sum": jax.tree_util.tree_map(jnp.add, sums["sum"], metrics),
-            "last": metrics,
-        }
-        return carry, diverged, sums
+    def run_block(members):
+        hp_b, perms_b, keys_b, *loop = members
 
-    def body(state, i):
-        step = first_step + i
-        if not ragged:
-            return run(state, step), None
-        return jax.lax.cond(step < steps_in_epoch, lambda s: run(s, step), lambda s: s, state), None
+        def run(loop, step):
+            carry, diverged, total, _ = loop
+            keys = jax.vmap(lambda k: jax.random.fold_in(k, step))(keys_b)
+            carry, metrics, diverged = jax.vmap(member_step, in_axes=(0, 0, 0, 0, 0, None))(
+                carry, hp_b, perms_b, keys, diverged, step
+            )
+            return carry, diverged, jax.tree_util.tree_map(jnp.add, total, metrics), metrics
 
-    state, _ = jax.lax.scan(body, state, jnp.arange(chunk_steps))
-    return state
+        def body(loop, i):
+            step = first_step + i
+            if not ragged:
+                return run(loop, step), None
+            return jax.lax.cond(step < steps_in_epoch, lambda c: run(c, step), lambda c: c, loop), None
+
+        return jax.lax.scan(body, tuple(loop), jnp.arange(chunk_steps))[0]
+
+    carry, diverged, sums = state
+    members = (hp, perms, step_keys, carry, diverged, sums["sum"], sums["last"])
+    if blocks == 1:
+        carry, diverged, total, last = run_block(members)
+    else:
+        cut = jax.tree_util.tree_map(lambda v: v.reshape(blocks, v.shape[0] // blocks, *v.shape[1:]), members)
+        out = jax.lax.map(run_block, cut)
+        carry, diverged, total, last = jax.tree_util.tree_map(lambda v: v.reshape(-1, *v.shape[2:]), out)
+    steps = first_step + jnp.arange(chunk_steps)
+    count = sums["count"] + (jnp.sum(steps < steps_in_epoch) if ragged else chunk_steps)
+    return carry, diverged, {"count": count.astype(sums["count"].dtype), "sum": total, "last": last}
 
 
 @eqx.filter_jit
@@ -289,6 +359,30 @@ def _scalar(value: int) -> Array:
     return jax.device_put(np.int32(value))
 
 
+# Bytes of training state (parameters and optimiser state, the carry) that one block of members
+# may hold so that it stays in the CPU's last-level cache from one step to the next (32 MiB here,
+# shared); members are cut into blocks only when their state exceeds twice this. Measured with
+# benchmarks/bench_blocks.py (digits, FC-Medium, batch 16, under load 7): the CRE default's 30
+# members (32 MB) ran 1.37x faster as 3 blocks of 10; the Latent dimension page's 20-member groups
+# (21 MB) were 5% slower as 2 blocks, so they stay one.
+BLOCK_BYTES = 12 * 2**20
+
+
+def member_blocks(carry: Carry, n_members: int, budget: int | None = None) -> int:
+    """How many equal blocks :func:`_train_chunk` cuts ``n_members`` stacked members into: the
+    fewest whose block's state, ``s × bytes(carry) / n_members`` for ``s`` members a block, is
+    at most ``budget`` (default :data:`BLOCK_BYTES`), with ``s`` dividing ``n_members``. One
+    block (no blocking) when the whole state is at most ``2 × budget``, or when a block would
+    hold fewer than 2 members (a member too large for the cache gains
+    nothing, and single members lose the batching across members)."""
+    budget = BLOCK_BYTES if budget is None else budget
+    per_member = sum(v.nbytes for v in jax.tree_util.tree_leaves(carry) if eqx.is_array(v)) / max(n_members, 1)
+    if n_members * per_member <= 2 * budget:
+        return 1
+    size = max((s for s in range(1, n_members + 1) if n_members % s == 0 and s * per_member <= budget), default=1)
+    return 1 if size < 2 else n_members // size
+
+
 @dataclass
 class _Plan:
     """Everything :func:`train_members` passes to the compiled programs, built once, so that
@@ -308,6 +402,7 @@ class _Plan:
     init_keys: PRNGKeyArray
     data_keys: PRNGKeyArray
     step_keys: PRNGKeyArray
+    blocks: int = 1  # member blocks of the training chunk (see _train_chunk, member_blocks)
 
     @property
     def chunks_per_epoch(self) -> int:
@@ -323,6 +418,8 @@ class _Plan:
         else:
             carry = self.pad(init_carry)
         carry, static = eqx.partition(carry, eqx.is_array)
+        if self.mesh is None:  # a member-sharded state is not cut further
+            self.blocks = member_blocks(carry, self.n_padded)
         zero_metrics = _zeros_like_metrics(self.algo, carry, static, self.hp, self.x, self.y, self.step_keys, self.batch_size)
         diverged = np.zeros(self.n_padded, bool)
         if self.mesh is None:
@@ -351,7 +448,20 @@ class _Plan:
 
     def chunk_args(self, state, static, perms, c: int) -> tuple:
         return (state, static, self.algo, self.hp, self.x, self.y, perms, self.step_keys, _scalar(c * self.chunk),
-                self.batch_size, self.chunk, _scalar(self.steps_per_epoch), self.ragged)
+                self.batch_size, self.chunk, _scalar(self.steps_per_epoch), self.ragged, self.blocks)
+
+    def compile(self, state, static, perms) -> tuple[float, float]:
+        """Trace and lower the training chunk and the evaluation, then compile them (or load
+        them from the persistent compilation cache; nothing when this process has them already).
+        Returns the seconds of each step: ``(trace, compile)``."""
+        t0 = time.perf_counter()
+        lowered = [_train_chunk.lower(*self.chunk_args(state, static, perms, 0))]
+        if self.evals is not None:
+            lowered.append(_evaluate.lower(self.algo, state[0], static, self.hp, *self.evals.args()))
+        t1 = time.perf_counter()
+        for program in lowered:
+            program.lowered.compile()
+        return t1 - t0, time.perf_counter() - t1
 
     def evaluate(self, carry, static) -> dict[str, dict[str, np.ndarray]]:
         if self.evals is None:
@@ -427,9 +537,7 @@ def precompile(
     plan = _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices)
     carry, static, diverged, zero_metrics = plan.initial_state(init_carry)
     sums = {"count": _scalar(0), "sum": zero_metrics, "last": zero_metrics}
-    _train_chunk.lower(*plan.chunk_args((carry, diverged, sums), static, plan.permutations(1), 0)).lowered.compile()
-    if plan.evals is not None:
-        _evaluate.lower(plan.algo, carry, static, plan.hp, *plan.evals.args()).lowered.compile()
+    plan.compile((carry, diverged, sums), static, plan.permutations(1))
     return plan.unpad(eqx.combine(carry, static))
 
 
@@ -474,17 +582,40 @@ def train_members(
     Returns:
         A :class:`TrainResult` whose history holds one :class:`EpochRecord` per finished epoch.
     """
+    t_start = time.perf_counter()
+    timings = dict.fromkeys(PHASES, 0.0)
     plan = _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices)
     steps_per_epoch, chunk = plan.steps_per_epoch, plan.chunk
 
     t0 = time.perf_counter()
     carry, static, diverged, zero_metrics = plan.initial_state(init_carry)
     zero_count = _scalar(0)
+    timings["init"] = time.perf_counter() - t_start
     history: list[EpochRecord] = []
     total_steps = epochs * steps_per_epoch
     steps_done = 0
     stopped = False
-    compile_s = 0.0
+
+    def timed(phase: str, fn: Callable[[], Any]) -> Any:
+        t = time.perf_counter()
+        value = fn()
+        timings[phase] += time.perf_counter() - t
+        return value
+
+    def report(epoch: int) -> None:
+        if on_progress is not None:
+            timed("progress", lambda: on_progress(Progress(steps_done, total_steps, epoch, time.perf_counter() - t0,
+                                                           history)))
+
+    if getattr(_mode, "compile_only", False):
+        epochs = 0
+        state = (carry, diverged, {"count": zero_count, "sum": zero_metrics, "last": zero_metrics})
+        timings["trace"], timings["compile"] = plan.compile(state, static, plan.permutations(1))
+        zeros = {k: plan.host(v) for k, v in zero_metrics.items()}
+        record = EpochRecord(1, zeros, zeros, plan.evaluate(carry, static), plan.host(diverged), 0.0)
+        history.append(record)
+        if epoch_hook is not None:
+            epoch_hook(plan.unpad(eqx.combine(carry, static)), record)
 
     for epoch in range(1, epochs + 1):
         perms = plan.permutations(epoch)
@@ -494,14 +625,13 @@ def train_members(
             if should_stop is not None and should_stop():
                 stopped = True
                 break
-            tc = time.perf_counter()
-            state = _train_chunk(*plan.chunk_args(state, static, perms, c))
-            jax.block_until_ready(state[1])
-            if epoch == 1 and c == 0:
-                compile_s = time.perf_counter() - tc
+            if epoch == 1 and c == 0:  # compiled before the clock of the first epoch starts
+                timings["trace"], timings["compile"] = plan.compile(state, static, perms)
+                t_epoch = time.perf_counter()
+            state = timed("train", lambda state=state, c=c, perms=perms: jax.block_until_ready(
+                _train_chunk(*plan.chunk_args(state, static, perms, c))))
             steps_done = (epoch - 1) * steps_per_epoch + min((c + 1) * chunk, steps_per_epoch)
-            if on_progress is not None:
-                on_progress(Progress(steps_done, total_steps, epoch, time.perf_counter() - t0, history))
+            report(epoch)
         carry, diverged, sums = state
         if stopped:
             break
@@ -509,16 +639,22 @@ def train_members(
         count = int(sums["count"])
         train = {k: plan.host(v) / count for k, v in sums["sum"].items()}
         last = {k: plan.host(v) for k, v in sums["last"].items()}
-        record = EpochRecord(epoch, train, last, plan.evaluate(carry, static), plan.host(diverged), seconds)
+        evals = timed("evaluate", lambda carry=carry: plan.evaluate(carry, static))
+        record = EpochRecord(epoch, train, last, evals, plan.host(diverged), seconds)
         history.append(record)
         if epoch_hook is not None:
-            epoch_hook(plan.unpad(eqx.combine(carry, static)), record)
-        if on_progress is not None:
-            on_progress(Progress(steps_done, total_steps, epoch, time.perf_counter() - t0, history))
+            timed("hook", lambda carry=carry, record=record: epoch_hook(plan.unpad(eqx.combine(carry, static)), record))
+        report(epoch)
 
     n_devices = 1 if plan.mesh is None else plan.mesh.size
-    return TrainResult(history, plan.host(diverged), plan.unpad(eqx.combine(carry, static)), stopped, steps_per_epoch,
-                       compile_s, devices=n_devices)
+    timings["other"] = max(0.0, time.perf_counter() - t_start - sum(timings.values()))
+    result = TrainResult(history, plan.host(diverged), plan.unpad(eqx.combine(carry, static)), stopped, steps_per_epoch,
+                         timings["trace"] + timings["compile"], devices=n_devices, timings=timings)
+    records = getattr(_mode, "records", None)
+    if records is not None:
+        records.append(RunRecord(algo, jax.tree_util.tree_map(np.asarray, hp), np.asarray(seeds),
+                                 tuple(np.shape(x_train)), batch_size, result))
+    return result
 
 
 def all_finite(*trees) -> Bool[Array, ""]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -20,7 +21,19 @@ import jax
 import numpy as np
 import pandas as pd
 
-from pcdash.engine import Algorithm, Carry, EpochRecord, Progress, TrainResult, train_members
+from pcdash.engine import (
+    Algorithm,
+    Carry,
+    EpochRecord,
+    Progress,
+    TrainResult,
+    precompile,
+    train_members,
+)
+
+# Compile the next groups' programs in a background thread while a group trains (run_groups).
+PRECOMPILE_AHEAD = True
+_COMPILED: set = set()  # program keys (see _program_key) of groups this process has trained
 
 
 class EpochHook(Protocol):
@@ -123,38 +136,88 @@ def run_groups(
     done_frames: list[pd.DataFrame] = []
     results: list[TrainResult] = []
     stopped = False
-    cache: dict[str, Any] = {"epochs": 0, "parts": [], "frame": pd.DataFrame()}
+    cache: dict[str, Any] = {"epochs": -1, "frame": pd.DataFrame(), "done": [], "group": []}
 
-    for gi, group in enumerate(groups):
-        base = float(weights[:gi].sum())
+    # While a group trains, the next groups' programs compile in a background thread (XLA
+    # compiles on one core; training leaves room): a sweep of many small programs, such as a
+    # comparison of 8 PC algorithms, spends most of an empty-cache run compiling.
+    # Groups whose programs this process already holds are skipped: tracing them again would
+    # only take CPU from training.
+    keys = [_program_key(g, x_train, batch_size, eval_sets) for g in groups]
+    todo = [gi for gi in range(1, len(groups)) if keys[gi] is None or keys[gi] not in _COMPILED]
+    ahead = None
+    if PRECOMPILE_AHEAD and todo:
+        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcdash-precompile")
+    compiling: list[Future | None] = [None] * len(groups)
+    for gi in todo if ahead is not None else ():
+        g = groups[gi]
+        compiling[gi] = ahead.submit(precompile, g.algo, g.hp, g.seeds, x_train, y_train, batch_size=batch_size,
+                                     eval_sets=eval_sets, init_carry=g.init_carry)  # fmt: skip
 
-        def progress(p: Progress, group=group, base=base, gi=gi):
-            if on_progress is None:
-                return
-            if len(p.history) != cache["epochs"] or not cache["parts"]:  # only the new epochs become rows
-                new = TrainResult(p.history[cache["epochs"]:], np.zeros(0, bool), None, False, 0)
-                cache["parts"].append(group.to_frame(new, group.members))
-                cache["frame"] = pd.concat([*done_frames, *cache["parts"]], ignore_index=True)
-                cache["epochs"] = len(p.history)
-            fraction = base + weights[gi] * p.fraction
-            elapsed = time.perf_counter() - t0
-            eta = elapsed / fraction * (1 - fraction) if fraction > 0 else None
-            label = f" · {group.label}" if group.label else ""
-            message = f"group {gi + 1}/{len(groups)}{label} · epoch {p.epoch}/{epochs}"
-            on_progress(SweepProgress(fraction, elapsed, eta, cache["frame"], message))
+    try:
+        for gi, group in enumerate(groups):
+            base = float(weights[:gi].sum())
+            _wait_or_cancel(compiling[gi])
 
-        result = train_members(
-            group.algo, group.hp, group.seeds, x_train, y_train,
-            epochs=epochs, batch_size=batch_size, eval_sets=eval_sets,
-            on_progress=progress, should_stop=should_stop,
-            init_carry=group.init_carry, epoch_hook=group.epoch_hook,
-        )
-        cache.update(epochs=0, parts=[])
-        results.append(result)
-        done_frames.append(group.to_frame(result, group.members))
-        if result.stopped:
-            stopped = True
-            break
+            def progress(p: Progress, group=group, base=base, gi=gi):
+                if on_progress is None:
+                    return
+                if len(p.history) != cache["epochs"]:
+                    # rows of the epochs new since the last call only: a frame's rows are per
+                    # epoch, and rebuilding the whole history at every epoch grew as epochs²
+                    # (72 s of the Latent dimension page's 288 s under load)
+                    new = p.history[max(cache["epochs"], 0):]
+                    partial = TrainResult(new, np.zeros(0, bool), None, False, 0)
+                    cache["group"].append(group.to_frame(partial, group.members))
+                    cache["frame"] = pd.concat([*cache["done"], *cache["group"]], ignore_index=True)
+                    cache["epochs"] = len(p.history)
+                fraction = base + weights[gi] * p.fraction
+                elapsed = time.perf_counter() - t0
+                eta = elapsed / fraction * (1 - fraction) if fraction > 0 else None
+                label = f" · {group.label}" if group.label else ""
+                message = f"group {gi + 1}/{len(groups)}{label} · epoch {p.epoch}/{epochs}"
+                on_progress(SweepProgress(fraction, elapsed, eta, cache["frame"], message))
+
+            result = train_members(
+                group.algo, group.hp, group.seeds, x_train, y_train,
+                epochs=epochs, batch_size=batch_size, eval_sets=eval_sets,
+                on_progress=progress, should_stop=should_stop,
+                init_carry=group.init_carry, epoch_hook=group.epoch_hook,
+            )
+            results.append(result)
+            if keys[gi] is not None:
+                _COMPILED.add(keys[gi])
+            done_frames.append(group.to_frame(result, group.members))
+            cache.update(epochs=-1, group=[], done=[pd.concat(done_frames, ignore_index=True)])
+            if result.stopped:
+                stopped = True
+                break
+    finally:  # a stop or an error: what has not started compiling never does
+        for future in reversed(compiling):
+            _wait_or_cancel(future)
+        if ahead is not None:
+            ahead.shutdown(wait=True)
 
     frame = pd.concat(done_frames, ignore_index=True) if done_frames else pd.DataFrame()
     return SweepRun(frame, results, stopped, time.perf_counter() - t0)
+
+
+def _wait_or_cancel(future: Future | None) -> None:
+    """A background compilation: cancelled when it has not started (the caller compiles
+    itself), else waited for, so the same program is never compiled twice at once. Its errors
+    are not raised here: training the group raises them with the full context."""
+    if future is not None and not future.cancel():
+        future.exception()
+
+
+def _program_key(group: Group, x_train, batch_size: int, eval_sets) -> tuple | None:
+    """What fixes a group's compiled programs: its algorithm, member count, data and evaluation
+    shapes, batch size and whether it starts from a given state; None when the algorithm cannot
+    be hashed (then it is always compiled ahead)."""
+    shapes = tuple((k, np.shape(v[0]), np.shape(v[1])) for k, v in sorted((eval_sets or {}).items()))
+    key = (group.algo, len(group.seeds), np.shape(x_train), batch_size, shapes, group.init_carry is None)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key

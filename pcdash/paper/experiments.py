@@ -206,7 +206,7 @@ def comparison_setting(dataset: str, quick: bool, **changes):
 
 
 def setting_query(setting) -> dict[str, str]:
-    """The PC vs BP page's URL values for a :class:`~pcdash.pcn.conditions.ComparisonSetting`."""
+    """The PC vs BP page's URL values for a :class:`~pcdash.experiments.conditions.ComparisonSetting`."""
     return {name: fmt(getattr(setting, field)) for name, field in COMPARISON_FIELDS.items()}
 
 
