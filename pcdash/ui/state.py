@@ -32,6 +32,7 @@ OLD_NAMES = {
     "e_state_lr": "e_gamma",
     "g_ae_state_lrs": "g_ae_gammas",
     "g_mc_state_lr": "g_mc_gamma",
+    "i_state_lrs": "i_gammas",
 }
 
 
