@@ -17,15 +17,12 @@ from pcdash.ui.paper import claims_panel
 
 st.title("MCPC sampling")
 st.markdown(
-    "**Monte Carlo PC.** Langevin noise in the state updates, `Δh = −γ ∇F + √(2γ) N`, "
-    "`N ~ N(0, σ²_mcpc)` (Eq. 4); with a state momentum `m > 0`, second-order Langevin dynamics "
-    "`v ← m v + ∇F + ξ`, `Δh = −γ v`, `ξ ~ N(0, 2σ²(1 − m)/γ)` (Eq. 5–6). Both are one optax "
-    "chain: "
-    "`add_langevin_noise`, `trace(m)`, `scale_by_learning_rate(γ)`. The prior `P(h_0) = N(θ_0, "
-    "I)` has a "
-    "mean θ_0 learned with the weights (§3). Samples: every state free, the latent drawn from the "
-    "learned "
-    "prior, the sensory layer recorded."
+    "**Monte Carlo PC.** Langevin noise in the state updates, `Δh = −γ ∇F + √(2γ) N`, `N ~ N(0, "
+    "σ²_mcpc)` (Eq. 4); with a state momentum `m > 0`, second-order Langevin dynamics `v ← m v + "
+    "∇F + ξ`, `Δh = −γ v`, `ξ ~ N(0, 2σ²(1 − m)/γ)` (Eq. 5–6). Both are one optax chain: "
+    "`add_langevin_noise`, `trace(m)`, `scale_by_learning_rate(γ)`. The prior `P(h_0) = N(θ_0, I)` "
+    "has a mean θ_0 learned with the weights (§3). Samples: every state free, the latent drawn "
+    "from the learned prior, the sensory layer recorded."
 )
 paper_notes("mcpc")
 c = st.columns(5)
@@ -43,10 +40,9 @@ if preset == "paper":
     state.sync_url({"g_mc_preset": preset})
     st.info(
         "The paper's iris setting: 10,200 weight updates of 500 noisy inference steps each, then "
-        "10,000 "
-        "sampling steps: about 28 minutes on two busy CPU cores (the noise draws dominate); the "
-        "quick setting "
-        "takes seconds. Its samples separate setosa from the other two species, as in Fig. 4."
+        "10,000 sampling steps: about 28 minutes on two busy CPU cores (the noise draws dominate); "
+        "the quick setting takes seconds. Its samples separate setosa from the other two species, "
+        "as in Fig. 4."
     )
 else:
     data = state.select("Dataset", "g_mc_data", MCPC_DATASETS[:4], "iris", container=c[1])
@@ -123,11 +119,9 @@ if mc is not None:
             s = result.scalars
             st.caption(
                 f"Distance to the data — of the first two moments: {s['distance_before']:.3f} "
-                "before "
-                f"training → {s['distance_after']:.3f} after; MMD² (Gaussian kernel, width 0.5): "
-                f"{s.get('mmd_before', np.nan):.4f} → {s.get('mmd_after', np.nan):.4f}. Learned "
-                "prior mean "
-                f"‖θ₀‖ = {s.get('prior_mean_norm', np.nan):.3f}."
+                f"before training → {s['distance_after']:.3f} after; MMD² (Gaussian kernel, width "
+                f"0.5): {s.get('mmd_before', np.nan):.4f} → {s.get('mmd_after', np.nan):.4f}. "
+                f"Learned prior mean ‖θ₀‖ = {s.get('prior_mean_norm', np.nan):.3f}."
             )
             image_shape = result.arrays.get("image_shape")
             axes = IRIS_FEATURE_NAMES if mc.dataset == "iris" else ("x₁", "x₂")

@@ -61,16 +61,12 @@ else:
     )
     st.info(
         "Appendix F's setting: 3 × 512 GELU, T = 10 with γ = 0.01 and no momentum, SGD 0.01 with "
-        "momentum "
-        "0.9, T = 100 at test. 75 epochs take about three minutes on digits with two busy CPU "
-        "cores, but "
-        "they are only 750 weight updates there (MNIST's 75 epochs are thousands): the classifier "
-        "is not "
-        "converged, so its softmax stays low, and the energy after inference separates worse than "
-        "before it "
-        "(digits vs noise: AUROC 0.82 vs 0.98). At 300 epochs (test accuracy 0.92) the energy "
-        "after "
-        "inference separates best (0.993 vs 0.987 before and for the max softmax), as in the paper."
+        "momentum 0.9, T = 100 at test. 75 epochs take about three minutes on digits with two busy "
+        "CPU cores, but they are only 750 weight updates there (MNIST's 75 epochs are thousands): "
+        "the classifier is not converged, so its softmax stays low, and the energy after inference "
+        "separates worse than before it (digits vs noise: AUROC 0.82 vs 0.98). At 300 epochs (test "
+        "accuracy 0.92) the energy after inference separates best (0.993 vs 0.987 before and for "
+        "the max softmax), as in the paper."
     )
 state.sync_url(v)
 

@@ -172,9 +172,8 @@ def dead_units_warning(frame: pd.DataFrame) -> None:
     )
     st.warning(
         f"{len(dead)} of {len(rows)} models have dead latent units, zero for every test image: "
-        f"{names}. "
-        "Such a model uses fewer latent dimensions than dim(z); see `dead_latent_units` in the "
-        "data."
+        f"{names}. Such a model uses fewer latent dimensions than dim(z); see `dead_latent_units` "
+        "in the data."
     )
 
 

@@ -47,8 +47,7 @@ def saved_job(key: str, label: str, load: Callable[[], Any]) -> Job | None:
             traceback.print_exc()
             state.error(
                 f"saved run {key} cannot be used ({type(err).__name__}: {err}); delete it on the "
-                "Runs page "
-                "(or train it again)"
+                "Runs page (or train it again)"
             )
             saved = None
         if saved is not None:
@@ -59,8 +58,7 @@ def saved_job(key: str, label: str, load: Callable[[], Any]) -> Job | None:
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(lost["submitted"]))
                 state.warning(
                     f"This configuration was training (started {when}) when the server stopped, "
-                    "and its "
-                    "results were lost. Press Train to run it again."
+                    "and its results were lost. Press Train to run it again."
                 )
     return job
 
@@ -123,8 +121,7 @@ def job_panel(
         if len(mine) >= MAX_JOBS_PER_SESSION:
             state.error(
                 f"This session already has {len(mine)} jobs training or waiting, the most it may; "
-                "stop one "
-                "or wait for one to finish."
+                "stop one or wait for one to finish."
             )
             return
         try:
@@ -218,8 +215,7 @@ def job_panel(
         if job.save_error:
             state.warning(
                 f"Trained, but the result could not be saved ({job.save_error}): it is kept only "
-                "until "
-                "the server stops."
+                "until the server stops."
             )
         if job.status == "stopped":
             st.warning("Stopped: showing the epochs that finished.")
