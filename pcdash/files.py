@@ -18,7 +18,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 _lock = threading.Lock()  # held while a temporary file is created or renamed, and by abort_writes
 _pending: set[Path] = set()
@@ -58,7 +58,7 @@ def pid_alive(pid: int) -> bool:
 
 def sweep_temp_files(folder: Path, name: str | None = None) -> list[Path]:
     """Remove temporary files in ``folder`` (of target ``name``, or all) whose writer is dead."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(Path(folder).iterdir())
     except OSError:
@@ -92,8 +92,12 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO], None], *, newlin
         _pending.add(tmp)
     try:
         os.fchmod(fd, umask_mode())
-        text = {} if binary else {"newline": newline, "encoding": "utf-8"}
-        with os.fdopen(fd, "wb" if binary else "w", **text) as fh:
+        fh: IO[Any]
+        if binary:
+            fh = os.fdopen(fd, "wb")
+        else:
+            fh = os.fdopen(fd, "w", newline=newline, encoding="utf-8")
+        with fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())

@@ -34,6 +34,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -159,7 +160,7 @@ def _side_name(key: str, kind: str) -> str:
     return f".{key}.{kind}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
-_renameat2 = None
+_renameat2: Any = None  # the libc function once looked up; False where there is none
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -233,7 +234,7 @@ def save_run(key: str, kind: str, config: dict, frame: pd.DataFrame, arrays: dic
             files[f"{name}.csv"] = {**entry, "rows": len(table), "columns": [str(c) for c in table.columns]}
         buffer = io.BytesIO()
         arrays = {k: np.asarray(v) for k, v in (arrays or {}).items()}
-        np.savez_compressed(buffer, **arrays)
+        np.savez_compressed(buffer, allow_pickle=False, **arrays)
         files["arrays.npz"] = {**_write(tmp / "arrays.npz", buffer.getvalue()),
                                "arrays": {k: [list(v.shape), v.dtype.str] for k, v in arrays.items()}}
         manifest = {"format": FORMAT, "key": key, "saved": time.time(), "files": files}
@@ -508,7 +509,7 @@ def sweep_stale(root: Path | None = None) -> list[str]:
     arrived is put back; other temporary folders of dead processes (or older than
     ``STALE_S``) are removed. Returns the names removed or restored."""
     root = root or runs_dir()
-    done = []
+    done: list[str] = []
     try:
         entries = sorted(root.iterdir())
     except OSError:

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,7 @@ def connect(address: str | None) -> None:
         _check_gcs(address)
     logging.getLogger("ray").setLevel(logging.ERROR)  # no notices between the progress lines
     try:
-        ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False,
+        ray.init(address=address, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
                  configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -169,10 +170,11 @@ class RayBackend:
         parts = split_parts([len(g) for g in groups], workers, parts_per_worker=self.parts_per_worker,
                             max_members=self.max_members)
         states = [_PartState(p) for p in parts]
-        self._seen, self._live = None, pd.DataFrame()
+        self._seen: tuple | None = None
+        self._live = pd.DataFrame()
         data = ray.put((np.asarray(x_train), np.asarray(y_train),
                         {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in eval_sets.items()}))
-        reporter = ray.remote(num_cpus=0)(Reporter).remote()
+        reporter: Any = ray.remote(num_cpus=0)(Reporter).remote()  # an actor handle
         task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(train_part)
         refs = {task.remote(groups[p.group].part(p.positions), data, epochs, batch_size, reporter, i): i
                 for i, p in enumerate(parts)}

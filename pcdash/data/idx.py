@@ -9,7 +9,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 import numpy as np
 
@@ -31,7 +31,11 @@ MAX_PAYLOAD_BYTES = 1 << 31
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-def _read_exact(stream: BinaryIO, n: int) -> bytes:
+class _Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def _read_exact(stream: _Readable, n: int) -> bytes:
     chunks = []
     while n > 0:
         chunk = stream.read(min(n, 1 << 24))
@@ -42,7 +46,7 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _parse(stream: BinaryIO, label: str) -> np.ndarray:
+def _parse(stream: _Readable, label: str) -> np.ndarray:
     head = _read_exact(stream, 4)
     if len(head) < 4:
         raise DataError(f"IDX file {label} is truncated: it ends inside the 4-byte header.")

@@ -131,7 +131,11 @@ def _raw(name: str, root: str | None, n_samples: int | None, noise: float | None
     if name == "digits":
         return _digits()
     if name in TOY_SETS:
+        if n_samples is None or noise is None:
+            raise ValueError(f"{name} needs n_samples and noise")  # load() always passes both
         return _toy(name, n_samples, noise)
+    if root is None:
+        raise ValueError(f"{name} needs a data folder")  # load() resolves the default before
     if name == "cifar10":
         return _cifar(source, root)
     return _idx_set(source, root)

@@ -139,10 +139,20 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _writer(data: bytes) -> Callable[[Any], None]:
+    def write(fh) -> None:
+        fh.write(data)
+
+    return write
+
+
 def write_text(path: Path, text: str) -> Path:
     from pcdash.files import write_atomic
 
-    return write_atomic(path, lambda fh: fh.write(text))
+    def write(fh) -> None:
+        fh.write(text)
+
+    return write_atomic(path, write)
 
 
 def write_json(path: Path, data: Any) -> Path:
@@ -198,7 +208,7 @@ def write_images(jobs: Sequence[tuple[Any, Path]], formats: Sequence[str]) -> li
                 for fmt in formats:
                     data = pio.to_image(fig, format=fmt, width=1000, height=600, scale=1)
                     path = stem.with_suffix(f".{fmt}")
-                    written.append(write_atomic(path, lambda fh, d=data: fh.write(d), binary=True))
+                    written.append(write_atomic(path, _writer(data), binary=True))
         except Exception as err:  # kaleido and the browser raise many kinds
             raise OSError(f"plotly could not export images ({type(err).__name__}: {err})") from None
         finally:
