@@ -240,7 +240,7 @@ def _plot_alignment(result):
 
 DIGITS = "dataset: 8×8 digits instead of FashionMNIST, so it runs offline in seconds"
 SETTING = ("the PC vs BP page's default: 64 × 8, standard inference up to 256 steps stopping when every layer's energy "
-           "changes by < 1e-3, rc2 updates the weights every 8 of 256 steps at 1e-4, Adam 1e-3 otherwise, 4 epochs, "
+           "changes by < 1e-3, rc2 updates the weights every 8 of 256 steps at 1e-4, Adam 1e-3 otherwise, 8 epochs, "
            "1 seed, batch 32, on digits")  # fmt: skip
 PAPER = "FashionMNIST (MNIST alike), 256 × 8 networks, 256 inference steps, rc2 every 8 steps"
 
@@ -256,7 +256,7 @@ FIGURES = (
         paper_setting=PAPER + "; epochs, seeds and batch not given.", offline_setting=SETTING,
         full_setting="the page's paper preset: FashionMNIST, 256 × 8, 256 steps always, 1e-5 for the relaxed models "
                      "(without --quick; hours on two CPU cores).",
-        differences=(DIGITS, "64 × 8 and 4 epochs", "standard inference stops at convergence instead of always 256 "
+        differences=(DIGITS, "64 × 8 and 8 epochs", "standard inference stops at convergence instead of always 256 "
                      "steps"),
         plot=_plot_benchmark, table=lambda r: r.frame, page_label="PC vs BP",
     ),  # fmt: skip
@@ -266,9 +266,9 @@ FIGURES = (
         CONDITIONS,
         (Claim("Standard PC can stall in a sub-optimal minimum in narrow networks, while relaxing condition 3 "
                "(trainable variances) always reaches BP's performance.", "Fig. 3b, 3c", check_rc3_reaches_bp, False,
-               "in this deep narrow net BP learns slowest and standard PC needs no variances to beat it"),),
+               "on digits standard PC does not stall: it ends above BP, and pc_rc3 below both"),),
         paper_setting=PAPER + ".", offline_setting=SETTING, full_setting="as Fig. 2.",
-        differences=(DIGITS, "64 × 8, 4 epochs, 1 seed"),
+        differences=(DIGITS, "64 × 8, 8 epochs, 1 seed"),
         plot=_plot_curves, table=lambda r: r.frame, page_label="PC vs BP",
     ),  # fmt: skip
     Figure(
@@ -278,8 +278,7 @@ FIGURES = (
         (Claim("Relaxing condition 2 profoundly changes the dynamics: the loss rapidly grows to excessive values "
                "around the trained weights.", "Fig. 4c", check_rc2_sharper, True),
          Claim("The landscape of PC with condition 3 relaxed is similar to BP's.", "Fig. 4", check_rc3_landscape_like_bp,
-               False, "around pc_rc3 the loss rises as steeply as around standard PC, several times more than around "
-               "BP")),
+               True)),
         paper_setting=PAPER + "; landscapes by Li et al.'s code.",
         offline_setting=SETTING + "; seed-0 models, span 1, 21 × 21 points on 256 test images.",
         full_setting="as Fig. 2.", differences=(DIGITS, "sharpness: the mean rise of the loss (decades) within span 1"),
@@ -302,8 +301,7 @@ FIGURES = (
         "Performance of PC with conditions 2 and 3 relaxed when a weight decay of 1e-6 is applied.",
         CONDITIONS,
         (Claim("A mild weight decay (1e-6) makes the loss landscape smoother and training more stable.", "Fig. 6",
-               check_weight_decay_smoother, False, "one seed cannot tell the decay's effect from an epoch-to-epoch "
-               "swing; even a decay of 1e-10 changes the trajectory as much"),),
+               check_weight_decay_smoother, True),),
         paper_setting=PAPER + "; weight decay 1e-6 on the weights and variances.", offline_setting=SETTING,
         full_setting="as Fig. 2.", differences=(DIGITS, "1 seed"),
         plot=_plot_sharpness, table=lambda r: pd.DataFrame({"model": list(landscapes(r)["sharpness"]),
@@ -320,7 +318,7 @@ FIGURES = (
         offline_setting="standard PC (64 × 8 at 1e-3) beside pc_rc23 at 1e-3 and at 1e-5, otherwise the PC vs BP "
                         "page's default; the page's link opens pc and pc_rc23 at 1e-5 (it trains one rate for the "
                         "relaxed models at a time).",
-        full_setting="as Fig. 2.", differences=(DIGITS, "64 × 8, 4 epochs"),
+        full_setting="as Fig. 2.", differences=(DIGITS, "64 × 8, 8 epochs"),
         plot=_plot_curves, table=lambda r: r.frame, page_label="PC vs BP",
     ),  # fmt: skip
     Figure(
@@ -330,9 +328,9 @@ FIGURES = (
         CONDITIONS,
         (Claim("Under the conditions (converged inference, unit variances) the PC weight update approximates the BP "
                "gradient.", "Whittington & Bogacz (2017), cited as [13]", check_alignment, False,
-               "aligned, not equal: in this 8-layer net standard PC's update keeps a cosine of about 0.8 with the BP "
+               "aligned, not equal: in this 8-layer net standard PC's update keeps a cosine of about 0.7 with the BP "
                "gradient (the relaxed model's is about 0), below the 0.9 the check asks; condition 1 (small output "
-               "errors) does not hold after 4 epochs"),),
+               "errors) does not hold after 8 epochs"),),
         paper_setting="not in the paper.", offline_setting=SETTING, full_setting="as Fig. 2.",
         differences=("pcdash's own diagnostic",),
         plot=_plot_alignment, table=lambda r: r.frame, page_label="PC vs BP",
