@@ -40,7 +40,8 @@ SAVED_KEYS = {
         ),
         "cmp-169d51f68470c2cb",
     ),
-    "pc-vs-bp": (lambda: QUICK.comparison(), "cmp-7bb93597a8f0fc31"),
+    "pc-vs-bp": (lambda: replace(QUICK, epochs=4).comparison(), "cmp-7bb93597a8f0fc31"),
+    "pc-vs-bp-8": (lambda: QUICK.comparison(), "cmp-fb573b351c1fb077"),  # the default since c181f33
 }
 
 

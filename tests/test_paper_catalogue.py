@@ -45,7 +45,8 @@ def test_every_figure_has_a_claim_a_setting_and_a_page():
         assert required in FIGURES
     # claims the issue-9 helpers found not to hold on our data stay recorded as not holding
     assert [c.expected for c in FIGURES["pcx-table1"].claims] == [True, True, False]
-    assert not FIGURES["comparison-fig6"].claims[0].expected
+    # ... and those that hold since the PC vs BP default trains 8 epochs (c181f33) are recorded so
+    assert FIGURES["comparison-fig6"].claims[0].expected
 
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
