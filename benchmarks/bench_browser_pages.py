@@ -56,24 +56,46 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", required=True, help="compilation cache folder (PCDASH_CACHE_DIR)")
+    parser.add_argument(
+        "--cache", required=True, help="compilation cache folder (PCDASH_CACHE_DIR)"
+    )
     parser.add_argument("--pages", default="tradeoff,latent_dim,energy,algorithms,pc_vs_bp")
     args = parser.parse_args()
     runs = tempfile.mkdtemp(prefix="pcdash-runs-")
-    env = {**os.environ, "PCDASH_CACHE_DIR": args.cache, "PCDASH_RUNS_DIR": runs,
-           "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PCDASH_CACHE_DIR": args.cache,
+        "PCDASH_RUNS_DIR": runs,
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
     print(f"{'page':14}{'first press':>12}{'retrain':>10}{'matmul GFLOP/s':>16}{'load':>6}")
     for path in args.pages.split(","):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
-                                   "--server.headless", "true"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)  # fmt: skip
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "serve.py",
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             mm = matmul_flops_per_s()
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+                browser = p.chromium.launch(
+                    executable_path=shutil.which("chromium"), args=["--no-sandbox"]
+                )
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 for _ in range(100):
                     try:
@@ -85,7 +107,9 @@ def main() -> None:
                 page.screenshot(path=f"/tmp/perf-browser-{path}.png", full_page=True)
                 browser.close()
             mm = min(mm, matmul_flops_per_s())
-            print(f"{path:14}{first:>11.1f}s{again:>9.1f}s{mm / 1e9:>16.0f}{load():>6.1f}", flush=True)
+            print(
+                f"{path:14}{first:>11.1f}s{again:>9.1f}s{mm / 1e9:>16.0f}{load():>6.1f}", flush=True
+            )
         finally:
             server.terminate()
             server.wait(10)

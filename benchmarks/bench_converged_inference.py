@@ -70,19 +70,25 @@ def main() -> None:
     x_all = jnp.asarray(np.asarray(data.x_train, np.float32).reshape(len(data.x_train), -1))
     y_all = jax.nn.one_hot(jnp.asarray(data.y_train), 10)
     sizes = (x_all.shape[1], *[args.width] * args.depth, 10)
-    mlps = jax.vmap(lambda k: init_mlp(k, sizes))(jax.random.split(jax.random.PRNGKey(0), args.members))
+    mlps = jax.vmap(lambda k: init_mlp(k, sizes))(
+        jax.random.split(jax.random.PRNGKey(0), args.members)
+    )
     gammas = jnp.full(args.members, args.gamma, jnp.float32) * jnp.linspace(0.5, 1.0, args.members)
     kw = dict(max_steps=args.steps, tol=args.tol)
 
     @eqx.filter_jit
     def run_while(mlps, x, t):
-        return jax.vmap(lambda m, g: converged_inference(m, x, t, state_lr=g, **kw)[2])(mlps, gammas)
+        return jax.vmap(lambda m, g: converged_inference(m, x, t, state_lr=g, **kw)[2])(
+            mlps, gammas
+        )
 
     @eqx.filter_jit
     def run_scan(mlps, x, t):
         return jax.vmap(lambda m, g: scan_with_freeze(m, x, t, state_lr=g, **kw)[1])(mlps, gammas)
 
-    batches = [(x_all[i * 32:(i + 1) * 32], y_all[i * 32:(i + 1) * 32]) for i in range(args.batches)]
+    batches = [
+        (x_all[i * 32 : (i + 1) * 32], y_all[i * 32 : (i + 1) * 32]) for i in range(args.batches)
+    ]
     best = {"while": np.inf, "scan": np.inf}
     used = {}
     for fn in (run_while, run_scan):
@@ -95,11 +101,15 @@ def main() -> None:
             best[name] = min(best[name], time.perf_counter() - t0)
             used[name] = np.stack([np.asarray(s) for s in steps])
     assert np.array_equal(used["while"], used["scan"]), "both loops must stop at the same step"
-    print(f"{args.members} members, {args.depth}×{args.width}, T ≤ {args.steps}, tol {args.tol:g}, "
-          f"{args.batches} batches of 32 digits")
+    print(
+        f"{args.members} members, {args.depth}×{args.width}, T ≤ {args.steps}, tol {args.tol:g}, "
+        f"{args.batches} batches of 32 digits"
+    )
     print(f"steps used per batch (mean over members): {used['while'].mean(1).round(1).tolist()}")
-    print(f"while_loop: {best['while']:.3f} s   scan+freeze: {best['scan']:.3f} s   "
-          f"scan / while = {best['scan'] / best['while']:.2f}×")
+    print(
+        f"while_loop: {best['while']:.3f} s   scan+freeze: {best['scan']:.3f} s   "
+        f"scan / while = {best['scan'] / best['while']:.2f}×"
+    )
     stopping_rules(mlps, batches[0], args)
 
 
@@ -108,14 +118,19 @@ def stopping_rules(mlps, batch, args) -> None:
     per-layer cosine between the weight gradient there and after 1,024 steps."""
     x, t = batch
     m = jax.tree_util.tree_map(lambda v: v[0], mlps)
-    run = jax.jit(lambda steps: inference(m, x, t, steps=steps, state_lr=args.gamma), static_argnums=0)
+    run = jax.jit(
+        lambda steps: inference(m, x, t, steps=steps, state_lr=args.gamma), static_argnums=0
+    )
     h_ref, trace = run(1024)
     g_ref = pc_weight_gradients(m, x, h_ref, t)[0]
     trace = np.asarray(trace, np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):  # hidden energies are 0 at t = 0
         rel = np.abs(np.diff(trace, axis=0)) / np.abs(trace[:-1])
         total = np.abs(np.diff(trace.sum(1))) / np.abs(trace[:-1].sum(1))
-    print(f"stopping rule (member 0, γ = {args.gamma:g}): step stopped, min layer cos(∇θ, ∇θ after 1024 steps)")
+    print(
+        f"stopping rule (member 0, γ = {args.gamma:g}): step stopped, min layer cos(∇θ, ∇θ after "
+        "1024 steps)"
+    )
     for name, r in (("every layer", rel.max(1)), ("total F", total)):
         for tol in (1e-2, 3e-3, 1e-3, 1e-4):
             hit = np.flatnonzero(r[: args.steps] <= tol)

@@ -22,7 +22,9 @@ from pcdash.experiments.pcn_config import PCNConfig
 from pcdash.experiments.pcn_sweep import run_pcn_sweep
 from pcdash.experiments.pcx_settings import energy_propagation_config
 
-BEFORE = PCNConfig(optimizers=("adamw", "sgd"), state_lrs=(0.003, 0.01, 0.03, 0.1, 0.3), seeds=2, epochs=5)
+BEFORE = PCNConfig(
+    optimizers=("adamw", "sgd"), state_lrs=(0.003, 0.01, 0.03, 0.1, 0.3), seeds=2, epochs=5
+)
 
 
 def matmul_seconds(n: int = 2048, reps: int = 10) -> float:
@@ -49,8 +51,10 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--dataset", default="digits")
     args = parser.parse_args()
-    configs = {"before (issue 9)": PCNConfig(**{**BEFORE.to_dict(), "dataset": args.dataset}),
-               "now (PCX §5.1)": energy_propagation_config(args.dataset)}  # fmt: skip
+    configs = {
+        "before (issue 9)": PCNConfig(**{**BEFORE.to_dict(), "dataset": args.dataset}),
+        "now (PCX §5.1)": energy_propagation_config(args.dataset),
+    }
     print(f"dataset {args.dataset}; fastest of {args.reps} warm repetitions")
     for name, config in configs.items():
         sweep_seconds(config)  # compile
@@ -58,9 +62,13 @@ def main() -> None:
         for _ in range(args.reps):
             mms.append(matmul_seconds())
             runs.append(sweep_seconds(config))
-        members = len(config.widths) * len(config.optimizers) * len(config.swept_state_lrs) * config.seeds
-        print(f"{name:18s} {members:3d} models × {config.epochs} epochs: {min(runs):6.2f} s "
-              f"= {min(runs) / min(mms):7.0f} × a 2048² float32 matmul ({min(mms) * 1e3:.1f} ms)")
+        members = (
+            len(config.widths) * len(config.optimizers) * len(config.swept_state_lrs) * config.seeds
+        )
+        print(
+            f"{name:18s} {members:3d} models × {config.epochs} epochs: {min(runs):6.2f} s "
+            f"= {min(runs) / min(mms):7.0f} × a 2048² float32 matmul ({min(mms) * 1e3:.1f} ms)"
+        )
 
 
 if __name__ == "__main__":

@@ -73,8 +73,9 @@ mm_after = matmul_flops_per_s()
 t = time.perf_counter()
 bench_pages.build_figures({name!r}, out)
 figures_s = time.perf_counter() - t
-print(json.dumps({{"import_s": imported, "warm_up_s": warm_up_s, "wall_s": wall, "figures_s": figures_s,
-                  "phases": bench_pages.phases(records), "model_flops": bench_pages.training_flops(records),
+print(json.dumps({{"import_s": imported, "warm_up_s": warm_up_s, "wall_s": wall,
+                  "figures_s": figures_s, "phases": bench_pages.phases(records),
+                  "model_flops": bench_pages.training_flops(records),
                   "matmul": min(mm_before, mm_after), "load": max(load_before, load_after),
                   "cache": cache,
                   "programs": len(records), "members": int(sum(len(r.seeds) for r in records))}}))
@@ -109,8 +110,14 @@ def training_flops(records) -> float:
         hp = jax.tree_util.tree_map(lambda v: jax.numpy.asarray(v[0]), r.hp)
         x = jax.numpy.zeros((r.batch_size, *r.x_shape[1:]), jax.numpy.float32)
         y = jax.numpy.zeros((r.batch_size,), jax.numpy.int32)
-        step = dot_flops(lambda c, h, xb, yb, a=r.algo: a.train_step(c, h, xb, yb, jax.random.PRNGKey(0))[1], carry, hp, x,
-                         y, while_trips=trips)  # fmt: skip
+        step = dot_flops(
+            lambda c, h, xb, yb, a=r.algo: a.train_step(c, h, xb, yb, jax.random.PRNGKey(0))[1],
+            carry,
+            hp,
+            x,
+            y,
+            while_trips=trips,
+        )
         total += step * len(r.seeds) * len(res.history) * res.steps_per_epoch
     return total
 
@@ -132,11 +139,14 @@ def build_figures(name: str, out) -> None:
         cre.training_curves(rows, metric="accuracy")
         members = out.members[out.members["model"] == "cre"]
         snap = out.snapshot
-        latent.latent_small_multiples(snap, members, seed=0, latent_dim=out.config.latent_dims[0],
-                                      class_names=out.class_names)  # fmt: skip
+        latent.latent_small_multiples(
+            snap, members, seed=0, latent_dim=out.config.latent_dims[0], class_names=out.class_names
+        )
         m = int(members["member"].iloc[0])
         latent.latent_2d(snap.z[m], snap.y, out.class_names, np.arange(len(snap.y)))
-        latent.reconstruction_grid(snap, members, seed=0, per_class=1, latent_dim=out.config.latent_dims[0])
+        latent.reconstruction_grid(
+            snap, members, seed=0, per_class=1, latent_dim=out.config.latent_dims[0]
+        )
     elif name == "energy":
         from pcdash.figures import pcn
         from pcdash.pcn.stability import dataset_classes, trained_accuracy
@@ -144,9 +154,15 @@ def build_figures(name: str, out) -> None:
         frame, members = out.frame, out.members.reset_index(drop=True)
         pcn.energy_vs_step(out.energy_trace[0], title="")
         pcn.accuracy_vs_gamma(frame)
-        chosen = members[(members["width"] == members["width"].iloc[0]) & (members["optimizer"] == "adamw")]
-        pcn.energy_vs_step_grid(out.energy_trace[chosen.index.to_numpy()], chosen.reset_index(drop=True))
-        pcn.energy_ratio_vs_gamma(frame, min_accuracy=trained_accuracy(dataset_classes(out.config.dataset)))
+        chosen = members[
+            (members["width"] == members["width"].iloc[0]) & (members["optimizer"] == "adamw")
+        ]
+        pcn.energy_vs_step_grid(
+            out.energy_trace[chosen.index.to_numpy()], chosen.reset_index(drop=True)
+        )
+        pcn.energy_ratio_vs_gamma(
+            frame, min_accuracy=trained_accuracy(dataset_classes(out.config.dataset))
+        )
         pcn.pcn_training_curves(frame)
         pcn.energy_per_layer_over_epochs(frame[frame["member"] == members.loc[0, "member"]])
     elif name in ("pc_algorithms", "pc_vs_bp"):
@@ -195,10 +211,16 @@ def build_figures(name: str, out) -> None:
 
 
 def child(name: str, cache: str, warm: bool, no_blocks: bool = False) -> dict:
-    env = {**os.environ, "PCDASH_CACHE_DIR": cache, "PCDASH_RUNS_DIR": os.path.join(cache, "runs"),
-           "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PCDASH_CACHE_DIR": cache,
+        "PCDASH_RUNS_DIR": os.path.join(cache, "runs"),
+        "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+    }
     code = CHILD.format(here=str(HERE), name=name, warm=warm, no_blocks=no_blocks)
-    res = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True
+    )
     if res.returncode != 0:
         raise RuntimeError(f"{name}: {res.stderr[-3000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
@@ -208,10 +230,20 @@ def main() -> None:
     from page_runs import DEFAULT_RUNS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", default=",".join(r.name for r in DEFAULT_RUNS), help="comma-separated run names")
-    parser.add_argument("--skip-cold", action="store_true", help="only the warm runs (the cache of --cache is kept)")
-    parser.add_argument("--cache", default=None, help="compilation cache folder (default: a fresh temporary one)")
-    parser.add_argument("--no-blocks", action="store_true", help="without member blocking and compiling ahead (as before issue 12)")
+    parser.add_argument(
+        "--runs", default=",".join(r.name for r in DEFAULT_RUNS), help="comma-separated run names"
+    )
+    parser.add_argument(
+        "--skip-cold", action="store_true", help="only the warm runs (the cache of --cache is kept)"
+    )
+    parser.add_argument(
+        "--cache", default=None, help="compilation cache folder (default: a fresh temporary one)"
+    )
+    parser.add_argument(
+        "--no-blocks",
+        action="store_true",
+        help="without member blocking and compiling ahead (as before issue 12)",
+    )
     args = parser.parse_args()
     names = [n for n in args.runs.split(",") if n]
     by_name = {r.name: r for r in DEFAULT_RUNS}
@@ -219,42 +251,72 @@ def main() -> None:
         cache = args.cache or tmp
         rows = []
         for name in names:
-            cold = None if args.skip_cold else child(name, cache, warm=False, no_blocks=args.no_blocks)
+            cold = (
+                None if args.skip_cold else child(name, cache, warm=False, no_blocks=args.no_blocks)
+            )
             warm = child(name, cache, warm=True, no_blocks=args.no_blocks)
             rows.append((name, cold, warm))
             report(by_name[name], cold, warm)
-    print("\nsummary (seconds; warm = after the server's warm-up; ratio = training FLOP/s ÷ matmul FLOP/s)")
-    print("(engine = trace + compile + train + eval + hook + progress inside train_members; rest = the runner's"
-          " own work outside it: baselines, sampling, scoring, frames)")
-    print(f"{'run':15}{'cold':>8}{'warm':>8}{'compile':>8}{'train':>8}{'eval':>7}{'hook':>7}{'rest':>7}{'figs':>7}"
-          f"{'of matmul':>11}{'load':>7}")
+    print(
+        "\nsummary (seconds; warm = after the server's warm-up; ratio = training FLOP/s ÷ matmul "
+        "FLOP/s)"
+    )
+    print(
+        "(engine = trace + compile + train + eval + hook + progress inside train_members; rest = "
+        "the runner's"
+        " own work outside it: baselines, sampling, scoring, frames)"
+    )
+    print(
+        f"{'run':15}{'cold':>8}{'warm':>8}{'compile':>8}{'train':>8}{'eval':>7}{'hook':>7}{'rest':>7}{'figs':>7}"
+        f"{'of matmul':>11}{'load':>7}"
+    )
     for name, cold, warm in rows:
         p = warm["phases"]
         frac = warm["model_flops"] / max(p.get("train", 0.0), 1e-9) / warm["matmul"]
         rest = warm["wall_s"] - sum(p.values())
         compile_s = p.get("trace", 0) + p.get("compile", 0)
-        print(f"{name:15}{cold['wall_s'] if cold else float('nan'):>8.1f}{warm['wall_s']:>8.1f}{compile_s:>8.1f}"
-              f"{p.get('train', 0):>8.1f}{p.get('evaluate', 0):>7.1f}{p.get('hook', 0):>7.1f}{rest:>7.1f}"
-              f"{warm['figures_s']:>7.1f}{frac:>11.0%}"
-              f"{warm['load']:>7.1f}")  # fmt: skip
+        print(
+            f"{name:15}{cold['wall_s'] if cold else float('nan'):>8.1f}"
+            f"{warm['wall_s']:>8.1f}{compile_s:>8.1f}"
+            f"{p.get('train', 0):>8.1f}{p.get('evaluate', 0):>7.1f}"
+            f"{p.get('hook', 0):>7.1f}{rest:>7.1f}"
+            f"{warm['figures_s']:>7.1f}{frac:>11.0%}"
+            f"{warm['load']:>7.1f}"
+        )
 
 
 def report(run, cold: dict | None, warm: dict) -> None:
     p = warm["phases"]
     flops = warm["model_flops"]
     achieved = flops / max(p.get("train", 0.0), 1e-9)
-    print(f"\n== {run.name}: {', '.join(run.pages)} — {warm['members']} models in {warm['programs']} program(s)")
+    print(
+        f"\n== {run.name}: {', '.join(run.pages)} — {warm['members']} models in {warm['programs']} "
+        "program(s)"
+    )
     if cold is not None:
         c = cold["phases"]
-        print(f"  empty cache: {cold['wall_s']:.1f} s (trace {c.get('trace', 0):.1f}, compile {c.get('compile', 0):.1f}, "
-              f"train {c.get('train', 0):.1f}); load {cold['load']:.1f}, matmul {cold['matmul'] / 1e9:.0f} GFLOP/s")  # fmt: skip
-    print(f"  after warm-up ({warm['warm_up_s']:.1f} s): {warm['wall_s']:.1f} s; load {warm['load']:.1f}, "
-          f"matmul {warm['matmul'] / 1e9:.0f} GFLOP/s; persistent cache {warm['cache']}")  # fmt: skip
+        print(
+            f"  empty cache: {cold['wall_s']:.1f} s (trace {c.get('trace', 0):.1f}, compile "
+            f"{c.get('compile', 0):.1f}, "
+            f"train {c.get('train', 0):.1f}); load {cold['load']:.1f}, matmul "
+            f"{cold['matmul'] / 1e9:.0f} GFLOP/s"
+        )
+    print(
+        f"  after warm-up ({warm['warm_up_s']:.1f} s): {warm['wall_s']:.1f} s; load "
+        f"{warm['load']:.1f}, "
+        f"matmul {warm['matmul'] / 1e9:.0f} GFLOP/s; persistent cache {warm['cache']}"
+    )
     rest = warm["wall_s"] - sum(p.values())
-    print("  " + ", ".join(f"{k} {v:.2f}" for k, v in p.items()) + f", outside the engine {rest:.2f}, "
-          f"figures {warm['figures_s']:.2f}")
-    print(f"  training: {flops / 1e9:.1f} GFLOP of matrix products, {achieved / 1e9:.1f} GFLOP/s = "
-          f"{achieved / warm['matmul']:.0%} of the matmul")  # fmt: skip
+    print(
+        "  "
+        + ", ".join(f"{k} {v:.2f}" for k, v in p.items())
+        + f", outside the engine {rest:.2f}, "
+        f"figures {warm['figures_s']:.2f}"
+    )
+    print(
+        f"  training: {flops / 1e9:.1f} GFLOP of matrix products, {achieved / 1e9:.1f} GFLOP/s = "
+        f"{achieved / warm['matmul']:.0%} of the matmul"
+    )
 
 
 if __name__ == "__main__":

@@ -64,9 +64,13 @@ def random_data(setting: Setting = BENCH, seed: int = 0) -> tuple[np.ndarray, np
 
 def algorithm(name: str = "pc-se", setting: Setting = BENCH) -> PCNAlgorithm:
     return PCNAlgorithm(
-        setting.sizes, algorithm=name, activation="gelu", inference_steps=T,
-        state_momentum=STATE_MOMENTUM, weight_decay=WEIGHT_DECAY,
-    )  # fmt: skip
+        setting.sizes,
+        algorithm=name,
+        activation="gelu",
+        inference_steps=T,
+        state_momentum=STATE_MOMENTUM,
+        weight_decay=WEIGHT_DECAY,
+    )
 
 
 def pcdash_timer(
@@ -91,10 +95,17 @@ def pcdash_timer(
     def run() -> float:
         stamps: list[float] = []
         train_members(
-            algo, hp, np.arange(n), x, y, epochs=1, batch_size=setting.batch,
-            chunk_steps=batches, on_progress=lambda _: stamps.append(time.perf_counter()),
+            algo,
+            hp,
+            np.arange(n),
+            x,
+            y,
+            epochs=1,
+            batch_size=setting.batch,
+            chunk_steps=batches,
+            on_progress=lambda _: stamps.append(time.perf_counter()),
             should_stop=lambda: len(stamps) >= 2,
-        )  # fmt: skip
+        )
         return (stamps[1] - stamps[0]) / batches * setting.batches_per_epoch
 
     run()  # compile
@@ -202,8 +213,10 @@ def grid_vs_sequential(setting: Setting, batches: int, rounds: int) -> None:
     t = fastest({"together": together, "in_a_row": lambda: sum(f() for f in alone)}, rounds)
     print(f"\n{setting.describe()}; {batches} of {setting.batches_per_epoch} batches per run")
     print(f"  8 γ values, one program     : {t['together']:7.2f} s/epoch")
-    print(f"  8 γ values, 8 runs in a row : {t['in_a_row']:7.2f} s/epoch  "
-          f"(one program {t['in_a_row'] / t['together']:.2f}x faster)")  # fmt: skip
+    print(
+        f"  8 γ values, 8 runs in a row : {t['in_a_row']:7.2f} s/epoch  "
+        f"(one program {t['in_a_row'] / t['together']:.2f}x faster)"
+    )
 
 
 def algorithms_vs_bp(batches: int, rounds: int) -> None:
@@ -222,7 +235,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=36, help="batches per timed run")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved runs; fastest kept")
-    parser.add_argument("--algorithms", action="store_true", help="only time every learning rule vs BP")
+    parser.add_argument(
+        "--algorithms", action="store_true", help="only time every learning rule vs BP"
+    )
     args = parser.parse_args()
     if args.algorithms:
         algorithms_vs_bp(min(args.batches, BENCH.batches_per_epoch), args.rounds)
@@ -240,13 +255,17 @@ def main() -> None:
         timers["pcx"] = pcx
     t = fastest(timers, args.rounds)
     print(f"  pcdash PC-SE, 1 member      : {t['pc']:7.2f} s/epoch")
-    print(f"  pcdash BP-SE, same MLP      : {t['bp']:7.2f} s/epoch  "
-          f"(PC / BP = {t['pc'] / t['bp']:.2f}x)")  # fmt: skip
+    print(
+        f"  pcdash BP-SE, same MLP      : {t['bp']:7.2f} s/epoch  "
+        f"(PC / BP = {t['pc'] / t['bp']:.2f}x)"
+    )
     if pcx is None:
         print("  PCX 0.6.3                   : skipped (pip install pcx==0.6.3 --no-deps)")
     else:
-        print(f"  PCX 0.6.3 PC-SE             : {t['pcx']:7.2f} s/epoch  "
-              f"(pcdash {t['pcx'] / t['pc']:.2f}x faster)")  # fmt: skip
+        print(
+            f"  PCX 0.6.3 PC-SE             : {t['pcx']:7.2f} s/epoch  "
+            f"(pcdash {t['pcx'] / t['pc']:.2f}x faster)"
+        )
 
     grid_vs_sequential(BENCH, b, args.rounds)
     grid_vs_sequential(SMALL, 20, args.rounds)

@@ -44,7 +44,7 @@ def torch_loop(torch, lam: float, steps: int):
 
     def run():
         for s in range(steps):
-            idx = order[s * BATCH:(s + 1) * BATCH]
+            idx = order[s * BATCH : (s + 1) * BATCH]
             xb, yb = x[idx], y[idx]
             z = enc(xb)
             mse = torch.mean((dec(z) - xb.flatten(1)) ** 2)
@@ -55,7 +55,9 @@ def torch_loop(torch, lam: float, steps: int):
             dec_grads = torch.autograd.grad(mse, list(dec.parameters()), retain_graph=True)
             cls_grads = torch.autograd.grad(ce, list(cls.parameters()), retain_graph=True)
             (lam * mse + (1 - lam) * ce).backward(inputs=list(enc.parameters()))
-            for p, g in zip([*dec.parameters(), *cls.parameters()], [*dec_grads, *cls_grads], strict=True):
+            for p, g in zip(
+                [*dec.parameters(), *cls.parameters()], [*dec_grads, *cls_grads], strict=True
+            ):
                 p.grad = g
             for opt in opts:
                 opt.step()
@@ -75,7 +77,9 @@ def pcdash_chunk(steps: int):
     x = rng.uniform(-1.0, 1.0, (N, 28, 28, 1)).astype(np.float32)
     y = rng.integers(0, 10, N).astype(np.int32)
     algo = CREAlgorithm("fc-medium", (28, 28, 1), 10, 3)
-    plan = engine._plan(algo, {"lam": LAMBDAS}, np.arange(len(LAMBDAS)), x, y, BATCH, None, steps, None)
+    plan = engine._plan(
+        algo, {"lam": LAMBDAS}, np.arange(len(LAMBDAS)), x, y, BATCH, None, steps, None
+    )
     carry, static, diverged, zero = plan.initial_state(None)
     state = (carry, diverged, {"count": engine._scalar(0), "sum": zero, "last": zero})
     chunk_args = plan.chunk_args(state, static, plan.permutations(1), 0)
@@ -91,7 +95,9 @@ def main() -> None:
     try:
         import torch
     except ImportError:
-        print("torch is not installed: the PyTorch reference is skipped (pip install torch to run it)")
+        print(
+            "torch is not installed: the PyTorch reference is skipped (pip install torch to run it)"
+        )
         return
     default_threads = torch.get_num_threads()
 
@@ -103,22 +109,29 @@ def main() -> None:
         return run
 
     loop = torch_loop(torch, 0.5, args.steps)
-    fns = {"pcdash (11 members, one program)": pcdash_chunk(args.steps),
-           "torch, 1 thread": with_threads(1, loop),
-           f"torch, {default_threads} threads (default)": with_threads(default_threads, loop)}  # fmt: skip
+    fns = {
+        "pcdash (11 members, one program)": pcdash_chunk(args.steps),
+        "torch, 1 thread": with_threads(1, loop),
+        f"torch, {default_threads} threads (default)": with_threads(default_threads, loop),
+    }
     for fn in fns.values():  # warm-up
         fn()
     matmul = matmul_flops_per_s()
     best = interleaved(fns, args.rounds)
     torch.set_num_threads(default_threads)
     steps_per_epoch = N // BATCH
-    per_model_epoch = {k: t / args.steps * steps_per_epoch / (len(LAMBDAS) if k.startswith("pcdash") else 1)
-                       for k, t in best.items()}  # fmt: skip
+    per_model_epoch = {
+        k: t / args.steps * steps_per_epoch / (len(LAMBDAS) if k.startswith("pcdash") else 1)
+        for k, t in best.items()
+    }
     ours = next(v for k, v in per_model_epoch.items() if k.startswith("pcdash"))
     macs = 784 * 616 + 616 * 3 + 3 * 616 + 616 * 784 + 3 * 12 + 12 * 10
     flops = 3 * 2 * BATCH * macs * steps_per_epoch  # forward + two backward products per weight
-    print(f"\nFC-Medium CRE, {N} MNIST-shaped samples, batch {BATCH}, {steps_per_epoch} steps/epoch; torch "
-          f"{torch.__version__}; load {load():.1f}; float32 matmul {matmul / 1e9:.0f} GFLOP/s")  # fmt: skip
+    print(
+        f"\nFC-Medium CRE, {N} MNIST-shaped samples, batch {BATCH}, {steps_per_epoch} steps/epoch; "
+        "torch "
+        f"{torch.__version__}; load {load():.1f}; float32 matmul {matmul / 1e9:.0f} GFLOP/s"
+    )
     print(f"{'':40}{'s/model-epoch':>14}{'of matmul':>11}{'÷ pcdash':>10}")
     for k, v in per_model_epoch.items():
         print(f"{k:40}{v:>14.2f}{flops / v / matmul:>11.0%}{v / ours:>10.2f}")

@@ -56,15 +56,19 @@ if "--precompiled" in sys.argv:
     precompile_cre(config)
     precompile_s = time.time() - t
 t0 = time.time()
-job = manager.submit(config.key(), "bench", lambda p, s: run_cre_sweep(config, on_progress=p, should_stop=s))
+job = manager.submit(config.key(), "bench",
+                     lambda p, s: run_cre_sweep(config, on_progress=p, should_stop=s))
 while job.active:
     time.sleep(0.01)
 total = time.time() - t0
 frame = job.result.frame
-test = frame[(frame.split == "test") & (frame.epoch == frame.epoch.max())].groupby("lam")[["accuracy", "mse"]].mean()
-print(json.dumps({"import_s": imported, "precompile_s": precompile_s, "first_update_s": job.first_update_s, "total_s": total,
+last = frame[(frame.split == "test") & (frame.epoch == frame.epoch.max())]
+test = last.groupby("lam")[["accuracy", "mse"]].mean()
+print(json.dumps({"import_s": imported, "precompile_s": precompile_s,
+                  "first_update_s": job.first_update_s, "total_s": total,
                   "members": config.n_members, "epochs": config.epochs,
-                  "acc": test["accuracy"].round(3).tolist(), "mse": test["mse"].round(4).tolist(), "lams": list(config.lambdas)}))
+                  "acc": test["accuracy"].round(3).tolist(), "mse": test["mse"].round(4).tolist(),
+                  "lams": list(config.lambdas)}))
 """
 
 
@@ -83,7 +87,14 @@ def matmul_s(n: int = 1024, repeats: int = 10) -> float:
 
 
 def library_run(env: dict, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", LIBRARY_RUN, *args], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", LIBRARY_RUN, *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -94,11 +105,28 @@ def browser_run(env: dict, *, read: bool) -> dict:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log = tempfile.NamedTemporaryFile("w+", suffix=".log")  # noqa: SIM115 (closed below)
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
-                               "--server.headless", "true"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "serve.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+            browser = p.chromium.launch(
+                executable_path=shutil.which("chromium"), args=["--no-sandbox"]
+            )
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             for _ in range(100):
                 try:
@@ -111,12 +139,16 @@ def browser_run(env: dict, *, read: bool) -> dict:
             train.wait_for(timeout=60_000)
             loaded = None
             if read:
-                page.wait_for_selector(".js-plotly-plot .main-svg", state="attached", timeout=120_000)  # placeholder drawn
+                page.wait_for_selector(
+                    ".js-plotly-plot .main-svg", state="attached", timeout=120_000
+                )  # placeholder drawn
                 loaded = time.time() - t_load
                 time.sleep(READ_S)
             t0 = time.time()
             train.click(timeout=60_000)
-            page.wait_for_selector(".js-plotly-plot g.trace", timeout=120_000)  # a chart with data drawn
+            page.wait_for_selector(
+                ".js-plotly-plot g.trace", timeout=120_000
+            )  # a chart with data drawn
             first = time.time() - t0
             page.get_by_text("Trained in").wait_for(timeout=300_000)
             total = time.time() - t0
@@ -127,8 +159,12 @@ def browser_run(env: dict, *, read: bool) -> dict:
     log.seek(0)
     found = re.findall(r"first results ([0-9.]+) s after submission", log.read())
     log.close()
-    return {"first_plot_s": first, "total_s": total, "loaded_s": loaded,
-            "server_first_s": float(found[0]) if found else float("nan")}
+    return {
+        "first_plot_s": first,
+        "total_s": total,
+        "loaded_s": loaded,
+        "server_first_s": float(found[0]) if found else float("nan"),
+    }
 
 
 def main() -> None:
@@ -136,7 +172,11 @@ def main() -> None:
     parser.add_argument("--skip-browser", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "PCDASH_CACHE_DIR": cache, "PCDASH_RUNS_DIR": os.path.join(cache, "runs")}
+        env = {
+            **os.environ,
+            "PCDASH_CACHE_DIR": cache,
+            "PCDASH_RUNS_DIR": os.path.join(cache, "runs"),
+        }
         cold = library_run(env)  # fills the persistent compilation cache
         shutil.rmtree(env["PCDASH_RUNS_DIR"], ignore_errors=True)
         warm = library_run(env)
@@ -144,30 +184,68 @@ def main() -> None:
         ref = matmul_s()
         pre = library_run(env, "--precompiled")
         ref = (ref + matmul_s()) / 2
-        print(f"default sweep: {warm['members']} models × {warm['epochs']} epochs on digits (λ = {warm['lams']})")
+        print(
+            f"default sweep: {warm['members']} models × {warm['epochs']} epochs on digits (λ = "
+            f"{warm['lams']})"
+        )
         print(f"  test accuracy per λ: {warm['acc']}")
         print(f"  test MSE per λ:      {warm['mse']}")
         print(f"{'':34}{'cold cache':>12}{'warm cache':>12}   target")
-        print(f"{'library: first partial results':34}{cold['first_update_s']:>11.1f}s{warm['first_update_s']:>11.1f}s   ≤ 3 s (+ ≤ 0.5 s page poll)")
-        print(f"{'library: whole sweep':34}{cold['total_s']:>11.1f}s{warm['total_s']:>11.1f}s   ≤ 20 s")
-        print(f"  warm/cold first update: {warm['first_update_s'] / cold['first_update_s']:.2f}; "
-              f"warm/cold whole sweep: {warm['total_s'] / cold['total_s']:.2f}")
-        print(f"library, after precompile_cre ({pre['precompile_s']:.1f} s; what serve.py does as the server starts):")
-        print(f"{'  first partial results':34}{'':>12}{pre['first_update_s']:>11.1f}s   ≤ 3 s (+ ≤ 0.5 s page poll)")
+        print(
+            f"{'library: first partial results':34}{cold['first_update_s']:>11.1f}s"
+            f"{warm['first_update_s']:>11.1f}s   ≤ 3 s "
+            "(+ ≤ 0.5 s "
+            "page poll)"
+        )
+        print(
+            f"{'library: whole sweep':34}{cold['total_s']:>11.1f}s{warm['total_s']:>11.1f}s   ≤ 20 "
+            "s"
+        )
+        print(
+            f"  warm/cold first update: {warm['first_update_s'] / cold['first_update_s']:.2f}; "
+            f"warm/cold whole sweep: {warm['total_s'] / cold['total_s']:.2f}"
+        )
+        print(
+            f"library, after precompile_cre ({pre['precompile_s']:.1f} s; what serve.py does as "
+            "the server starts):"
+        )
+        print(
+            f"{'  first partial results':34}{'':>12}{pre['first_update_s']:>11.1f}s   ≤ 3 s (+ ≤ "
+            "0.5 s page poll)"
+        )
         print(f"{'  whole sweep':34}{'':>12}{pre['total_s']:>11.1f}s   ≤ 20 s")
-        print(f"  = {pre['total_s'] / ref:.0f} × a 1024² float32 matmul ({ref * 1000:.1f} ms, timed around the run)")
+        print(
+            f"  = {pre['total_s'] / ref:.0f} × a 1024² float32 matmul ({ref * 1000:.1f} ms, timed "
+            "around the run)"
+        )
         if not args.skip_browser and shutil.which("chromium"):
-            for read, label in ((False, "click as soon as the button shows"), (True, f"click after reading the page {READ_S:.0f} s")):
+            for read, label in (
+                (False, "click as soon as the button shows"),
+                (True, f"click after reading the page {READ_S:.0f} s"),
+            ):
                 shutil.rmtree(env["PCDASH_RUNS_DIR"], ignore_errors=True)
                 ref = matmul_s()
                 b = browser_run(env, read=read)
                 ref = (ref + matmul_s()) / 2
-                loaded = f" (page loaded {b['loaded_s']:.1f} s after opening it)" if b["loaded_s"] is not None else ""
+                loaded = (
+                    f" (page loaded {b['loaded_s']:.1f} s after opening it)"
+                    if b["loaded_s"] is not None
+                    else ""
+                )
                 print(f"browser, {label}{loaded}:")
-                print(f"{'  click → first chart with data':34}{'':>12}{b['first_plot_s']:>11.1f}s   ≤ 3 s")
-                print(f"{'    of which: first results (server)':34}{'':>12}{b['server_first_s']:>11.1f}s")
+                print(
+                    f"{'  click → first chart with data':34}{'':>12}{b['first_plot_s']:>11.1f}s   "
+                    "≤ 3 s"
+                )
+                print(
+                    f"{'    of which: first results (server)':34}{'':>12}"
+                    f"{b['server_first_s']:>11.1f}s"
+                )
                 print(f"{'  click → sweep finished':34}{'':>12}{b['total_s']:>11.1f}s   ≤ 20 s")
-                print(f"    = {b['total_s'] / ref:.0f} × a 1024² matmul ({ref * 1000:.1f} ms, timed around the run)")
+                print(
+                    f"    = {b['total_s'] / ref:.0f} × a 1024² matmul ({ref * 1000:.1f} ms, timed "
+                    "around the run)"
+                )
 
 
 if __name__ == "__main__":

@@ -105,7 +105,10 @@ def _jaxpr_flops(jaxpr, while_trips: float | None) -> float:
         elif name == "cond":
             total += max(_jaxpr_flops(b.jaxpr, while_trips) for b in eqn.params["branches"])
         else:  # jit, remat, custom derivative rules: the function they call
-            sub = next((eqn.params[k] for k in ("jaxpr", "call_jaxpr", "fun_jaxpr") if k in eqn.params), None)
+            sub = next(
+                (eqn.params[k] for k in ("jaxpr", "call_jaxpr", "fun_jaxpr") if k in eqn.params),
+                None,
+            )
             if sub is not None:
                 total += _jaxpr_flops(getattr(sub, "jaxpr", sub), while_trips)
     return total

@@ -24,9 +24,13 @@ class DefaultRun:
     name: str
     pages: tuple[str, ...]  # the pages (and tabs) that train it
     config: Callable[[], Any]  # the validated configuration
-    run: Callable[[Any, Callable | None, Callable | None], Any]  # (config, on_progress, should_stop) -> output
+    run: Callable[
+        [Any, Callable | None, Callable | None], Any
+    ]  # (config, on_progress, should_stop) -> output
 
-    def __call__(self, on_progress: Callable | None = None, should_stop: Callable | None = None) -> Any:
+    def __call__(
+        self, on_progress: Callable | None = None, should_stop: Callable | None = None
+    ) -> Any:
         return self.run(self.config(), on_progress, should_stop)
 
 
@@ -37,8 +41,12 @@ def _cre_config():
 
 
 def _latent_dim_config():
-    return replace(_cre_config(), latent_dims=LATENT_DIM_PAGE_DIMS, lambdas=LATENT_DIM_PAGE_LAMBDAS,
-                   baselines=("pca", "rp")).validate()  # fmt: skip
+    return replace(
+        _cre_config(),
+        latent_dims=LATENT_DIM_PAGE_DIMS,
+        lambdas=LATENT_DIM_PAGE_LAMBDAS,
+        baselines=("pca", "rp"),
+    ).validate()
 
 
 def _energy_config():
@@ -51,7 +59,9 @@ def _algorithms_config():
     from pcdash.experiments.comparison import TABLE1_DEFAULT, ComparisonConfig
     from pcdash.pcn.algorithms import ALGORITHMS
 
-    return ComparisonConfig(tuple((a, replace(TABLE1_DEFAULT, algorithm=a)) for a in ALGORITHMS)).validate()
+    return ComparisonConfig(
+        tuple((a, replace(TABLE1_DEFAULT, algorithm=a)) for a in ALGORITHMS)
+    ).validate()
 
 
 def _pc_vs_bp_config():
@@ -101,14 +111,30 @@ _CRE = _runner("pcdash.experiments.cre_sweep", "CRE_SWEEP")
 _COMPARISON = _runner("pcdash.experiments.comparison", "PCN_COMPARISON")
 DEFAULT_RUNS: tuple[DefaultRun, ...] = (
     DefaultRun("cre", CRE_PAGES, _cre_config, _CRE),
-    DefaultRun("energy", ("Energy dynamics",), _energy_config, _runner("pcdash.experiments.pcn_sweep", "PCN_SWEEP")),
+    DefaultRun(
+        "energy",
+        ("Energy dynamics",),
+        _energy_config,
+        _runner("pcdash.experiments.pcn_sweep", "PCN_SWEEP"),
+    ),
     DefaultRun("pc_algorithms", ("PC algorithms",), _algorithms_config, _COMPARISON),
     DefaultRun("pc_vs_bp", ("PC vs BP",), _pc_vs_bp_config, _COMPARISON),
-    DefaultRun("autoencoder", ("Autoencoder",), _autoencoder_config,
-               _runner("pcdash.experiments.autoencoder", "AUTOENCODER")),
-    DefaultRun("mcpc", ("MCPC sampling",), _mcpc_config, _runner("pcdash.experiments.mcpc", "MCPC")),
-    DefaultRun("memory", ("Associative memory",), _memory_config, _runner("pcdash.experiments.memory", "MEMORY")),
+    DefaultRun(
+        "autoencoder",
+        ("Autoencoder",),
+        _autoencoder_config,
+        _runner("pcdash.experiments.autoencoder", "AUTOENCODER"),
+    ),
+    DefaultRun(
+        "mcpc", ("MCPC sampling",), _mcpc_config, _runner("pcdash.experiments.mcpc", "MCPC")
+    ),
+    DefaultRun(
+        "memory",
+        ("Associative memory",),
+        _memory_config,
+        _runner("pcdash.experiments.memory", "MEMORY"),
+    ),
     DefaultRun("ood", ("OOD detection",), _ood_config, _runner("pcdash.experiments.ood", "OOD")),
     DefaultRun("latent_dim", ("Latent dimension",), _latent_dim_config, _CRE),
-)  # fmt: skip
+)
 BY_NAME = {r.name: r for r in DEFAULT_RUNS}

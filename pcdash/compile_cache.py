@@ -16,7 +16,10 @@ def enable_compile_cache(path: str | os.PathLike | None = None) -> Path:
     global _enabled
     if _enabled is not None:
         return _enabled
-    root = Path(path or os.environ.get("PCDASH_CACHE_DIR") or Path.home() / ".cache" / "pcdash") / "jax"
+    root = (
+        Path(path or os.environ.get("PCDASH_CACHE_DIR") or Path.home() / ".cache" / "pcdash")
+        / "jax"
+    )
     root.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(root))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

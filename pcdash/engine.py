@@ -34,7 +34,8 @@ from jaxtyping import Array, Bool, Float, Int, PRNGKeyArray
 
 Carry = Any
 Metrics = dict[str, Array]
-HP = Any  # per-member hyperparameters: a pytree (a dict, a NamedTuple...) of arrays with a member axis
+# per-member hyperparameters: a pytree (a dict, a NamedTuple...) of arrays with a member axis
+HP = Any
 
 
 class Algorithm(Protocol):
@@ -176,7 +177,9 @@ def _place(tree, mesh: Mesh | None, spec: PartitionSpec):
     """``device_put`` every array leaf: split along the member axis (``spec`` = P("members")) or
     replicated (``spec`` = P()) over ``mesh``; plain ``device_put`` without a mesh."""
     target = None if mesh is None else NamedSharding(mesh, spec)
-    return jax.tree_util.tree_map(lambda v: jax.device_put(v, target) if eqx.is_array_like(v) else v, tree)
+    return jax.tree_util.tree_map(
+        lambda v: jax.device_put(v, target) if eqx.is_array_like(v) else v, tree
+    )
 
 
 def _take_members(tree, idx: np.ndarray):
@@ -220,7 +223,9 @@ def _train_chunk(
         # Members are independent under vmap, so a diverged member's NaNs cannot reach the
         # others; its flag is sticky and its metrics are reported as NaN.
         idx = jax.lax.dynamic_slice_in_dim(perm_m, step * batch_size, batch_size)
-        new_carry, metrics = algo.train_step(eqx.combine(dynamic, static), hp_m, x[idx], y[idx], key_m)
+        new_carry, metrics = algo.train_step(
+            eqx.combine(dynamic, static), hp_m, x[idx], y[idx], key_m
+        )
         now_diverged = diverged_m | ~jnp.isfinite(metrics["loss"])
         return eqx.filter(new_carry, eqx.is_array), metrics, now_diverged
 
@@ -239,7 +244,9 @@ def _train_chunk(
             step = first_step + i
             if not ragged:
                 return run(loop, step), None
-            return jax.lax.cond(step < steps_in_epoch, lambda c: run(c, step), lambda c: c, loop), None
+            return jax.lax.cond(
+                step < steps_in_epoch, lambda c: run(c, step), lambda c: c, loop
+            ), None
 
         return jax.lax.scan(body, tuple(loop), jnp.arange(chunk_steps))[0]
 
@@ -248,17 +255,29 @@ def _train_chunk(
     if blocks == 1:
         carry, diverged, total, last = run_block(members)
     else:
-        cut = jax.tree_util.tree_map(lambda v: v.reshape(blocks, v.shape[0] // blocks, *v.shape[1:]), members)
+        cut = jax.tree_util.tree_map(
+            lambda v: v.reshape(blocks, v.shape[0] // blocks, *v.shape[1:]), members
+        )
         out = jax.lax.map(run_block, cut)
-        carry, diverged, total, last = jax.tree_util.tree_map(lambda v: v.reshape(-1, *v.shape[2:]), out)
+        carry, diverged, total, last = jax.tree_util.tree_map(
+            lambda v: v.reshape(-1, *v.shape[2:]), out
+        )
     steps = first_step + jnp.arange(chunk_steps)
     count = sums["count"] + (jnp.sum(steps < steps_in_epoch) if ragged else chunk_steps)
     return carry, diverged, {"count": count.astype(sums["count"].dtype), "sum": total, "last": last}
 
 
 @eqx.filter_jit
-def _evaluate(algo: Algorithm, dynamic: Carry, static: Carry, hp: HP, xb: Array, yb: Array, segb: Array,
-              n_segments: int):
+def _evaluate(
+    algo: Algorithm,
+    dynamic: Carry,
+    static: Carry,
+    hp: HP,
+    xb: Array,
+    yb: Array,
+    segb: Array,
+    n_segments: int,
+):
     """Per-split sums of the per-example metrics for every member: ``(member, split)`` each.
 
     Every split is evaluated by this one program (one compile, one call per epoch, whatever the
@@ -268,9 +287,13 @@ def _evaluate(algo: Algorithm, dynamic: Carry, static: Carry, hp: HP, xb: Array,
 
     def one_batch(args):
         xi, yi, si = args
-        metrics = jax.vmap(lambda d, h: algo.evaluate(eqx.combine(d, static), h, xi, yi))(dynamic, hp)
+        metrics = jax.vmap(lambda d, h: algo.evaluate(eqx.combine(d, static), h, xi, yi))(
+            dynamic, hp
+        )
         return jax.tree_util.tree_map(
-            lambda v: jnp.stack([jnp.sum(jnp.where(si == s, v, 0.0), axis=-1) for s in range(n_segments)], axis=-1),
+            lambda v: jnp.stack(
+                [jnp.sum(jnp.where(si == s, v, 0.0), axis=-1) for s in range(n_segments)], axis=-1
+            ),
             metrics,
         )
 
@@ -289,9 +312,13 @@ class _EvalPlan:
     segb: Array  # (batches, batch): index into ``names``; ``len(names)`` marks padding
 
     @staticmethod
-    def build(eval_sets: Mapping[str, tuple[Any, Any]] | None, eval_batch: int,
-              mesh: Mesh | None = None) -> _EvalPlan | None:
-        sets = [(k, np.asarray(v[0]), np.asarray(v[1], dtype=np.int32)) for k, v in (eval_sets or {}).items()]
+    def build(
+        eval_sets: Mapping[str, tuple[Any, Any]] | None, eval_batch: int, mesh: Mesh | None = None
+    ) -> _EvalPlan | None:
+        sets = [
+            (k, np.asarray(v[0]), np.asarray(v[1], dtype=np.int32))
+            for k, v in (eval_sets or {}).items()
+        ]
         sets = [s for s in sets if s[1].shape[0] > 0]
         if not sets:
             return None
@@ -303,8 +330,15 @@ class _EvalPlan:
         x0 = sets[0][1]
         x = np.concatenate([s[1] for s in sets] + [np.zeros((pad, *x0.shape[1:]), x0.dtype)])
         y = np.concatenate([s[2] for s in sets] + [np.zeros(pad, np.int32)])
-        seg = np.concatenate([np.full(c, i, np.int32) for i, c in enumerate(counts)] + [np.full(pad, len(sets), np.int32)])
-        batched = (x.reshape(n_batches, batch, *x.shape[1:]), y.reshape(n_batches, batch), seg.reshape(n_batches, batch))
+        seg = np.concatenate(
+            [np.full(c, i, np.int32) for i, c in enumerate(counts)]
+            + [np.full(pad, len(sets), np.int32)]
+        )
+        batched = (
+            x.reshape(n_batches, batch, *x.shape[1:]),
+            y.reshape(n_batches, batch),
+            seg.reshape(n_batches, batch),
+        )
         return _EvalPlan(tuple(s[0] for s in sets), counts, *_place(batched, mesh, PartitionSpec()))
 
     def args(self) -> tuple:
@@ -314,7 +348,10 @@ class _EvalPlan:
         """Means per split from :func:`_evaluate`'s sums, for the first ``n_members`` (the rest
         is padding)."""
         host = {k: np.asarray(v)[:n_members] for k, v in sums.items()}
-        return {name: {k: v[:, i] / count for k, v in host.items()} for i, (name, count) in enumerate(zip(self.names, self.counts, strict=True))}
+        return {
+            name: {k: v[:, i] / count for k, v in host.items()}
+            for i, (name, count) in enumerate(zip(self.names, self.counts, strict=True))
+        }
 
 
 @functools.partial(jax.jit, static_argnums=2)
@@ -376,10 +413,15 @@ def member_blocks(carry: Carry, n_members: int, budget: int | None = None) -> in
     hold fewer than 2 members (a member too large for the cache gains
     nothing, and single members lose the batching across members)."""
     budget = BLOCK_BYTES if budget is None else budget
-    per_member = sum(v.nbytes for v in jax.tree_util.tree_leaves(carry) if eqx.is_array(v)) / max(n_members, 1)
+    per_member = sum(v.nbytes for v in jax.tree_util.tree_leaves(carry) if eqx.is_array(v)) / max(
+        n_members, 1
+    )
     if n_members * per_member <= 2 * budget:
         return 1
-    size = max((s for s in range(1, n_members + 1) if n_members % s == 0 and s * per_member <= budget), default=1)
+    size = max(
+        (s for s in range(1, n_members + 1) if n_members % s == 0 and s * per_member <= budget),
+        default=1,
+    )
     return 1 if size < 2 else n_members // size
 
 
@@ -420,11 +462,15 @@ class _Plan:
         carry, static = eqx.partition(carry, eqx.is_array)
         if self.mesh is None:  # a member-sharded state is not cut further
             self.blocks = member_blocks(carry, self.n_padded)
-        zero_metrics = _zeros_like_metrics(self.algo, carry, static, self.hp, self.x, self.y, self.step_keys, self.batch_size)
+        zero_metrics = _zeros_like_metrics(
+            self.algo, carry, static, self.hp, self.x, self.y, self.step_keys, self.batch_size
+        )
         diverged = np.zeros(self.n_padded, bool)
         if self.mesh is None:
             return carry, static, jax.device_put(diverged), zero_metrics
-        carry, diverged, zero_metrics = _place((carry, diverged, zero_metrics), self.mesh, PartitionSpec(MEMBER_AXIS))
+        carry, diverged, zero_metrics = _place(
+            (carry, diverged, zero_metrics), self.mesh, PartitionSpec(MEMBER_AXIS)
+        )
         return carry, static, diverged, zero_metrics
 
     def pad(self, stacked: Carry) -> Carry:
@@ -447,8 +493,22 @@ class _Plan:
         return _permutations(self.data_keys, _scalar(epoch), self.x.shape[0])
 
     def chunk_args(self, state, static, perms, c: int) -> tuple:
-        return (state, static, self.algo, self.hp, self.x, self.y, perms, self.step_keys, _scalar(c * self.chunk),
-                self.batch_size, self.chunk, _scalar(self.steps_per_epoch), self.ragged, self.blocks)
+        return (
+            state,
+            static,
+            self.algo,
+            self.hp,
+            self.x,
+            self.y,
+            perms,
+            self.step_keys,
+            _scalar(c * self.chunk),
+            self.batch_size,
+            self.chunk,
+            _scalar(self.steps_per_epoch),
+            self.ragged,
+            self.blocks,
+        )
 
     def compile(self, state, static, perms) -> tuple[float, float]:
         """Trace and lower the training chunk and the evaluation, then compile them (or load
@@ -457,7 +517,9 @@ class _Plan:
         t0 = time.perf_counter()
         lowered = [_train_chunk.lower(*self.chunk_args(state, static, perms, 0))]
         if self.evals is not None:
-            lowered.append(_evaluate.lower(self.algo, state[0], static, self.hp, *self.evals.args()))
+            lowered.append(
+                _evaluate.lower(self.algo, state[0], static, self.hp, *self.evals.args())
+            )
         t1 = time.perf_counter()
         for program in lowered:
             program.lowered.compile()
@@ -466,12 +528,15 @@ class _Plan:
     def evaluate(self, carry, static) -> dict[str, dict[str, np.ndarray]]:
         if self.evals is None:
             return {}
-        return self.evals.split(_evaluate(self.algo, carry, static, self.hp, *self.evals.args()), self.n_members)
+        return self.evals.split(
+            _evaluate(self.algo, carry, static, self.hp, *self.evals.args()), self.n_members
+        )
 
 
 def member_hyperparameters(hp: HP, n_members: int) -> HP:
     """``hp`` with every leaf a NumPy array of ``n_members`` values: floating leaves as float32,
-    integer leaves as int32 (a categorical hyperparameter stays an integer), booleans as they are."""
+    integer leaves as int32 (a categorical hyperparameter stays an integer), booleans as they
+    are."""
 
     def one(path, v):
         v = np.asarray(v)
@@ -487,7 +552,9 @@ def member_hyperparameters(hp: HP, n_members: int) -> HP:
     return jax.tree_util.tree_map_with_path(one, hp)
 
 
-def _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices=None) -> _Plan:
+def _plan(
+    algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices=None
+) -> _Plan:
     seeds = np.asarray(seeds, dtype=np.uint32)
     n_members = len(seeds)
     if n_members == 0:
@@ -511,8 +578,20 @@ def _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps,
         raise ValueError(f"batch size {batch_size} is larger than the training set ({n})")
     chunk = int(chunk_steps or default_chunk_steps(steps_per_epoch))
     keys = _member_keys(seeds)
-    return _Plan(algo, hp, n_members, n_padded, mesh, x, y, batch_size, steps_per_epoch,
-                 chunk, _EvalPlan.build(eval_sets, eval_batch, mesh), *keys)
+    return _Plan(
+        algo,
+        hp,
+        n_members,
+        n_padded,
+        mesh,
+        x,
+        y,
+        batch_size,
+        steps_per_epoch,
+        chunk,
+        _EvalPlan.build(eval_sets, eval_batch, mesh),
+        *keys,
+    )
 
 
 def precompile(
@@ -534,7 +613,9 @@ def precompile(
     without training: a later ``train_members`` call of the same shapes starts computing at once.
     A server calls this in the background before anyone presses Train. Returns the initial
     state, stacked over members (for callers that compile programs of their own on it)."""
-    plan = _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices)
+    plan = _plan(
+        algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices
+    )
     carry, static, diverged, zero_metrics = plan.initial_state(init_carry)
     sums = {"count": _scalar(0), "sum": zero_metrics, "last": zero_metrics}
     plan.compile((carry, diverged, sums), static, plan.permutations(1))
@@ -584,7 +665,9 @@ def train_members(
     """
     t_start = time.perf_counter()
     timings = dict.fromkeys(PHASES, 0.0)
-    plan = _plan(algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices)
+    plan = _plan(
+        algo, hp, seeds, x_train, y_train, batch_size, eval_sets, chunk_steps, eval_batch, devices
+    )
     steps_per_epoch, chunk = plan.steps_per_epoch, plan.chunk
 
     t0 = time.perf_counter()
@@ -604,15 +687,21 @@ def train_members(
 
     def report(epoch: int) -> None:
         if on_progress is not None:
-            timed("progress", lambda: on_progress(Progress(steps_done, total_steps, epoch, time.perf_counter() - t0,
-                                                           history)))
+            timed(
+                "progress",
+                lambda: on_progress(
+                    Progress(steps_done, total_steps, epoch, time.perf_counter() - t0, history)
+                ),
+            )
 
     if getattr(_mode, "compile_only", False):
         epochs = 0
         state = (carry, diverged, {"count": zero_count, "sum": zero_metrics, "last": zero_metrics})
         timings["trace"], timings["compile"] = plan.compile(state, static, plan.permutations(1))
         zeros = {k: plan.host(v) for k, v in zero_metrics.items()}
-        record = EpochRecord(1, zeros, zeros, plan.evaluate(carry, static), plan.host(diverged), 0.0)
+        record = EpochRecord(
+            1, zeros, zeros, plan.evaluate(carry, static), plan.host(diverged), 0.0
+        )
         history.append(record)
         if epoch_hook is not None:
             epoch_hook(plan.unpad(eqx.combine(carry, static)), record)
@@ -628,8 +717,12 @@ def train_members(
             if epoch == 1 and c == 0:  # compiled before the clock of the first epoch starts
                 timings["trace"], timings["compile"] = plan.compile(state, static, perms)
                 t_epoch = time.perf_counter()
-            state = timed("train", lambda state=state, c=c, perms=perms: jax.block_until_ready(
-                _train_chunk(*plan.chunk_args(state, static, perms, c))))
+            state = timed(
+                "train",
+                lambda state=state, c=c, perms=perms: jax.block_until_ready(
+                    _train_chunk(*plan.chunk_args(state, static, perms, c))
+                ),
+            )
             steps_done = (epoch - 1) * steps_per_epoch + min((c + 1) * chunk, steps_per_epoch)
             report(epoch)
         carry, diverged, sums = state
@@ -643,17 +736,38 @@ def train_members(
         record = EpochRecord(epoch, train, last, evals, plan.host(diverged), seconds)
         history.append(record)
         if epoch_hook is not None:
-            timed("hook", lambda carry=carry, record=record: epoch_hook(plan.unpad(eqx.combine(carry, static)), record))
+            timed(
+                "hook",
+                lambda carry=carry, record=record: epoch_hook(
+                    plan.unpad(eqx.combine(carry, static)), record
+                ),
+            )
         report(epoch)
 
     n_devices = 1 if plan.mesh is None else plan.mesh.size
     timings["other"] = max(0.0, time.perf_counter() - t_start - sum(timings.values()))
-    result = TrainResult(history, plan.host(diverged), plan.unpad(eqx.combine(carry, static)), stopped, steps_per_epoch,
-                         timings["trace"] + timings["compile"], devices=n_devices, timings=timings)
+    result = TrainResult(
+        history,
+        plan.host(diverged),
+        plan.unpad(eqx.combine(carry, static)),
+        stopped,
+        steps_per_epoch,
+        timings["trace"] + timings["compile"],
+        devices=n_devices,
+        timings=timings,
+    )
     records = getattr(_mode, "records", None)
     if records is not None:
-        records.append(RunRecord(algo, jax.tree_util.tree_map(np.asarray, hp), np.asarray(seeds),
-                                 tuple(np.shape(x_train)), batch_size, result))
+        records.append(
+            RunRecord(
+                algo,
+                jax.tree_util.tree_map(np.asarray, hp),
+                np.asarray(seeds),
+                tuple(np.shape(x_train)),
+                batch_size,
+                result,
+            )
+        )
     return result
 
 
@@ -670,4 +784,3 @@ def all_finite(*trees) -> Bool[Array, ""]:
 def member_slice(carry: Carry, i: int) -> Carry:
     """Member ``i`` of a stacked state."""
     return jax.tree_util.tree_map(lambda v: v[i] if eqx.is_array(v) else v, carry)
-

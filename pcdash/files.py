@@ -74,8 +74,13 @@ def sweep_temp_files(folder: Path, name: str | None = None) -> list[Path]:
     return removed
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[IO], None], *, newline: str | None = "",
-                 binary: bool = False) -> Path:
+def write_atomic(
+    path: str | os.PathLike,
+    write: Callable[[IO], None],
+    *,
+    newline: str | None = "",
+    binary: bool = False,
+) -> Path:
     """Call ``write(fh)`` on a temporary file beside ``path`` (a text file, or bytes with
     ``binary``), then rename it to ``path``.
 
@@ -87,7 +92,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO], None], *, newlin
     with _lock:
         if _aborted:
             raise KeyboardInterrupt
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+        fd, tmp_name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+        )
         tmp = Path(tmp_name)
         _pending.add(tmp)
     try:

@@ -58,7 +58,9 @@ class Job:
     first_update_s: float | None = None  # seconds from submit to the first partial result
     owners: set[str] = field(default_factory=set)  # sessions that started or joined it
     save_error: str | None = None  # trained, but keeping the result (on_done) failed
-    origin: dict | None = None  # a shipped, precomputed result: its stamp (when, pcdash version, commit)
+    origin: dict | None = (
+        None  # a shipped, precomputed result: its stamp (when, pcdash version, commit)
+    )
 
     @property
     def active(self) -> bool:
@@ -78,8 +80,15 @@ class _Queued:
 
 
 class JobManager:
-    def __init__(self, max_running: int = 2, keep: int = 64, warm_up_wait_s: float = 60.0, *,
-                 max_queued: int = 8, journal: Path | None = None):  # fmt: skip
+    def __init__(
+        self,
+        max_running: int = 2,
+        keep: int = 64,
+        warm_up_wait_s: float = 60.0,
+        *,
+        max_queued: int = 8,
+        journal: Path | None = None,
+    ):
         self.max_running = max_running
         self.max_queued = max_queued
         self._jobs: OrderedDict[str, Job] = OrderedDict()
@@ -161,8 +170,16 @@ class JobManager:
             del self._jobs[key]
             return True
 
-    def submit(self, key: str, label: str, runner: Runner, *, on_done: Callable[[Any], None] | None = None,
-               restart: bool = False, owner: str | None = None) -> Job:
+    def submit(
+        self,
+        key: str,
+        label: str,
+        runner: Runner,
+        *,
+        on_done: Callable[[Any], None] | None = None,
+        restart: bool = False,
+        owner: str | None = None,
+    ) -> Job:
         """Start ``runner(on_progress, should_stop)`` in the background unless a job for ``key``
         is already active or finished (then that job is returned, joined by ``owner``).
         ``restart`` retrains a finished, stopped or failed job.
@@ -177,8 +194,10 @@ class JobManager:
                     job.owners.add(owner)
                 return job
             if self._running >= self.max_running and len(self._queue) >= self.max_queued:
-                raise QueueFull(f"the server is busy: {self._running} jobs are training and {len(self._queue)} "
-                                "are waiting, the most it queues; try again when one has finished")  # fmt: skip
+                raise QueueFull(
+                    f"the server is busy: {self._running} jobs are training and {len(self._queue)} "
+                    "are waiting, the most it queues; try again when one has finished"
+                )
             job = Job(key, label, owners={owner} if owner is not None else set())
             self._jobs[key] = job
             self._jobs.move_to_end(key)
@@ -241,7 +260,9 @@ class JobManager:
             item = self._queue.popleft()
             self._running += 1
             item.job.status = "running"  # before the thread starts: no second dispatch of it
-            threading.Thread(target=self._run, args=(item,), daemon=True, name=f"pcdash-{item.job.key}").start()
+            threading.Thread(
+                target=self._run, args=(item,), daemon=True, name=f"pcdash-{item.job.key}"
+            ).start()
 
     def _run(self, item: _Queued) -> None:
         job, runner, on_done = item.job, item.runner, item.on_done
@@ -261,7 +282,11 @@ class JobManager:
 
     def _train(self, job: Job, runner: Runner, on_done) -> None:
         def on_progress(p):
-            if job.first_update_s is None and getattr(p, "frame", None) is not None and len(p.frame):
+            if (
+                job.first_update_s is None
+                and getattr(p, "frame", None) is not None
+                and len(p.frame)
+            ):
                 job.first_update_s = time.time() - job.submitted
                 _log(f"{job.label}: first results {job.first_update_s:.2f} s after submission")
             job.progress = p
@@ -276,7 +301,11 @@ class JobManager:
                     on_done(job.result)
                 except Exception as err:
                     traceback.print_exc()
-                    job.save_error = f"{type(err).__name__}: {err}" if not isinstance(err, PcdashError) else str(err)
+                    job.save_error = (
+                        f"{type(err).__name__}: {err}"
+                        if not isinstance(err, PcdashError)
+                        else str(err)
+                    )
                     _log(f"{job.label}: trained, but keeping it failed (see above)")
             job.status = "stopped" if stopped else "done"
         except PcdashError as err:
@@ -288,8 +317,10 @@ class JobManager:
             job.finished = job.finished or time.time()
             if job.save_error is None:
                 self._unnote(job)
-            _log(f"{job.label}: {job.status} after {job.finished - job.started:.1f} s"
-                 + (f" ({job.error})" if job.error else ""))
+            _log(
+                f"{job.label}: {job.status} after {job.finished - job.started:.1f} s"
+                + (f" ({job.error})" if job.error else "")
+            )
 
     def _journal_file(self, key: str) -> Path | None:
         from pcdash.runs import KEY
@@ -305,7 +336,9 @@ class JobManager:
         try:
             file.parent.mkdir(parents=True, exist_ok=True)
             tmp = file.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"label": job.label, "submitted": job.submitted, "pid": os.getpid()}))
+            tmp.write_text(
+                json.dumps({"label": job.label, "submitted": job.submitted, "pid": os.getpid()})
+            )
             os.replace(tmp, file)
         except OSError:
             traceback.print_exc()

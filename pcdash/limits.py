@@ -6,7 +6,8 @@ included) and the command line refuse the same things with one clear line. The e
 a model of the work, not a measurement:
 
     memory ≈ 4 B · (4 · Σ_members params  +  k · members · batch · Σ layer widths)  +  data
-    time   ≈ FLOPs / throughput,   FLOPs ≈ Σ_members Σ_epochs (c_train · n_train + c_eval · n_eval) · 2 · weights
+    time   ≈ FLOPs / throughput,   FLOPs ≈ Σ_members Σ_epochs (c_train · n_train + c_eval ·
+    n_eval) · 2 · weights
 
 where ``4 · params`` counts the parameters, their gradients and the optimiser's two moments, and
 ``c_train`` is 3 for a forward and backward pass and about ``2 T + 3`` for a predictive coding
@@ -51,7 +52,9 @@ class Limits:
     samples: int = 100_000  # samples drawn or test examples scored
     memory_gb: float = 8.0
     hours: float = 3.0
-    gflops: float = 40.0  # dense-matmul throughput assumed by the time estimate (GFLOP/s, 2 CPU cores)
+    gflops: float = (
+        40.0  # dense-matmul throughput assumed by the time estimate (GFLOP/s, 2 CPU cores)
+    )
 
 
 DEFAULT = Limits()
@@ -70,7 +73,9 @@ def parse_limits(text: str, base: Limits = DEFAULT) -> Limits:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or name not in kinds:
-            raise ConfigError(f"limits: {item[:40]!r} is not NAME=VALUE with NAME one of {', '.join(kinds)}")
+            raise ConfigError(
+                f"limits: {item[:40]!r} is not NAME=VALUE with NAME one of {', '.join(kinds)}"
+            )
         try:
             number = float(value)
         except ValueError:
@@ -117,7 +122,9 @@ class Cost:
     members: int
     memory_bytes: float
     flops: float
-    rounds: int = 0  # epochs × programs: each costs a fixed overhead (evaluation, progress, dispatch)
+    rounds: int = (
+        0  # epochs × programs: each costs a fixed overhead (evaluation, progress, dispatch)
+    )
 
     def seconds(self, limits: Limits | None = None) -> float:
         return self.flops / ((limits or current()).gflops * 1e9) + ROUND_S * self.rounds
@@ -158,10 +165,20 @@ def _data(name: str, val_fraction: float = 0.1) -> _Data:
     from pcdash.data.sources import SOURCES
 
     source = SOURCES.get(name, SOURCES["digits"])
-    pool, test = {"digits": (1438, 359), "mnist": (60000, 10000), "fashion_mnist": (60000, 10000),
-                  "cifar10": (50000, 10000)}.get(name, (1600, 400))  # fmt: skip
+    pool, test = {
+        "digits": (1438, 359),
+        "mnist": (60000, 10000),
+        "fashion_mnist": (60000, 10000),
+        "cifar10": (50000, 10000),
+    }.get(name, (1600, 400))
     val = int(pool * min(max(float(val_fraction), 0.0), 0.5))
-    return _Data(math.prod(source.input_shape), source.num_classes, pool - val, val + test, source.input_shape)
+    return _Data(
+        math.prod(source.input_shape),
+        source.num_classes,
+        pool - val,
+        val + test,
+        source.input_shape,
+    )
 
 
 def _weights(sizes: Sequence[int]) -> int:
@@ -174,7 +191,9 @@ class _Net:
     params: int  # per member
     flops: int  # multiply-adds × 2 of one forward pass on one example
     units: int  # activations of one example (Σ layer widths)
-    efficiency: float = 1.0  # share of the dense-matmul throughput it reaches (small convs, attention: less)
+    efficiency: float = (
+        1.0  # share of the dense-matmul throughput it reaches (small convs, attention: less)
+    )
 
 
 def _mlp(*parts: Sequence[int]) -> _Net:
@@ -190,14 +209,20 @@ def _cre_net(arch: str, data: _Data, z: int) -> _Net:
         conv = 2 * 9 * ch * hw * (c + ch / 4 + ch / 16) + 2 * 16 * ch * hw * (ch / 16 + ch / 4 + c)
         flat = ch * max(hw // 64, 1)
         dense = _mlp((flat, z), (z, flat), (z, 64, k))
-        return _Net(dense.params + 2 * 16 * ch * ch + 9 * ch * (c + 2 * ch), int(conv) + dense.flops,
-                    int(ch * hw * 2.6) + dense.units, efficiency=0.1)  # fmt: skip
+        return _Net(
+            dense.params + 2 * 16 * ch * ch + 9 * ch * (c + 2 * ch),
+            int(conv) + dense.flops,
+            int(ch * hw * 2.6) + dense.units,
+            efficiency=0.1,
+        )
     if arch.startswith("vit"):  # 16 patch tokens of width 8, one block each way
         tokens, e = 16, 8
         block = _weights((e, e)) * 4 + _weights((e, 2 * e, e))
         dense = _mlp((d, e), (e, z), (z, tokens * e), (e, d), (z, k))
         flops = 2 * (d * e * 2 + tokens * 2 * (block + tokens * e)) + dense.flops
-        return _Net(dense.params + 2 * block + tokens * e, flops, tokens * e * 12 + d * 2, efficiency=0.05)
+        return _Net(
+            dense.params + 2 * block + tokens * e, flops, tokens * e * 12 + d * 2, efficiency=0.05
+        )
     from pcdash.cre.models import FC_VARIANTS
 
     hidden = list(FC_VARIANTS.get(arch, FC_VARIANTS["fc-large"])["hidden"])
@@ -205,8 +230,16 @@ def _cre_net(arch: str, data: _Data, z: int) -> _Net:
     return _mlp([d, *hidden, z], [z, *reversed(hidden), d], [z, *cls, k])
 
 
-def _cost(groups: Iterable[tuple[int, _Net, float, float]], *, batch: int, eval_batch: int, data_bytes: float,
-          extra_bytes: float = 0.0, act_factor: float = 3.0, epochs: int = 1) -> Cost:
+def _cost(
+    groups: Iterable[tuple[int, _Net, float, float]],
+    *,
+    batch: int,
+    eval_batch: int,
+    data_bytes: float,
+    extra_bytes: float = 0.0,
+    act_factor: float = 3.0,
+    epochs: int = 1,
+) -> Cost:
     """Cost of groups ``(members, net, forward passes per member (training), forward passes per
     member (evaluation))`` run one after another; parameters of every group are kept. A training
     step keeps ``act_factor`` copies of every activation (forward values, gradients, states); an
@@ -226,14 +259,26 @@ def _cost(groups: Iterable[tuple[int, _Net, float, float]], *, batch: int, eval_
 def cre_cost(config: Any) -> Cost:
     data = _data(config.dataset, config.val_fraction)
     per_dim = len(config.lambdas) * config.seeds
-    groups = [(per_dim, _cre_net(config.arch, data, int(z)), 3.0 * data.n_train * config.epochs,
-               1.0 * data.n_eval * config.epochs) for z in config.latent_dims]  # fmt: skip
+    groups = [
+        (
+            per_dim,
+            _cre_net(config.arch, data, int(z)),
+            3.0 * data.n_train * config.epochs,
+            1.0 * data.n_eval * config.epochs,
+        )
+        for z in config.latent_dims
+    ]
     shown = int(getattr(config, "points_per_class", 50)) * data.classes
     snapshot = 4.0 * config.n_members * shown * (data.dim + max(config.latent_dims) + 2)
     rows = 8.0 * 20 * config.n_members * config.epochs * 3
-    return _cost(groups, batch=config.batch_size, eval_batch=min(1024, data.n_eval),
-                 data_bytes=8.0 * data.dim * (data.n_train + data.n_eval),
-                 extra_bytes=snapshot + rows, epochs=config.epochs)
+    return _cost(
+        groups,
+        batch=config.batch_size,
+        eval_batch=min(1024, data.n_eval),
+        data_bytes=8.0 * data.dim * (data.n_train + data.n_eval),
+        extra_bytes=snapshot + rows,
+        epochs=config.epochs,
+    )
 
 
 def _pc_passes(algorithm: str, steps: int) -> float:
@@ -250,12 +295,21 @@ def pcn_cost(config: Any) -> Cost:
     per_width = len(config.optimizers) * len(config.swept_state_lrs) * config.seeds
     passes = _pc_passes(config.algorithm, config.inference_steps)
     nets = [_mlp([data.dim, *([int(w)] * config.depth), data.classes]) for w in config.widths]
-    groups = [(per_width, net, passes * data.n_train * config.epochs, data.n_eval * config.epochs) for net in nets]
+    groups = [
+        (per_width, net, passes * data.n_train * config.epochs, data.n_eval * config.epochs)
+        for net in nets
+    ]
     members = per_width * len(nets)
     traces = 4.0 * members * config.epochs * (config.inference_steps + 1) * (config.depth + 1) * 4
-    return _cost(groups, batch=config.batch_size, eval_batch=min(1024, data.n_eval),
-                 data_bytes=8.0 * data.dim * (data.n_train + data.n_eval), extra_bytes=traces, act_factor=5.0,
-                 epochs=config.epochs)
+    return _cost(
+        groups,
+        batch=config.batch_size,
+        eval_batch=min(1024, data.n_eval),
+        data_bytes=8.0 * data.dim * (data.n_train + data.n_eval),
+        extra_bytes=traces,
+        act_factor=5.0,
+        epochs=config.epochs,
+    )
 
 
 def _decoder(config: Any, d: int, width: int | None = None) -> _Net:
@@ -268,11 +322,28 @@ def ae_cost(config: Any) -> Cost:
     dec = _decoder(config, data.dim)
     enc = _mlp([data.dim, *([config.hidden] * config.depth), config.latent])
     t = config.inference_steps
-    groups = [(pc_members, dec, (2.0 * t + 3) * data.n_train * config.epochs, 2.0 * t * data.n_eval * config.epochs),
-              (config.seeds, _Net(enc.params + dec.params, enc.flops + dec.flops, enc.units + dec.units),
-               3.0 * data.n_train * config.epochs, data.n_eval * config.epochs)]  # fmt: skip
-    return _cost(groups, batch=config.batch_size, eval_batch=min(1024, data.n_eval),
-                 data_bytes=8.0 * data.dim * (data.n_train + data.n_eval), act_factor=5.0, epochs=config.epochs)
+    groups = [
+        (
+            pc_members,
+            dec,
+            (2.0 * t + 3) * data.n_train * config.epochs,
+            2.0 * t * data.n_eval * config.epochs,
+        ),
+        (
+            config.seeds,
+            _Net(enc.params + dec.params, enc.flops + dec.flops, enc.units + dec.units),
+            3.0 * data.n_train * config.epochs,
+            data.n_eval * config.epochs,
+        ),
+    ]
+    return _cost(
+        groups,
+        batch=config.batch_size,
+        eval_batch=min(1024, data.n_eval),
+        data_bytes=8.0 * data.dim * (data.n_train + data.n_eval),
+        act_factor=5.0,
+        epochs=config.epochs,
+    )
 
 
 def mcpc_cost(config: Any) -> Cost:
@@ -280,8 +351,14 @@ def mcpc_cost(config: Any) -> Cost:
     net = _decoder(config, data.dim)
     train = (2.0 * config.train_steps + 3) * data.n_train * config.epochs
     sampling = 2 * 2.0 * config.sample_steps * config.n_samples  # before and after training
-    cost = _cost([(1, net, train, sampling)], batch=config.batch_size, eval_batch=config.n_samples * 3,
-                 data_bytes=8.0 * data.dim * data.n_train, act_factor=5.0, epochs=config.epochs)
+    cost = _cost(
+        [(1, net, train, sampling)],
+        batch=config.batch_size,
+        eval_batch=config.n_samples * 3,
+        data_bytes=8.0 * data.dim * data.n_train,
+        act_factor=5.0,
+        epochs=config.epochs,
+    )
     return replace(cost, memory_bytes=cost.memory_bytes + 4.0 * 3 * config.n_samples * data.dim)
 
 
@@ -289,11 +366,23 @@ def memory_cost(config: Any) -> Cost:
     data = _data(config.dataset)
     per_width = len(config.ns) * config.seeds
     n = max(config.ns)
-    groups = [(per_width, _mlp([config.latent, int(w), data.dim]),
-               (2.0 * config.inference_steps + 3) * n * config.train_steps,
-               2 * 2.0 * config.recall_steps * n) for w in config.widths]  # fmt: skip
-    return _cost(groups, batch=n, eval_batch=n * 3, data_bytes=4.0 * 3 * n * data.dim, act_factor=5.0,
-                 epochs=config.train_steps // 10)  # memorising runs one full batch per step
+    groups = [
+        (
+            per_width,
+            _mlp([config.latent, int(w), data.dim]),
+            (2.0 * config.inference_steps + 3) * n * config.train_steps,
+            2 * 2.0 * config.recall_steps * n,
+        )
+        for w in config.widths
+    ]
+    return _cost(
+        groups,
+        batch=n,
+        eval_batch=n * 3,
+        data_bytes=4.0 * 3 * n * data.dim,
+        act_factor=5.0,
+        epochs=config.train_steps // 10,
+    )  # memorising runs one full batch per step
 
 
 def ood_cost(config: Any) -> Cost:
@@ -301,8 +390,14 @@ def ood_cost(config: Any) -> Cost:
     net = _mlp([data.dim, *([config.hidden] * config.depth), data.classes])
     train = (2.0 * config.train_steps + 3) * data.n_train * config.epochs
     scoring = 2 * 2.0 * config.test_steps * config.n_test + data.n_eval * config.epochs
-    return _cost([(1, net, train, scoring)], batch=config.batch_size, eval_batch=max(config.n_test * 3, 1024),
-                 data_bytes=8.0 * data.dim * (data.n_train + data.n_eval), act_factor=5.0, epochs=config.epochs)
+    return _cost(
+        [(1, net, train, scoring)],
+        batch=config.batch_size,
+        eval_batch=max(config.n_test * 3, 1024),
+        data_bytes=8.0 * data.dim * (data.n_train + data.n_eval),
+        act_factor=5.0,
+        epochs=config.epochs,
+    )
 
 
 # ------------------------------------------------------------------------------ the caps
@@ -314,37 +409,75 @@ def _sizes(config: Any) -> list[tuple[str, str, Any]]:
     name = type(config).__name__
     g = getattr
     if name == "CREConfig":
-        return [("the λ grid", "list_len", g(config, "lambdas")), ("latent dims", "list_len", g(config, "latent_dims")),
-                ("latent dimension", "latent_dim", g(config, "latent_dims")), ("seeds", "seeds", config.seeds),
-                ("epochs", "epochs", config.epochs), ("batch size", "batch", config.batch_size)]  # fmt: skip
+        return [
+            ("the λ grid", "list_len", g(config, "lambdas")),
+            ("latent dims", "list_len", g(config, "latent_dims")),
+            ("latent dimension", "latent_dim", g(config, "latent_dims")),
+            ("seeds", "seeds", config.seeds),
+            ("epochs", "epochs", config.epochs),
+            ("batch size", "batch", config.batch_size),
+        ]
     if name == "PCNConfig":
-        return [("widths", "list_len", config.widths), ("width", "width", config.widths),
-                ("state learning rates γ", "list_len", config.state_lrs),
-                ("weight optimisers", "list_len", config.optimizers), ("depth", "depth", config.depth),
-                ("inference steps T", "steps", config.inference_steps), ("seeds", "seeds", config.seeds),
-                ("epochs", "epochs", config.epochs), ("batch size", "batch", config.batch_size)]  # fmt: skip
-    common = [("latent size", "latent_dim", g(config, "latent", 1)), ("width", "width", g(config, "hidden", 1)),
-              ("depth", "depth", g(config, "depth", 1)), ("epochs", "epochs", g(config, "epochs", 1)),
-              ("batch size", "batch", g(config, "batch_size", 1)),
-              ("seeds", "seeds", g(config, "seeds", 1))]  # fmt: skip
+        return [
+            ("widths", "list_len", config.widths),
+            ("width", "width", config.widths),
+            ("state learning rates γ", "list_len", config.state_lrs),
+            ("weight optimisers", "list_len", config.optimizers),
+            ("depth", "depth", config.depth),
+            ("inference steps T", "steps", config.inference_steps),
+            ("seeds", "seeds", config.seeds),
+            ("epochs", "epochs", config.epochs),
+            ("batch size", "batch", config.batch_size),
+        ]
+    common = [
+        ("latent size", "latent_dim", g(config, "latent", 1)),
+        ("width", "width", g(config, "hidden", 1)),
+        ("depth", "depth", g(config, "depth", 1)),
+        ("epochs", "epochs", g(config, "epochs", 1)),
+        ("batch size", "batch", g(config, "batch_size", 1)),
+        ("seeds", "seeds", g(config, "seeds", 1)),
+    ]
     if name == "AEConfig":
-        return [*common, ("γ values", "list_len", config.state_lrs), ("inference steps T", "steps", config.inference_steps)]
+        return [
+            *common,
+            ("γ values", "list_len", config.state_lrs),
+            ("inference steps T", "steps", config.inference_steps),
+        ]
     if name == "MCPCConfig":
-        return [*common, ("training inference steps", "steps", config.train_steps),
-                ("sampling steps", "long_steps", config.sample_steps), ("samples", "samples", config.n_samples)]
+        return [
+            *common,
+            ("training inference steps", "steps", config.train_steps),
+            ("sampling steps", "long_steps", config.sample_steps),
+            ("samples", "samples", config.n_samples),
+        ]
     if name == "MemoryConfig":
-        return [*common, ("n images", "list_len", config.ns), ("widths", "list_len", config.widths),
-                ("width", "width", config.widths), ("inference steps T", "steps", config.inference_steps),
-                ("memorising steps", "long_steps", config.train_steps),
-                ("recall steps", "long_steps", config.recall_steps)]  # fmt: skip
+        return [
+            *common,
+            ("n images", "list_len", config.ns),
+            ("widths", "list_len", config.widths),
+            ("width", "width", config.widths),
+            ("inference steps T", "steps", config.inference_steps),
+            ("memorising steps", "long_steps", config.train_steps),
+            ("recall steps", "long_steps", config.recall_steps),
+        ]
     if name == "OODConfig":
-        return [*common, ("training inference steps", "steps", config.train_steps),
-                ("test inference steps", "steps", config.test_steps), ("test examples", "samples", config.n_test)]
+        return [
+            *common,
+            ("training inference steps", "steps", config.train_steps),
+            ("test inference steps", "steps", config.test_steps),
+            ("test examples", "samples", config.n_test),
+        ]
     return []
 
 
-_COSTS = {"CREConfig": cre_cost, "PCNConfig": pcn_cost, "AEConfig": ae_cost, "MCPCConfig": mcpc_cost,
-          "MemoryConfig": memory_cost, "OODConfig": ood_cost}  # fmt: skip
+_COSTS = {
+    "CREConfig": cre_cost,
+    "PCNConfig": pcn_cost,
+    "AEConfig": ae_cost,
+    "MCPCConfig": mcpc_cost,
+    "MemoryConfig": memory_cost,
+    "OODConfig": ood_cost,
+}
 
 
 def estimate(config: Any) -> Cost | None:
@@ -361,22 +494,42 @@ def check(config: C, limits: Limits | None = None) -> C:
         cap = getattr(limits, setting)
         if setting == "list_len":
             if isinstance(value, Sequence) and len(value) > cap:
-                _raise(f"{what} has {len(value)} values; at most {cap} are allowed", setting, len(value))
+                _raise(
+                    f"{what} has {len(value)} values; at most {cap} are allowed",
+                    setting,
+                    len(value),
+                )
             continue
         for v in value if isinstance(value, Sequence) else (value,):
             if isinstance(v, numbers.Real) and v > cap:
-                _raise(f"{what} {v if isinstance(v, numbers.Integral) else f'{v:g}'} is above the cap of {cap}", setting, math.ceil(v))
+                _raise(
+                    f"{what} {v if isinstance(v, numbers.Integral) else f'{v:g}'} is above the cap "
+                    f"of {cap}",
+                    setting,
+                    math.ceil(v),
+                )
     cost = estimate(config)
     if cost is None:
         return config
     if cost.members > limits.members:
-        _raise(f"this job trains {cost.members} models; at most {limits.members} are allowed", "members",
-               cost.members)
+        _raise(
+            f"this job trains {cost.members} models; at most {limits.members} are allowed",
+            "members",
+            cost.members,
+        )
     if cost.memory_bytes > limits.memory_gb * 1e9:
-        _raise(f"this job needs ≈ {_bytes(cost.memory_bytes)} of memory by estimate; the budget is "
-               f"{limits.memory_gb:g} GB", "memory_gb", cost.memory_bytes / 1e9)
+        _raise(
+            f"this job needs ≈ {_bytes(cost.memory_bytes)} of memory by estimate; the budget is "
+            f"{limits.memory_gb:g} GB",
+            "memory_gb",
+            cost.memory_bytes / 1e9,
+        )
     hours = cost.seconds(limits) / 3600
     if hours > limits.hours:
-        _raise(f"this job would compute for ≈ {_duration(hours * 3600)} by estimate; the budget is "
-               f"{limits.hours:g} h", "hours", hours)
+        _raise(
+            f"this job would compute for ≈ {_duration(hours * 3600)} by estimate; the budget is "
+            f"{limits.hours:g} h",
+            "hours",
+            hours,
+        )
     return config

@@ -46,9 +46,13 @@ def history_to_frame(
     frames = []
     base = members.reset_index(drop=True)
     for rec in result.history:
-        blocks = {"train": {col: rec.train[key] for key, col in train_metrics.items() if key in rec.train}}
+        blocks = {
+            "train": {col: rec.train[key] for key, col in train_metrics.items() if key in rec.train}
+        }
         for split, metrics in rec.evals.items():
-            blocks[split] = {col: metrics[key] for key, col in eval_metrics.items() if key in metrics}
+            blocks[split] = {
+                col: metrics[key] for key, col in eval_metrics.items() if key in metrics
+            }
         layer_cols = {}
         for key, prefix in (per_layer or {}).items():
             if key in rec.last_step:
@@ -65,7 +69,9 @@ def history_to_frame(
             frame["epoch_seconds"] = rec.seconds
             frames.append(frame)
     if not frames:
-        return base.iloc[0:0].assign(epoch=pd.Series(dtype=int), split=pd.Series(dtype=str), diverged=pd.Series(dtype=bool))
+        return base.iloc[0:0].assign(
+            epoch=pd.Series(dtype=int), split=pd.Series(dtype=str), diverged=pd.Series(dtype=bool)
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -78,7 +84,9 @@ def final_rows(frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     return rows[rows["epoch"] == last].reset_index(drop=True)
 
 
-def select_by_validation(frame: pd.DataFrame, criterion: str, split: str = "test", higher_is_better: bool = False) -> pd.DataFrame:
+def select_by_validation(
+    frame: pd.DataFrame, criterion: str, split: str = "test", higher_is_better: bool = False
+) -> pd.DataFrame:
     """Each member's ``split`` row at the epoch whose *validation* ``criterion`` is best.
 
     Model choice never looks at test: the epoch is chosen on ``val`` and only then is the
@@ -87,9 +95,15 @@ def select_by_validation(frame: pd.DataFrame, criterion: str, split: str = "test
     val = frame[(frame["split"] == "val") & ~frame["diverged"]].dropna(subset=[criterion])
     if val.empty:
         return final_rows(frame, split)
-    idx = val.groupby("member")[criterion].idxmax() if higher_is_better else val.groupby("member")[criterion].idxmin()
+    idx = (
+        val.groupby("member")[criterion].idxmax()
+        if higher_is_better
+        else val.groupby("member")[criterion].idxmin()
+    )
     chosen = val.loc[idx, ["member", "epoch"]]
-    return frame[frame["split"] == split].merge(chosen, on=["member", "epoch"]).reset_index(drop=True)
+    return (
+        frame[frame["split"] == split].merge(chosen, on=["member", "epoch"]).reset_index(drop=True)
+    )
 
 
 def write_csv_atomic(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
@@ -109,5 +123,7 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, f
     mean = float(arr.mean())
     if arr.size == 1:
         return (mean, mean, mean)
-    half = float(stats.t.ppf(0.5 + confidence / 2, arr.size - 1) * arr.std(ddof=1) / np.sqrt(arr.size))
+    half = float(
+        stats.t.ppf(0.5 + confidence / 2, arr.size - 1) * arr.std(ddof=1) / np.sqrt(arr.size)
+    )
     return (mean, mean - half, mean + half)

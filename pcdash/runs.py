@@ -46,8 +46,12 @@ MANIFEST = "manifest.json"
 ASSETS_ENV = "PCDASH_ASSETS_DIR"
 FORMAT = 1
 KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,79}")
-_SIDE = re.compile(r"^\.(?P<key>[A-Za-z0-9][A-Za-z0-9_-]{0,79})\.(?P<kind>tmp|old|del)-(?P<pid>\d+)-[0-9a-f]+$")
-_LEGACY_TMP = re.compile(r"^\.(?P<key>[A-Za-z0-9][A-Za-z0-9_-]{0,79})\.[a-z0-9_]{8}$")  # mkdtemp of old versions
+_SIDE = re.compile(
+    r"^\.(?P<key>[A-Za-z0-9][A-Za-z0-9_-]{0,79})\.(?P<kind>tmp|old|del)-(?P<pid>\d+)-[0-9a-f]+$"
+)
+_LEGACY_TMP = re.compile(
+    r"^\.(?P<key>[A-Za-z0-9][A-Za-z0-9_-]{0,79})\.[a-z0-9_]{8}$"
+)  # mkdtemp of old versions
 STALE_S = 3600.0  # a side folder of a live process older than this is swept too
 _swept: set[Path] = set()
 
@@ -87,7 +91,11 @@ def asset_info(key: str) -> dict | None:
     else None."""
     check_key(key)
     shipped = assets_dir()
-    if shipped is None or (runs_dir() / key).exists() or not (shipped / key / "config.json").is_file():
+    if (
+        shipped is None
+        or (runs_dir() / key).exists()
+        or not (shipped / key / "config.json").is_file()
+    ):
         return None
     try:
         head = json.loads((shipped / key / "config.json").read_bytes())
@@ -170,7 +178,13 @@ def _exchange(a: Path, b: Path) -> bool:
     if _renameat2 is None:
         try:
             fn = ctypes.CDLL(None, use_errno=True).renameat2
-            fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+            fn.argtypes = [
+                ctypes.c_int,
+                ctypes.c_char_p,
+                ctypes.c_int,
+                ctypes.c_char_p,
+                ctypes.c_uint,
+            ]
             _renameat2 = fn
         except (AttributeError, OSError):
             _renameat2 = False
@@ -214,8 +228,16 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
     _remove(aside)
 
 
-def save_run(key: str, kind: str, config: dict, frame: pd.DataFrame, arrays: dict[str, np.ndarray] | None = None,
-             meta: dict | None = None, root: Path | None = None, tables: dict[str, pd.DataFrame] | None = None) -> Path:
+def save_run(
+    key: str,
+    kind: str,
+    config: dict,
+    frame: pd.DataFrame,
+    arrays: dict[str, np.ndarray] | None = None,
+    meta: dict | None = None,
+    root: Path | None = None,
+    tables: dict[str, pd.DataFrame] | None = None,
+) -> Path:
     """Store a finished run under ``key``, replacing any earlier one atomically."""
     check_key(key)
     for name in tables or {}:
@@ -228,15 +250,26 @@ def save_run(key: str, kind: str, config: dict, frame: pd.DataFrame, arrays: dic
     try:
         files: dict[str, dict] = {}
         head = {"kind": kind, "config": config, "meta": meta or {}}
-        files["config.json"] = _write(tmp / "config.json", json.dumps(head, default=list, indent=1).encode())
-        for name, table in {"results": frame, **{f"table_{n}": t for n, t in (tables or {}).items()}}.items():
+        files["config.json"] = _write(
+            tmp / "config.json", json.dumps(head, default=list, indent=1).encode()
+        )
+        for name, table in {
+            "results": frame,
+            **{f"table_{n}": t for n, t in (tables or {}).items()},
+        }.items():
             entry = _write(tmp / f"{name}.csv", _csv_bytes(table))
-            files[f"{name}.csv"] = {**entry, "rows": len(table), "columns": [str(c) for c in table.columns]}
+            files[f"{name}.csv"] = {
+                **entry,
+                "rows": len(table),
+                "columns": [str(c) for c in table.columns],
+            }
         buffer = io.BytesIO()
         arrays = {k: np.asarray(v) for k, v in (arrays or {}).items()}
         np.savez_compressed(buffer, allow_pickle=False, **arrays)
-        files["arrays.npz"] = {**_write(tmp / "arrays.npz", buffer.getvalue()),
-                               "arrays": {k: [list(v.shape), v.dtype.str] for k, v in arrays.items()}}
+        files["arrays.npz"] = {
+            **_write(tmp / "arrays.npz", buffer.getvalue()),
+            "arrays": {k: [list(v.shape), v.dtype.str] for k, v in arrays.items()},
+        }
         manifest = {"format": FORMAT, "key": key, "saved": time.time(), "files": files}
         _write(tmp / MANIFEST, json.dumps(manifest, indent=1).encode())
         _fsync_dir(tmp)
@@ -253,7 +286,9 @@ def save_run(key: str, kind: str, config: dict, frame: pd.DataFrame, arrays: dic
 
 def _damaged(key: str, what: str) -> DamagedRun:
     what = " ".join(str(what).split())[:240]
-    return DamagedRun(f"saved run {key} is damaged: {what}; delete it on the Runs page (or train it again)")
+    return DamagedRun(
+        f"saved run {key} is damaged: {what}; delete it on the Runs page (or train it again)"
+    )
 
 
 def _read_manifest(key: str, path: Path) -> dict | None:
@@ -265,9 +300,12 @@ def _read_manifest(key: str, path: Path) -> dict | None:
     except (OSError, ValueError) as err:
         raise _damaged(key, f"{MANIFEST} cannot be read ({err})") from None
     files = manifest.get("files") if isinstance(manifest, dict) else None
-    if (not isinstance(files, dict) or manifest.get("format") != FORMAT
-            or not all(isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in files.values())
-            or not {"config.json", "results.csv", "arrays.npz"} <= set(files)):  # fmt: skip
+    if (
+        not isinstance(files, dict)
+        or manifest.get("format") != FORMAT
+        or not all(isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in files.values())
+        or not {"config.json", "results.csv", "arrays.npz"} <= set(files)
+    ):
         raise _damaged(key, f"{MANIFEST} has the wrong shape")
     return files
 
@@ -276,11 +314,22 @@ def _check_file(key: str, path: Path, name: str, entry: dict) -> bytes:
     """The bytes of ``name``, checked against its manifest entry."""
     file = path / name
     if file.is_symlink() or not file.is_file():
-        raise _damaged(key, f"{name} is missing" if not file.exists() else f"{name} is not a regular file")
+        raise _damaged(
+            key, f"{name} is missing" if not file.exists() else f"{name} is not a regular file"
+        )
     data = file.read_bytes()
     if len(data) != entry.get("bytes"):
-        raise _damaged(key, f"{name} has {len(data)} bytes, {entry.get('bytes')} were saved"
-                            + (" (empty)" if not data else " (truncated)" if len(data) < entry.get("bytes", 0) else ""))
+        raise _damaged(
+            key,
+            f"{name} has {len(data)} bytes, {entry.get('bytes')} were saved"
+            + (
+                " (empty)"
+                if not data
+                else " (truncated)"
+                if len(data) < entry.get("bytes", 0)
+                else ""
+            ),
+        )
     if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         raise _damaged(key, f"{name} has changed since it was saved (SHA-256 mismatch)")
     return data
@@ -300,8 +349,12 @@ def _read_table(key: str, name: str, data: bytes, entry: dict | None) -> pd.Data
             raise _damaged(key, f"{name} has {len(frame)} rows, {entry.get('rows')} were saved")
         if [str(c) for c in frame.columns] != entry.get("columns"):
             missing = [c for c in entry.get("columns", []) if c not in set(map(str, frame.columns))]
-            raise _damaged(key, f"{name} lacks columns {', '.join(missing)}" if missing
-                           else f"{name} has other columns than were saved")
+            raise _damaged(
+                key,
+                f"{name} lacks columns {', '.join(missing)}"
+                if missing
+                else f"{name} has other columns than were saved",
+            )
     return frame
 
 
@@ -320,7 +373,9 @@ def _read_arrays(key: str, data: bytes, entry: dict | None) -> dict[str, np.ndar
             raise _damaged(key, f"arrays.npz lacks arrays {', '.join(missing[:5])}")
         for name, (shape, dtype) in saved.items():
             if list(arrays[name].shape) != list(shape) or arrays[name].dtype.str != dtype:
-                raise _damaged(key, f"array {name} has shape {arrays[name].shape}, {tuple(shape)} was saved")
+                raise _damaged(
+                    key, f"array {name} has shape {arrays[name].shape}, {tuple(shape)} was saved"
+                )
     return arrays
 
 
@@ -329,8 +384,12 @@ def _read_head(key: str, data: bytes) -> dict:
         head = json.loads(data)
     except ValueError as err:
         raise _damaged(key, f"config.json cannot be read ({err})") from None
-    if (not isinstance(head, dict) or not isinstance(head.get("kind"), str)
-            or not isinstance(head.get("config"), dict) or not isinstance(head.get("meta", {}), dict)):  # fmt: skip
+    if (
+        not isinstance(head, dict)
+        or not isinstance(head.get("kind"), str)
+        or not isinstance(head.get("config"), dict)
+        or not isinstance(head.get("meta", {}), dict)
+    ):
         raise _damaged(key, "config.json has the wrong shape (kind, config and meta expected)")
     return head
 
@@ -362,9 +421,20 @@ def _load(key: str, path: Path) -> SavedRun:
     tables = {}
     for name, entry in entries.items():
         if name.startswith("table_") and name.endswith(".csv"):
-            tables[name.removeprefix("table_").removesuffix(".csv")] = _read_table(key, name, read(name), entry)
-    return SavedRun(key, head["kind"], head["config"], frame, arrays, head.get("meta", {}), path, tables,
-                    verified=files is not None)
+            tables[name.removeprefix("table_").removesuffix(".csv")] = _read_table(
+                key, name, read(name), entry
+            )
+    return SavedRun(
+        key,
+        head["kind"],
+        head["config"],
+        frame,
+        arrays,
+        head.get("meta", {}),
+        path,
+        tables,
+        verified=files is not None,
+    )
 
 
 def load_run(key: str, root: Path | None = None) -> SavedRun | None:
@@ -377,7 +447,11 @@ def load_run(key: str, root: Path | None = None) -> SavedRun | None:
     path = root / key
     if not path.exists() and not path.is_symlink():
         if not _recover(root, key):
-            if fallback is not None and (fallback / key).is_dir() and fallback.resolve() != root.resolve():
+            if (
+                fallback is not None
+                and (fallback / key).is_dir()
+                and fallback.resolve() != root.resolve()
+            ):
                 return load_run(key, fallback)
             return None
     try:
@@ -449,20 +523,33 @@ def list_runs(root: Path | None = None) -> pd.DataFrame:
         cfg = head.get("config", {}) if isinstance(head.get("config"), dict) else {}
         meta = head.get("meta", {}) if isinstance(head.get("meta"), dict) else {}
         try:
-            size = sum(f.lstat().st_size for f in path.iterdir()) if path.is_dir() and not path.is_symlink() else 0
+            size = (
+                sum(f.lstat().st_size for f in path.iterdir())
+                if path.is_dir() and not path.is_symlink()
+                else 0
+            )
             saved = pd.Timestamp.fromtimestamp(path.lstat().st_mtime)
         except OSError:
             size, saved = 0, pd.NaT
-        rows.append({
-            "key": path.name, "kind": head.get("kind", "damaged" if status not in ("ok", "unverified") else None),
-            "dataset": cfg.get("dataset"), "arch": cfg.get("arch"), "saved": saved, "size_kb": size // 1024,
-            "seconds": meta.get("seconds"), "stopped": meta.get("stopped"), "status": status,
-        })  # fmt: skip
+        rows.append(
+            {
+                "key": path.name,
+                "kind": head.get("kind", "damaged" if status not in ("ok", "unverified") else None),
+                "dataset": cfg.get("dataset"),
+                "arch": cfg.get("arch"),
+                "saved": saved,
+                "size_kb": size // 1024,
+                "seconds": meta.get("seconds"),
+                "stopped": meta.get("stopped"),
+                "status": status,
+            }
+        )
     columns = ["key", "kind", "dataset", "arch", "saved", "size_kb", "seconds", "stopped", "status"]
     return pd.DataFrame(rows, columns=columns)
 
 
-# ------------------------------------------------------------------------------ deleting and sweeping
+# ------------------------------------------------------------------------------ deleting and
+# sweeping
 
 
 def delete_run(key: str, root: Path | None = None) -> None:

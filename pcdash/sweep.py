@@ -104,7 +104,9 @@ class SweepProgress:
     eta_s: float | None
     frame: pd.DataFrame  # tidy rows of every finished epoch so far
     message: str
-    extras: dict[str, Any] = field(default_factory=dict)  # where it trains (a backend's workers, retries)
+    extras: dict[str, Any] = field(
+        default_factory=dict
+    )  # where it trains (a backend's workers, retries)
     result: Any = None  # the experiment's partial result, of the type of its final result
 
 
@@ -151,8 +153,17 @@ def run_groups(
     compiling: list[Future | None] = [None] * len(groups)
     for gi in todo if ahead is not None else ():
         g = groups[gi]
-        compiling[gi] = ahead.submit(precompile, g.algo, g.hp, g.seeds, x_train, y_train, batch_size=batch_size,
-                                     eval_sets=eval_sets, init_carry=g.init_carry)  # fmt: skip
+        compiling[gi] = ahead.submit(
+            precompile,
+            g.algo,
+            g.hp,
+            g.seeds,
+            x_train,
+            y_train,
+            batch_size=batch_size,
+            eval_sets=eval_sets,
+            init_carry=g.init_carry,
+        )
 
     try:
         for gi, group in enumerate(groups):
@@ -166,7 +177,7 @@ def run_groups(
                     # rows of the epochs new since the last call only: a frame's rows are per
                     # epoch, and rebuilding the whole history at every epoch grew as epochs²
                     # (72 s of the Latent dimension page's 288 s under load)
-                    new = p.history[max(cache["epochs"], 0):]
+                    new = p.history[max(cache["epochs"], 0) :]
                     partial = TrainResult(new, np.zeros(0, bool), None, False, 0)
                     cache["group"].append(group.to_frame(partial, group.members))
                     cache["frame"] = pd.concat([*cache["done"], *cache["group"]], ignore_index=True)
@@ -179,10 +190,18 @@ def run_groups(
                 on_progress(SweepProgress(fraction, elapsed, eta, cache["frame"], message))
 
             result = train_members(
-                group.algo, group.hp, group.seeds, x_train, y_train,
-                epochs=epochs, batch_size=batch_size, eval_sets=eval_sets,
-                on_progress=progress, should_stop=should_stop,
-                init_carry=group.init_carry, epoch_hook=group.epoch_hook,
+                group.algo,
+                group.hp,
+                group.seeds,
+                x_train,
+                y_train,
+                epochs=epochs,
+                batch_size=batch_size,
+                eval_sets=eval_sets,
+                on_progress=progress,
+                should_stop=should_stop,
+                init_carry=group.init_carry,
+                epoch_hook=group.epoch_hook,
             )
             results.append(result)
             if keys[gi] is not None:
@@ -214,8 +233,17 @@ def _program_key(group: Group, x_train, batch_size: int, eval_sets) -> tuple | N
     """What fixes a group's compiled programs: its algorithm, member count, data and evaluation
     shapes, batch size and whether it starts from a given state; None when the algorithm cannot
     be hashed (then it is always compiled ahead)."""
-    shapes = tuple((k, np.shape(v[0]), np.shape(v[1])) for k, v in sorted((eval_sets or {}).items()))
-    key = (group.algo, len(group.seeds), np.shape(x_train), batch_size, shapes, group.init_carry is None)
+    shapes = tuple(
+        (k, np.shape(v[0]), np.shape(v[1])) for k, v in sorted((eval_sets or {}).items())
+    )
+    key = (
+        group.algo,
+        len(group.seeds),
+        np.shape(x_train),
+        batch_size,
+        shapes,
+        group.init_carry is None,
+    )
     try:
         hash(key)
     except TypeError:

@@ -2,7 +2,9 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Keep test runs from writing into the user's cache and data directories.
-os.environ.setdefault("PCDASH_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache", "pcdash"))
+os.environ.setdefault(
+    "PCDASH_CACHE_DIR", os.path.join(os.path.dirname(__file__), "..", ".pytest_cache", "pcdash")
+)
 
 import tempfile  # noqa: E402
 
@@ -21,7 +23,9 @@ import pytest  # noqa: E402
 
 def tree_allclose(a, b, rtol=1e-5, atol=1e-6) -> bool:
     la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
-    return len(la) == len(lb) and all(np.allclose(x, y, rtol=rtol, atol=atol) for x, y in zip(la, lb, strict=True))
+    return len(la) == len(lb) and all(
+        np.allclose(x, y, rtol=rtol, atol=atol) for x, y in zip(la, lb, strict=True)
+    )
 
 
 _PAPER_RUNS: dict[str, tuple] = {}

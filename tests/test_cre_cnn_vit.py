@@ -61,8 +61,10 @@ def test_shapes(arch, shape):
     "shape,latent", [((8, 8, 1), (1, 1, 16)), ((28, 28, 1), (4, 4, 16)), ((32, 32, 3), (4, 4, 16))]
 )
 def test_authors_cnn_latent_is_the_feature_map(shape, latent):
-    """3 blocks of 2×2 pooling: 28 → 14 → 8 → 4 with the authors' paddings (0, 1, 0); 8 → 4 → 2 → 1 and
-    32 → 16 → 8 → 4 otherwise. The latent is the ReLU-ed map, the classifier one linear layer on it."""
+    """3 blocks of 2×2 pooling: 28 → 14 → 8 → 4 with the authors' paddings (0, 1, 0); 8 → 4 → 2
+    → 1 and
+    32 → 16 → 8 → 4 otherwise. The latent is the ReLU-ed map, the classifier one linear layer on
+    it."""
     assert authors_cnn_latent_shape(shape) == latent
     model = build_cre("cnn", shape, NUM_CLASSES, LATENT, key=jax.random.key(0))
     z, _ = model.encode(_images(jax.random.key(1), B, shape), model.init_state(), train=True)
@@ -80,9 +82,12 @@ def test_authors_models_have_the_authors_parameter_counts_on_mnist():
     """Counted by hand from the authors' modules on 28×28×1:
     CNN: convs 160 + 2,320 + 2,320, batch norms 3 × 32, transposed convs 2,320 + 2,320 + 145,
     classifier 256·10 + 10 → 12,251.
-    ViT: patch embedding 49·8 + 8, class token 8, block 872 (LayerNorms 2·16, qkv 8·24 + 24, proj 72,
-    MLP 8·32 + 32 + 32·8 + 8), LayerNorm 16; decoder embedding 72, block 872, LayerNorm 16, predictor
-    8·49 + 49; classifier 8·10 + 10 → 2,787 (the authors' unused mask token, 8 more, is left out)."""
+    ViT: patch embedding 49·8 + 8, class token 8, block 872 (LayerNorms 2·16, qkv 8·24 + 24,
+    proj 72,
+    MLP 8·32 + 32 + 32·8 + 8), LayerNorm 16; decoder embedding 72, block 872, LayerNorm 16,
+    predictor
+    8·49 + 49; classifier 8·10 + 10 → 2,787 (the authors' unused mask token, 8 more, is left
+    out)."""
     key = jax.random.key(0)
     assert _n_params(build_cre("cnn", (28, 28, 1), 10, 0, key=key)) == 12_251
     assert _n_params(build_cre("vit", (28, 28, 1), 10, 0, key=key)) == 2_787
@@ -117,7 +122,8 @@ def test_authors_vit_latent_is_the_token_sequence_with_its_class_token():
 
 
 def test_sincos_position_embedding_is_mae_s():
-    """MAE's 2-D sin-cos table: token (row i, column j) → [sin(j·ω), cos(j·ω), sin(i·ω), cos(i·ω)] with
+    """MAE's 2-D sin-cos table: token (row i, column j) → [sin(j·ω), cos(j·ω), sin(i·ω),
+    cos(i·ω)] with
     ω = (1, 10000^(−1/2)) for dimension 8; the class token's row is zero."""
     emb = sincos_position_embedding(8, 4, class_token=True)
     assert emb.shape == (17, 8) and not emb[0].any()

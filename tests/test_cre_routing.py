@@ -33,16 +33,34 @@ def test_routed_gradients_match_separately_computed_ones(lam, arch):
     g_mse = eqx.filter_grad(lambda m: _separate_losses(m, x, y)[0])(model)
     g_ce = eqx.filter_grad(lambda m: _separate_losses(m, x, y)[1])(model)
 
-    expected_encoder = jax.tree_util.tree_map(lambda a, b: lam * a + (1 - lam) * b, g_mse.encoder, g_ce.encoder)
-    for got, want in zip(jax.tree_util.tree_leaves(g.encoder), jax.tree_util.tree_leaves(expected_encoder), strict=True):
+    expected_encoder = jax.tree_util.tree_map(
+        lambda a, b: lam * a + (1 - lam) * b, g_mse.encoder, g_ce.encoder
+    )
+    for got, want in zip(
+        jax.tree_util.tree_leaves(g.encoder),
+        jax.tree_util.tree_leaves(expected_encoder),
+        strict=True,
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
-    for got, want in zip(jax.tree_util.tree_leaves(g.decoder), jax.tree_util.tree_leaves(g_mse.decoder), strict=True):
+    for got, want in zip(
+        jax.tree_util.tree_leaves(g.decoder), jax.tree_util.tree_leaves(g_mse.decoder), strict=True
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
-    for got, want in zip(jax.tree_util.tree_leaves(g.classifier), jax.tree_util.tree_leaves(g_ce.classifier), strict=True):
+    for got, want in zip(
+        jax.tree_util.tree_leaves(g.classifier),
+        jax.tree_util.tree_leaves(g_ce.classifier),
+        strict=True,
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
     # the heads learn at both ends of the λ range: a plain weighted sum would zero one of them
-    assert any(float(jnp.abs(leaf).max()) > 0 for leaf in jax.tree_util.tree_leaves(eqx.filter(g.decoder, eqx.is_array)))
-    assert any(float(jnp.abs(leaf).max()) > 0 for leaf in jax.tree_util.tree_leaves(eqx.filter(g.classifier, eqx.is_array)))
+    assert any(
+        float(jnp.abs(leaf).max()) > 0
+        for leaf in jax.tree_util.tree_leaves(eqx.filter(g.decoder, eqx.is_array))
+    )
+    assert any(
+        float(jnp.abs(leaf).max()) > 0
+        for leaf in jax.tree_util.tree_leaves(eqx.filter(g.classifier, eqx.is_array))
+    )
 
 
 def test_routed_loss_reports_the_weighted_objective():
@@ -76,6 +94,8 @@ def test_fc_variants_have_the_reference_widths(arch, n_hidden):
 
 
 def test_linear_latent_can_be_negative():
-    model = build_cre("fc-small", (8, 8, 1), 10, 3, latent_activation="linear", key=jax.random.PRNGKey(0))
+    model = build_cre(
+        "fc-small", (8, 8, 1), 10, 3, latent_activation="linear", key=jax.random.PRNGKey(0)
+    )
     z, _ = model.encode(jax.random.normal(jax.random.PRNGKey(1), (64, 8, 8, 1)), {}, train=False)
     assert bool(jnp.any(z < 0))

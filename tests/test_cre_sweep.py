@@ -13,13 +13,32 @@ from pcdash.experiments.cre_config import CREConfig
 from pcdash.experiments.cre_sweep import run_cre_sweep
 from pcdash.results import final_rows, select_by_validation
 
-SPEC_COLUMNS = {"dataset", "arch", "latent_dim", "lam", "seed", "epoch", "split", "accuracy", "mse", "ce", "diverged"}
+SPEC_COLUMNS = {
+    "dataset",
+    "arch",
+    "latent_dim",
+    "lam",
+    "seed",
+    "epoch",
+    "split",
+    "accuracy",
+    "mse",
+    "ce",
+    "diverged",
+}
 
 
 @pytest.fixture(scope="module")
 def tradeoff():
-    config = CREConfig(dataset="digits", arch="fc-medium", latent_dims=(3,), lambdas=(0.0, 0.5, 1.0),
-                       seeds=3, epochs=20, batch_size=32)
+    config = CREConfig(
+        dataset="digits",
+        arch="fc-medium",
+        latent_dims=(3,),
+        lambdas=(0.0, 0.5, 1.0),
+        seeds=3,
+        epochs=20,
+        batch_size=32,
+    )
     return run_cre_sweep(config)
 
 
@@ -64,10 +83,14 @@ def test_new_lambdas_or_seeds_do_not_recompile():
     data = load_dataset("digits")
     algo = CountingCRE("fc-small", data.input_shape, data.num_classes, 2)
     x, y = data.x_train[:256], data.y_train[:256]
-    train_members(algo, {"lam": np.array([0.0, 1.0])}, np.array([0, 1]), x, y, epochs=1, batch_size=64)
+    train_members(
+        algo, {"lam": np.array([0.0, 1.0])}, np.array([0, 1]), x, y, epochs=1, batch_size=64
+    )
     after_first = CountingCRE.traces[0]
     assert after_first > 0
-    train_members(algo, {"lam": np.array([0.3, 0.7])}, np.array([5, 9]), x, y, epochs=2, batch_size=64)
+    train_members(
+        algo, {"lam": np.array([0.3, 0.7])}, np.array([5, 9]), x, y, epochs=2, batch_size=64
+    )
     assert CountingCRE.traces[0] == after_first
 
 
@@ -75,8 +98,14 @@ def test_a_nan_member_is_flagged_and_the_others_train_on():
     data = load_dataset("digits")
     algo = CREAlgorithm("fc-small", data.input_shape, data.num_classes, 8, "linear")
     result = train_members(
-        algo, {"lam": np.array([0.5, np.nan, 0.5])}, np.array([0, 1, 2]), data.x_train, data.y_train,
-        epochs=3, batch_size=32, eval_sets={"val": data.split("val")},
+        algo,
+        {"lam": np.array([0.5, np.nan, 0.5])},
+        np.array([0, 1, 2]),
+        data.x_train,
+        data.y_train,
+        epochs=3,
+        batch_size=32,
+        eval_sets={"val": data.split("val")},
     )
     assert result.diverged.tolist() == [False, True, False]
     acc = result.history[-1].evals["val"]["accuracy"]
@@ -91,21 +120,28 @@ def test_stop_request_ends_cleanly_with_what_was_trained():
         calls.append(1)
         return len(calls) > 3
 
-    out = run_cre_sweep(CREConfig(lambdas=(0.0, 1.0), seeds=1, epochs=50, batch_size=64), should_stop=stop, data=data)
+    out = run_cre_sweep(
+        CREConfig(lambdas=(0.0, 1.0), seeds=1, epochs=50, batch_size=64),
+        should_stop=stop,
+        data=data,
+    )
     assert out.stopped
     assert 1 <= out.frame["epoch"].max() < 50
     # every reported epoch is complete: all members, all splits
     assert (out.frame.groupby("epoch").size() == 2 * 3).all()
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"lambdas": (0.0, 1.5)}, "λ must lie in"),
-    ({"lambdas": ()}, "empty"),
-    ({"latent_dims": (0,)}, "≥ 1"),
-    ({"dataset": "imagenet"}, "unknown dataset"),
-    ({"arch": "resnet"}, "unknown architecture"),
-    ({"seeds": 0}, "seeds"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"lambdas": (0.0, 1.5)}, "λ must lie in"),
+        ({"lambdas": ()}, "empty"),
+        ({"latent_dims": (0,)}, "≥ 1"),
+        ({"dataset": "imagenet"}, "unknown dataset"),
+        ({"arch": "resnet"}, "unknown architecture"),
+        ({"seeds": 0}, "seeds"),
+    ],
+)
 def test_bad_configs_are_refused_with_a_clear_message(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         CREConfig(**kwargs).validate()
@@ -130,12 +166,16 @@ def _tiny_train_set(data, n_train: int):
 
 def test_best_on_validation_selects_an_earlier_epoch_when_a_run_overfits():
     data = _tiny_train_set(load_dataset("digits"), 50)
-    config = CREConfig(lambdas=(0.0, 0.2), latent_dims=(16,), seeds=2, epochs=40, batch_size=10, lr=3e-3)
+    config = CREConfig(
+        lambdas=(0.0, 0.2), latent_dims=(16,), seeds=2, epochs=40, batch_size=10, lr=3e-3
+    )
     frame = run_cre_sweep(config, data=data).frame
     val = frame[frame["split"] == "val"]
     # validation rows carry each member's objective λ·MSE + (1−λ)·CE
     assert val["loss"].notna().all()
-    np.testing.assert_allclose(val["loss"], val["lam"] * val["mse"] + (1 - val["lam"]) * val["ce"], rtol=1e-4)
+    np.testing.assert_allclose(
+        val["loss"], val["lam"] * val["mse"] + (1 - val["lam"]) * val["ce"], rtol=1e-4
+    )
     curves = val.pivot(index="epoch", columns="member", values="loss")
     best_epoch, last_epoch = curves.idxmin(), curves.index.max()
     # 50 training images and 200 steps: every member overfits, its validation loss at the end is
@@ -170,7 +210,11 @@ def test_dead_latent_units_counts_units_that_are_zero_for_every_example():
     killed = eqx.tree_at(lambda m: m.encoder.layers[-1].bias, model, bias.at[1].set(-1e3))
     z, _ = killed.encode(jnp.asarray(data.x_test), state, train=False)
     assert bool(jnp.all(z[:, 1] == 0))
-    assert int(dead_latent_units((killed, state, opt), xb)) == int(jnp.sum(jnp.all(z == 0, axis=0))) >= 1
+    assert (
+        int(dead_latent_units((killed, state, opt), xb))
+        == int(jnp.sum(jnp.all(z == 0, axis=0)))
+        >= 1
+    )
 
 
 def test_test_rows_carry_each_members_dead_latent_units(tradeoff):
@@ -182,28 +226,44 @@ def test_test_rows_carry_each_members_dead_latent_units(tradeoff):
     assert frame.loc[frame["split"] != "test", "dead_latent_units"].isna().all()
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"arch": "cnn", "latent_dims": (2, 3)}, "fixed by the architecture"),
-    ({"arch": "vit", "baselines": ("pca",)}, "dense dim"),
-    ({"arch": "cnn-z", "dataset": "moons"}, "image dataset"),
-    ({"init": "xavier"}, "unknown initialisation"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"arch": "cnn", "latent_dims": (2, 3)}, "fixed by the architecture"),
+        ({"arch": "vit", "baselines": ("pca",)}, "dense dim"),
+        ({"arch": "cnn-z", "dataset": "moons"}, "image dataset"),
+        ({"init": "xavier"}, "unknown initialisation"),
+    ],
+)
 def test_more_bad_configs(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         CREConfig(**kwargs).validate()
 
 
-@pytest.mark.parametrize("arch,dataset,size", [("cnn", "digits", 16), ("cnn", "mnist", 256), ("cnn", "cifar10", 256),
-                                               ("vit", "digits", 136), ("vit", "fashion_mnist", 136)])
+@pytest.mark.parametrize(
+    "arch,dataset,size",
+    [
+        ("cnn", "digits", 16),
+        ("cnn", "mnist", 256),
+        ("cnn", "cifar10", 256),
+        ("vit", "digits", 136),
+        ("vit", "fashion_mnist", 136),
+    ],
+)
 def test_fixed_latent_architectures_report_their_own_latent_size(arch, dataset, size):
     """dim(z) of the authors' CNN is its feature map (16 × 1 × 1 on digits, 16 × 4 × 4 on 28×28 and
-    32×32), of their ViT the 17 tokens × 8; the config says so instead of a dim(z) it cannot have."""
+    32×32), of their ViT the 17 tokens × 8; the config says so instead of a dim(z) it cannot
+    have."""
     from pcdash import limits
 
     # the digits defaults on MNIST/CIFAR would take hours: only the latent size is asked here
     with limits.using(limits.parse_limits("hours=1000,memory_gb=1000"), hint="{}"):
-        assert CREConfig(arch=arch, dataset=dataset, latent_dims=(3,)).validate().latent_dims == (size,)
-        assert CREConfig(arch=f"{arch}-z", dataset=dataset, latent_dims=(3,)).validate().latent_dims == (3,)
+        assert CREConfig(arch=arch, dataset=dataset, latent_dims=(3,)).validate().latent_dims == (
+            size,
+        )
+        assert CREConfig(
+            arch=f"{arch}-z", dataset=dataset, latent_dims=(3,)
+        ).validate().latent_dims == (3,)
 
 
 def _headline(frame):
@@ -215,7 +275,12 @@ def _headline(frame):
 def default_sweep():
     """The dashboard's default sweep: digits, fc-medium, dim(z) = 3, λ = 0 … 1, 5 seeds."""
     config = CREConfig()
-    assert (config.dataset, config.arch, config.latent_dims, config.seeds) == ("digits", "fc-medium", (3,), 5)
+    assert (config.dataset, config.arch, config.latent_dims, config.seeds) == (
+        "digits",
+        "fc-medium",
+        (3,),
+        5,
+    )
     return run_cre_sweep(config)
 
 
@@ -226,8 +291,10 @@ def test_default_sweep_shows_the_trade_off_clearly(default_sweep):
     (min … max over seeds) do not overlap on either metric; no dead latent unit at λ = 0 or 1.
     Measured (seeds 0–4): accuracy 0.906 (0.89 … 0.92) at λ = 0, 0.750 (… 0.81) at λ = 1, gap 0.157;
     MSE 0.452 (0.430 …) → 0.128 (… 0.155). Seeds 5–9 give a gap of 0.100 and seeds 10–14 0.162: on
-    digits the λ = 1 classifier reads 3-D autoencoder codes that are ~75–80% classifiable, so the gap
-    is about 0.10–0.16 and this test's 0.15 is near its edge; everything else holds for all 15 seeds."""
+    digits the λ = 1 classifier reads 3-D autoencoder codes that are ~75–80% classifiable, so
+    the gap
+    is about 0.10–0.16 and this test's 0.15 is near its edge; everything else holds for all 15
+    seeds."""
     by_lam = _headline(default_sweep.frame)
     lam0, lam1 = by_lam[0.0], by_lam[1.0]
     assert len(lam0) == len(lam1) == 5
@@ -241,10 +308,13 @@ def test_default_sweep_shows_the_trade_off_clearly(default_sweep):
 
 @pytest.mark.slow
 def test_lambda_1_reconstructions_are_bounded_by_pca_with_as_many_components(default_sweep):
-    """A bound from outside the model: the dim(z) = 3 autoencoder (λ = 1) reconstructs held-out images
-    from 3 numbers. Its nonlinear decoder may beat PCA's best linear 3-D code (PCA-3 test MSE 0.176 on
+    """A bound from outside the model: the dim(z) = 3 autoencoder (λ = 1) reconstructs held-out
+    images
+    from 3 numbers. Its nonlinear decoder may beat PCA's best linear 3-D code (PCA-3 test MSE
+    0.176 on
     digits; measured 0.12 … 0.16, i.e. 0.66 … 0.88 × PCA-3), but not by half: that is better than
-    PCA with 8 components (0.098), and would mean the reconstruction does not really pass through z."""
+    PCA with 8 components (0.098), and would mean the reconstruction does not really pass
+    through z."""
     from pcdash.cre.baselines import pca_reconstruction_mse
 
     data = load_dataset("digits")

@@ -17,14 +17,29 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-PAGES = {"home": "", "tradeoff": "tradeoff", "latent": "latent", "reconstructions": "reconstructions",
-         "latent_dim": "latent_dim", "energy": "energy", "algorithms": "algorithms", "pc_vs_bp": "pc_vs_bp",
-         "autoencoder": "autoencoder", "mcpc": "mcpc", "memory": "memory", "ood": "ood", "runs": "runs"}
+PAGES = {
+    "home": "",
+    "tradeoff": "tradeoff",
+    "latent": "latent",
+    "reconstructions": "reconstructions",
+    "latent_dim": "latent_dim",
+    "energy": "energy",
+    "algorithms": "algorithms",
+    "pc_vs_bp": "pc_vs_bp",
+    "autoencoder": "autoencoder",
+    "mcpc": "mcpc",
+    "memory": "memory",
+    "ood": "ood",
+    "runs": "runs",
+}
 SERVER_LOG = SHOTS / "server.log"
 TINY = "lams=0,0.5,1&seeds=2&epochs=3&batch=128"
 
 if CHROMIUM is None:  # CI installs it (.ci/run); a developer machine without it cannot run these
-    pytest.fail("Debian's chromium is required for the browser tests: apt-get install chromium", pytrace=False)
+    pytest.fail(
+        "Debian's chromium is required for the browser tests: apt-get install chromium",
+        pytrace=False,
+    )
 
 
 def _free_port() -> int:
@@ -42,9 +57,26 @@ def server():
     SHOTS.mkdir(parents=True, exist_ok=True)
     log = open(SERVER_LOG, "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "serve.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -80,7 +112,8 @@ def _wait_idle(page, timeout=90_000):
     """Streamlit shows its status widget while a script runs; wait for the app to settle."""
     page.wait_for_selector("[data-testid='stApp'] h1", timeout=timeout)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
+    )
     page.wait_for_timeout(300)
 
 
@@ -152,7 +185,9 @@ def test_tiny_pcn_sweep_from_the_energy_page(server, browser):
     _wait_text(page, "Trained in", 240_000, "energy")
     _wait_idle(page)
     # the finished sweep's figures are drawn by the rerun that follows "Trained in"
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=60_000)
+    page.wait_for_function(
+        "document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=60_000
+    )
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(SHOTS / "energy_trained.png"), full_page=True)
     page.close()

@@ -22,8 +22,17 @@ def _train(monkeypatch, budget: int, chunk_steps: int):
     algo = CREAlgorithm("fc-medium", data.input_shape, data.num_classes, 3)
     lam = np.repeat([0.0, 0.5, 1.0], 2)
     evals = {"val": data.split("val")}
-    return engine.train_members(algo, {"lam": lam}, np.tile([0, 1], 3), x, y, epochs=2, batch_size=16,
-                                eval_sets=evals, chunk_steps=chunk_steps)  # fmt: skip
+    return engine.train_members(
+        algo,
+        {"lam": lam},
+        np.tile([0, 1], 3),
+        x,
+        y,
+        epochs=2,
+        batch_size=16,
+        eval_sets=evals,
+        chunk_steps=chunk_steps,
+    )
 
 
 @pytest.mark.parametrize("chunk_steps", [25, 10])  # 25 steps an epoch: 10 leaves a ragged chunk
@@ -38,7 +47,11 @@ def test_blocked_members_train_as_unblocked_ones(monkeypatch, chunk_steps):
     blocked = _train(monkeypatch, blocked_budget, chunk_steps)
     assert len(one.history) == len(blocked.history) == 2
     for a, b in zip(one.history, blocked.history, strict=True):
-        for got, want in [(b.train, a.train), (b.last_step, a.last_step), (b.evals["val"], a.evals["val"])]:
+        for got, want in [
+            (b.train, a.train),
+            (b.last_step, a.last_step),
+            (b.evals["val"], a.evals["val"]),
+        ]:
             assert got.keys() == want.keys()
             for k in want:
                 np.testing.assert_allclose(got[k], want[k], rtol=2e-4, atol=2e-5, err_msg=k)
@@ -47,8 +60,14 @@ def test_blocked_members_train_as_unblocked_ones(monkeypatch, chunk_steps):
 
 def test_block_count_follows_the_budget():
     carry = {"w": jnp.zeros((30, 1000), jnp.float32)}  # 4,000 bytes a member
-    assert engine.member_blocks(carry, 30, budget=60_000) == 1  # at most twice the budget: one block
+    assert (
+        engine.member_blocks(carry, 30, budget=60_000) == 1
+    )  # at most twice the budget: one block
     assert engine.member_blocks(carry, 30, budget=40_000) == 3  # 10 members a block
-    assert engine.member_blocks(carry, 30, budget=25_000) == 5  # 6 a block: the largest divisor that fits
-    assert engine.member_blocks(carry, 30, budget=5_000) == 1  # one member a block would lose batching
+    assert (
+        engine.member_blocks(carry, 30, budget=25_000) == 5
+    )  # 6 a block: the largest divisor that fits
+    assert (
+        engine.member_blocks(carry, 30, budget=5_000) == 1
+    )  # one member a block would lose batching
     assert engine.member_blocks({"w": jnp.zeros((7, 1000))}, 7, budget=20_000) == 1  # 7 is prime

@@ -29,12 +29,17 @@ EVIL = ("evil.example", "127.0.0.1:9")  # where a crafted link would send the br
 
 
 def _evil(url: str) -> bool:
-    """Whether ``url`` points at one of the crafted targets (not merely carries one in its query)."""
+    """Whether ``url`` points at one of the crafted targets (not merely carries one in its
+    query)."""
     parts = urllib.parse.urlsplit(url)
     return parts.netloc in EVIL
 
+
 if CHROMIUM is None:  # CI installs it (.ci/run)
-    pytest.fail("Debian's chromium is required for the browser tests: apt-get install chromium", pytrace=False)
+    pytest.fail(
+        "Debian's chromium is required for the browser tests: apt-get install chromium",
+        pytrace=False,
+    )
 
 
 def _free_port() -> int:
@@ -45,13 +50,35 @@ def _free_port() -> int:
 
 def _serve(runs: Path, log: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PCDASH_RUNS_DIR": str(runs), "PCDASH_WARMUP": "0",
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "PCDASH_RUNS_DIR": str(runs),
+        "PCDASH_WARMUP": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
     with open(log, "a") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
-                                 "--server.headless", "true", "--server.address", "127.0.0.1",
-                                 "--browser.gatherUsageStats", "false"],
-                                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)  # fmt: skip
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "serve.py",
+                "--server.port",
+                str(port),
+                "--server.headless",
+                "true",
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.time() + 90
     while time.time() < deadline:
         try:
@@ -69,7 +96,9 @@ def _open(browser, url: str, wait_for: str):
     page.on("request", lambda r: page.requests_to_evil.append(r.url) if _evil(r.url) else None)
     page.goto(url)
     page.get_by_text(wait_for).first.wait_for(timeout=120_000)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000
+    )
     page.wait_for_timeout(500)
     return page
 
@@ -87,8 +116,22 @@ def test_crafted_links_damaged_runs_and_a_lost_job_through_a_browser(tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
     frame = pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.4]})
-    save_run("aaa-damaged", "generative-ood", {"dataset": "digits"}, frame, meta={"seconds": 2.0}, root=runs)
-    save_run("bbb-intact", "generative-ood", {"dataset": "digits"}, frame, meta={"seconds": 2.0}, root=runs)
+    save_run(
+        "aaa-damaged",
+        "generative-ood",
+        {"dataset": "digits"},
+        frame,
+        meta={"seconds": 2.0},
+        root=runs,
+    )
+    save_run(
+        "bbb-intact",
+        "generative-ood",
+        {"dataset": "digits"},
+        frame,
+        meta={"seconds": 2.0},
+        root=runs,
+    )
     data = (runs / "aaa-damaged" / "results.csv").read_bytes()
     (runs / "aaa-damaged" / "results.csv").write_bytes(data[: len(data) // 2])  # a truncated CSV
     log = SHOTS / "faults_server.log"
@@ -96,17 +139,25 @@ def test_crafted_links_damaged_runs_and_a_lost_job_through_a_browser(tmp_path):
     server, url = _serve(runs, log)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+            )
             # 1. the "40020 models" link: refused with one message, no Train button
             lams = ",".join(f"{i / 2000:g}" for i in range(2001))
-            page = _open(browser, f"{url}/tradeoff?lams={lams}&seeds=20", "cannot run: the λ grid has 2001 values")
+            page = _open(
+                browser,
+                f"{url}/tradeoff?lams={lams}&seeds=20",
+                "cannot run: the λ grid has 2001 values",
+            )
             assert page.get_by_role("button", name="Train", exact=True).count() == 0
             assert page.locator("[data-testid='stException']").count() == 0
             page.screenshot(path=str(SHOTS / "faults_refused_grid.png"))
             page.close()
             # 2. markdown in link values is text: no live link, no image request
-            for query, shown in ((f"lams={urllib.parse.quote('[click me](http://evil.example/x)')}", "click me"),
-                                 (f"dataset={urllib.parse.quote('![x](http://127.0.0.1:9/pixel.png)')}", "pixel")):
+            for query, shown in (
+                (f"lams={urllib.parse.quote('[click me](http://evil.example/x)')}", "click me"),
+                (f"dataset={urllib.parse.quote('![x](http://127.0.0.1:9/pixel.png)')}", "pixel"),
+            ):
                 page = _open(browser, f"{url}/tradeoff?{query}", shown)
                 page.wait_for_timeout(1000)
                 assert _live_evil_markup(page) == [] and page.requests_to_evil == [], query
@@ -120,19 +171,24 @@ def test_crafted_links_damaged_runs_and_a_lost_job_through_a_browser(tmp_path):
             page.get_by_text("Deleted run aaa-damaged").wait_for(timeout=60_000)
             assert not (runs / "aaa-damaged").exists() and (runs / "bbb-intact").exists()
             page.close()
-            # 4. a job lost with the server: kill it while training, start another, open the same link
+            # 4. a job lost with the server: kill it while training, start another, open the same
+            # link
             long = f"{url}/tradeoff?epochs=400&seeds=3"
             page = _open(browser, long, "Press")
             page.get_by_role("button", name="Train", exact=True).first.click()
             deadline = time.time() + 60
-            while not list((runs / ".jobs").glob("*.json")):  # the server noted the job: it is training
+            while not list(
+                (runs / ".jobs").glob("*.json")
+            ):  # the server noted the job: it is training
                 assert time.time() < deadline, "the job did not start"
                 time.sleep(0.2)
             page.close()
             server.kill()
             server.wait(30)
             server, url = _serve(runs, log)
-            page = _open(browser, long.replace(long.split("/tradeoff")[0], url), "when the server stopped")
+            page = _open(
+                browser, long.replace(long.split("/tradeoff")[0], url), "when the server stopped"
+            )
             page.get_by_role("button", name="Train", exact=True).wait_for(timeout=60_000)
             page.screenshot(path=str(SHOTS / "faults_lost_job.png"))
             page.close()

@@ -20,7 +20,9 @@ from pcdash.experiments.pcn_config import PCNConfig
 from pcdash.parsing import parse_int_list
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
-MANY_LAMBDAS = ",".join(f"{i / 2000:g}" for i in range(2001))  # with 20 seeds: the "40020 models" link
+MANY_LAMBDAS = ",".join(
+    f"{i / 2000:g}" for i in range(2001)
+)  # with 20 seeds: the "40020 models" link
 FIFTY_LAMBDAS = ",".join(f"{i / 49:.4f}" for i in range(50))
 LINK = "[click me](http://evil.example/x)"
 IMAGE = "![x](http://127.0.0.1:9/pixel.png)"
@@ -28,9 +30,21 @@ IMAGE = "![x](http://127.0.0.1:9/pixel.png)"
 # (page, link values, what the message says); each must stop the page from offering Train
 URL_CASES = [
     ("tradeoff", {"lams": MANY_LAMBDAS, "seeds": "20"}, "the λ grid has 2001 values; at most 64"),
-    ("tradeoff", {"lams": ",".join(f"{i / 63:.4f}" for i in range(64)), "seeds": "20"}, "trains 1280 models"),
-    ("tradeoff", {"lams": FIFTY_LAMBDAS, "seeds": "20", "epochs": "500", "arch": "fc-large"}, "by estimate"),
-    ("tradeoff", {"lams": FIFTY_LAMBDAS, "seeds": "20", "dims": "4096", "arch": "fc-large"}, "of memory by estimate"),
+    (
+        "tradeoff",
+        {"lams": ",".join(f"{i / 63:.4f}" for i in range(64)), "seeds": "20"},
+        "trains 1280 models",
+    ),
+    (
+        "tradeoff",
+        {"lams": FIFTY_LAMBDAS, "seeds": "20", "epochs": "500", "arch": "fc-large"},
+        "by estimate",
+    ),
+    (
+        "tradeoff",
+        {"lams": FIFTY_LAMBDAS, "seeds": "20", "dims": "4096", "arch": "fc-large"},
+        "of memory by estimate",
+    ),
     ("tradeoff", {"dims": "nan"}, "must be whole numbers"),
     ("tradeoff", {"dims": "inf"}, "must be whole numbers"),
     ("tradeoff", {"dims": "-inf,2"}, "must be whole numbers"),
@@ -48,7 +62,11 @@ URL_CASES = [
     ("energy", {"widths": "8192", "depth": "8", "T": "200"}, "of memory by estimate"),
     ("energy", {"gammas": "inf"}, "finite"),
     ("energy", {"state_lrs": "nan,0.1"}, "finite"),
-    ("energy", {"state_lrs": ",".join(f"0.{i + 1:03d}" for i in range(70))}, "state learning rates γ has 70 values"),
+    (
+        "energy",
+        {"state_lrs": ",".join(f"0.{i + 1:03d}" for i in range(70))},
+        "state learning rates γ has 70 values",
+    ),
 ]
 # link values outside a control's range are replaced by the default, with a warning
 URL_WARNINGS = [
@@ -81,11 +99,14 @@ def _unescaped(markdown: str) -> str:
 
 def _no_live_markup(markdown: str) -> bool:
     """No unescaped bracket or angle bracket, and no bare http://, www. or a@b that could autolink
-    (an invisible word joiner breaks those; a real browser shows them as text: test_faults_browser)."""
+    (an invisible word joiner breaks those; a real browser shows them as text:
+    test_faults_browser)."""
     return not re.search(r"(?<!\\)[\[\]<]|https?://|(?<!\u2060)www\.|@(?!\u2060)", markdown)
 
 
-@pytest.mark.parametrize("page,params,message", URL_CASES, ids=[f"{p}-{i}" for i, (p, _, _) in enumerate(URL_CASES)])
+@pytest.mark.parametrize(
+    "page,params,message", URL_CASES, ids=[f"{p}-{i}" for i, (p, _, _) in enumerate(URL_CASES)]
+)
 def test_a_crafted_link_gets_one_clear_message_and_no_train_button(page, params, message):
     at = _page(page, params)
     assert not at.exception, at.exception
@@ -93,11 +114,17 @@ def test_a_crafted_link_gets_one_clear_message_and_no_train_button(page, params,
     assert any(message in _unescaped(e) for e in errors), errors
     assert all("\n" not in e and "Traceback" not in e and len(e) < 600 for e in errors)
     assert all(_no_live_markup(e) for e in errors), errors
-    assert not [b for b in at.button if b.key in ("tradeoff_train", "energy_train")], "an oversized job was offered"
+    assert not [b for b in at.button if b.key in ("tradeoff_train", "energy_train")], (
+        "an oversized job was offered"
+    )
 
 
-@pytest.mark.parametrize("page,params,name", URL_WARNINGS, ids=[f"{p}-{n}" for p, _, n in URL_WARNINGS])
-def test_a_link_value_outside_a_control_is_replaced_by_the_default_with_a_warning(page, params, name):
+@pytest.mark.parametrize(
+    "page,params,name", URL_WARNINGS, ids=[f"{p}-{n}" for p, _, n in URL_WARNINGS]
+)
+def test_a_link_value_outside_a_control_is_replaced_by_the_default_with_a_warning(
+    page, params, name
+):
     at = _page(page, params)
     assert not at.exception, at.exception
     warnings = at.seen_warnings
@@ -108,13 +135,26 @@ def test_a_link_value_outside_a_control_is_replaced_by_the_default_with_a_warnin
 def test_plain_text_escapes_every_way_markdown_makes_a_link_or_a_request():
     from pcdash.ui.state import plain
 
-    for text in (LINK, IMAGE, "http://evil.example/b", "www.evil.example", "me@evil.example", "<img src=x>",
-                 "<http://evil.example>", "[r][1] [1]: http://evil.example", ":red[x] :material/home:",
-                 r"$\href{http://evil.example}{d}$", "`x` *y* _z_ ~~s~~", "a\\[b](http://evil.example)"):
+    for text in (
+        LINK,
+        IMAGE,
+        "http://evil.example/b",
+        "www.evil.example",
+        "me@evil.example",
+        "<img src=x>",
+        "<http://evil.example>",
+        "[r][1] [1]: http://evil.example",
+        ":red[x] :material/home:",
+        r"$\href{http://evil.example}{d}$",
+        "`x` *y* _z_ ~~s~~",
+        "a\\[b](http://evil.example)",
+    ):
         shown = plain(text)
         assert _no_live_markup(shown), shown
         assert _unescaped(shown) == " ".join(text.split())  # and it reads as it was typed
-    assert plain("fashion_mnist, σ²_L > 0") == "fashion_mnist, σ²_L > 0"  # intra-word _ and > stay as they are
+    assert (
+        plain("fashion_mnist, σ²_L > 0") == "fashion_mnist, σ²_L > 0"
+    )  # intra-word _ and > stay as they are
 
 
 # ------------------------------------------------------------------------------ the command line
@@ -129,7 +169,20 @@ CLI_CASES = [
     (["sweep", "--lambdas", "nan"], "λ must lie in [0, 1]"),
     (["sweep", "--lambdas", "inf"], "λ must lie in [0, 1]"),
     (["sweep", "--lambdas", LINK], "comma-separated numbers"),
-    (["sweep", "--lambdas", FIFTY_LAMBDAS, "--seeds", "20", "--epochs", "500", "--arch", "fc-large"], "by estimate"),
+    (
+        [
+            "sweep",
+            "--lambdas",
+            FIFTY_LAMBDAS,
+            "--seeds",
+            "20",
+            "--epochs",
+            "500",
+            "--arch",
+            "fc-large",
+        ],
+        "by estimate",
+    ),
     (["sweep", "--batch-size", "0"], "batch size must be between 1 and 65536; got 0"),
     (["sweep", "--batch-size", "-5"], "batch size"),
     (["sweep", "--seeds", "0"], "seeds"),
@@ -209,9 +262,15 @@ def test_the_cli_says_how_to_raise_a_limit_and_the_override_works(tmp_path, caps
     out = tmp_path / "missing-folder" / "r.csv"  # fails after the limits: nothing trains
     code, err = _cli(["sweep", "--latent-dims", "5000", "--out", str(out)], out, capsys)
     assert code == 2 and "pass --limits latent_dim=5000" in err
-    code, err = _cli(["sweep", "--latent-dims", "5000", "--limits", "latent_dim=5000", "--out", str(out)], out, capsys)
+    code, err = _cli(
+        ["sweep", "--latent-dims", "5000", "--limits", "latent_dim=5000", "--out", str(out)],
+        out,
+        capsys,
+    )
     assert code == 2 and "does not exist" in err  # past the cap, stopped at --out
-    with pytest.raises(ConfigError, match="PCDASH_LIMITS=latent_dim=5000"):  # the override ended with the command
+    with pytest.raises(
+        ConfigError, match="PCDASH_LIMITS=latent_dim=5000"
+    ):  # the override ended with the command
         CREConfig(latent_dims=(5000,)).validate()
 
 
@@ -234,7 +293,9 @@ def test_estimates_grow_with_the_work_and_refuse_what_exceeds_the_budget():
     assert doubled.flops == pytest.approx(2 * cost.flops) and doubled.members == 2 * cost.members
     assert limits.estimate(CREConfig(epochs=2 * base.epochs)).flops == pytest.approx(2 * cost.flops)
     pcn = limits.estimate(PCNConfig())
-    assert limits.estimate(PCNConfig(inference_steps=16)).flops > 1.8 * pcn.flops  # PC pays per inference step
+    assert (
+        limits.estimate(PCNConfig(inference_steps=16)).flops > 1.8 * pcn.flops
+    )  # PC pays per inference step
     assert limits.estimate(PCNConfig(algorithm="bp-se")).flops < pcn.flops
     huge = PCNConfig(widths=(8192,), depth=8, inference_steps=200, seeds=10)
     with pytest.raises(ConfigError, match="memory by estimate"):
@@ -251,7 +312,9 @@ def test_the_time_estimate_is_within_a_factor_of_ten_of_a_measured_sweep():
     from pcdash.experiments.cre_sweep import run_cre_sweep
 
     # the shapes of the pages' tiny sweeps (tests/test_pages.py): compiled once for all of them
-    config = CREConfig(arch="fc-medium", lambdas=(0.0, 0.5, 1.0), seeds=2, epochs=20, batch_size=128)
+    config = CREConfig(
+        arch="fc-medium", lambdas=(0.0, 0.5, 1.0), seeds=2, epochs=20, batch_size=128
+    )
     run_cre_sweep(replace(config, epochs=1))  # compile first: the estimate is of the training
     t0 = time.perf_counter()
     run_cre_sweep(config)

@@ -66,7 +66,9 @@ def test_stopping_a_queued_job_ends_it_at_once_and_it_can_be_queued_again():
     queued = manager.submit("second", "second", _blocking(release), owner="a")
     assert queued.status == "queued"
     assert manager.stop(queued, owner="a") == "stopped"
-    assert queued.status == "stopped" and not queued.active and queued.result is None  # the page is usable
+    assert (
+        queued.status == "stopped" and not queued.active and queued.result is None
+    )  # the page is usable
     assert manager.queued() == []
     again = manager.submit("second", "second", _blocking(release), owner="a", restart=True)
     assert again is not queued and again.status == "queued"
@@ -81,7 +83,9 @@ def test_only_a_session_that_started_or_joined_a_job_can_stop_it():
     with pytest.raises(PcdashError, match="only a session that started or joined"):
         manager.stop(job, owner="mallory")
     assert job.active and not job.stop_event.is_set()
-    assert manager.submit("shared", "shared", _blocking(release), owner="bob") is job  # dedupe: bob joins
+    assert (
+        manager.submit("shared", "shared", _blocking(release), owner="bob") is job
+    )  # dedupe: bob joins
     assert manager.stop(job, owner="alice") == "left"  # bob still follows it: it goes on
     assert job.active and not job.stop_event.is_set()
     assert manager.stop(job, owner="bob") == "stopped"
@@ -96,7 +100,9 @@ def test_a_job_lost_with_the_server_is_reported_after_a_restart(tmp_path):
     job = first.submit("lostkey", "CRE sweep · digits", _blocking(release))
     assert (journal / "lostkey.json").exists()
     # the server process dies here; a new one (another pid) reads the journal
-    entry = (journal / "lostkey.json").read_text().replace(f'"pid": {os.getpid()}', '"pid": 4199999')
+    entry = (
+        (journal / "lostkey.json").read_text().replace(f'"pid": {os.getpid()}', '"pid": 4199999')
+    )
     (journal / "lostkey.json").write_text(entry)
     second = JobManager(journal=journal)
     lost = second.lost("lostkey")
@@ -124,7 +130,11 @@ def test_a_failed_save_keeps_the_job_in_the_journal_and_on_the_job(tmp_path):
 
 # ------------------------------------------------------------------------------ pages
 
-TINY = {"seeds": "2", "epochs": "1", "batch": "128"}  # fc-medium, dim(z) 3, 3 λ: the shapes of test_pages's sweeps
+TINY = {
+    "seeds": "2",
+    "epochs": "1",
+    "batch": "128",
+}  # fc-medium, dim(z) 3, 3 λ: the shapes of test_pages's sweeps
 
 
 def _page(params: dict) -> AppTest:
@@ -162,10 +172,16 @@ def test_after_a_restart_a_page_whose_job_was_lost_says_so(fresh_manager, tmp_pa
     config = CREConfig(lambdas=(0.0, 0.5, 1.0), seeds=2, epochs=1, batch_size=128)
     journal = tmp_path / "runs" / ".jobs"
     journal.mkdir(parents=True)
-    entry = {"label": "CRE sweep", "submitted": time.time(), "pid": 4199999}  # a process that is gone
+    entry = {
+        "label": "CRE sweep",
+        "submitted": time.time(),
+        "pid": 4199999,
+    }  # a process that is gone
     (journal / f"{config.key()}.json").write_text(json.dumps(entry))
     at = _page({**TINY, "lams": "0,0.5,1"})
-    assert any("when the server stopped" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert any("when the server stopped" in w.value for w in at.warning), [
+        w.value for w in at.warning
+    ]
     assert not _button(at, "tradeoff_train").disabled
 
 
@@ -182,8 +198,9 @@ def test_a_job_whose_result_could_not_be_saved_says_so_on_its_page(fresh_manager
     _wait(lambda: not job.active, timeout=240)
     at.run()
     assert not at.exception, at.exception
-    assert any("could not be saved" in w.value and "No space left" in w.value for w in at.warning), \
-        [w.value for w in at.warning]
+    assert any(
+        "could not be saved" in w.value and "No space left" in w.value for w in at.warning
+    ), [w.value for w in at.warning]
     assert any("Trained in" in c.value for c in at.caption)  # and the result is shown all the same
 
 
@@ -199,7 +216,9 @@ def test_four_sessions_train_equal_and_different_sweeps_at_once(fresh_manager):
     grids = {"A": "0,0.5,1", "B": "0,0.5,1", "C": "0.2,0.5,1", "D": "0,0.5,0.8"}
     manager = fresh_manager()
     gate = threading.Event()
-    manager.warm_up(lambda: gate.wait(120))  # the server is still warming up: jobs hold their slots meanwhile
+    manager.warm_up(
+        lambda: gate.wait(120)
+    )  # the server is still warming up: jobs hold their slots meanwhile
     sessions = {name: _page({**TINY, "lams": lams}) for name, lams in grids.items()}
     for at in sessions.values():
         _button(at, "tradeoff_train").click().run()
@@ -215,12 +234,16 @@ def test_four_sessions_train_equal_and_different_sweeps_at_once(fresh_manager):
     assert _button(c_on_a, "tradeoff_train").label == "Join"
     gate.set()
     _wait(lambda: not any(j.active for j in jobs.values()), timeout=300)
-    assert all(j.status == "done" for j in jobs.values()), [(j.status, j.error) for j in jobs.values()]
+    assert all(j.status == "done" for j in jobs.values()), [
+        (j.status, j.error) for j in jobs.values()
+    ]
     for name, lams in grids.items():
         at = sessions[name] if name != "C" else _page({**TINY, "lams": lams})
         at.run()
         assert not at.exception and any("Trained in" in c.value for c in at.caption)
-        config = CREConfig(lambdas=tuple(float(v) for v in lams.split(",")), seeds=2, epochs=1, batch_size=128)
+        config = CREConfig(
+            lambdas=tuple(float(v) for v in lams.split(",")), seeds=2, epochs=1, batch_size=128
+        )
         result = manager.get(config.key()).result
         assert sorted(result.frame["lam"].dropna().unique()) == sorted(config.lambdas)
     alone = run_cre_sweep(CREConfig(lambdas=(0.2, 0.5, 1.0), seeds=2, epochs=1, batch_size=128))
@@ -242,6 +265,8 @@ def test_stopping_a_queued_job_from_its_page_leaves_the_page_usable(fresh_manage
     _button(at, "tradeoff_stop").click().run()
     assert not at.exception, at.exception
     assert job.status == "stopped" and manager.queued() == []
-    assert any("Stopped before it started" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert any("Stopped before it started" in w.value for w in at.warning), [
+        w.value for w in at.warning
+    ]
     train = _button(at, "tradeoff_train")
     assert not train.disabled and train.label == "Train"  # the page can queue it again

@@ -30,15 +30,33 @@ APP = ROOT / "app.py"
 
 def _frame(n: int = 40) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    return pd.DataFrame({"member": np.arange(n) % 4, "epoch": np.arange(n) // 4, "split": ["val", "test"] * (n // 2),
-                         "accuracy": rng.uniform(size=n), "diverged": np.zeros(n, bool)})
+    return pd.DataFrame(
+        {
+            "member": np.arange(n) % 4,
+            "epoch": np.arange(n) // 4,
+            "split": ["val", "test"] * (n // 2),
+            "accuracy": rng.uniform(size=n),
+            "diverged": np.zeros(n, bool),
+        }
+    )
 
 
 def _save(root: Path, key: str) -> Path:
-    arrays = {"x": np.random.default_rng(1).normal(size=(20, 8)).astype(np.float32), "y": np.arange(20)}
+    arrays = {
+        "x": np.random.default_rng(1).normal(size=(20, 8)).astype(np.float32),
+        "y": np.arange(20),
+    }
     table = pd.DataFrame({"set": ["ID", "OOD"] * 10, "score": np.linspace(0, 1, 20)})
-    return save_run(key, "cre", {"dataset": "digits", "arch": "fc-small"}, _frame(), arrays, {"seconds": 1.5},
-                    root=root, tables={"scores": table})
+    return save_run(
+        key,
+        "cre",
+        {"dataset": "digits", "arch": "fc-small"},
+        _frame(),
+        arrays,
+        {"seconds": 1.5},
+        root=root,
+        tables={"scores": table},
+    )
 
 
 def _reseal(run: Path, name: str) -> None:
@@ -60,6 +78,7 @@ def _cut(fraction: float, at_line: bool = False):
         if at_line:
             n = data.rindex(b"\n", 0, n) + 1
         (run / name).write_bytes(data[:n])
+
     return damage
 
 
@@ -74,6 +93,7 @@ def _write(content: bytes, reseal: bool = False):
         (run / name).write_bytes(content)
         if reseal:
             _reseal(run, name)
+
     return damage
 
 
@@ -99,7 +119,9 @@ def _drop_array_and_its_manifest_entry(run: Path, name: str) -> None:
 
 def _object_array(run: Path, name: str) -> None:
     buf = io.BytesIO()
-    np.savez(buf, x=np.array([{"a": 1}, None], dtype=object), y=np.arange(20))  # needs pickle to load
+    np.savez(
+        buf, x=np.array([{"a": 1}, None], dtype=object), y=np.arange(20)
+    )  # needs pickle to load
     (run / name).write_bytes(buf.getvalue())
     _reseal(run, name)
 
@@ -137,13 +159,21 @@ DAMAGES = [
     ("config-truncated", "config.json", _cut(0.5)),
     ("config-not-json", "config.json", _write(b"\x00\xff garbage {")),
     ("config-a-list", "config.json", _write(b"[1, 2, 3]", reseal=True)),
-    ("config-wrong-types", "config.json", _write(b'{"kind": 3, "config": "x", "meta": []}', reseal=True)),
+    (
+        "config-wrong-types",
+        "config.json",
+        _write(b'{"kind": 3, "config": "x", "meta": []}', reseal=True),
+    ),
     ("config-bitflip", "config.json", _flip),
     ("results-missing", "results.csv", _remove),
     ("results-empty", "results.csv", _write(b"")),
     ("results-truncated-mid-line", "results.csv", _cut(0.5)),
     ("results-truncated-at-a-line", "results.csv", _cut(0.5, at_line=True)),
-    ("results-truncated-resealed", "results.csv", lambda r, n: (_cut(0.5, at_line=True)(r, n), _reseal(r, n))),
+    (
+        "results-truncated-resealed",
+        "results.csv",
+        lambda r, n: (_cut(0.5, at_line=True)(r, n), _reseal(r, n)),
+    ),
     ("results-missing-column", "results.csv", _drop_column),
     ("results-bitflip", "results.csv", _flip),
     ("results-extra-rows", "results.csv", _append_rows),
@@ -199,7 +229,12 @@ def test_an_intact_run_round_trips_with_its_checksums(tmp_path):
     pd.testing.assert_frame_equal(run.frame, _frame())
     manifest = json.loads((tmp_path / "good" / "manifest.json").read_text())
     assert manifest["files"]["results.csv"]["rows"] == 40
-    assert set(manifest["files"]) == {"config.json", "results.csv", "arrays.npz", "table_scores.csv"}
+    assert set(manifest["files"]) == {
+        "config.json",
+        "results.csv",
+        "arrays.npz",
+        "table_scores.csv",
+    }
     assert list_runs(tmp_path)["status"].tolist() == ["ok"]
 
 
@@ -213,7 +248,9 @@ def test_a_run_saved_before_manifests_still_loads_but_a_cut_last_line_is_caught(
         load_run("legacy", root=tmp_path)
 
 
-@pytest.mark.parametrize("key", ["..", ".", "../runs", "a/b", "", "/etc", "..\\x", "x\x00y", "k" * 200, ".hidden"])
+@pytest.mark.parametrize(
+    "key", ["..", ".", "../runs", "a/b", "", "/etc", "..\\x", "x\x00y", "k" * 200, ".hidden"]
+)
 def test_delete_accepts_only_run_ids_inside_the_runs_folder(tmp_path, key):
     root = tmp_path / "cache" / "runs"
     root.mkdir(parents=True)
@@ -221,7 +258,9 @@ def test_delete_accepts_only_run_ids_inside_the_runs_folder(tmp_path, key):
     (tmp_path / "cache" / "data.bin").write_bytes(b"precious")
     with pytest.raises(PcdashError, match="not a run id"):
         delete_run(key, root=root)
-    assert (tmp_path / "cache" / "data.bin").read_bytes() == b"precious"  # '..' used to wipe the cache folder
+    assert (
+        tmp_path / "cache" / "data.bin"
+    ).read_bytes() == b"precious"  # '..' used to wipe the cache folder
     assert load_run("keep-me", root=root) is not None
 
 
@@ -245,7 +284,9 @@ def test_stale_temporary_folders_are_swept_and_a_renamed_aside_run_is_put_back(t
     (tmp_path / f".a.tmp-{dead}-ab12").mkdir()  # a save killed before its swap
     (tmp_path / f".b.del-{dead}-cd34").mkdir()  # a delete killed before its rmtree
     _save(tmp_path, "c")
-    os.rename(tmp_path / "c", tmp_path / f".c.old-{dead}-ef56")  # a save killed between its two renames
+    os.rename(
+        tmp_path / "c", tmp_path / f".c.old-{dead}-ef56"
+    )  # a save killed between its two renames
     (tmp_path / f".d.tmp-{os.getpid()}-0a0b").mkdir()  # a save in progress in this process: kept
     done = sweep_stale(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f".d.tmp-{os.getpid()}-0a0b", "a", "c"]
@@ -276,7 +317,12 @@ def test_the_runs_page_lists_damaged_runs_with_a_message_and_delete(tmp_path, mo
     assert not at.exception, at.exception
     table = at.dataframe[0].value.set_index("key")
     assert (table.loc[keys, "status"] == "damaged").all() and table.loc["intact", "status"] == "ok"
-    for key in ("dmg-arrays-bitflip", "dmg-config-a-list", "dmg-results-truncated-at-a-line", "dmg-folder-is-a-link"):
+    for key in (
+        "dmg-arrays-bitflip",
+        "dmg-config-a-list",
+        "dmg-results-truncated-at-a-line",
+        "dmg-folder-is-a-link",
+    ):
         at.selectbox[0].set_value(key).run()
         assert not at.exception, at.exception
         assert any("damaged" in e.value for e in at.error), [e.value for e in at.error]
@@ -285,16 +331,23 @@ def test_the_runs_page_lists_damaged_runs_with_a_message_and_delete(tmp_path, mo
         assert not at.exception, at.exception
         assert key not in set(list_runs(root)["key"])
     assert (tmp_path / "outside-dmg-folder-is-a-link" / "keep.txt").exists()
-    assert job_manager().get("dmg-arrays-bitflip") is None  # forgotten in memory too: no page shows it again
+    assert (
+        job_manager().get("dmg-arrays-bitflip") is None
+    )  # forgotten in memory too: no page shows it again
 
 
 def test_a_page_whose_saved_run_is_damaged_says_so_and_can_train_again(tmp_path, monkeypatch):
     from pcdash.experiments.cre_config import CREConfig
 
     monkeypatch.setenv("PCDASH_RUNS_DIR", str(tmp_path))
-    config = CREConfig(dataset="digits", arch="fc-small", lambdas=(0.0, 1.0), seeds=1, epochs=1, batch_size=128)
+    config = CREConfig(
+        dataset="digits", arch="fc-small", lambdas=(0.0, 1.0), seeds=1, epochs=1, batch_size=128
+    )
     params = {"arch": "fc-small", "lams": "0,1", "seeds": "1", "epochs": "1", "batch": "128"}
-    for damage in (_flip, _drop_array_and_its_manifest_entry):  # caught by the checksums; consistent but unusable
+    for damage in (
+        _flip,
+        _drop_array_and_its_manifest_entry,
+    ):  # caught by the checksums; consistent but unusable
         _save(tmp_path, config.key())
         damage(tmp_path / config.key(), "arrays.npz")
         from pcdash.ui.server import job_manager
@@ -306,7 +359,8 @@ def test_a_page_whose_saved_run_is_damaged_says_so_and_can_train_again(tmp_path,
         assert [b for b in at.button if b.key == "tradeoff_train"], "no Train button"
 
 
-# ------------------------------------------------------------------------------ kill -9 while saving
+# ------------------------------------------------------------------------------ kill -9 while
+# saving
 
 VICTIM = """
 import sys
@@ -318,7 +372,8 @@ rng = np.random.default_rng(version)
 print("ready", flush=True)
 while True:
     frame = pd.DataFrame({"version": np.full(3000, version), "v": rng.normal(size=3000)})
-    save_run("victim", "test", {"version": version}, frame, {"w": rng.normal(size=(200, 200)).astype(np.float32)},
+    weights = {"w": rng.normal(size=(200, 200)).astype(np.float32)}
+    save_run("victim", "test", {"version": version}, frame, weights,
              {"version": version}, root=root, tables={"t": frame.head(100)})
     print(version, flush=True)
     version += 1
@@ -332,13 +387,26 @@ def test_kill_9_at_random_moments_of_saving_never_loses_the_run(tmp_path):
     root = tmp_path / "runs"
     root.mkdir()
     frame = pd.DataFrame({"version": np.zeros(3000, int), "v": np.zeros(3000)})
-    save_run("victim", "test", {"version": 0}, frame, {}, {"version": 0}, root=root, tables={"t": frame.head(100)})
+    save_run(
+        "victim",
+        "test",
+        {"version": 0},
+        frame,
+        {},
+        {"version": 0},
+        root=root,
+        tables={"t": frame.head(100)},
+    )
     rng = random.Random(11)
     done, mid_save, kills = 0, 0, 0
     for i in range(12):
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PCDASH_NO_EXCHANGE": "1" if i % 2 else "0"}
-        proc = subprocess.Popen([sys.executable, "-c", VICTIM, str(root), str(done + 1)], stdout=subprocess.PIPE,
-                                text=True, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", VICTIM, str(root), str(done + 1)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.0, 0.6))
         proc.send_signal(signal.SIGKILL)

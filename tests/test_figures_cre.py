@@ -31,7 +31,9 @@ DIVERGED = (0.5, 1)  # (λ, seed) of the member that diverges at epoch 3
 CLASSES = ("zero", "one", "two")
 
 
-def make_frame(lams=LAMS, seeds=SEEDS, epochs=EPOCHS, dims=(3,), baselines=False, diverged=DIVERGED):
+def make_frame(
+    lams=LAMS, seeds=SEEDS, epochs=EPOCHS, dims=(3,), baselines=False, diverged=DIVERGED
+):
     rng = np.random.default_rng(0)
     rows, member = [], 0
     specs = [("cre", d, lam) for d in dims for lam in lams]
@@ -44,28 +46,71 @@ def make_frame(lams=LAMS, seeds=SEEDS, epochs=EPOCHS, dims=(3,), baselines=False
                 for split in ("train", "val", "test"):
                     gone = bad and epoch >= 3
                     lam_eff = 0.5 if np.isnan(lam) else lam
-                    acc = 0.9 - 0.3 * lam_eff + 0.01 * epoch + 0.02 * rng.standard_normal() + 0.01 * np.log(dim)
-                    mse = 0.5 - 0.3 * lam_eff - 0.01 * epoch + 0.02 * rng.standard_normal() - 0.01 * np.log(dim)
-                    rows.append(dict(
-                        member=member, dataset="digits", arch="fc-small", model=model, latent_dim=dim, lam=lam,
-                        seed=seed, epoch=epoch, split=split, accuracy=np.nan if gone else acc,
-                        mse=np.nan if gone else mse, ce=np.nan if gone else 1 - acc,
-                        loss=(np.nan if gone else 0.3) if split == "train" else np.nan,
-                        diverged=gone, epoch_seconds=0.1,
-                    ))
+                    acc = (
+                        0.9
+                        - 0.3 * lam_eff
+                        + 0.01 * epoch
+                        + 0.02 * rng.standard_normal()
+                        + 0.01 * np.log(dim)
+                    )
+                    mse = (
+                        0.5
+                        - 0.3 * lam_eff
+                        - 0.01 * epoch
+                        + 0.02 * rng.standard_normal()
+                        - 0.01 * np.log(dim)
+                    )
+                    rows.append(
+                        dict(
+                            member=member,
+                            dataset="digits",
+                            arch="fc-small",
+                            model=model,
+                            latent_dim=dim,
+                            lam=lam,
+                            seed=seed,
+                            epoch=epoch,
+                            split=split,
+                            accuracy=np.nan if gone else acc,
+                            mse=np.nan if gone else mse,
+                            ce=np.nan if gone else 1 - acc,
+                            loss=(np.nan if gone else 0.3) if split == "train" else np.nan,
+                            diverged=gone,
+                            epoch_seconds=0.1,
+                        )
+                    )
             member += 1
     frame = pd.DataFrame(rows)
     if baselines:
-        analytic = [dict(member=member + i, dataset="digits", arch="fc-small", model="pca-analytic", latent_dim=d,
-                         lam=np.nan, seed=0, epoch=epochs, split=s, accuracy=np.nan, mse=0.3 / d, ce=np.nan,
-                         loss=np.nan, diverged=False, epoch_seconds=0.0)
-                    for i, d in enumerate(dims) for s in ("val", "test")]
+        analytic = [
+            dict(
+                member=member + i,
+                dataset="digits",
+                arch="fc-small",
+                model="pca-analytic",
+                latent_dim=d,
+                lam=np.nan,
+                seed=0,
+                epoch=epochs,
+                split=s,
+                accuracy=np.nan,
+                mse=0.3 / d,
+                ce=np.nan,
+                loss=np.nan,
+                diverged=False,
+                epoch_seconds=0.0,
+            )
+            for i, d in enumerate(dims)
+            for s in ("val", "test")
+        ]
         frame = pd.concat([frame, pd.DataFrame(analytic)], ignore_index=True)
     return frame
 
 
 def members_of(frame):
-    return frame.drop_duplicates("member")[["member", "lam", "seed", "latent_dim", "model"]].reset_index(drop=True)
+    return frame.drop_duplicates("member")[
+        ["member", "lam", "seed", "latent_dim", "model"]
+    ].reset_index(drop=True)
 
 
 def make_snapshot(frame, d=3, per_class=4, skip=()):
@@ -107,7 +152,9 @@ def test_boxes_one_trace_per_lambda_per_metric_and_diverged_excluded():
         half = next(t for t in mine if t.meta["lam"] == 0.5)
         assert sorted(half.customdata) == [0, 2]  # seed 1 diverged
         assert not np.isnan(np.asarray(half.y, float)).any()
-        final = frame[(frame["split"] == "test") & (frame["epoch"] == EPOCHS) & (frame["lam"] == 0.0)]
+        final = frame[
+            (frame["split"] == "test") & (frame["epoch"] == EPOCHS) & (frame["lam"] == 0.0)
+        ]
         zero = next(t for t in mine if t.meta["lam"] == 0.0)
         np.testing.assert_allclose(sorted(zero.y), sorted(final[metric]))
     assert annotation(fig, "diverged").startswith("1 diverged")
@@ -131,7 +178,9 @@ def test_diverged_rows_excluded_even_with_finite_values():
 def test_means_band_contains_mean():
     fig = tradeoff_means(make_frame())
     for metric in ("accuracy", "mse"):
-        role = {t.meta["role"]: np.asarray(t.y, float) for t in fig.data if t.meta["metric"] == metric}
+        role = {
+            t.meta["role"]: np.asarray(t.y, float) for t in fig.data if t.meta["metric"] == metric
+        }
         assert set(role) == {"ci_lower", "ci_upper", "mean"}
         assert len(role["mean"]) == len(LAMS)
         assert np.all(role["ci_upper"] >= role["mean"]) and np.all(role["mean"] >= role["ci_lower"])
@@ -144,7 +193,9 @@ def test_pareto_colours_are_lambdas():
     frame = make_frame()
     fig = pareto(frame)
     points = fig.data[0]
-    final = frame[(frame["split"] == "test") & (frame["epoch"] == EPOCHS) & ~frame["diverged"]].sort_values(["lam", "seed"])
+    final = frame[
+        (frame["split"] == "test") & (frame["epoch"] == EPOCHS) & ~frame["diverged"]
+    ].sort_values(["lam", "seed"])
     np.testing.assert_allclose(points.marker.color, final["lam"])
     np.testing.assert_allclose(points.x, final["mse"])
     assert diverged_member(frame) not in np.asarray(points.customdata)[:, 2]
@@ -181,20 +232,30 @@ def test_latent_dim_curves_baselines_and_log_axis():
     assert fig.layout.xaxis.type == "log"
     for series in by_name:
         for metric in by_name[series]:
-            role = {t.meta["role"]: np.asarray(t.y, float) for t in fig.data
-                    if t.meta["series"] == series and t.meta["metric"] == metric}
+            role = {
+                t.meta["role"]: np.asarray(t.y, float)
+                for t in fig.data
+                if t.meta["series"] == series and t.meta["metric"] == metric
+            }
             if "ci_upper" in role:
                 assert np.all(role["ci_upper"] >= role["mean"] - 1e-12)
                 assert np.all(role["mean"] >= role["ci_lower"] - 1e-12)
     only = latent_dim_curves(frame, lambdas=[0.0])
-    assert {t.name for t in only.data if t.meta["role"] == "mean"} == {"λ = 0", "PCA", "RP", "PCA (analytic)"}
+    assert {t.name for t in only.data if t.meta["role"] == "mean"} == {
+        "λ = 0",
+        "PCA",
+        "RP",
+        "PCA (analytic)",
+    }
     assert latent_dim_curves(make_frame(dims=(2, 4))).layout.xaxis.type != "log"
 
 
 # ------------------------------------------------------------------ partial and empty frames
 
 
-@pytest.mark.parametrize("build", [tradeoff_boxes, tradeoff_means, pareto, training_curves, latent_dim_curves])
+@pytest.mark.parametrize(
+    "build", [tradeoff_boxes, tradeoff_means, pareto, training_curves, latent_dim_curves]
+)
 def test_partial_and_empty_frames(build):
     partial = make_frame(epochs=1, diverged=None)
     partial = partial[partial["member"] != partial["member"].max()]  # a member not reported yet
@@ -303,7 +364,9 @@ def test_image_grid_pixels_and_size():
     assert list(fig.layout.xaxis.ticktext) == ["x", "y", "z"]
     rgb = np.zeros((1, 1, 4, 4, 3))
     rgb[..., 0] = 1.0
-    assert np.asarray(image_grid(rgb, row_labels=["r"], col_labels=["c"]).data[0].z)[0, 0].tolist() == [255, 128, 128]
+    assert np.asarray(image_grid(rgb, row_labels=["r"], col_labels=["c"]).data[0].z)[
+        0, 0
+    ].tolist() == [255, 128, 128]
     with pytest.raises(ValueError, match="labels"):
         image_grid(grey, row_labels=["a"], col_labels=["x", "y", "z"])
 
@@ -324,5 +387,7 @@ def test_reconstruction_grid_tiles():
     np.testing.assert_array_equal(img[:h, :w, 0], np.round((first.astype(float) + 1) * 127.5))
     two = reconstruction_grid(snap, members_of(frame), seed=0, per_class=2)
     assert two.layout.meta["grid"] == [2 * len(CLASSES), 1 + len(LAMS)]
-    toy = Snapshot(np.zeros((6, 2)), np.arange(6) % 3, z=snap.z, x_hat={k: np.zeros((6, 2)) for k in snap.z})
+    toy = Snapshot(
+        np.zeros((6, 2)), np.arange(6) % 3, z=snap.z, x_hat={k: np.zeros((6, 2)) for k in snap.z}
+    )
     assert annotation(reconstruction_grid(toy, members_of(frame)), "no-data")

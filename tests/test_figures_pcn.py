@@ -27,7 +27,12 @@ WIDTHS = (64, 128)
 SEEDS = 2
 EPOCHS = 3
 LAYERS = 3
-DIVERGED = ("adamw", 1.0, 128, 1)  # (optimizer, γ, width, seed) of the member that diverges at epoch 2
+DIVERGED = (
+    "adamw",
+    1.0,
+    128,
+    1,
+)  # (optimizer, γ, width, seed) of the member that diverges at epoch 2
 SEED_FACTOR = (2.0, 0.5)  # per-seed factor on the ratio: geometric mean 1, arithmetic mean 1.25
 
 
@@ -58,13 +63,23 @@ def make_frame(diverged=DIVERGED, widths=WIDTHS, epochs=EPOCHS):
                         }
                         for split in ("train", "val", "test"):
                             acc = accuracy_of(opt, gamma, width, seed, epoch, split)
-                            rows.append(dict(
-                                member=member, dataset="digits", algorithm="pc-se", optimizer=opt, state_lr=gamma,
-                                width=width, seed=seed, epoch=epoch, split=split,
-                                accuracy=np.nan if gone else acc,
-                                loss=np.nan if gone else 1.0 - acc, diverged=gone,
-                                **{k: np.nan if gone else v for k, v in energies.items()},
-                            ))
+                            rows.append(
+                                dict(
+                                    member=member,
+                                    dataset="digits",
+                                    algorithm="pc-se",
+                                    optimizer=opt,
+                                    state_lr=gamma,
+                                    width=width,
+                                    seed=seed,
+                                    epoch=epoch,
+                                    split=split,
+                                    accuracy=np.nan if gone else acc,
+                                    loss=np.nan if gone else 1.0 - acc,
+                                    diverged=gone,
+                                    **{k: np.nan if gone else v for k, v in energies.items()},
+                                )
+                            )
                     member += 1
     return pd.DataFrame(rows)
 
@@ -75,8 +90,13 @@ def frame():
 
 
 def role(fig, r, series=None):
-    return [t for t in fig.data if isinstance(t.meta, dict) and t.meta.get("role") == r
-            and (series is None or t.meta.get("series") == series)]
+    return [
+        t
+        for t in fig.data
+        if isinstance(t.meta, dict)
+        and t.meta.get("role") == r
+        and (series is None or t.meta.get("series") == series)
+    ]
 
 
 def annotation(fig, name):
@@ -85,7 +105,9 @@ def annotation(fig, name):
 
 
 def final_test(frame):
-    rows = frame[(frame["split"] == "test") & (frame["epoch"] == frame["epoch"].max()) & ~frame["diverged"]]
+    rows = frame[
+        (frame["split"] == "test") & (frame["epoch"] == frame["epoch"].max()) & ~frame["diverged"]
+    ]
     return rows
 
 
@@ -111,7 +133,8 @@ def test_energy_vs_step_one_log_line_per_layer_and_clipped_zeros():
         y = np.asarray(t.y, float)
         assert np.all(y > 0), "nothing non-positive may reach a log axis"
         np.testing.assert_allclose(y[1:], trace[1:, layer])
-    # Step 0 of the hidden layers is 0: drawn at a floor below the smallest positive value, hover says so.
+    # Step 0 of the hidden layers is 0: drawn at a floor below the smallest positive value, hover
+    # says so.
     first = fig.data[0]
     assert first.y[0] < 1e-6
     assert first.customdata[0][0] == 0.0 and "log scale" in first.customdata[0][1]
@@ -131,8 +154,13 @@ def test_layer_label_single_layer():
 
 
 def test_energy_vs_step_grid_panels_shared_log_y():
-    members = pd.DataFrame([(m, g, s, "sgd", 64) for m, (g, s) in enumerate((g, s) for g in GAMMAS for s in range(SEEDS))],
-                           columns=["member", "state_lr", "seed", "optimizer", "width"])
+    members = pd.DataFrame(
+        [
+            (m, g, s, "sgd", 64)
+            for m, (g, s) in enumerate((g, s) for g in GAMMAS for s in range(SEEDS))
+        ],
+        columns=["member", "state_lr", "seed", "optimizer", "width"],
+    )
     traces = np.stack([make_trace() * (1 + m) for m in range(len(members))])
     traces[2] = np.nan  # γ = 0.1, seed 0 diverged: the panel shows seed 1
     traces[4:6] = np.nan  # both seeds of γ = 1 diverged: the panel says so
@@ -210,7 +238,9 @@ def test_accuracy_vs_gamma_splits_widths_not_pooled(frame):
 
 
 def test_accuracy_vs_gamma_bp_reference(frame):
-    bp = frame[frame["state_lr"] == 0.1].assign(algorithm="bp-se", state_lr=np.nan, member=lambda d: d["member"] + 1000)
+    bp = frame[frame["state_lr"] == 0.1].assign(
+        algorithm="bp-se", state_lr=np.nan, member=lambda d: d["member"] + 1000
+    )
     fig = accuracy_vs_gamma(pd.concat([frame[frame["width"] == 64], bp[bp["width"] == 64]]))
     refs = role(fig, "bp")
     assert sorted(t.name for t in refs) == ["BP-SE, AdamW", "BP-SE, SGD"]
@@ -230,7 +260,9 @@ def test_energy_ratio_is_geometric_mean_of_member_ratios(frame):
         np.testing.assert_allclose(t.y, [true_ratio(g) for g in GAMMAS], rtol=1e-9)
         lo, hi = role(fig, "ci_lower", t.name)[0], role(fig, "ci_upper", t.name)[0]
         assert np.all(np.asarray(lo.y) > 0)
-        assert np.all(np.asarray(lo.y) < np.asarray(t.y)) and np.all(np.asarray(t.y) < np.asarray(hi.y))
+        assert np.all(np.asarray(lo.y) < np.asarray(t.y)) and np.all(
+            np.asarray(t.y) < np.asarray(hi.y)
+        )
     members = role(fig, "members")[0]
     assert len(members.y) == len(GAMMAS) * SEEDS
     assert annotation(fig, "diverged") is None  # the diverged member is at width 128
@@ -238,7 +270,12 @@ def test_energy_ratio_is_geometric_mean_of_member_ratios(frame):
 
 def test_energy_ratio_excludes_diverged_and_counts_zero_ratios(frame):
     f = frame[frame["width"] == 128].copy()
-    zero = f["member"] == f.loc[(f["optimizer"] == "sgd") & (f["state_lr"] == 0.01) & (f["seed"] == 0), "member"].iloc[0]
+    zero = (
+        f["member"]
+        == f.loc[
+            (f["optimizer"] == "sgd") & (f["state_lr"] == 0.01) & (f["seed"] == 0), "member"
+        ].iloc[0]
+    )
     f.loc[zero, "energy_1"] = 0.0
     fig = energy_ratio_vs_gamma(f)
     adamw = role(fig, "mean", "AdamW")[0]
@@ -280,9 +317,21 @@ def stability_frame() -> pd.DataFrame:
                 for seed in range(SEEDS):
                     acc = 0.1 if gamma in fails.get((opt, width), set()) else 0.9
                     gone = (opt, width, gamma, seed) == ("adamw", 128, 0.01, 1)
-                    rows.append(dict(member=member, dataset="digits", algorithm="pc-ce", optimizer=opt, state_lr=gamma,
-                                     width=width, seed=seed, epoch=1, split="test", diverged=gone,
-                                     accuracy=np.nan if gone else acc + 0.01 * seed))
+                    rows.append(
+                        dict(
+                            member=member,
+                            dataset="digits",
+                            algorithm="pc-ce",
+                            optimizer=opt,
+                            state_lr=gamma,
+                            width=width,
+                            seed=seed,
+                            epoch=1,
+                            split="test",
+                            diverged=gone,
+                            accuracy=np.nan if gone else acc + 0.01 * seed,
+                        )
+                    )
                     member += 1
     return pd.DataFrame(rows)
 
@@ -294,12 +343,20 @@ def test_stability_figure_rings_the_largest_gamma_that_still_trains():
     fig = accuracy_vs_gamma_by_width(f, num_classes=10)
     lines = [t for t in fig.data if isinstance(t.meta, dict) and "role" not in t.meta]
     assert [(t.meta["optimizer"], t.meta["width"]) for t in lines] == [
-        ("sgd", 64), ("sgd", 128), ("adamw", 64), ("adamw", 128)]
+        ("sgd", 64),
+        ("sgd", 128),
+        ("adamw", 64),
+        ("adamw", 128),
+    ]
     adamw_128 = lines[3]
     np.testing.assert_allclose(adamw_128.x, GAMMAS)
     np.testing.assert_allclose(adamw_128.y, [(0.9 + 0.1) / 2, 0.1 + 0.005, 0.9 + 0.005])
     rings = {(t.meta["optimizer"], t.meta["width"]): t.x[0] for t in role(fig, "stable")}
-    assert rings == {("sgd", 64): 1.0, ("sgd", 128): 1.0, ("adamw", 64): 0.1}  # adamw 128: 0.5 < 0.55 at γ = 0.01
+    assert rings == {
+        ("sgd", 64): 1.0,
+        ("sgd", 128): 1.0,
+        ("adamw", 64): 0.1,
+    }  # adamw 128: 0.5 < 0.55 at γ = 0.01
     cut = role(fig, "trained_cut")
     assert len(cut) == 2 and cut[0].y[0] == pytest.approx(0.55)
     assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.type == "log"
@@ -311,7 +368,12 @@ def test_stability_figure_rings_the_largest_gamma_that_still_trains():
 
 def test_width_gamma_grid_values_are_seed_means(frame):
     f = frame.copy()
-    both = (f["optimizer"] == "adamw") & (f["state_lr"] == 1.0) & (f["width"] == 64) & (f["epoch"] >= 3)
+    both = (
+        (f["optimizer"] == "adamw")
+        & (f["state_lr"] == 1.0)
+        & (f["width"] == 64)
+        & (f["epoch"] >= 3)
+    )
     f.loc[both, "diverged"] = True  # every seed of this cell diverged
     f.loc[both, "accuracy"] = np.nan
     fig = width_gamma_grid(f, optimizer="adamw")
@@ -350,7 +412,9 @@ def test_width_gamma_grid_one_panel_per_optimizer(frame):
 
 def test_pcn_training_curves_groups_and_styles(frame):
     fig = pcn_training_curves(frame[frame["width"] == 64])
-    lines = [t for t in fig.data if not (isinstance(t.meta, dict) and t.meta.get("role") == "legend")]
+    lines = [
+        t for t in fig.data if not (isinstance(t.meta, dict) and t.meta.get("role") == "legend")
+    ]
     assert len(lines) == len(OPTIMIZERS) * len(GAMMAS) * SEEDS * 2
     groups = {t.legendgroup for t in lines}
     assert len(groups) == len(OPTIMIZERS) * len(GAMMAS)
@@ -365,7 +429,9 @@ def test_pcn_training_curves_groups_and_styles(frame):
 
 def test_pcn_training_curves_diverged_curve_stops(frame):
     fig = pcn_training_curves(frame[frame["width"] == 128])
-    bad = [t for t in fig.data if isinstance(t.meta, dict) and "(diverged)" in (t.hovertemplate or "")]
+    bad = [
+        t for t in fig.data if isinstance(t.meta, dict) and "(diverged)" in (t.hovertemplate or "")
+    ]
     assert len(bad) == 2 and all(list(t.x) == [1] for t in bad)
 
 
@@ -376,7 +442,9 @@ def test_energy_per_layer_over_epochs(frame):
     means = role(fig, "mean")
     assert [t.name for t in means] == ["layer 1 (first hidden)", "layer 2", "layer 3 (output)"]
     out = 0.5 + 0.1 * np.arange(1, EPOCHS + 1)
-    np.testing.assert_allclose(means[0].y, out * true_ratio(0.1), rtol=1e-9)  # geometric mean over seeds
+    np.testing.assert_allclose(
+        means[0].y, out * true_ratio(0.1), rtol=1e-9
+    )  # geometric mean over seeds
     np.testing.assert_allclose(means[2].y, out, rtol=1e-9)
     for t in means:
         lo, hi = role(fig, "ci_lower", t.name)[0], role(fig, "ci_upper", t.name)[0]
@@ -393,8 +461,14 @@ def stability_digits(frame):
     return accuracy_vs_gamma_by_width(frame, num_classes=10)
 
 
-BUILDERS = (accuracy_vs_gamma, energy_ratio_vs_gamma, width_gamma_grid, pcn_training_curves,
-            energy_per_layer_over_epochs, stability_digits)
+BUILDERS = (
+    accuracy_vs_gamma,
+    energy_ratio_vs_gamma,
+    width_gamma_grid,
+    pcn_training_curves,
+    energy_per_layer_over_epochs,
+    stability_digits,
+)
 
 
 @pytest.mark.parametrize("builder", BUILDERS)
@@ -417,8 +491,14 @@ def test_partial_frames_do_not_crash(builder, frame):
     assert isinstance(fig, go.Figure)
     fig.to_json()
     # Every member diverged.
-    gone = frame.assign(diverged=True, accuracy=np.nan, loss=np.nan,
-                        energy_1=np.nan, energy_2=np.nan, energy_3=np.nan)
+    gone = frame.assign(
+        diverged=True,
+        accuracy=np.nan,
+        loss=np.nan,
+        energy_1=np.nan,
+        energy_2=np.nan,
+        energy_3=np.nan,
+    )
     fig = builder(gone)
     assert isinstance(fig, go.Figure)
     fig.to_json()
@@ -428,6 +508,8 @@ def test_partial_accuracy_uses_each_members_last_epoch(frame):
     partial = frame[(frame["epoch"] <= 2) | (frame["member"] % 2 == 0)]
     fig = accuracy_vs_gamma(partial[partial["width"] == 64])
     sgd = role(fig, "mean", "SGD")[0]
-    rows = partial[(partial["split"] == "test") & (partial["width"] == 64) & (partial["optimizer"] == "sgd")]
+    rows = partial[
+        (partial["split"] == "test") & (partial["width"] == 64) & (partial["optimizer"] == "sgd")
+    ]
     last = rows[rows["epoch"] == rows.groupby("member")["epoch"].transform("max")]
     np.testing.assert_allclose(sgd.y, last.groupby("state_lr")["accuracy"].mean().to_numpy())

@@ -90,8 +90,13 @@ def test_relax_lowers_the_energy_and_keeps_fixed_entries():
     x = jax.random.normal(jax.random.PRNGKey(1), (5, 10))
     fixed = jnp.arange(10) < 5
     states = generative_states(mlp, jnp.zeros((5, 4)), x)
-    out, _, trace = relax(free_energy(mlp), states, optimizer=state_optimizer(0.05, momentum=0.5), steps=50,
-                          clamp=clamp_output(x, fixed))
+    out, _, trace = relax(
+        free_energy(mlp),
+        states,
+        optimizer=state_optimizer(0.05, momentum=0.5),
+        steps=50,
+        clamp=clamp_output(x, fixed),
+    )
     assert float(jnp.mean(free_energy(mlp)(out)[0])) < float(trace[0])
     np.testing.assert_array_equal(np.asarray(out[-1][:, :5]), np.asarray(x[:, :5]))
 
@@ -104,7 +109,9 @@ def test_pc_reconstruction_is_a_top_down_pass_from_the_inferred_latent():
     kw = dict(steps=20, state_lr=0.3, momentum=0.5)
     states = infer_latents(mlp, x, **kw)
     rec = reconstruct(mlp, x, **kw)
-    np.testing.assert_allclose(np.asarray(rec), np.asarray(decode(mlp, states[0])), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(rec), np.asarray(decode(mlp, states[0])), rtol=1e-5, atol=1e-6
+    )
     h = states[0]
     for layer in (1, 2):
         h = layer_prediction(mlp, layer, h)
@@ -143,7 +150,9 @@ def test_pc_autoencoder_learns_and_keeps_up_with_backprop():
     best_state_lr = pc[pc["epoch"] == pc["epoch"].max()].sort_values("mse")["state_lr"].iloc[0]
     curve = pc[pc["state_lr"] == best_state_lr].sort_values("epoch")["mse"].to_numpy()
     bp = test[test["model"] == "BP"].sort_values("epoch")["mse"].to_numpy()
-    print(f"PC (γ = {best_state_lr:g}) test MSE by epoch {np.round(curve, 4)}, BP {np.round(bp, 4)}")
+    print(
+        f"PC (γ = {best_state_lr:g}) test MSE by epoch {np.round(curve, 4)}, BP {np.round(bp, 4)}"
+    )
     assert curve[-1] < 0.7 * curve[0]
     assert curve[-1] < 1.25 * bp[-1]
     assert r.arrays["pc"].shape == r.arrays["bp"].shape == r.arrays["x"].shape == (8, 8, 8, 1)
@@ -158,13 +167,21 @@ def test_pcx_layer_form_feeds_the_activation_of_the_state_below():
     mlp = init_mlp(jax.random.PRNGKey(0), (3, 4, 2), activation="tanh")
     h = jax.random.normal(jax.random.PRNGKey(1), (5, 3)) * 3
     w, b = mlp.weights[0], mlp.biases[0]
-    np.testing.assert_allclose(np.asarray(layer_prediction(mlp, 1, h, form="pre")),
-                               np.asarray(jnp.tanh(h) @ w.T + b), rtol=1e-6)
-    np.testing.assert_allclose(np.asarray(layer_prediction(mlp, 1, h, form="post")),
-                               np.asarray(jnp.tanh(h @ w.T + b)), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(layer_prediction(mlp, 1, h, form="pre")),
+        np.asarray(jnp.tanh(h) @ w.T + b),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        np.asarray(layer_prediction(mlp, 1, h, form="post")),
+        np.asarray(jnp.tanh(h @ w.T + b)),
+        rtol=1e-6,
+    )
     states = generative_states(mlp, h, None, form="pre")  # a forward pass: zero prediction errors
     assert float(jnp.max(free_energy(mlp, form="pre")(states)[0])) < 1e-10
-    np.testing.assert_allclose(np.asarray(states[-1]), np.asarray(decode(mlp, h, form="pre")), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(states[-1]), np.asarray(decode(mlp, h, form="pre")), rtol=1e-6
+    )
 
 
 def test_prior_mean_gradient_is_the_mean_prior_error():
@@ -177,22 +194,34 @@ def test_prior_mean_gradient_is_the_mean_prior_error():
     states = generative_states(mlp, h0, jax.random.normal(jax.random.PRNGKey(2), (5, 2)))
     w = jnp.ones(5)
     for prior in (1.0, 4.0):
-        algo = GenerativePCN(sizes, activation="tanh", prior=prior, learn_prior_mean=True, out_var=0.01)
+        algo = GenerativePCN(
+            sizes, activation="tanh", prior=prior, learn_prior_mean=True, out_var=0.01
+        )
         grad = jax.grad(algo.energy)((mlp, theta0), states, w)[1]
-        np.testing.assert_allclose(np.asarray(grad), -prior * np.asarray(jnp.mean(h0 - theta0, axis=0)), rtol=1e-5)
+        np.testing.assert_allclose(
+            np.asarray(grad), -prior * np.asarray(jnp.mean(h0 - theta0, axis=0)), rtol=1e-5
+        )
     fixed = GenerativePCN(sizes, activation="tanh", prior=1.0, learn_prior_mean=False)
     assert not np.any(np.asarray(jax.grad(fixed.energy)((mlp, theta0), states, w)[1]))
 
 
 def test_a_train_step_moves_the_prior_mean_towards_the_inferred_latents():
     sizes = (2, 16, 2)
-    algo = GenerativePCN(sizes, activation="tanh", inference_steps=30, prior=1.0, learn_prior_mean=True,
-                         out_var=0.01, weight_decay=0.0)
+    algo = GenerativePCN(
+        sizes,
+        activation="tanh",
+        inference_steps=30,
+        prior=1.0,
+        learn_prior_mean=True,
+        out_var=0.01,
+        weight_decay=0.0,
+    )
     hp = generative_hyper(0.01, 0.05)
     carry = algo.init(jax.random.PRNGKey(0), hp)
     x = jnp.tile(jnp.array([[2.0, -1.5]]), (64, 1))
-    states = infer_latents(carry.mlp, x, steps=30, state_lr=0.01, prior=1.0, prior_mean=carry.prior_mean,
-                           out_var=0.01)
+    states = infer_latents(
+        carry.mlp, x, steps=30, state_lr=0.01, prior=1.0, prior_mean=carry.prior_mean, out_var=0.01
+    )
     direction = np.sign(np.asarray(jnp.mean(states[0] - carry.prior_mean, axis=0)))
     new, _ = algo.train_step(carry, hp, x, jnp.zeros(64, jnp.int32), jax.random.PRNGKey(1))
     moved = np.asarray(new.prior_mean - carry.prior_mean)
@@ -205,8 +234,10 @@ def test_mcpc_samples_match_the_data_better_than_the_untrained_model(dataset):
     the data than the untrained model's, by their first two moments and by MMD²."""
     r = run_mcpc(default_mcpc(dataset))
     s = r.scalars
-    print(f"{dataset}: moment distance {s['distance_before']:.3f} → {s['distance_after']:.3f}, "
-          f"MMD² {s['mmd_before']:.4f} → {s['mmd_after']:.4f}, ‖θ_0‖ {s['prior_mean_norm']:.3f}")
+    print(
+        f"{dataset}: moment distance {s['distance_before']:.3f} → {s['distance_after']:.3f}, "
+        f"MMD² {s['mmd_before']:.4f} → {s['mmd_after']:.4f}, ‖θ_0‖ {s['prior_mean_norm']:.3f}"
+    )
     assert s["distance_after"] < 0.6 * s["distance_before"]
     assert s["mmd_after"] < 0.6 * s["mmd_before"]
     assert s["prior_mean_norm"] > 0.05  # the prior mean was learned
@@ -218,9 +249,13 @@ def test_mmd_sees_modes_that_moments_miss():
     rng = np.random.default_rng(0)
     two_modes = np.concatenate([rng.normal(-2, 0.2, (500, 1)), rng.normal(2, 0.2, (500, 1))])
     blob = rng.normal(0, 1, (1000, 1))
-    blob = (blob - blob.mean()) / blob.std() * two_modes.std() + two_modes.mean()  # same mean and variance
+    blob = (
+        blob - blob.mean()
+    ) / blob.std() * two_modes.std() + two_modes.mean()  # same mean and variance
     assert moment_distance(blob, two_modes) < 1e-9
-    assert mmd(blob, two_modes) > 10 * mmd(two_modes[::-1] + rng.normal(0, 0.01, two_modes.shape), two_modes)
+    assert mmd(blob, two_modes) > 10 * mmd(
+        two_modes[::-1] + rng.normal(0, 0.01, two_modes.shape), two_modes
+    )
 
 
 def test_iris_preset_is_the_papers_setting():
@@ -230,15 +265,26 @@ def test_iris_preset_is_the_papers_setting():
     np.testing.assert_allclose(x.mean(0), 0, atol=1e-6)
     np.testing.assert_allclose(x.std(0), 1, atol=1e-5)
     from sklearn.datasets import load_iris
+
     raw = load_iris().data
-    assert np.corrcoef(x[:, 0], raw[:, 0])[0, 1] > 0.999 and np.corrcoef(x[:, 1], raw[:, 2])[0, 1] > 0.999
+    assert (
+        np.corrcoef(x[:, 0], raw[:, 0])[0, 1] > 0.999
+        and np.corrcoef(x[:, 1], raw[:, 2])[0, 1] > 0.999
+    )
     c = iris_paper().validate()
     assert default_mcpc("moons", "paper") == c
-    assert c.dataset == "iris" and c.sizes(2) == (64, 64, 2) and c.activation == "tanh" and c.form == "pre"
+    assert (
+        c.dataset == "iris"
+        and c.sizes(2) == (64, 64, 2)
+        and c.activation == "tanh"
+        and c.form == "pre"
+    )
     assert (c.state_lr, c.momentum, c.temperature, c.out_var) == (0.01, 0.9, 1.0, 0.01)
     assert (c.train_steps, c.sample_steps, c.batch_size) == (500, 10_000, 150)
     assert (c.weight_lr, c.weight_decay) == (1e-3, 1e-4)
-    assert c.epochs * (150 * c.data_repeats // c.batch_size) == 10_200  # PCX: 68 epochs of 150 batches
+    assert (
+        c.epochs * (150 * c.data_repeats // c.batch_size) == 10_200
+    )  # PCX: 68 epochs of 150 batches
 
 
 def test_recall_lowers_the_error_of_corrupted_stored_images():
@@ -267,7 +313,9 @@ def test_energy_detects_a_clearly_shifted_set():
     assert r.scalars["auroc_energy_after"] > 0.9
     assert r.scalars["auroc_energy_before"] > 0.9
     scores = r.tables["scores"]
-    assert (scores["energy_after"] <= scores["energy_before"] + 1e-4).mean() > 0.95  # inference lowers F
+    assert (
+        scores["energy_after"] <= scores["energy_before"] + 1e-4
+    ).mean() > 0.95  # inference lowers F
 
 
 def _digit_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -286,7 +334,12 @@ def _garment_images(n: int, seed: int) -> np.ndarray:
     yy, xx = np.mgrid[:28, :28]
     out = np.zeros((n, 28, 28))
     for i in range(n):
-        cy, cx, ry, rx = rng.uniform(11, 17), rng.uniform(11, 17), rng.uniform(7, 12), rng.uniform(5, 12)
+        cy, cx, ry, rx = (
+            rng.uniform(11, 17),
+            rng.uniform(11, 17),
+            rng.uniform(7, 12),
+            rng.uniform(5, 12),
+        )
         inside = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 < 1
         out[i] = inside * rng.uniform(120, 255) * (0.8 + 0.2 * np.sin(yy / rng.uniform(1, 3)))
     return out.astype(np.uint8)
@@ -304,13 +357,26 @@ def test_mnist_vs_fashion_mnist_ood_from_files_the_test_writes(tmp_path, monkeyp
     xte, yte = _digit_images(300, 1)
     write_idx_set(tmp_path / "mnist", monkeypatch, "mnist", idx_arrays(xtr, ytr, xte, yte))
     garments = _garment_images(300, 2)
-    write_idx_set(tmp_path / "fashion_mnist", monkeypatch, "fashion_mnist",
-                  idx_arrays(garments, np.arange(300, dtype=np.uint8) % 10, garments, np.arange(300, dtype=np.uint8) % 10))
+    write_idx_set(
+        tmp_path / "fashion_mnist",
+        monkeypatch,
+        "fashion_mnist",
+        idx_arrays(
+            garments,
+            np.arange(300, dtype=np.uint8) % 10,
+            garments,
+            np.arange(300, dtype=np.uint8) % 10,
+        ),
+    )
     data.clear_cache()
     try:
         with pytest.raises(PcdashError, match="MNIST only"):
             OODConfig(dataset="digits", ood="fashion_mnist").validate()
-        r = run_ood(OODConfig(dataset="mnist", ood="fashion_mnist", hidden=64, epochs=4, test_steps=20, n_test=200))
+        r = run_ood(
+            OODConfig(
+                dataset="mnist", ood="fashion_mnist", hidden=64, epochs=4, test_steps=20, n_test=200
+            )
+        )
     finally:
         data.clear_cache()
     print(f"MNIST vs FashionMNIST stand-ins: {r.scalars}")
@@ -319,7 +385,9 @@ def test_mnist_vs_fashion_mnist_ood_from_files_the_test_writes(tmp_path, monkeyp
     # a semantic shift, harder than noise (the noise test asks for > 0.9): well above chance
     assert r.scalars["auroc_energy_after"] > 0.75
     nll = r.tables["nll"].set_index("set")
-    assert nll.loc["OOD", "nll_after"] > nll.loc["ID", "nll_after"]  # OOD data is less likely under the model
+    assert (
+        nll.loc["OOD", "nll_after"] > nll.loc["ID", "nll_after"]
+    )  # OOD data is less likely under the model
 
 
 def test_ood_preset_is_appendix_f():
@@ -327,8 +395,14 @@ def test_ood_preset_is_appendix_f():
     0.01 and momentum 0.9, T = 100 at test; the quick default stays small."""
     c = default_ood(preset="paper").validate()
     algo, hp = ood_algorithm(c, 64, 10)
-    assert algo.sizes == (64, 512, 512, 512, 10) and algo.activation == "gelu" and algo.algorithm == "pc-ce"
-    assert algo.inference_steps == 10 and algo.state_momentum == 0.0 and algo.state_optimizer == "sgd"
+    assert (
+        algo.sizes == (64, 512, 512, 512, 10)
+        and algo.activation == "gelu"
+        and algo.algorithm == "pc-ce"
+    )
+    assert (
+        algo.inference_steps == 10 and algo.state_momentum == 0.0 and algo.state_optimizer == "sgd"
+    )
     assert algo.weight_momentum == 0.9 and algo.weight_decay == 0.0
     assert int(hp.weight_optimizer[0]) == WEIGHT_OPTIMIZERS.index("sgd")
     assert hp.weight_optimizer.dtype == np.int32 and float(hp.weight_lr[0]) == pytest.approx(0.01)
@@ -339,13 +413,19 @@ def test_ood_preset_is_appendix_f():
 
 
 def test_roc_table_and_shifts():
-    scores = pd.DataFrame({"set": ["ID"] * 3 + ["OOD"] * 3, "energy_before": [1, 2, 3, 4, 5, 6],
-                          "energy_after": [1, 2, 3, 4, 5, 6], "max_softmax": [.9, .8, .7, .6, .5, .4]})
+    scores = pd.DataFrame(
+        {
+            "set": ["ID"] * 3 + ["OOD"] * 3,
+            "energy_before": [1, 2, 3, 4, 5, 6],
+            "energy_after": [1, 2, 3, 4, 5, 6],
+            "max_softmax": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4],
+        }
+    )
     roc, auroc = roc_table(scores)
     assert auroc == {"energy_before": 1.0, "energy_after": 1.0, "max_softmax": 1.0}
     # the least confident half: energies 4–6 are all OOD (no curve); the softmax's least
     # confident half holds the ID example at 0.1, below both OOD examples: AUROC 0 there
-    mixed = scores.assign(max_softmax=[.9, .8, .1, .6, .5, .4])
+    mixed = scores.assign(max_softmax=[0.9, 0.8, 0.1, 0.6, 0.5, 0.4])
     _, hard = roc_table(mixed, least_confident=0.5)
     assert set(hard) == {"max_softmax"} and hard["max_softmax"] == 0.0
     nll = nll_table(scores).set_index("set")
@@ -355,25 +435,40 @@ def test_roc_table_and_shifts():
         assert shifted(x, kind).shape == x.shape
 
 
-@pytest.mark.parametrize("make", [
-    lambda: AEConfig(state_lrs=()), lambda: MCPCConfig(state_lr=0.05, out_var=0.01), lambda: MemoryConfig(ns=(0,)),
-    lambda: OODConfig(ood="fashion_mnist"), lambda: AEConfig(dataset="moons"), lambda: AEConfig(state_momentum=1.0),
-    lambda: OODConfig(weight_optimizer="lion"), lambda: MCPCConfig(data_repeats=0),
-    lambda: default_mcpc("moons", "fast"), lambda: default_ood(preset="fast"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: AEConfig(state_lrs=()),
+        lambda: MCPCConfig(state_lr=0.05, out_var=0.01),
+        lambda: MemoryConfig(ns=(0,)),
+        lambda: OODConfig(ood="fashion_mnist"),
+        lambda: AEConfig(dataset="moons"),
+        lambda: AEConfig(state_momentum=1.0),
+        lambda: OODConfig(weight_optimizer="lion"),
+        lambda: MCPCConfig(data_repeats=0),
+        lambda: default_mcpc("moons", "fast"),
+        lambda: default_ood(preset="fast"),
+    ],
+)
 def test_bad_configs_raise_a_message(make):
     with pytest.raises(PcdashError):
         make().validate()
 
 
 def test_every_tab_names_its_paper_figures_and_settings():
-    expected = {"autoencoder": ("Table 2", "Fig. 3"), "mcpc": ("Fig. 4",), "memory": ("Table 3", "Fig. 5"),
-                "ood": ("Fig. 19–25",)}
+    expected = {
+        "autoencoder": ("Table 2", "Fig. 3"),
+        "mcpc": ("Fig. 4",),
+        "memory": ("Table 3", "Fig. 5"),
+        "ood": ("Fig. 19–25",),
+    }
     for tab, figures in expected.items():
         notes = TABS[tab]
         assert all(f in notes.shows for f in figures), tab
         frame = notes.settings_frame()
         assert len(frame) >= 5 and frame["paper"].str.len().min() > 0
         # every differing setting says why
-        differs = frame[(frame["paper"] != frame["pcdash default"]) & (frame["pcdash default"] != "the same")]
+        differs = frame[
+            (frame["paper"] != frame["pcdash default"]) & (frame["pcdash default"] != "the same")
+        ]
         assert (differs["why the default differs"].str.len() > 0).all(), differs

@@ -15,9 +15,14 @@ APP = Path(__file__).resolve().parents[1] / "app.py"
 def app_pages() -> list[str]:
     """The page files app.py navigates to: the first argument of every ``st.Page(...)``."""
     tree = ast.parse(APP.read_text())
-    return [node.args[0].value for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "Page"
-            and node.args and isinstance(node.args[0], ast.Constant)]  # fmt: skip
+    return [
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "attr", "") == "Page"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    ]
 
 
 PAGES = app_pages()
@@ -76,15 +81,18 @@ def test_tiny_sweep_from_the_tradeoff_page_draws_one_box_per_lambda():
     assert at.query_params["lams"] == ["0,0.5,1"] or at.query_params["lams"] == "0,0.5,1"
 
 
-@pytest.mark.parametrize("page,field,value,message", [
-    ("views/tradeoff.py", "lams", "0,1.5", "λ must lie in"),
-    ("views/tradeoff.py", "lams", "", "empty"),
-    ("views/tradeoff.py", "lams", "a,b", "comma-separated numbers"),
-    ("views/tradeoff.py", "dims", "0", "≥ 1"),
-    ("views/energy_dynamics.py", "state_lrs", "0,0.1", "γ"),
-    ("views/energy_dynamics.py", "widths", "0", "width"),
-    ("views/energy_dynamics.py", "state_lrs", "x", "comma-separated numbers"),
-])
+@pytest.mark.parametrize(
+    "page,field,value,message",
+    [
+        ("views/tradeoff.py", "lams", "0,1.5", "λ must lie in"),
+        ("views/tradeoff.py", "lams", "", "empty"),
+        ("views/tradeoff.py", "lams", "a,b", "comma-separated numbers"),
+        ("views/tradeoff.py", "dims", "0", "≥ 1"),
+        ("views/energy_dynamics.py", "state_lrs", "0,0.1", "γ"),
+        ("views/energy_dynamics.py", "widths", "0", "width"),
+        ("views/energy_dynamics.py", "state_lrs", "x", "comma-separated numbers"),
+    ],
+)
 def test_bad_input_gets_a_clear_message_not_a_traceback(page, field, value, message):
     at = _app(page)
     at.sidebar.text_input(key=f"w_{field}").set_value(value)
@@ -101,13 +109,22 @@ def test_a_bad_link_value_is_reported_and_replaced_by_the_default():
 
 
 def test_tiny_pcn_sweep_from_the_energy_page_draws_energies_per_layer():
-    at = _app("views/energy_dynamics.py", state_lrs="0.01,0.1", pseeds="1", pepochs="2", depth="2", wopt="adamw,sgd")
+    at = _app(
+        "views/energy_dynamics.py",
+        state_lrs="0.01,0.1",
+        pseeds="1",
+        pepochs="2",
+        depth="2",
+        wopt="adamw,sgd",
+    )
     at.button(key="energy_train").click()
     _run_until(at, lambda a: any("Trained in" in c.value for c in a.caption))
     figs = _figures(at)
     log_y = [f for f in figs if f["layout"].get("yaxis", {}).get("type") == "log"]
     assert log_y, "no log-scale energy plot"
-    per_step = next(f for f in figs if "inference step" in json.dumps(f["layout"].get("xaxis", {})).lower())
+    per_step = next(
+        f for f in figs if "inference step" in json.dumps(f["layout"].get("xaxis", {})).lower()
+    )
     layer_lines = [t for t in per_step["data"] if t.get("mode", "").startswith("lines")]
     assert len(layer_lines) == 3  # two hidden layers and the output
     names = json.dumps([t.get("name") for f in figs for t in f["data"]])
@@ -120,8 +137,14 @@ def test_runs_page_lists_a_saved_run_offers_its_tables_and_deletes_it():
     from pcdash.runs import list_runs, save_run
 
     key = "test-runs-page-0001"
-    save_run(key, "generative-ood", {"dataset": "digits"}, pd.DataFrame({"epoch": [1], "loss": [0.5]}),
-             meta={"seconds": 1.234}, tables={"scores": pd.DataFrame({"set": ["ID"], "energy_after": [0.1]})})
+    save_run(
+        key,
+        "generative-ood",
+        {"dataset": "digits"},
+        pd.DataFrame({"epoch": [1], "loss": [0.5]}),
+        meta={"seconds": 1.234},
+        tables={"scores": pd.DataFrame({"set": ["ID"], "energy_after": [0.1]})},
+    )
     at = _app("views/runs.py")
     assert not at.exception, at.exception
     table = at.dataframe[0].value

@@ -57,7 +57,9 @@ def test_a_tiny_width_sweep_draws_the_stability_figure():
         assert not at.exception, at.exception
         figs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
         stab = [f for f in figs if "Training stability" in json.dumps(f["layout"].get("title", {}))]
-        widths = {t["meta"]["width"] for f in stab for t in f["data"] if "width" in (t.get("meta") or {})}
+        widths = {
+            t["meta"]["width"] for f in stab for t in f["data"] if "width" in (t.get("meta") or {})
+        }
         if widths == {8, 16} and any("Trained in" in c.value for c in at.caption):
             break
         time.sleep(0.5)

@@ -40,7 +40,12 @@ def _train(at: AppTest, part: str, timeout: float = 120.0) -> list[dict]:
 
 
 def _metas(figs, key):
-    return [t.get("meta", {}) for f in figs for t in f["data"] if isinstance(t.get("meta"), dict) and key in t["meta"]]
+    return [
+        t.get("meta", {})
+        for f in figs
+        for t in f["data"]
+        if isinstance(t.get("meta"), dict) and key in t["meta"]
+    ]
 
 
 @pytest.mark.parametrize("part", list(PAGES))
@@ -49,11 +54,14 @@ def test_each_page_has_its_train_button(part):
     assert f"{part}_train" in {b.key for b in at.button}
 
 
-@pytest.mark.parametrize("part,params,message", [
-    ("g_ae", {"g_ae_state_lrs": "0.1,-1"}, "γ must be > 0"),
-    ("g_mem", {"g_mem_ns": "a,b"}, "comma-separated"),
-    ("g_mc", {"g_mc_state_lr": "0.5"}, "γ / σ²_L"),
-])
+@pytest.mark.parametrize(
+    "part,params,message",
+    [
+        ("g_ae", {"g_ae_state_lrs": "0.1,-1"}, "γ must be > 0"),
+        ("g_mem", {"g_mem_ns": "a,b"}, "comma-separated"),
+        ("g_mc", {"g_mc_state_lr": "0.5"}, "γ / σ²_L"),
+    ],
+)
 def test_bad_input_gets_a_message(part, params, message):
     at = _app(part, **params)
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
@@ -64,7 +72,11 @@ def test_tiny_autoencoder_run_shows_pc_and_bp():
     figs = _train(at, "g_ae")
     bars = _metas(figs, "state_lr")
     assert sorted(m["model"] for m in bars) == ["BP", "PC"]
-    grids = [f["layout"]["meta"] for f in figs if isinstance(f["layout"].get("meta"), dict) and "grid" in f["layout"]["meta"]]
+    grids = [
+        f["layout"]["meta"]
+        for f in figs
+        if isinstance(f["layout"].get("meta"), dict) and "grid" in f["layout"]["meta"]
+    ]
     assert [3, 8] in [g["grid"] for g in grids]  # original, PC, BP rows
 
 
@@ -79,7 +91,9 @@ def test_tiny_memory_run_draws_the_table_and_pictures():
     at = _app("g_mem", g_mem_ns="2,4", g_mem_widths="16", g_mem_steps="20", g_mem_recall="20")
     figs = _train(at, "g_mem")
     heat = _metas(figs, "width")
-    assert len(heat) == 2 and all(m["n"] == [2, 4] and m["width"] == [16] for m in heat)  # noise and mask
+    assert len(heat) == 2 and all(
+        m["n"] == [2, 4] and m["width"] == [16] for m in heat
+    )  # noise and mask
 
 
 def test_tiny_ood_run_draws_roc_curves_with_auroc():
@@ -105,8 +119,12 @@ def test_mcpc_momentum_control_reaches_the_config():
 
 
 def test_every_page_says_which_paper_figure_it_shows_and_what_differs():
-    figures = {"g_ae": ("Table 2", "Fig. 3"), "g_mc": ("Fig. 4",), "g_mem": ("Table 3", "Fig. 5"),
-               "g_ood": ("Fig. 19–25",)}  # fmt: skip
+    figures = {
+        "g_ae": ("Table 2", "Fig. 3"),
+        "g_mc": ("Fig. 4",),
+        "g_mem": ("Table 3", "Fig. 5"),
+        "g_ood": ("Fig. 19–25",),
+    }
     presets = 0
     for part, expected in figures.items():
         at = _app(part)

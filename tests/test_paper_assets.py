@@ -18,9 +18,17 @@ from pcdash.paper.runners import load, run_key
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets" / "runs"
 APP = ROOT / "app.py"
-PAGE_FILES = {"tradeoff": "views/tradeoff.py", "latent_dim": "views/latent_dimension.py", "energy": "views/energy_dynamics.py",
-              "algorithms": "views/pc_algorithms.py", "pc_vs_bp": "views/pc_vs_bp.py", "autoencoder": "views/autoencoder.py", "mcpc": "views/mcpc.py",
-              "memory": "views/memory.py", "ood": "views/ood.py"}  # fmt: skip
+PAGE_FILES = {
+    "tradeoff": "views/tradeoff.py",
+    "latent_dim": "views/latent_dimension.py",
+    "energy": "views/energy_dynamics.py",
+    "algorithms": "views/pc_algorithms.py",
+    "pc_vs_bp": "views/pc_vs_bp.py",
+    "autoencoder": "views/autoencoder.py",
+    "mcpc": "views/mcpc.py",
+    "memory": "views/memory.py",
+    "ood": "views/ood.py",
+}
 PRECOMPUTED = "Precomputed result shipped with pcdash"
 
 
@@ -38,8 +46,13 @@ def shipped(monkeypatch, tmp_path):
 
 def test_every_experiment_ships_the_run_of_its_current_quick_setting():
     keys = {name: run_key(e.kind, e.config()) for name, e in EXPERIMENTS.items()}
-    missing = {name: key for name, key in keys.items() if not (ASSETS / key / "manifest.json").is_file()}
-    assert not missing, f"assets/ is stale for {missing}: run `python -m pcdash reproduce all --quick --assets --out /tmp/r`"
+    missing = {
+        name: key for name, key in keys.items() if not (ASSETS / key / "manifest.json").is_file()
+    }
+    assert not missing, (
+        f"assets/ is stale for {missing}: run `python -m pcdash reproduce all --quick --assets "
+        "--out /tmp/r`"
+    )
     extra = {p.name for p in ASSETS.iterdir() if not p.name.startswith(".")} - set(keys.values())
     assert not extra, f"assets/runs holds runs no experiment uses: {extra}"
 
@@ -48,7 +61,9 @@ def test_the_assets_are_small_and_stamped():
     size = sum(p.stat().st_size for p in (ROOT / "assets").rglob("*") if p.is_file())
     assert size < 5 * 2**20, f"assets/ is {size / 2**20:.1f} MB"
     index = json.loads((ROOT / "assets" / INDEX).read_text())
-    assert index["made"] and index["version"] and "reproduce all --quick --assets" in index["command"]
+    assert (
+        index["made"] and index["version"] and "reproduce all --quick --assets" in index["command"]
+    )
     for run in ASSETS.iterdir():
         stamp = json.loads((run / "config.json").read_text())["meta"]["precomputed"]
         assert stamp["made"] and stamp["version"] and stamp["experiment"] in EXPERIMENTS, run.name
@@ -57,14 +72,22 @@ def test_the_assets_are_small_and_stamped():
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
 def test_shipped_results_load_like_live_ones_and_decide_their_claims_as_recorded(shipped, name):
     exp = EXPERIMENTS[name]
-    result = load(exp.kind, exp.config())  # the loader every page uses: the user's store, then assets/
+    result = load(
+        exp.kind, exp.config()
+    )  # the loader every page uses: the user's store, then assets/
     assert result is not None and len(result.frame) > 0
     index = json.loads((ROOT / "assets" / INDEX).read_text())
     recorded = {e["figure"]: e for e in index["figures"]}
     for f in (f for f in FIGURES.values() if f.experiment is exp):
         assert recorded[f.name]["run_key"] == run_key(exp.kind, exp.config())
-        for (claim, verdict), rec in zip(f.verdicts(result), recorded[f.name]["claims"], strict=True):
-            assert verdict.holds == claim.expected == rec["holds"], (f.name, claim.text, verdict.summary)
+        for (claim, verdict), rec in zip(
+            f.verdicts(result), recorded[f.name]["claims"], strict=True
+        ):
+            assert verdict.holds == claim.expected == rec["holds"], (
+                f.name,
+                claim.text,
+                verdict.summary,
+            )
 
 
 def _open(page_file: str | None, query: dict[str, str]) -> AppTest:
@@ -90,7 +113,9 @@ def test_each_figure_link_opens_its_page_on_the_shipped_result(shipped, name):
     the dedicated page, which finds the same run and shows it as precomputed."""
     exp = EXPERIMENTS[name]
     at = _open(PAGE_FILES[exp.page], exp.query(exp.config()))
-    if exp.link_note:  # the page cannot train this exact run: its link opens the nearest setting, unshipped
+    if (
+        exp.link_note
+    ):  # the page cannot train this exact run: its link opens the nearest setting, unshipped
         assert _precomputed(at) == 0 and any("Train" in str(el.value) for el in at.info)
         return
     assert _precomputed(at) >= 1, [str(e.value) for e in at.info]
@@ -99,11 +124,20 @@ def test_each_figure_link_opens_its_page_on_the_shipped_result(shipped, name):
 @pytest.mark.slow
 def test_pages_open_populated_without_a_link(shipped):
     """A new user's first visit, no URL values: every page that trains shows a shipped result."""
-    for page, expected in ((None, 1), ("views/tradeoff.py", 1), ("views/latent_space.py", 1),
-                           ("views/reconstructions.py", 1), ("views/latent_dimension.py", 1),
-                           ("views/energy_dynamics.py", 3), ("views/pc_algorithms.py", 1), ("views/pc_vs_bp.py", 1),
-                           ("views/autoencoder.py", 1), ("views/mcpc.py", 1), ("views/memory.py", 1),
-                           ("views/ood.py", 1)):  # fmt: skip
+    for page, expected in (
+        (None, 1),
+        ("views/tradeoff.py", 1),
+        ("views/latent_space.py", 1),
+        ("views/reconstructions.py", 1),
+        ("views/latent_dimension.py", 1),
+        ("views/energy_dynamics.py", 3),
+        ("views/pc_algorithms.py", 1),
+        ("views/pc_vs_bp.py", 1),
+        ("views/autoencoder.py", 1),
+        ("views/mcpc.py", 1),
+        ("views/memory.py", 1),
+        ("views/ood.py", 1),
+    ):
         assert _precomputed(_open(page, {})) >= expected, page
 
 

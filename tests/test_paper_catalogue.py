@@ -1,6 +1,7 @@
 """The figure catalogue (pcdash.paper), the state initialisations of PCX Fig. 6a, the
 ``reproduce`` command's messages and files, the shipped-assets fallback of the run store and
-the HTML report. The quick reproductions themselves and their claims: test_paper_reproductions.py."""
+the HTML report. The quick reproductions themselves and their claims:
+test_paper_reproductions.py."""
 
 from __future__ import annotations
 
@@ -35,13 +36,30 @@ def test_every_figure_has_a_claim_a_setting_and_a_page():
     assert len(FIGURES) >= 19
     for f in FIGURES.values():
         assert f.claims and all(c.text and c.paper_numbers for c in f.claims), f.name
-        assert f.caption and f.paper_setting and f.offline_setting and f.full_setting and f.differences, f.name
+        assert (
+            f.caption and f.paper_setting and f.offline_setting and f.full_setting and f.differences
+        ), f.name
         assert f.experiment.page in APP_PAGES, (f.name, f.experiment.page)
         assert f.experiment.kind in KINDS
         assert set(f.experiment.offline) <= {"digits", "moons", "circles", "iris"}
-    for required in ("cre-fig2", "cre-fig3", "cre-fig4", "pcx-fig6a", "pcx-fig6b", "pcx-fig6c", "pcx-fig6d",
-                     "pcx-fig7", "pcx-table1", "pcx-table2", "pcx-fig4", "pcx-table3", "pcx-ood", "comparison-fig2",
-                     "comparison-fig4", "comparison-alignment"):  # fmt: skip
+    for required in (
+        "cre-fig2",
+        "cre-fig3",
+        "cre-fig4",
+        "pcx-fig6a",
+        "pcx-fig6b",
+        "pcx-fig6c",
+        "pcx-fig6d",
+        "pcx-fig7",
+        "pcx-table1",
+        "pcx-table2",
+        "pcx-fig4",
+        "pcx-table3",
+        "pcx-ood",
+        "comparison-fig2",
+        "comparison-fig4",
+        "comparison-alignment",
+    ):
         assert required in FIGURES
     # claims the issue-9 helpers found not to hold on our data stay recorded as not holding
     assert [c.expected for c in FIGURES["pcx-table1"].claims] == [True, True, False]
@@ -68,8 +86,17 @@ def test_unknown_figure_is_one_line():
 
 def test_a_check_that_lacks_its_data_is_undecided_not_an_error():
     class Empty:
-        frame = pd.DataFrame({"variant": [], "split": [], "epoch": [], "member": [], "accuracy": [],
-                              "algorithm": [], "diverged": []})  # fmt: skip
+        frame = pd.DataFrame(
+            {
+                "variant": [],
+                "split": [],
+                "epoch": [],
+                "member": [],
+                "accuracy": [],
+                "algorithm": [],
+                "diverged": [],
+            }
+        )
         runs = {}
 
     for name in ("comparison-fig2", "comparison-fig4", "pcx-table1"):
@@ -81,28 +108,46 @@ def _cre_frame(acc: dict[float, list[float]], mse: dict[float, list[float]]) -> 
     rows = []
     for lam in acc:
         for seed, (a, m) in enumerate(zip(acc[lam], mse[lam], strict=True)):
-            rows.append({"member": len(rows), "model": "cre", "lam": lam, "seed": seed, "latent_dim": 3, "epoch": 1,
-                         "split": "test", "accuracy": a, "mse": m, "diverged": False})  # fmt: skip
+            rows.append(
+                {
+                    "member": len(rows),
+                    "model": "cre",
+                    "lam": lam,
+                    "seed": seed,
+                    "latent_dim": 3,
+                    "epoch": 1,
+                    "split": "test",
+                    "accuracy": a,
+                    "mse": m,
+                    "diverged": False,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def test_fig2_check_holds_for_a_clear_trade_off_and_fails_for_overlapping_boxes():
-    """Issue 9's bar: accuracy at λ = 0 ≥ 0.15 above λ = 1, MSE at λ = 1 ≤ 0.8 × λ = 0, no overlap."""
+    """Issue 9's bar: accuracy at λ = 0 ≥ 0.15 above λ = 1, MSE at λ = 1 ≤ 0.8 × λ = 0, no
+    overlap."""
 
     class Result:
         pass
 
     clear, overlap = Result(), Result()
-    clear.frame = _cre_frame({0.0: [0.95, 0.94], 0.5: [0.9, 0.88], 1.0: [0.6, 0.62]},
-                             {0.0: [0.30, 0.31], 0.5: [0.22, 0.23], 1.0: [0.20, 0.19]})  # fmt: skip
-    overlap.frame = _cre_frame({0.0: [0.95, 0.70], 0.5: [0.9, 0.88], 1.0: [0.6, 0.75]},
-                               {0.0: [0.30, 0.31], 0.5: [0.22, 0.23], 1.0: [0.20, 0.19]})  # fmt: skip
+    clear.frame = _cre_frame(
+        {0.0: [0.95, 0.94], 0.5: [0.9, 0.88], 1.0: [0.6, 0.62]},
+        {0.0: [0.30, 0.31], 0.5: [0.22, 0.23], 1.0: [0.20, 0.19]},
+    )
+    overlap.frame = _cre_frame(
+        {0.0: [0.95, 0.70], 0.5: [0.9, 0.88], 1.0: [0.6, 0.75]},
+        {0.0: [0.30, 0.31], 0.5: [0.22, 0.23], 1.0: [0.20, 0.19]},
+    )
     verdict = FIGURES["cre-fig2"].claims[0].check(clear)
     assert verdict.holds and verdict.numbers["accuracy_lam0"] == pytest.approx(0.945)
     assert FIGURES["cre-fig2"].claims[0].check(overlap).holds is False
 
 
-# --------------------------------------------------------------------------- PCX Fig. 6a: state initialisation
+# --------------------------------------------------------------------------- PCX Fig. 6a: state
+# initialisation
 
 
 def test_state_initialisations():
@@ -112,7 +157,9 @@ def test_state_initialisations():
     fwd = init_states(mlp, x, "forward")
     assert all(np.allclose(a, b) for a, b in zip(fwd, forward_init(mlp, x), strict=True))
     zero = init_states(mlp, x, "zero")
-    assert [z.shape for z in zero] == [(400, 7), (400, 6)] and all(float(jnp.abs(z).max()) == 0 for z in zero)
+    assert [z.shape for z in zero] == [(400, 7), (400, 6)] and all(
+        float(jnp.abs(z).max()) == 0 for z in zero
+    )
     g1 = init_states(mlp, x, "gaussian", key=jax.random.PRNGKey(3))
     g2 = init_states(mlp, x, "gaussian", key=jax.random.PRNGKey(4))
     assert abs(float(jnp.std(g1[0])) - 1.0) < 0.05 and abs(float(jnp.mean(g1[1]))) < 0.05
@@ -152,14 +199,17 @@ def test_list_names_every_figure(capsys):
     assert all(name in out for name in FIGURES)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["reproduce", "fig-99", "--out", "{tmp}"], "unknown figure 'fig-99'"),
-    (["reproduce", "cre-fig2", "--dataset", "moons", "--out", "{tmp}"], "runs on digits"),
-    (["reproduce", "pcx-fig6c", "--out", "{tmp}/file.txt"], "not a folder"),
-    (["reproduce", "pcx-fig6c", "--out", "{tmp}/no/such"], "does not exist"),
-    (["reproduce", "pcx-fig6c", "--quick"], "--out is missing"),
-    (["reproduce", "pcx-fig6c", "--out", "{tmp}", "--formats", "pdf"], "unknown format"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["reproduce", "fig-99", "--out", "{tmp}"], "unknown figure 'fig-99'"),
+        (["reproduce", "cre-fig2", "--dataset", "moons", "--out", "{tmp}"], "runs on digits"),
+        (["reproduce", "pcx-fig6c", "--out", "{tmp}/file.txt"], "not a folder"),
+        (["reproduce", "pcx-fig6c", "--out", "{tmp}/no/such"], "does not exist"),
+        (["reproduce", "pcx-fig6c", "--quick"], "--out is missing"),
+        (["reproduce", "pcx-fig6c", "--out", "{tmp}", "--formats", "pdf"], "unknown format"),
+    ],
+)
 def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
     (tmp_path / "file.txt").write_text("x")
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
@@ -184,8 +234,15 @@ def test_a_run_missing_from_the_store_loads_from_the_assets(tmp_path, monkeypatc
     store, assets = tmp_path / "store", tmp_path / "assets"
     assets.mkdir()
     frame = pd.DataFrame({"a": [1, 2]})
-    save_run("k1", "pcn", {"x": 1}, frame, {"w": np.ones(3)}, {"precomputed": {"made": "then", "version": "0.1"}},
-             root=assets)  # fmt: skip
+    save_run(
+        "k1",
+        "pcn",
+        {"x": 1},
+        frame,
+        {"w": np.ones(3)},
+        {"precomputed": {"made": "then", "version": "0.1"}},
+        root=assets,
+    )
     monkeypatch.setenv("PCDASH_RUNS_DIR", str(store))
     monkeypatch.setenv("PCDASH_ASSETS_DIR", str(assets))
     run = load_run("k1")
@@ -203,7 +260,9 @@ def test_report_escapes_text_from_results():
 
     f = FIGURES["pcx-fig6c"]
     verdict = Verdict(False, {"x": 1.0}, "<script>alert(1)</script>")
-    rep = Reproduction(f, "digits", True, "k", f.experiment.config(), None, [(f.claims[0], verdict)], 1.0)
+    rep = Reproduction(
+        f, "digits", True, "k", f.experiment.config(), None, [(f.claims[0], verdict)], 1.0
+    )
     page = report_page([rep], lambda r: [], total_seconds=1.0)
     assert "<script>alert" not in page and "&lt;script&gt;" in page and "does not hold" in page
 
@@ -213,7 +272,9 @@ def test_claims_json_is_plain_json(tmp_path):
 
     f = FIGURES["pcx-fig6d"]
     verdict = Verdict(True, {"ratio": float("nan"), "n": 3.0}, "ok")
-    rep = Reproduction(f, "digits", True, "k", f.experiment.config(), None, [(f.claims[0], verdict)], 1.0)
+    rep = Reproduction(
+        f, "digits", True, "k", f.experiment.config(), None, [(f.claims[0], verdict)], 1.0
+    )
     write_json(tmp_path / "claims.json", rep.claims_json())
     data = json.loads((tmp_path / "claims.json").read_text())
     assert data["claims"][0]["holds"] is True and data["claims"][0]["numbers"]["ratio"] is None
@@ -228,4 +289,7 @@ def test_a_stopped_run_leaves_every_claim_undecided_and_says_why():
     for f in FIGURES.values():
         verdicts = f.verdicts(SimpleNamespace(stopped=True))
         assert len(verdicts) == len(f.claims)
-        assert all(v.holds is None and "stopped" in v.summary and "Error" not in v.summary for _, v in verdicts)
+        assert all(
+            v.holds is None and "stopped" in v.summary and "Error" not in v.summary
+            for _, v in verdicts
+        )

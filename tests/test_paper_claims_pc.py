@@ -29,9 +29,17 @@ def comparison(paper_run):
     variants = QUICK.variants(track_alignment=False)
     pc, rc2 = dict(variants)["pc_64_8"], dict(variants)["pc_64_8_rc2"]
     base = replace(pc, precision="none")
-    rc23 = {lr: condition_config("pc_rc23", base, relaxed_every=QUICK.relaxed_every, relaxed_lr=lr) for lr in (1e-3, 1e-5)}
+    rc23 = {
+        lr: condition_config("pc_rc23", base, relaxed_every=QUICK.relaxed_every, relaxed_lr=lr)
+        for lr in (1e-3, 1e-5)
+    }
     config, out, _ = paper_run("comparison-lr")
-    assert list(config) == [("pc", pc), ("rc2", rc2), ("rc23_lr1e-3", rc23[1e-3]), ("rc23_lr1e-5", rc23[1e-5])]
+    assert list(config) == [
+        ("pc", pc),
+        ("rc2", rc2),
+        ("rc23_lr1e-3", rc23[1e-3]),
+        ("rc23_lr1e-5", rc23[1e-5]),
+    ]
     return out, algorithm_table(out.frame).set_index("variant")
 
 
@@ -86,7 +94,9 @@ def test_the_default_comparison_trains_its_backprop_reference(paper_run):
 def table1(paper_run):
     """The PC algorithms page's default (the catalogue's pcx-table1 run, shared)."""
     config, out, _ = paper_run("pcx-table1")
-    assert list(config) == [(a, replace(TABLE1_DEFAULT, algorithm=a).validate()) for a in ALGORITHMS]
+    assert list(config) == [
+        (a, replace(TABLE1_DEFAULT, algorithm=a).validate()) for a in ALGORITHMS
+    ]
     return algorithm_table(out.frame).set_index("variant")["accuracy_mean"]
 
 
@@ -100,6 +110,7 @@ def test_ipc_is_the_best_rule_on_the_small_mlp(table1):
 
 def test_squared_error_beats_cross_entropy_on_the_mlp_for_pc_and_bp(table1):
     """PCX paper, Table 1 (MLP): PC-SE 98.26 > PC-CE 98.11 and BP-SE 98.29 > BP-CE 98.07 on MNIST;
-    89.58 > 89.16 and 89.48 > 89.04 on FashionMNIST. Measured on digits: PC 97.2 > 95.4, BP 97.2 > 95.2."""
+    89.58 > 89.16 and 89.48 > 89.04 on FashionMNIST. Measured on digits: PC 97.2 > 95.4, BP 97.2
+    > 95.2."""
     assert table1["pc-se"] > table1["pc-ce"] and table1["bp-se"] > table1["bp-ce"], table1
     assert np.isfinite(table1).all()

@@ -20,11 +20,14 @@ pytestmark = pytest.mark.slow
 # The two quick runs that take minutes (Fig. 4's 18 dim(z) groups, Fig. 7's width-1024 grid) are
 # not trained here, to keep CI's time: their claims are decided on the shipped results, trained by
 # the same `reproduce` code (test_paper_assets.py), and Fig. 7's claim also live on a reduced grid
-# (test_pcx_energy_stability.py). `python -m pcdash reproduce cre-fig4 pcx-fig7 --quick` trains them.
+# (test_pcx_energy_stability.py). `python -m pcdash reproduce cre-fig4 pcx-fig7 --quick` trains
+# them.
 NOT_TRAINED_HERE = {"cre-latent-dim", "pcx-stability"}
 # Figures in experiment order, so each run is trained once and reused by the next figures.
-ORDER = sorted((n for n in FIGURES if FIGURES[n].experiment.name not in NOT_TRAINED_HERE),
-               key=lambda n: list(EXPERIMENTS).index(FIGURES[n].experiment.name))
+ORDER = sorted(
+    (n for n in FIGURES if FIGURES[n].experiment.name not in NOT_TRAINED_HERE),
+    key=lambda n: list(EXPERIMENTS).index(FIGURES[n].experiment.name),
+)
 
 
 @pytest.mark.parametrize("name", ORDER)
@@ -50,12 +53,23 @@ def test_the_report_of_every_figure_holds_the_claims_table(paper_run):
     for name in ORDER:
         f = FIGURES[name]
         config, result, seconds = paper_run(f.experiment.name)
-        reps.append(Reproduction(f, f.experiment.offline[0], True, run_key(f.experiment.kind, config), config, result,
-                                 f.verdicts(result), seconds))  # fmt: skip
+        reps.append(
+            Reproduction(
+                f,
+                f.experiment.offline[0],
+                True,
+                run_key(f.experiment.kind, config),
+                config,
+                result,
+                f.verdicts(result),
+                seconds,
+            )
+        )
     page = report_page(reps[:3], lambda r: plots(r.figure, r.result), total_seconds=1.0)
     assert page.count("<h2 ") == 3 and "plotly" in page and "claim" in page
     assert sum(1 for r in reps for _, v in r.verdicts if v.holds is False) == sum(
-        1 for n in ORDER for c in FIGURES[n].claims if not c.expected)
+        1 for n in ORDER for c in FIGURES[n].claims if not c.expected
+    )
 
 
 def test_reproduce_one_figure_writes_its_data_figure_and_claims(tmp_path, capsys):
@@ -72,11 +86,25 @@ def test_reproduce_one_figure_writes_its_data_figure_and_claims(tmp_path, capsys
     assert main(["reproduce", "pcx-fig6c", "--quick", "--out", str(tmp_path), "--quiet"]) == 0
     assert "pcx-fig6c: holds" in capsys.readouterr().out
     frame = pd.read_csv(tmp_path / "pcx-fig6c.csv")
-    assert {"member", "optimizer", "state_lr", "seed", "epoch", "split", "accuracy", "diverged"} <= set(frame.columns)
+    assert {
+        "member",
+        "optimizer",
+        "state_lr",
+        "seed",
+        "epoch",
+        "split",
+        "accuracy",
+        "diverged",
+    } <= set(frame.columns)
     page = (tmp_path / "pcx-fig6c.html").read_text()
-    assert "Plotly.newPlot" in page and "<script src=\"http" not in page  # plotly.js inline: opens offline
+    assert (
+        "Plotly.newPlot" in page and '<script src="http' not in page
+    )  # plotly.js inline: opens offline
     claims = json.loads((tmp_path / "claims.json").read_text())
-    assert claims["claims"][0]["holds"] is True and claims["claims"][0]["numbers"]["adamw_gamma1"] < 0.5
+    assert (
+        claims["claims"][0]["holds"] is True
+        and claims["claims"][0]["numbers"]["adamw_gamma1"] < 0.5
+    )
     assert images_available() is None, images_available()
     assert (tmp_path / "pcx-fig6c.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "pcx-fig6c.svg").read_text().lstrip().startswith(("<svg", "<?xml"))

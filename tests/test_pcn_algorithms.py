@@ -48,8 +48,10 @@ def delta(a, h=None, carry=None):
 
 
 def close(a, b, tol=1e-6):
-    return all(np.allclose(u, v, atol=tol, rtol=1e-5) for u, v in zip(jax.tree_util.tree_leaves(a),
-                                                                       jax.tree_util.tree_leaves(b), strict=True))  # fmt: skip
+    return all(
+        np.allclose(u, v, atol=tol, rtol=1e-5)
+        for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+    )
 
 
 def _reference_energy(weights, biases, x, h, target):
@@ -95,8 +97,13 @@ def test_ipc_updates_states_and_weights_from_the_same_states_and_weights():
     # T weight updates inside one training step (AdamW counts them); standard PC makes one
     for name, count in (("ipc", 4), ("pc-se", 1)):
         new, _ = step(algo(name, inference_steps=4), hp(opt="adamw"))
-        counts = [int(s.count) for s in jax.tree_util.tree_leaves(
-            new.opt_state, is_leaf=lambda s: isinstance(s, optax.ScaleByAdamState)) if isinstance(s, optax.ScaleByAdamState)]
+        counts = [
+            int(s.count)
+            for s in jax.tree_util.tree_leaves(
+                new.opt_state, is_leaf=lambda s: isinstance(s, optax.ScaleByAdamState)
+            )
+            if isinstance(s, optax.ScaleByAdamState)
+        ]
         assert counts and all(c == count for c in counts)
 
 
@@ -122,8 +129,12 @@ def test_positive_nudging_with_small_beta_follows_the_bp_gradient():
 
 def test_negative_nudging_is_the_sign_inverted_update_at_minus_beta_and_still_descends():
     beta = 0.05
-    d_nn, m_nn, _ = delta(algo("nn", inference_steps=100, beta0=beta, beta_rate=0.0, alignment=True), hp(gamma=0.1))
-    d_pn_neg, _, _ = delta(algo("pn", inference_steps=100, beta0=-beta, beta_rate=0.0), hp(gamma=0.1))
+    d_nn, m_nn, _ = delta(
+        algo("nn", inference_steps=100, beta0=beta, beta_rate=0.0, alignment=True), hp(gamma=0.1)
+    )
+    d_pn_neg, _, _ = delta(
+        algo("pn", inference_steps=100, beta0=-beta, beta_rate=0.0), hp(gamma=0.1)
+    )
     assert close(d_nn, jax.tree_util.tree_map(jnp.negative, d_pn_neg))
     assert np.all(np.asarray(m_nn["bp_cosine"]) > 0.98)  # inverted: a descent direction on the loss
 
@@ -132,7 +143,9 @@ def test_beta_schedule_and_alternating_centred_nudging_follow_epoch_parity():
     a = algo("cn", beta0=0.3, beta_rate=0.4, cn_schedule="alternate")
     signs, betas = zip(*[a.nudge(jnp.int32(s)) for s in range(8)], strict=True)
     assert [float(s) for s in signs] == [1, 1, -1, -1, 1, 1, -1, -1]
-    np.testing.assert_allclose([float(b) for b in betas], [0.3, 0.3, 0.7, 0.7, 1, 1, 1, 1], rtol=1e-6)
+    np.testing.assert_allclose(
+        [float(b) for b in betas], [0.3, 0.3, 0.7, 0.7, 1, 1, 1, 1], rtol=1e-6
+    )
     # a CN step in an odd epoch is an NN step, in an even epoch a PN step (same β)
     h = hp()
     for name, at in (("nn", 2), ("pn", 4)):
@@ -166,7 +179,9 @@ def test_centred_nudging_picks_pn_or_nn_at_random_each_epoch_seeded_per_member()
     for e in (signs.index(1), signs.index(-1)):
         at = carry._replace(step=jnp.int32(3 * e))
         ref = algo("pn" if signs[e] > 0 else "nn", beta0=0.3, beta_rate=0.0, steps_per_epoch=3)
-        assert close(delta(a, h, at)[0], delta(ref, h, ref.init(KEY, h)._replace(step=jnp.int32(3 * e)))[0])
+        assert close(
+            delta(a, h, at)[0], delta(ref, h, ref.init(KEY, h)._replace(step=jnp.int32(3 * e)))[0]
+        )
         assert float(step(a, h, at)[1]["nudge_sign"]) == signs[e]
     with pytest.raises(ConfigError, match="CN schedule"):
         PCNConfig(algorithm="cn", cn_schedule="sometimes").validate()
@@ -183,15 +198,26 @@ def test_precision_weighted_energy_its_gradients_and_optimal_variances():
     # by hand, per neuron and per layer (a (1,) log-variance broadcast over the 4 units)
     want = 0.5 * jnp.mean(jnp.sum(jnp.exp(-s) * eps**2 + s, axis=-1))
     np.testing.assert_allclose(gaussian_energy(h, mu, s), want, rtol=1e-6)
-    np.testing.assert_allclose(gaussian_energy(h, mu, jnp.array([0.3])),
-                               0.5 * jnp.mean(jnp.sum(jnp.exp(-0.3) * eps**2, -1)) + 0.5 * 4 * 0.3, rtol=1e-6)  # fmt: skip
-    np.testing.assert_allclose(gaussian_energy(h, mu, jnp.zeros(1)), 0.5 * jnp.mean(jnp.sum(eps**2, -1)), rtol=1e-6)
+    np.testing.assert_allclose(
+        gaussian_energy(h, mu, jnp.array([0.3])),
+        0.5 * jnp.mean(jnp.sum(jnp.exp(-0.3) * eps**2, -1)) + 0.5 * 4 * 0.3,
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        gaussian_energy(h, mu, jnp.zeros(1)), 0.5 * jnp.mean(jnp.sum(eps**2, -1)), rtol=1e-6
+    )
     # ∂F/∂s_i = ½ (1 − exp(−s_i) ⟨ε_i²⟩); ∂F/∂h = exp(−s) ε / batch (the precision-weighted error)
-    np.testing.assert_allclose(jax.grad(gaussian_energy, 2)(h, mu, s), 0.5 * (1 - jnp.exp(-s) * msq_unit), rtol=1e-5)
-    np.testing.assert_allclose(jax.grad(gaussian_energy, 0)(h, mu, s), jnp.exp(-s) * eps / 32, rtol=1e-5)
+    np.testing.assert_allclose(
+        jax.grad(gaussian_energy, 2)(h, mu, s), 0.5 * (1 - jnp.exp(-s) * msq_unit), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        jax.grad(gaussian_energy, 0)(h, mu, s), jnp.exp(-s) * eps / 32, rtol=1e-5
+    )
     # the optimum: exp(s) = mean squared error per neuron / per unit of the layer
     np.testing.assert_allclose(jax.grad(gaussian_energy, 2)(h, mu, jnp.log(msq_unit)), 0, atol=1e-6)
-    np.testing.assert_allclose(jax.grad(gaussian_energy, 2)(h, mu, jnp.log(msq_layer)[None]), 0, atol=1e-5)
+    np.testing.assert_allclose(
+        jax.grad(gaussian_energy, 2)(h, mu, jnp.log(msq_layer)[None]), 0, atol=1e-5
+    )
     for shape, want in ((4, msq_unit), (1, msq_layer[None])):  # gradient descent on s finds them
         lv = jnp.zeros(shape)
         for _ in range(400):
@@ -199,14 +225,23 @@ def test_precision_weighted_energy_its_gradients_and_optimal_variances():
         np.testing.assert_allclose(jnp.exp(lv), want, rtol=1e-3)
     # in the network: unit variances give the plain energy; training moves the log-variances
     m = algo().init(KEY, hp()).mlp
-    hid = tuple(jax.random.normal(k, (16, d)) for k, d in zip(jax.random.split(KEY, 2), SIZES[1:-1], strict=True))
+    hid = tuple(
+        jax.random.normal(k, (16, d))
+        for k, d in zip(jax.random.split(KEY, 2), SIZES[1:-1], strict=True)
+    )
     target = jax.nn.one_hot(Y, 3)
     zeros = tuple(jnp.zeros(d) for d in SIZES[1:])
-    np.testing.assert_allclose(layer_energies(m, X, hid, target, log_var=zeros), layer_energies(m, X, hid, target), rtol=1e-6)
+    np.testing.assert_allclose(
+        layer_energies(m, X, hid, target, log_var=zeros),
+        layer_energies(m, X, hid, target),
+        rtol=1e-6,
+    )
     for precision, shapes in (("layer", [(1,)] * 3), ("neuron", [(10,), (8,), (3,)])):
         _, metrics, new = delta(algo("pc-se", precision=precision))
         assert [tuple(v.shape) for v in new.log_var] == shapes
-        assert metrics["log_var"].shape == (3,) and all(float(jnp.abs(v).sum()) > 0 for v in new.log_var)
+        assert metrics["log_var"].shape == (3,) and all(
+            float(jnp.abs(v).sum()) > 0 for v in new.log_var
+        )
     _, _, plain = delta(algo("pc-se"))
     assert all(float(jnp.abs(v).sum()) == 0 for v in plain.log_var)
 
@@ -232,7 +267,9 @@ def test_filter_normalised_landscape_is_centred_on_the_model():
     m = algo().init(KEY, hp()).mlp
     d = filter_normalised_direction(KEY, m)
     for w, dw in zip(m.weights, d.weights, strict=True):
-        np.testing.assert_allclose(jnp.linalg.norm(dw, axis=1), jnp.linalg.norm(w, axis=1), rtol=1e-5)
+        np.testing.assert_allclose(
+            jnp.linalg.norm(dw, axis=1), jnp.linalg.norm(w, axis=1), rtol=1e-5
+        )
     assert all(float(jnp.abs(b).sum()) == 0 for b in d.biases)
     a, b, z = loss_landscape(m, np.asarray(X), np.asarray(Y), points=5, span=1.0)
     assert z.shape == (5, 5) and a[2] == 0 and b[2] == 0
@@ -249,6 +286,27 @@ def test_every_algorithm_is_accepted_by_config_and_cli(name, tmp_path):
     assert PCNConfig(algorithm=name).validate().algorithm == name
     if name in ("ipc", "cn"):
         out = tmp_path / "r.csv"
-        argv = ["pcn", "--dataset", "moons", "--algorithm", name, "--state-lrs", "0.1", "--widths", "8", "--steps", "2",
-                "--epochs", "2", "--seeds", "1", "--out", str(out), "--quiet", "--precision", "--update-every", "1"]  # fmt: skip
+        argv = [
+            "pcn",
+            "--dataset",
+            "moons",
+            "--algorithm",
+            name,
+            "--state-lrs",
+            "0.1",
+            "--widths",
+            "8",
+            "--steps",
+            "2",
+            "--epochs",
+            "2",
+            "--seeds",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+            "--precision",
+            "--update-every",
+            "1",
+        ]
         assert main(argv) == 0

@@ -107,14 +107,23 @@ def test_new_gammas_or_seeds_do_not_recompile() -> None:
     def sweep(gammas: list[float], seeds: list[int]) -> None:
         hp = pcn_hyper(gammas, [1e-3] * 3, ["adamw", "sgd", "adamw"])
         engine.train_members(
-            algo, hp, np.asarray(seeds), x, y,
-            epochs=2, batch_size=16, eval_sets={"val": (x[:32], y[:32])},
-        )  # fmt: skip
+            algo,
+            hp,
+            np.asarray(seeds),
+            x,
+            y,
+            epochs=2,
+            batch_size=16,
+            eval_sets={"val": (x[:32], y[:32])},
+        )
 
     cache = getattr(engine._train_chunk, "_cached", None)
     counts, compiled = [], None
-    for gammas, seeds in [([0.01, 0.1, 0.3], [0, 1, 2]), ([0.02, 0.05, 0.5], [3, 4, 5]),
-                          ([1e-4, 1e-3, 1.0], [0, 7, 9])]:  # fmt: skip
+    for gammas, seeds in [
+        ([0.01, 0.1, 0.3], [0, 1, 2]),
+        ([0.02, 0.05, 0.5], [3, 4, 5]),
+        ([1e-4, 1e-3, 1.0], [0, 7, 9]),
+    ]:
         before = len(_TRACES)
         sweep(gammas, seeds)
         counts.append(len(_TRACES) - before)

@@ -12,8 +12,26 @@ from pcdash.cli import main
 
 def test_pcn_command_writes_one_row_per_member_per_evaluation(tmp_path: Path, capsys) -> None:
     out = tmp_path / "results.csv"
-    argv = ["pcn", "--dataset", "moons", "--state-lrs", "0.01,0.1", "--widths", "8", "--depth", "2",
-            "--steps", "3", "--epochs", "1", "--seeds", "1", "--out", str(out), "--quiet"]  # fmt: skip
+    argv = [
+        "pcn",
+        "--dataset",
+        "moons",
+        "--state-lrs",
+        "0.01,0.1",
+        "--widths",
+        "8",
+        "--depth",
+        "2",
+        "--steps",
+        "3",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
 
     assert main(argv) == 0
 
@@ -56,9 +74,32 @@ def test_bad_pcn_arguments_exit_non_zero_with_one_line(tmp_path: Path, capsys, b
 def test_pcn_command_takes_pcx_s_energy_setting(tmp_path: Path) -> None:
     """PCX §5.1: HardTanh, states by plain SGD, each weight optimiser with its own rate."""
     out = tmp_path / "results.csv"
-    argv = ["pcn", "--dataset", "moons", "--state-lrs", "0.1", "--widths", "8", "--steps", "2", "--epochs", "1",
-            "--seeds", "1", "--optimizer", "adamw,sgd", "--weight-lrs", "adamw=0.01,sgd=0.03",
-            "--activation", "hard_tanh", "--state-momentum", "0", "--out", str(out), "--quiet"]  # fmt: skip
+    argv = [
+        "pcn",
+        "--dataset",
+        "moons",
+        "--state-lrs",
+        "0.1",
+        "--widths",
+        "8",
+        "--steps",
+        "2",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--optimizer",
+        "adamw,sgd",
+        "--weight-lrs",
+        "adamw=0.01,sgd=0.03",
+        "--activation",
+        "hard_tanh",
+        "--state-momentum",
+        "0",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(argv) == 0
     frame = pd.read_csv(out)
     assert frame.groupby("optimizer")["weight_lr"].first().to_dict() == {"adamw": 0.01, "sgd": 0.03}
@@ -67,17 +108,45 @@ def test_pcn_command_takes_pcx_s_energy_setting(tmp_path: Path) -> None:
 
 def test_converged_inference_reports_the_steps_it_used(tmp_path: Path) -> None:
     out = tmp_path / "results.csv"
-    argv = ["pcn", "--dataset", "moons", "--state-lrs", "0.1", "--widths", "8", "--depth", "2", "--steps", "256",
-            "--inference-tol", "1e-3", "--precision", "neuron", "--epochs", "1", "--seeds", "1", "--out", str(out),
-            "--quiet"]  # fmt: skip
+    argv = [
+        "pcn",
+        "--dataset",
+        "moons",
+        "--state-lrs",
+        "0.1",
+        "--widths",
+        "8",
+        "--depth",
+        "2",
+        "--steps",
+        "256",
+        "--inference-tol",
+        "1e-3",
+        "--precision",
+        "neuron",
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert main(argv) == 0
     train = pd.read_csv(out).query("split == 'train'")
     assert 1 <= train["steps_used"].iloc[0] < 256  # it stopped before the cap
     assert train["precision"].iloc[0] == "neuron" and "log_var_3" in train.columns
 
 
-@pytest.mark.parametrize("bad", [["--precision", "sometimes"], ["--cn-schedule", "weekly"], ["--inference-tol", "2"],
-                                 ["--l2-decay", "-1"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--precision", "sometimes"],
+        ["--cn-schedule", "weekly"],
+        ["--inference-tol", "2"],
+        ["--l2-decay", "-1"],
+    ],
+)
 def test_bad_comparison_arguments_exit_non_zero_with_one_line(tmp_path: Path, capsys, bad) -> None:
     code = main(["pcn", "--dataset", "moons", *bad, "--out", str(tmp_path / "r.csv"), "--quiet"])
     err = capsys.readouterr().err.strip()

@@ -26,7 +26,8 @@ from pcdash.pcn import (
 
 
 def tiny_network() -> tuple[MLP, np.ndarray, np.ndarray, np.ndarray]:
-    """A 2-3-2 tanh network with hand-set weights, a batch of two inputs, hidden states and labels."""
+    """A 2-3-2 tanh network with hand-set weights, a batch of two inputs, hidden states and
+    labels."""
     w1 = np.array([[0.5, -1.0], [0.25, 0.75], [-0.5, 0.5]], np.float32)
     b1 = np.array([0.1, -0.2, 0.0], np.float32)
     w2 = np.array([[1.0, -0.5, 0.25], [0.5, 0.5, -1.0]], np.float32)

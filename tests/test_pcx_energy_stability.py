@@ -1,4 +1,5 @@
-"""PCX §5.1 / Appendix D on the Energy dynamics page's defaults (:mod:`pcdash.experiments.pcx_settings`),
+"""PCX §5.1 / Appendix D on the Energy dynamics page's defaults
+(:mod:`pcdash.experiments.pcx_settings`),
 on digits and two moons: γ = 1 trains worse (Fig. 6c), the energy ratio rises with γ (Fig. 6d),
 AdamW's stable γ shrinks with width and SGD's does not (Fig. 7); plus the pieces they rest on."""
 
@@ -37,11 +38,16 @@ CLASSES = {"digits": 10, "moons": 2}
 
 
 def test_each_weight_optimiser_has_its_own_learning_rate():
-    config = PCNConfig(optimizers=("adamw", "sgd"), state_lrs=(0.1,), weight_lr=1e-3, weight_lrs={"sgd": 0.03})
+    config = PCNConfig(
+        optimizers=("adamw", "sgd"), state_lrs=(0.1,), weight_lr=1e-3, weight_lrs={"sgd": 0.03}
+    )
     members = config.members(64).set_index("optimizer")
     assert members.loc["adamw", "weight_lr"] == 1e-3 and members.loc["sgd", "weight_lr"] == 0.03
     assert config.weight_lrs == (("sgd", 0.03),)
-    assert config.key() != PCNConfig(optimizers=("adamw", "sgd"), state_lrs=(0.1,), weight_lr=1e-3).key()
+    assert (
+        config.key()
+        != PCNConfig(optimizers=("adamw", "sgd"), state_lrs=(0.1,), weight_lr=1e-3).key()
+    )
     assert PCNConfig().key() == PCNConfig(weight_lrs=()).key()  # older saved runs keep their keys
     with pytest.raises(ConfigError, match="weight optimizer"):
         PCNConfig(weight_lrs={"rmsprop": 0.1}).validate()
@@ -55,7 +61,12 @@ def test_paper_weight_learning_rates_are_appendix_d2s():
     assert paper_weight_lr("digits") == (0.01, "fashion_mnist")
     config = energy_propagation_config("moons")
     assert config.lr_for("adamw") == config.lr_for("sgd") == 0.03
-    assert (config.algorithm, config.depth, config.epochs, config.inference_steps) == ("pc-ce", 2, 8, 8)
+    assert (config.algorithm, config.depth, config.epochs, config.inference_steps) == (
+        "pc-ce",
+        2,
+        8,
+        8,
+    )
     assert config.state_optimizer == "sgd" and config.state_momentum == 0.0  # PCX: optax.sgd(h_lr)
     assert config.weight_momentum == 0.9 and config.activation == "hard_tanh"
     assert min(config.swept_state_lrs) == 0.01 and max(config.swept_state_lrs) == 1.0
@@ -86,33 +97,65 @@ def test_every_energy_panel_names_its_paper_figure():
 
 
 def summary_frame(rows) -> pd.DataFrame:
-    """Final rows (test + train) from ``(optimizer, width, γ, seed, accuracy, energy_1, energy_3)``."""
+    """Final rows (test + train) from ``(optimizer, width, γ, seed, accuracy, energy_1,
+    energy_3)``."""
     out = []
     for member, (opt, width, gamma, seed, acc, e1, e3) in enumerate(rows):
-        base = dict(member=member, optimizer=opt, width=width, state_lr=gamma, seed=seed, epoch=1,
-                    diverged=bool(np.isnan(acc)))  # fmt: skip
+        base = dict(
+            member=member,
+            optimizer=opt,
+            width=width,
+            state_lr=gamma,
+            seed=seed,
+            epoch=1,
+            diverged=bool(np.isnan(acc)),
+        )
         out.append({**base, "split": "test", "accuracy": acc})
-        out.append({**base, "split": "train", "accuracy": acc, "energy_1": e1, "energy_2": 1.0, "energy_3": e3})
+        out.append(
+            {
+                **base,
+                "split": "train",
+                "accuracy": acc,
+                "energy_1": e1,
+                "energy_2": 1.0,
+                "energy_3": e3,
+            }
+        )
     return pd.DataFrame(out)
 
 
 def test_largest_stable_state_lr_is_the_top_of_the_range_that_trains():
     rows = [("adamw", 64, g, s, 0.9, 1.0, 1.0) for g in (0.01, 0.1, 1.0) for s in (0, 1)]
     rows += [("adamw", 1024, 0.01, s, 0.9, 1.0, 1.0) for s in (0, 1)]
-    rows += [("adamw", 1024, 0.1, 0, 0.9, 1.0, 1.0), ("adamw", 1024, 0.1, 1, np.nan, 1.0, 1.0)]  # mean (0.9+0.1)/2
+    rows += [
+        ("adamw", 1024, 0.1, 0, 0.9, 1.0, 1.0),
+        ("adamw", 1024, 0.1, 1, np.nan, 1.0, 1.0),
+    ]  # mean (0.9+0.1)/2
     rows += [("adamw", 1024, 1.0, s, 0.9, 1.0, 1.0) for s in (0, 1)]  # trains again: too late
-    rows += [("sgd", 64, g, s, 0.3 if g == 0.01 else 0.9, 1.0, 1.0) for g in (0.01, 0.1, 1.0) for s in (0, 1)]
-    table = largest_stable_state_lr(member_summary(summary_frame(rows), 10), 10).set_index(["optimizer", "width"])
+    rows += [
+        ("sgd", 64, g, s, 0.3 if g == 0.01 else 0.9, 1.0, 1.0)
+        for g in (0.01, 0.1, 1.0)
+        for s in (0, 1)
+    ]
+    table = largest_stable_state_lr(member_summary(summary_frame(rows), 10), 10).set_index(
+        ["optimizer", "width"]
+    )
     assert table.loc[("adamw", 64), "stable_state_lr"] == 1.0
     assert table.loc[("adamw", 1024), "stable_state_lr"] == 0.01
     assert np.isnan(table.loc[("sgd", 64), "stable_state_lr"])
     assert (table["largest_state_lr"] == 1.0).all()
-    assert trained_accuracy(10) == pytest.approx(0.55) and trained_accuracy(2) == pytest.approx(0.75)
+    assert trained_accuracy(10) == pytest.approx(0.55) and trained_accuracy(2) == pytest.approx(
+        0.75
+    )
 
 
 def test_energy_ratio_by_gamma_is_a_geometric_mean_over_trained_members():
-    rows = [("adamw", 64, 0.1, 0, 0.9, 1e-4, 1.0), ("adamw", 64, 0.1, 1, 0.9, 1e-2, 1.0),
-            ("adamw", 64, 0.1, 2, 0.2, 1.0, 1.0), ("adamw", 64, 0.1, 3, 0.9, 0.0, 1.0)]  # fmt: skip
+    rows = [
+        ("adamw", 64, 0.1, 0, 0.9, 1e-4, 1.0),
+        ("adamw", 64, 0.1, 1, 0.9, 1e-2, 1.0),
+        ("adamw", 64, 0.1, 2, 0.2, 1.0, 1.0),
+        ("adamw", 64, 0.1, 3, 0.9, 0.0, 1.0),
+    ]
     ratios = energy_ratio_by_gamma(member_summary(summary_frame(rows), 10)).iloc[0]
     assert ratios["ratio"] == pytest.approx(1e-3) and ratios["n"] == 2 and ratios["n_left_out"] == 2
 
@@ -133,7 +176,8 @@ def propagation(request) -> tuple[str, pd.DataFrame]:
 def test_gamma_1_trains_at_least_10_points_worse_than_the_best_gamma(propagation):
     """PCX §5.1: "models trained with a learning rate of γ = 1 achieve much worse performance"
     (Fig. 6c, Fig. 14b). Issue 9: at least 10 points below the best γ, for each optimiser.
-    Measured: digits AdamW 0.10 vs 0.97, SGD 0.64 vs 0.90; moons AdamW 0.73 vs 1.00, SGD 0.63 vs 0.96."""
+    Measured: digits AdamW 0.10 vs 0.97, SGD 0.64 vs 0.90; moons AdamW 0.73 vs 1.00, SGD 0.63 vs
+    0.96."""
     dataset, summary = propagation
     acc = summary.assign(accuracy=summary["accuracy"].fillna(1.0 / CLASSES[dataset]))
     mean = acc.groupby(["optimizer", "state_lr"])["accuracy"].mean()
@@ -178,7 +222,9 @@ def test_adamw_stable_state_lr_shrinks_with_width_and_sgds_does_not(dataset):
     Measured on the page's grid (γ 0.01 … 1): digits, 3 seeds: AdamW 0.3 → 0.1, SGD 0.3 → 0.3;
     moons, 5 seeds: AdamW 1 → 0.03, SGD 0.3 → 0.3."""
     gammas = STABILITY_GAMMAS[dataset]
-    config = training_stability_config(dataset, widths=(64, 1024), state_lrs=gammas, seeds=STABILITY_SEEDS[dataset])
+    config = training_stability_config(
+        dataset, widths=(64, 1024), state_lrs=gammas, seeds=STABILITY_SEEDS[dataset]
+    )
     start = time.perf_counter()
     out = run_pcn_sweep(config)
     print(f"{dataset}: width sweep in {time.perf_counter() - start:.0f} s")
@@ -186,5 +232,7 @@ def test_adamw_stable_state_lr_shrinks_with_width_and_sgds_does_not(dataset):
     stable = table.set_index(["optimizer", "width"])["stable_state_lr"]
     top = max(gammas)
     assert stable[("adamw", 64)] == top, table
-    assert np.isfinite(stable[("adamw", 1024)]) and stable[("adamw", 1024)] < stable[("adamw", 64)], table
+    assert (
+        np.isfinite(stable[("adamw", 1024)]) and stable[("adamw", 1024)] < stable[("adamw", 64)]
+    ), table
     assert stable[("sgd", 1024)] >= stable[("sgd", 64)] == top, table

@@ -35,9 +35,23 @@ from pcdash.experiments.pcn_config import PCNConfig
 from pcdash.experiments.pcn_sweep import run_pcn_sweep
 
 NODE = {"num_cpus": 1, "object_store_memory": 100 * 2**20}
-CRE_ARGS = ["--arch", "fc-small", "--latent-dims", "2,3", "--lambdas", "0,1", "--seeds", "2", "--epochs", "4",
-            "--batch-size", "128"]
-CRE = CREConfig(arch="fc-small", latent_dims=(2, 3), lambdas=(0.0, 1.0), seeds=2, epochs=4, batch_size=128)
+CRE_ARGS = [
+    "--arch",
+    "fc-small",
+    "--latent-dims",
+    "2,3",
+    "--lambdas",
+    "0,1",
+    "--seeds",
+    "2",
+    "--epochs",
+    "4",
+    "--batch-size",
+    "128",
+]
+CRE = CREConfig(
+    arch="fc-small", latent_dims=(2, 3), lambdas=(0.0, 1.0), seeds=2, epochs=4, batch_size=128
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +76,8 @@ def driver():
 
 
 def _running_parts(raylets: set[int]) -> list[int]:
-    """Worker processes of ``raylets`` that are running a part now (Ray titles them after the task)."""
+    """Worker processes of ``raylets`` that are running a part now (Ray titles them after the
+    task)."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -84,16 +99,36 @@ def _numbers_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
     assert list(a.columns) == list(b.columns) and len(a) == len(b) > 0
     numeric = a.select_dtypes("number").columns
     pd.testing.assert_frame_equal(a.drop(columns=numeric), b.drop(columns=numeric))
-    np.testing.assert_allclose(a[numeric].to_numpy(float), b[numeric].to_numpy(float), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        a[numeric].to_numpy(float), b[numeric].to_numpy(float), rtol=1e-4, atol=1e-5
+    )
 
 
 @pytest.mark.slow
 def test_the_cli_sweep_on_the_cluster_equals_the_local_one(cluster, tmp_path):
     out = tmp_path / "ray.csv"
-    res = subprocess.run([sys.executable, "-m", "pcdash", "sweep", *CRE_ARGS, "--backend", "ray", "--address",
-                          cluster.address, "--out", str(out)], capture_output=True, text=True, timeout=600)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pcdash",
+            "sweep",
+            *CRE_ARGS,
+            "--backend",
+            "ray",
+            "--address",
+            cluster.address,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert res.returncode == 0, res.stderr
-    assert f"the Ray cluster at {cluster.address} · parts 4/4 done" in res.stderr  # 2 workers × 2 parts
+    assert (
+        f"the Ray cluster at {cluster.address} · parts 4/4 done" in res.stderr
+    )  # 2 workers × 2 parts
     _numbers_equal(run_cre_sweep(CRE).frame, pd.read_csv(out))
 
 
@@ -106,14 +141,20 @@ def test_a_worker_killed_mid_sweep_loses_nothing(cluster, driver):
     cache a 3-epoch part could end first); the comparison is with the same parts, since over 12
     epochs the float rounding of a smaller vmap (a part) grows past 1e-4 of the local run's
     (test_the_cli_sweep_on_the_cluster_equals_the_local_one compares with the local run)."""
-    config = PCNConfig(dataset="digits", widths=(16, 32), state_lrs=(0.03, 0.1), seeds=2, epochs=12, batch_size=32)
+    config = PCNConfig(
+        dataset="digits", widths=(16, 32), state_lrs=(0.03, 0.1), seeds=2, epochs=12, batch_size=32
+    )
     killed, seen, started = [], [], {}
 
     def progress(p):
         seen.append(p)
         for _, pid, _ in p.extras["workers"].values():
             started.setdefault(pid, time.monotonic())
-            if not killed and time.monotonic() - started[pid] > 0.5 and pid in _running_parts(cluster.worker_raylets):
+            if (
+                not killed
+                and time.monotonic() - started[pid] > 0.5
+                and pid in _running_parts(cluster.worker_raylets)
+            ):
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
 
@@ -122,7 +163,9 @@ def test_a_worker_killed_mid_sweep_loses_nothing(cluster, driver):
     assert seen[-1].fraction == 1.0 and seen[-1].extras["retries"] == 1, seen[-1].message
     assert ray.cluster_resources()["CPU"] == 2
     assert any(len(p.frame) for p in seen[:-1]), "no epoch arrived before the end"
-    clean = run_pcn_sweep(config, backend=RayBackend(cluster.address))  # the same parts, none killed
+    clean = run_pcn_sweep(
+        config, backend=RayBackend(cluster.address)
+    )  # the same parts, none killed
     _numbers_equal(clean.frame, remote.frame)
     np.testing.assert_allclose(clean.energy_trace, remote.energy_trace, rtol=1e-4, atol=1e-6)
     for a, b in zip(clean.runs, remote.runs, strict=True):  # the trained weights come back too
@@ -139,7 +182,9 @@ def test_stop_cancels_every_part(cluster, driver):
             stop.set()
 
     t0 = time.monotonic()
-    out = run_cre_sweep(CRE, backend=RayBackend(cluster.address), on_progress=progress, should_stop=stop.is_set)
+    out = run_cre_sweep(
+        CRE, backend=RayBackend(cluster.address), on_progress=progress, should_stop=stop.is_set
+    )
     assert out.stopped and stop.is_set()
     assert time.monotonic() - t0 < 120
     deadline = time.monotonic() + 20
@@ -154,18 +199,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("address,message", [
-    (f"127.0.0.1:{_free_port()}", "no Ray cluster answers at"),
-    ("not-an-address", "a Ray address is HOST:PORT"),
-])
+@pytest.mark.parametrize(
+    "address,message",
+    [
+        (f"127.0.0.1:{_free_port()}", "no Ray cluster answers at"),
+        ("not-an-address", "a Ray address is HOST:PORT"),
+    ],
+)
 def test_a_bad_address_is_one_line(tmp_path, address, message):
     out = tmp_path / "r.csv"
     t0 = time.monotonic()
-    res = subprocess.run([sys.executable, "-m", "pcdash", "sweep", *CRE_ARGS, "--backend", "ray", "--address", address,
-                          "--out", str(out)], capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pcdash",
+            "sweep",
+            *CRE_ARGS,
+            "--backend",
+            "ray",
+            "--address",
+            address,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("pcdash: error:") and message in lines[0], res.stderr
+    assert len(lines) == 1 and lines[0].startswith("pcdash: error:") and message in lines[0], (
+        res.stderr
+    )
     assert "Traceback" not in res.stderr and not out.exists()
     assert time.monotonic() - t0 < 60
 
@@ -198,12 +264,20 @@ def test_backend_names_and_addresses_are_checked():
 
 
 def test_without_ray_the_ray_backend_says_how_to_install_it(tmp_path):
-    code = ("import sys; sys.modules['ray'] = None\n"
-            "from pcdash.cli import main; sys.exit(main(sys.argv[1:]))")
-    res = subprocess.run([sys.executable, "-c", code, "sweep", "--backend", "ray", "--out", str(tmp_path / "r.csv")],
-                         capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys; sys.modules['ray'] = None\n"
+        "from pcdash.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code, "sweep", "--backend", "ray", "--out", str(tmp_path / "r.csv")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2
-    assert len(res.stderr.strip().splitlines()) == 1 and 'pip install -e ".[cluster]"' in res.stderr, res.stderr
+    assert (
+        len(res.stderr.strip().splitlines()) == 1 and 'pip install -e ".[cluster]"' in res.stderr
+    ), res.stderr
 
 
 @pytest.mark.slow
@@ -220,7 +294,9 @@ def test_the_dashboard_trains_on_the_cluster_named_by_the_environment(cluster, d
     at.run()
     at.switch_page("views/tradeoff.py")
     at.run()
-    assert any(f"Ray cluster at `{cluster.address}`" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert any(f"Ray cluster at `{cluster.address}`" in c.value for c in at.caption), [
+        c.value for c in at.caption
+    ]
     at.button(key="tradeoff_train").click()
     deadline = time.monotonic() + 300
     while not any("Trained in" in c.value for c in at.caption):
@@ -232,4 +308,6 @@ def test_the_dashboard_trains_on_the_cluster_named_by_the_environment(cluster, d
     job = job_manager().get(config.key())
     assert job is not None and job.status == "done", job and (job.status, job.error)
     assert f"the Ray cluster at {cluster.address}" in job.progress.message
-    assert sorted(job.result.frame["lam"].unique()) == [0.0, 1.0] and len(job.result.snapshot.z) == 4
+    assert (
+        sorted(job.result.frame["lam"].unique()) == [0.0, 1.0] and len(job.result.snapshot.z) == 4
+    )

@@ -26,8 +26,16 @@ from pcdash.runs import list_runs, load_run, save_run
 def test_tables_round_trip_and_bad_names_are_refused(tmp_path):
     frame = pd.DataFrame({"a": [1, 2]})
     table = pd.DataFrame({"set": ["ID", "OOD"], "score": [0.5, 1.5]})
-    save_run("k1", "test", {"dataset": "digits"}, frame, {"x": np.arange(3)}, {"seconds": 1.0}, root=tmp_path,
-             tables={"scores": table})
+    save_run(
+        "k1",
+        "test",
+        {"dataset": "digits"},
+        frame,
+        {"x": np.arange(3)},
+        {"seconds": 1.0},
+        root=tmp_path,
+        tables={"scores": table},
+    )
     run = load_run("k1", root=tmp_path)
     pd.testing.assert_frame_equal(run.tables["scores"], table)
     np.testing.assert_array_equal(run.arrays["x"], np.arange(3))
@@ -41,8 +49,16 @@ def test_tables_round_trip_and_bad_names_are_refused(tmp_path):
 
 
 def test_a_saved_comparison_reloads_with_its_weights():
-    base = PCNConfig(dataset="moons", state_lrs=(0.1,), widths=(16,), depth=1, epochs=1, seeds=2, batch_size=64,
-                     inference_steps=3)
+    base = PCNConfig(
+        dataset="moons",
+        state_lrs=(0.1,),
+        widths=(16,),
+        depth=1,
+        epochs=1,
+        seeds=2,
+        batch_size=64,
+        inference_steps=3,
+    )
     config = ComparisonConfig(tuple((n, replace(base, algorithm=n)) for n in ("pc-se", "bp-se")))
     out = run_pcn_comparison(config)
     assert load_comparison(config) is None
@@ -83,16 +99,35 @@ def test_a_generative_result_saved_before_the_one_result_schema_loads_in_it(tmp_
 
     monkeypatch.setenv("PCDASH_RUNS_DIR", str(tmp_path))
     config = AEConfig(epochs=2)
-    old = pd.DataFrame({
-        "model": ["PC", "PC", "BP", "PC", "PC", "BP"], "member": [0, 1, 0, 0, 1, 0],
-        "epoch": [1, 1, 1, 2, 2, 2], "loss": [0.6, 0.5, 0.4, 0.3, 0.2, 0.1],
-        "test_mse": [0.44, 0.33, 0.22, 0.11, 0.10, 0.09],
-        "gamma": [0.1, 0.3, np.nan, 0.1, 0.3, np.nan], "seed": [0.0] * 6,
-    })  # fmt: skip
-    table = pd.DataFrame({"model": ["PC", "PC", "BP"], "gamma": [0.1, 0.3, np.nan], "seed": [0, 0, 0],
-                          "epoch": [2, 2, 2], "test_mse": [0.11, 0.10, 0.09]})  # fmt: skip
-    save_run(config.key(), "generative-ae", {"gammas": [0.1, 0.3]}, old, {"x": np.zeros((2, 64))},
-             {"seconds": 1.0, "scalars": {"pc_gamma": 0.3}}, tables={"mse": table})  # fmt: skip
+    old = pd.DataFrame(
+        {
+            "model": ["PC", "PC", "BP", "PC", "PC", "BP"],
+            "member": [0, 1, 0, 0, 1, 0],
+            "epoch": [1, 1, 1, 2, 2, 2],
+            "loss": [0.6, 0.5, 0.4, 0.3, 0.2, 0.1],
+            "test_mse": [0.44, 0.33, 0.22, 0.11, 0.10, 0.09],
+            "gamma": [0.1, 0.3, np.nan, 0.1, 0.3, np.nan],
+            "seed": [0.0] * 6,
+        }
+    )
+    table = pd.DataFrame(
+        {
+            "model": ["PC", "PC", "BP"],
+            "gamma": [0.1, 0.3, np.nan],
+            "seed": [0, 0, 0],
+            "epoch": [2, 2, 2],
+            "test_mse": [0.11, 0.10, 0.09],
+        }
+    )
+    save_run(
+        config.key(),
+        "generative-ae",
+        {"gammas": [0.1, 0.3]},
+        old,
+        {"x": np.zeros((2, 64))},
+        {"seconds": 1.0, "scalars": {"pc_gamma": 0.3}},
+        tables={"mse": table},
+    )
     result = load_result(config)
     frame = result.frame
     assert set(frame["split"]) == {"train", "test"} and len(frame) == 12

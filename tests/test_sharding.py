@@ -40,23 +40,26 @@ CHILD = textwrap.dedent("""
                 for k in want:
                     assert got[k].shape == want[k].shape, (k, got[k].shape, want[k].shape)
                     np.testing.assert_allclose(got[k], want[k], rtol=1e-5, atol=1e-6, err_msg=k)
-        for x, y in zip(jax.tree_util.tree_leaves(a.carry), jax.tree_util.tree_leaves(b.carry), strict=True):
+        leaves = jax.tree_util.tree_leaves
+        for x, y in zip(leaves(a.carry), leaves(b.carry), strict=True):
             assert x.shape == y.shape
             np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
 
     # 3 CRE members on 2 devices: one padded member
     algo = CREAlgorithm("fc-small", data.input_shape, data.num_classes, 3)
     hp, seeds = {"lam": np.array([0.0, 0.5, 1.0], np.float32)}, np.array([0, 1, 2])
-    run = lambda **kw: train_members(algo, hp, seeds, data.x_train, data.y_train, epochs=2, batch_size=128,
-                                     eval_sets=evals, **kw)
+    run = lambda **kw: train_members(algo, hp, seeds, data.x_train, data.y_train, epochs=2,
+                                     batch_size=128, eval_sets=evals, **kw)
     sharded, single = run(), run(devices=jax.local_devices()[:1])
     assert (sharded.devices, single.devices) == (2, 1)
-    assert sharded.diverged.shape == (3,) and len(sharded.history[-1].evals["test"]["accuracy"]) == 3
+    assert sharded.diverged.shape == (3,)
+    assert len(sharded.history[-1].evals["test"]["accuracy"]) == 3
     close(sharded, single)
 
     hooked = []
     train_members(algo, hp, seeds, data.x_train, data.y_train, epochs=1, batch_size=128,
-                  epoch_hook=lambda carry, rec: hooked.append(jax.tree_util.tree_leaves(carry)[0].shape[0]))
+                  epoch_hook=lambda carry, rec: hooked.append(
+                      jax.tree_util.tree_leaves(carry)[0].shape[0]))
     assert hooked == [3], hooked  # the hook sees the real members only
 
     # a whole CRE sweep (baselines start from a given state) and a PCN sweep; the parent
@@ -72,8 +75,15 @@ CHILD = textwrap.dedent("""
 """)
 
 
-CRE_SWEEP = dict(arch="fc-small", latent_dims=(2,), lambdas=(0.0, 0.5, 1.0), seeds=1, epochs=1, batch_size=128,
-                 baselines=("rp",))
+CRE_SWEEP = dict(
+    arch="fc-small",
+    latent_dims=(2,),
+    lambdas=(0.0, 0.5, 1.0),
+    seeds=1,
+    epochs=1,
+    batch_size=128,
+    baselines=("rp",),
+)
 PCN_SWEEP = dict(widths=(16,), state_lrs=(0.03, 0.1, 0.3), seeds=1, epochs=1, batch_size=64)
 
 
@@ -90,9 +100,15 @@ def test_two_devices_give_the_results_of_one():
     from pcdash.experiments.pcn_config import PCNConfig
     from pcdash.experiments.pcn_sweep import run_pcn_sweep
 
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+        "JAX_PLATFORMS": "cpu",
+    }
     code = CHILD.replace("CRE_SWEEP", repr(CRE_SWEEP)).replace("PCN_SWEEP", repr(PCN_SWEEP))
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     frame_json, energies_json = res.stdout.split("OK ", 1)[1].split(" ", 1)
 
@@ -100,7 +116,9 @@ def test_two_devices_give_the_results_of_one():
     b = run_cre_sweep(CREConfig(**CRE_SWEEP)).frame
     numeric = [c for c in b.select_dtypes("number").columns if c != "epoch_seconds"]
     assert list(a["member"]) == list(b["member"]) and list(a["split"]) == list(b["split"])
-    np.testing.assert_allclose(a[numeric].to_numpy(float), b[numeric].to_numpy(float), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        a[numeric].to_numpy(float), b[numeric].to_numpy(float), rtol=1e-5, atol=1e-6
+    )
     energies = run_pcn_sweep(PCNConfig(**PCN_SWEEP)).energy_trace
     np.testing.assert_allclose(json.loads(energies_json), energies, rtol=1e-5, atol=1e-7)
 
@@ -121,16 +139,28 @@ def test_parts_of_a_group_merged_in_order_equal_the_whole_group():
     evals = {"val": data.split("val")}
 
     def train(idx):
-        return train_members(algo, {"lam": lam[idx]}, seeds[idx], data.x_train, data.y_train, epochs=1,
-                             batch_size=128, eval_sets=evals)
+        return train_members(
+            algo,
+            {"lam": lam[idx]},
+            seeds[idx],
+            data.x_train,
+            data.y_train,
+            epochs=1,
+            batch_size=128,
+            eval_sets=evals,
+        )
 
     whole = train(np.arange(5))
     parts = [p for p in split_parts([5], workers=1, parts_per_worker=2)]
     assert sorted(len(p) for p in parts) == [2, 3]
-    merged = merge_results([train(p.positions) for p in sorted(parts, key=lambda p: p.positions[0])])
+    merged = merge_results(
+        [train(p.positions) for p in sorted(parts, key=lambda p: p.positions[0])]
+    )
     for k, v in whole.history[0].evals["val"].items():
         np.testing.assert_allclose(merged.history[0].evals["val"][k], v, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(merged.history[0].train["loss"], whole.history[0].train["loss"], rtol=1e-5)
+    np.testing.assert_allclose(
+        merged.history[0].train["loss"], whole.history[0].train["loss"], rtol=1e-5
+    )
     assert merged.carry is not None  # parts trained here keep their state
 
 

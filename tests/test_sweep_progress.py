@@ -11,7 +11,9 @@ from pcdash.experiments.cre_sweep import run_cre_sweep
 
 
 def test_live_frames_grow_to_the_final_frame():
-    config = CREConfig(latent_dims=(2, 3), lambdas=(0.0, 1.0), seeds=1, epochs=3, batch_size=64, baselines=("rp",))
+    config = CREConfig(
+        latent_dims=(2, 3), lambdas=(0.0, 1.0), seeds=1, epochs=3, batch_size=64, baselines=("rp",)
+    )
     frames: list[pd.DataFrame] = []
     out = run_cre_sweep(config, on_progress=lambda p: frames.append(p.frame))
     sizes = [len(f) for f in frames]

@@ -32,7 +32,8 @@ st.subheader("Your first sweep")
 st.markdown(
     "1. Pick a dataset in the sidebar (`digits` is bundled and needs no download).  \n"
     "2. Press **Train**: every λ × seed model trains together as one compiled program.  \n"
-    "3. Watch the curves fill in, then explore **Trade-off**, **Latent space**, **Reconstructions** "
+    "3. Watch the curves fill in, then explore **Trade-off**, **Latent space**, "
+    "**Reconstructions** "
     "and **Latent dimension** in the menu."
 )
 if config is not None:
@@ -40,10 +41,17 @@ if config is not None:
 
     def draw(result, live):
         tag = "live" if live else "done"
-        fig = memo(("home_means", tag), result.frame, lambda: tradeoff_means(result.frame))  # rebuilt when epochs finish
+        fig = memo(
+            ("home_means", tag), result.frame, lambda: tradeoff_means(result.frame)
+        )  # rebuilt when epochs finish
         show_figure(fig, None, "tradeoff_means", key=f"home_means_{tag}")
         if not live:
             dead_units_warning(result.frame)
 
-    experiment_panel(CRE_SWEEP, config, draw, key="home",
-              placeholder="Mean accuracy and MSE per λ appear here, epoch by epoch, as the models train.")
+    experiment_panel(
+        CRE_SWEEP,
+        config,
+        draw,
+        key="home",
+        placeholder="Mean accuracy and MSE per λ appear here, epoch by epoch, as the models train.",
+    )

@@ -51,34 +51,57 @@ CONTROLS = [
         "ctol",
         "inference_tol",
         "Converged when every layer's energy changes by less than",
-        dict(min_value=0.0, max_value=0.5, **FORMAT,
-             help="relative change per step; 0: always run all T steps (the paper's 256)"),
-    ),  # fmt: skip
-    ("ck", "relaxed_every", "rc2: update the weights every k steps", dict(min_value=1, max_value=1000)),
+        dict(
+            min_value=0.0,
+            max_value=0.5,
+            **FORMAT,
+            help="relative change per step; 0: always run all T steps (the paper's 256)",
+        ),
+    ),
+    (
+        "ck",
+        "relaxed_every",
+        "rc2: update the weights every k steps",
+        dict(min_value=1, max_value=1000),
+    ),
     (
         "cprec",
         "precision",
         "rc3: trainable variance per",
-        dict(options=PRECISIONS[1:],
-             help="one log-variance per layer (the paper's Eq. 6) or one per neuron"),
-    ),  # fmt: skip
+        dict(
+            options=PRECISIONS[1:],
+            help="one log-variance per layer (the paper's Eq. 6) or one per neuron",
+        ),
+    ),
     (
         "cwd",
         "weight_decay",
         "_wd: weight decay",
-        dict(min_value=0.0, max_value=1.0, **FORMAT,
-             help="L2 on weights and log-variances through Adam (a Gaussian prior)"),
-    ),  # fmt: skip
+        dict(
+            min_value=0.0,
+            max_value=1.0,
+            **FORMAT,
+            help="L2 on weights and log-variances through Adam (a Gaussian prior)",
+        ),
+    ),
     ("cwlr", "weight_lr", "Weight learning rate", dict(min_value=1e-7, max_value=1.0, **FORMAT)),
     (
         "crlr",
         "relaxed_lr",
         "Weight learning rate of rc2 models",
-        dict(min_value=1e-7, max_value=1.0, **FORMAT,
-             help="the paper needed 1e-5 with conditions 2 and 3 relaxed"),
-    ),  # fmt: skip
-    ("cstate_lr", "state_lr", "State learning rate γ",
-     dict(min_value=1e-5, max_value=10.0, fmt_str="%.3g")),  # fmt: skip
+        dict(
+            min_value=1e-7,
+            max_value=1.0,
+            **FORMAT,
+            help="the paper needed 1e-5 with conditions 2 and 3 relaxed",
+        ),
+    ),
+    (
+        "cstate_lr",
+        "state_lr",
+        "State learning rate γ",
+        dict(min_value=1e-5, max_value=10.0, fmt_str="%.3g"),
+    ),
     ("cbatch", "batch_size", "Batch size", dict(min_value=1, max_value=4096)),
 ]
 FIELDS = {"cdata": "dataset", "conds": "conditions"} | {c[0]: c[1] for c in CONTROLS}
@@ -94,8 +117,14 @@ def controls(setting: ComparisonSetting) -> dict:
 def control(name: str, label: str, options: dict, container):
     """The number input (or, given ``options["options"]``, the select box) of one control."""
     if "options" in options:
-        return state.select(label, name, options["options"], QUICK[name], container=container,
-                            help=options.get("help"))  # fmt: skip
+        return state.select(
+            label,
+            name,
+            options["options"],
+            QUICK[name],
+            container=container,
+            help=options.get("help"),
+        )
     return state.number(label, name, QUICK[name], container=container, **options)
 
 

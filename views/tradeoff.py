@@ -12,12 +12,21 @@ from pcdash.ui.export import memo, show_figure
 from pcdash.ui.panel import experiment_panel
 
 st.title("Classification–reconstruction trade-off")
-st.caption("The paper's finding: classification (blue) is best at λ = 0, reconstruction (orange) at λ = 1, and nothing in "
-           "between wins both. Compare with what your sweep shows.")
+st.caption(
+    "The paper's finding: classification (blue) is best at λ = 0, reconstruction (orange) at λ = "
+    "1, and nothing in "
+    "between wins both. Compare with what your sweep shows."
+)
 config = cre_sidebar()
 split = state.select("Evaluate on", "split", ("test", "val"), "test", container=st.sidebar)
-epoch_rule = state.select("Epoch per model", "pick", ("last", "best on validation"), "last", container=st.sidebar,
-                          help="'best on validation' picks each model's epoch by validation loss; test never picks")
+epoch_rule = state.select(
+    "Epoch per model",
+    "pick",
+    ("last", "best on validation"),
+    "last",
+    container=st.sidebar,
+    help="'best on validation' picks each model's epoch by validation loss; test never picks",
+)
 state.sync_url({"split": split, "pick": epoch_rule})
 if config is not None:
     paper_note("tradeoff", config)
@@ -35,8 +44,11 @@ def draw(result, live):
         return frame, shown, final_rows(shown, split)
 
     def figure(name, build):
-        return memo(("tradeoff", name, tag, split, epoch_rule), source,
-                    lambda: build(*memo(("tradeoff", tag, split, epoch_rule), source, frames)))
+        return memo(
+            ("tradeoff", name, tag, split, epoch_rule),
+            source,
+            lambda: build(*memo(("tradeoff", tag, split, epoch_rule), source, frames)),
+        )
 
     left, right = st.columns(2)
     with left:
@@ -54,17 +66,37 @@ def draw(result, live):
         fig, data = figure("pareto", lambda f, s, final: (pareto(s, split=split), final))
         show_figure(fig, data, "pareto", key=f"pareto_{tag}")
     with right:
-        metric = st.radio("Training curves of", ("accuracy", "mse", "ce"), horizontal=True, key=f"curve_metric_{tag}")
-        fig, data = figure(f"curves_{metric}", lambda f, s, final: (training_curves(f, metric=metric),
-                                                                    f[f["split"].isin(["train", "val"])]))
+        metric = st.radio(
+            "Training curves of",
+            ("accuracy", "mse", "ce"),
+            horizontal=True,
+            key=f"curve_metric_{tag}",
+        )
+        fig, data = figure(
+            f"curves_{metric}",
+            lambda f, s, final: (
+                training_curves(f, metric=metric),
+                f[f["split"].isin(["train", "val"])],
+            ),
+        )
         show_figure(fig, data, f"training_{metric}", key=f"curves_{tag}")
-    diverged = figure("diverged", lambda f, s, final: f.groupby("member")["diverged"].any().sum() if len(f) else 0)
+    diverged = figure(
+        "diverged", lambda f, s, final: f.groupby("member")["diverged"].any().sum() if len(f) else 0
+    )
     if diverged:
-        st.warning(f"{int(diverged)} model(s) diverged (loss became NaN/inf); they are left out of the plots.")
+        st.warning(
+            f"{int(diverged)} model(s) diverged (loss became NaN/inf); they are left out of the "
+            "plots."
+        )
     if not live:
         dead_units_warning(source)
 
 
 if config is not None:
-    experiment_panel(CRE_SWEEP, config, draw, key="tradeoff",
-              placeholder="Accuracy and MSE per λ appear here, epoch by epoch, as the models train.")
+    experiment_panel(
+        CRE_SWEEP,
+        config,
+        draw,
+        key="tradeoff",
+        placeholder="Accuracy and MSE per λ appear here, epoch by epoch, as the models train.",
+    )

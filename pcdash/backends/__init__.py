@@ -66,7 +66,9 @@ def make_backend(name: str = "local", address: str | None = None) -> Backend:
     try:
         from pcdash.backends.ray_cluster import RayBackend
     except ImportError as err:
-        raise ConfigError(f"the ray backend needs Ray ({err}); install it with: pip install -e \".[cluster]\"") from err
+        raise ConfigError(
+            f'the ray backend needs Ray ({err}); install it with: pip install -e ".[cluster]"'
+        ) from err
     return RayBackend(address or None)
 
 
@@ -78,10 +80,16 @@ def backend_from_env() -> Backend:
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     """``--backend`` and ``--address``, for every command that trains."""
-    parser.add_argument("--backend", default="local", help="local (default: this machine, every device) or ray")
-    parser.add_argument("--address", default=None,
-                        help=f"Ray cluster address (e.g. 10.0.0.5:6379) for --backend ray; default ${RAY_ADDRESS_ENV}, "
-                             "else a local Ray instance")
+    parser.add_argument(
+        "--backend", default="local", help="local (default: this machine, every device) or ray"
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster address (e.g. 10.0.0.5:6379) for --backend ray; default "
+        f"${RAY_ADDRESS_ENV}, "
+        "else a local Ray instance",
+    )
 
 
 def backend_from_args(args: argparse.Namespace) -> Backend:
@@ -91,5 +99,12 @@ def backend_from_args(args: argparse.Namespace) -> Backend:
     return make_backend(args.backend, address)
 
 
-__all__ = ["BACKENDS", "Backend", "RAY_ADDRESS_ENV", "add_backend_arguments", "backend_from_args",
-           "backend_from_env", "make_backend"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "RAY_ADDRESS_ENV",
+    "add_backend_arguments",
+    "backend_from_args",
+    "backend_from_env",
+    "make_backend",
+]

@@ -16,7 +16,10 @@ class LocalBackend:
 
     def describe(self) -> str:
         devices = jax.local_devices()
-        return f"this process ({len(devices)} {devices[0].platform.upper()} device{'s' if len(devices) > 1 else ''})"
+        return (
+            f"this process ({len(devices)} {devices[0].platform.upper()} "
+            f"device{'s' if len(devices) > 1 else ''})"
+        )
 
     def run(
         self,
@@ -30,5 +33,13 @@ class LocalBackend:
         on_progress: Callable[[SweepProgress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> SweepRun:
-        return run_groups(groups, x_train, y_train, eval_sets=eval_sets, epochs=epochs, batch_size=batch_size,
-                          on_progress=on_progress, should_stop=should_stop)
+        return run_groups(
+            groups,
+            x_train,
+            y_train,
+            eval_sets=eval_sets,
+            epochs=epochs,
+            batch_size=batch_size,
+            on_progress=on_progress,
+            should_stop=should_stop,
+        )

@@ -33,8 +33,14 @@ class Part:
         return len(self.positions)
 
 
-def split_parts(group_sizes: Sequence[int], workers: int, *, parts_per_worker: int = PARTS_PER_WORKER,
-                max_members: int | None = MAX_PART_MEMBERS, member_costs: Sequence[float] | None = None) -> list[Part]:
+def split_parts(
+    group_sizes: Sequence[int],
+    workers: int,
+    *,
+    parts_per_worker: int = PARTS_PER_WORKER,
+    max_members: int | None = MAX_PART_MEMBERS,
+    member_costs: Sequence[float] | None = None,
+) -> list[Part]:
     """Cut groups of ``group_sizes`` members into about ``workers × parts_per_worker`` parts,
     each group into a number of parts proportional to its share of the work (its size, or its
     size × ``member_costs`` when the cost of a member of each group is known; at least one
@@ -68,20 +74,35 @@ def merge_results(parts: Sequence[TrainResult]) -> TrainResult:
     history = []
     for e in range(epochs):
         recs = [r.history[e] for r in parts]
-        history.append(EpochRecord(
-            recs[0].epoch,
-            _concat([r.train for r in recs]),
-            _concat([r.last_step for r in recs]),
-            {split: _concat([r.evals[split] for r in recs]) for split in recs[0].evals},
-            np.concatenate([r.diverged for r in recs]),
-            max(r.seconds for r in recs),
-        ))
+        history.append(
+            EpochRecord(
+                recs[0].epoch,
+                _concat([r.train for r in recs]),
+                _concat([r.last_step for r in recs]),
+                {split: _concat([r.evals[split] for r in recs]) for split in recs[0].evals},
+                np.concatenate([r.diverged for r in recs]),
+                max(r.seconds for r in recs),
+            )
+        )
     carries = [r.carry for r in parts]
-    carry = None if any(c is None for c in carries) else jax.tree_util.tree_map(
-        lambda *leaves: np.concatenate(leaves) if isinstance(leaves[0], np.ndarray) else leaves[0], *carries)
+    carry = (
+        None
+        if any(c is None for c in carries)
+        else jax.tree_util.tree_map(
+            lambda *leaves: (
+                np.concatenate(leaves) if isinstance(leaves[0], np.ndarray) else leaves[0]
+            ),
+            *carries,
+        )
+    )
     return TrainResult(
-        history, np.concatenate([r.diverged for r in parts]), carry, any(r.stopped for r in parts),
-        parts[0].steps_per_epoch, max(r.compile_s for r in parts), devices=max(r.devices for r in parts),
+        history,
+        np.concatenate([r.diverged for r in parts]),
+        carry,
+        any(r.stopped for r in parts),
+        parts[0].steps_per_epoch,
+        max(r.compile_s for r in parts),
+        devices=max(r.devices for r in parts),
     )
 
 

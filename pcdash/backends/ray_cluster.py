@@ -57,8 +57,13 @@ def connect(address: str | None) -> None:
         _check_gcs(address)
     logging.getLogger("ray").setLevel(logging.ERROR)  # no notices between the progress lines
     try:
-        ray.init(address=address, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
-                 configure_logging=False)
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+            configure_logging=False,
+        )
     except (ConnectionError, RuntimeError, ValueError, TimeoutError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"cannot join the Ray cluster at {address}: {first}") from err
@@ -78,14 +83,19 @@ def _check_gcs(address: str) -> None:
             head = sock.recv(9)
     except OSError as err:
         reason = err.strerror or type(err).__name__
-        raise ConfigError(f"no Ray cluster answers at {address} ({reason.lower()}); start one with "
-                          "`ray start --head`, or leave out --address for a local one") from None
+        raise ConfigError(
+            f"no Ray cluster answers at {address} ({reason.lower()}); start one with "
+            "`ray start --head`, or leave out --address for a local one"
+        ) from None
     if len(head) < 4 or head[3] != 4:
-        raise ConfigError(f"{address} answers, but it is not a Ray head node (its GCS port, 6379 by default)")
+        raise ConfigError(
+            f"{address} answers, but it is not a Ray head node (its GCS port, 6379 by default)"
+        )
 
 
-def train_part(group: Group, data: tuple, epochs: int, batch_size: int, reporter, index: int
-               ) -> tuple[TrainResult, EpochHook | None]:
+def train_part(
+    group: Group, data: tuple, epochs: int, batch_size: int, reporter, index: int
+) -> tuple[TrainResult, EpochHook | None]:
     """One Ray task: train the part ``group`` (see :meth:`pcdash.sweep.Group.part`) and return
     its result (with the trained state only when ``group.return_state``) and its epoch hook,
     which holds what it recorded."""
@@ -96,7 +106,9 @@ def train_part(group: Group, data: tuple, epochs: int, batch_size: int, reporter
     hook = copy.deepcopy(group.epoch_hook)  # writable: Ray hands arguments' arrays over read-only
     attempt = uuid.uuid4().hex
     # Waited for, so that the driver knows of every attempt that trains (and counts re-runs).
-    ray.get(reporter.post.remote(("start", index, attempt, os.getpid(), ray.util.get_node_ip_address())))
+    ray.get(
+        reporter.post.remote(("start", index, attempt, os.getpid(), ray.util.get_node_ip_address()))
+    )
     last = {"t": 0.0, "epochs": 0}
 
     def progress(p: Progress) -> None:
@@ -110,9 +122,19 @@ def train_part(group: Group, data: tuple, epochs: int, batch_size: int, reporter
             return
         last["t"] = now
 
-    result = train_members(group.algo, group.hp, group.seeds, x_train, y_train, epochs=epochs, batch_size=batch_size,
-                           eval_sets=eval_sets, on_progress=progress, init_carry=group.init_carry,
-                           epoch_hook=hook)
+    result = train_members(
+        group.algo,
+        group.hp,
+        group.seeds,
+        x_train,
+        y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        eval_sets=eval_sets,
+        on_progress=progress,
+        init_carry=group.init_carry,
+        epoch_hook=hook,
+    )
     return replace(result, carry=to_host(result.carry) if group.return_state else None), hook
 
 
@@ -142,8 +164,13 @@ class _PartState:
 class RayBackend:
     name = "ray"
 
-    def __init__(self, address: str | None = None, *, parts_per_worker: int = PARTS_PER_WORKER,
-                 max_members: int | None = MAX_PART_MEMBERS):
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        parts_per_worker: int = PARTS_PER_WORKER,
+        max_members: int | None = MAX_PART_MEMBERS,
+    ):
         self.address = address
         self.parts_per_worker = parts_per_worker
         self.max_members = max_members
@@ -163,21 +190,33 @@ class RayBackend:
         on_progress: Callable[[SweepProgress], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> SweepRun:
-        """Train every group on the cluster; the same contract as :func:`pcdash.sweep.run_groups`."""
+        """Train every group on the cluster; the same contract as
+        :func:`pcdash.sweep.run_groups`."""
         t0 = time.perf_counter()
         connect(self.address)
         workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        parts = split_parts([len(g) for g in groups], workers, parts_per_worker=self.parts_per_worker,
-                            max_members=self.max_members)
+        parts = split_parts(
+            [len(g) for g in groups],
+            workers,
+            parts_per_worker=self.parts_per_worker,
+            max_members=self.max_members,
+        )
         states = [_PartState(p) for p in parts]
         self._seen: tuple | None = None
         self._live = pd.DataFrame()
-        data = ray.put((np.asarray(x_train), np.asarray(y_train),
-                        {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in eval_sets.items()}))
+        data = ray.put(
+            (
+                np.asarray(x_train),
+                np.asarray(y_train),
+                {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in eval_sets.items()},
+            )
+        )
         reporter: Any = ray.remote(num_cpus=0)(Reporter).remote()  # an actor handle
         task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(train_part)
-        refs = {task.remote(groups[p.group].part(p.positions), data, epochs, batch_size, reporter, i): i
-                for i, p in enumerate(parts)}
+        refs = {
+            task.remote(groups[p.group].part(p.positions), data, epochs, batch_size, reporter, i): i
+            for i, p in enumerate(parts)
+        }
         steps_total = epochs * (len(x_train) // batch_size) * sum(len(g) for g in groups)
         pending, stopped, mail = list(refs), False, reporter.drain.remote()
         try:
@@ -208,27 +247,48 @@ class RayBackend:
         return self._collect(groups, states, stopped, t0)
 
     def _progress(self, groups, states, steps_total, epochs, t0) -> SweepProgress:
-        done_steps = sum(len(s.part) * (s.steps if s.result is None else s.result.steps_per_epoch * epochs)
-                         for s in states)
+        done_steps = sum(
+            len(s.part) * (s.steps if s.result is None else s.result.steps_per_epoch * epochs)
+            for s in states
+        )
         fraction = done_steps / max(steps_total, 1)
         elapsed = time.perf_counter() - t0
         finished = sum(s.result is not None for s in states)
         running = sum(s.result is None and s.attempt is not None for s in states)
         retries = sum(max(0, s.starts - 1) for s in states)
-        message = (f"on {self.describe()} · parts {finished}/{len(states)} done, {running} running"
-                   + (f" · {retries} re-run after a lost worker" if retries else ""))
-        extras = {"backend": self.describe(), "parts": len(states), "parts_done": finished, "retries": retries,
-                  "workers": {i: (s.node, s.pid, s.steps) for i, s in enumerate(states) if s.result is None and s.pid}}
+        message = (
+            f"on {self.describe()} · parts {finished}/{len(states)} done, {running} running"
+            + (f" · {retries} re-run after a lost worker" if retries else "")
+        )
+        extras = {
+            "backend": self.describe(),
+            "parts": len(states),
+            "parts_done": finished,
+            "retries": retries,
+            "workers": {
+                i: (s.node, s.pid, s.steps)
+                for i, s in enumerate(states)
+                if s.result is None and s.pid
+            },
+        }
         seen = tuple((len(s.records), s.result is not None) for s in states)
         if seen != self._seen:  # a new epoch somewhere: rebuild the live frame
             self._seen, self._live = seen, _frame(groups, states)
-        return SweepProgress(fraction, elapsed, elapsed / fraction * (1 - fraction) if fraction > 0 else None,
-                             self._live, message, extras)
+        return SweepProgress(
+            fraction,
+            elapsed,
+            elapsed / fraction * (1 - fraction) if fraction > 0 else None,
+            self._live,
+            message,
+            extras,
+        )
 
     def _collect(self, groups, states, stopped, t0) -> SweepRun:
         results = []
         for g, group in enumerate(groups):
-            mine = sorted((s for s in states if s.part.group == g), key=lambda s: s.part.positions[0])
+            mine = sorted(
+                (s for s in states if s.part.group == g), key=lambda s: s.part.positions[0]
+            )
             if any(s.result is None for s in mine):
                 break  # results hold the leading groups that finished completely
             for s in mine:
@@ -248,8 +308,10 @@ def _get(ref, state: _PartState):
             raise err.cause from None
         raise
     except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as err:
-        raise PcdashError(f"a Ray worker was lost {MAX_RETRIES + 1} times while training part "
-                          f"{state.part.group}:{state.part.positions[0]}…; giving up ({type(err).__name__})") from err
+        raise PcdashError(
+            f"a Ray worker was lost {MAX_RETRIES + 1} times while training part "
+            f"{state.part.group}:{state.part.positions[0]}…; giving up ({type(err).__name__})"
+        ) from err
 
 
 def _frame(groups: list[Group], states: list[_PartState]) -> pd.DataFrame:
@@ -262,10 +324,16 @@ def _frame(groups: list[Group], states: list[_PartState]) -> pd.DataFrame:
         for s in mine:
             result = s.result or TrainResult(s.records, np.zeros(0, bool), None, False, 0)
             if result.history:
-                parts.append(group.to_frame(result, group.members.iloc[s.part.positions].reset_index(drop=True)))
+                parts.append(
+                    group.to_frame(
+                        result, group.members.iloc[s.part.positions].reset_index(drop=True)
+                    )
+                )
         if parts:
             frame = pd.concat(parts, ignore_index=True)
             split_rank = {name: i for i, name in enumerate(dict.fromkeys(frame["split"]))}
-            order = np.lexsort((frame["split"].map(split_rank).to_numpy(), frame["epoch"].to_numpy()))
+            order = np.lexsort(
+                (frame["split"].map(split_rank).to_numpy(), frame["epoch"].to_numpy())
+            )
             frames.append(frame.iloc[order].reset_index(drop=True))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -34,25 +34,45 @@ class CREAlgorithm:
 
     def build(self, key: PRNGKeyArray) -> eqx.Module:
         return build_cre(
-            self.arch, self.input_shape, self.num_classes, self.latent_dim,
-            latent_activation=self.latent_activation, init=self.init_scheme, key=key,
+            self.arch,
+            self.input_shape,
+            self.num_classes,
+            self.latent_dim,
+            latent_activation=self.latent_activation,
+            init=self.init_scheme,
+            key=key,
         )
 
     def carry_from_model(self, model: eqx.Module):
-        return model, model.init_state(), self.optimizer.init(eqx.filter(model, eqx.is_inexact_array))
+        return (
+            model,
+            model.init_state(),
+            self.optimizer.init(eqx.filter(model, eqx.is_inexact_array)),
+        )
 
     def init(self, key: PRNGKeyArray, hp: Mapping[str, Array]):
         return self.carry_from_model(self.build(key))
 
-    def train_step(self, carry, hp: Mapping[str, Array], x: Float[Array, "batch ..."], y: Int[Array, " batch"], key: PRNGKeyArray):
+    def train_step(
+        self,
+        carry,
+        hp: Mapping[str, Array],
+        x: Float[Array, "batch ..."],
+        y: Int[Array, " batch"],
+        key: PRNGKeyArray,
+    ):
         model, state, opt_state = carry
         grad_fn = eqx.filter_value_and_grad(routed_loss, has_aux=True)
         (_, (metrics, state)), grads = grad_fn(model, state, x, y, hp["lam"])
-        updates, opt_state = self.optimizer.update(grads, opt_state, eqx.filter(model, eqx.is_inexact_array))
+        updates, opt_state = self.optimizer.update(
+            grads, opt_state, eqx.filter(model, eqx.is_inexact_array)
+        )
         model = eqx.apply_updates(model, updates)
         return (model, state, opt_state), metrics
 
-    def evaluate(self, carry, hp: Mapping[str, Array], x: Float[Array, "batch ..."], y: Int[Array, " batch"]):
+    def evaluate(
+        self, carry, hp: Mapping[str, Array], x: Float[Array, "batch ..."], y: Int[Array, " batch"]
+    ):
         """Per-example accuracy, MSE, CE and the member's objective ``loss = λ·MSE + (1−λ)·CE``
         (its mean over a split is the objective on that split, so validation can pick epochs)."""
         model, state, _ = carry

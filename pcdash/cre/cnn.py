@@ -185,7 +185,8 @@ def authors_cnn(
     latent_activation: str = "relu",
     key: PRNGKeyArray,
 ) -> CRE:
-    """The authors' CNN CRE (module docstring); ``latent_dim`` is unused: ``z`` is the feature map."""
+    """The authors' CNN CRE (module docstring); ``latent_dim`` is unused: ``z`` is the feature
+    map."""
     del latent_dim
     if latent_activation not in LATENT_ACTIVATIONS:
         raise ValueError(f"unknown latent activation {latent_activation!r}")

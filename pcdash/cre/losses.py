@@ -23,23 +23,34 @@ def scale_grad(x: Array, scale: Array | float) -> Array:
     return scale * x + (1.0 - scale) * jax.lax.stop_gradient(x)
 
 
-def mse_per_example(x_hat: Float[Array, "batch ..."], x: Float[Array, "batch ..."]) -> Float[Array, " batch"]:
+def mse_per_example(
+    x_hat: Float[Array, "batch ..."], x: Float[Array, "batch ..."]
+) -> Float[Array, " batch"]:
     """Mean squared error over pixels (in [−1, 1] units), one value per example."""
     return jnp.mean(jnp.square(x_hat - x).reshape(x.shape[0], -1), axis=-1)
 
 
-def ce_per_example(logits: Float[Array, "batch classes"], y: Int[Array, " batch"]) -> Float[Array, " batch"]:
+def ce_per_example(
+    logits: Float[Array, "batch classes"], y: Int[Array, " batch"]
+) -> Float[Array, " batch"]:
     return optax.softmax_cross_entropy_with_integer_labels(logits, y)
 
 
 def routed_loss(
-    model, state: PyTree, x: Float[Array, "batch ..."], y: Int[Array, " batch"], lam: Array | float, *, train: bool = True
+    model,
+    state: PyTree,
+    x: Float[Array, "batch ..."],
+    y: Int[Array, " batch"],
+    lam: Array | float,
+    *,
+    train: bool = True,
 ) -> tuple[Array, tuple[dict[str, Array], PyTree]]:
     """``L_MSE + L_CE`` whose gradient is ∇L_MSE for the decoder, ∇L_CE for the classifier and
     ``λ∇L_MSE + (1−λ)∇L_CE`` for the encoder.
 
     Returns:
-        (the routed scalar, (metrics with ``mse``, ``ce``, ``accuracy``, ``loss`` = λ·MSE + (1−λ)·CE,
+        (the routed scalar, (metrics with ``mse``, ``ce``, ``accuracy``, ``loss`` = λ·MSE +
+        (1−λ)·CE,
         the updated non-trainable state)).
     """
     z, state = model.encode(x, state, train=train)

@@ -74,22 +74,30 @@ FIXED_LATENT = ("cnn", "vit")
 IMAGE_ONLY = ("cnn", "vit", "cnn-z", "vit-z")
 
 ARCH_DESCRIPTIONS = {
-    "fc-small": "FC, the authors' small variant: encoder in→z ReLU; decoder z→in tanh; classifier linear z→10.",
-    "fc-medium": "FC, the authors' medium variant: encoder in→616→z (ReLU); decoder z→616→in (tanh); "
+    "fc-small": "FC, the authors' small variant: encoder in→z ReLU; decoder z→in tanh; classifier "
+    "linear z→10.",
+    "fc-medium": "FC, the authors' medium variant: encoder in→616→z (ReLU); decoder z→616→in "
+    "(tanh); "
     "classifier z→12 ReLU→10.",
-    "fc-large": "FC, the authors' large variant: encoder in→716→684→616→z; decoder mirrored; classifier z→64 ReLU→10.",
-    "cnn": "CNN as the authors built it: 3 × [conv 3×3, 16 channels → batch norm → max-pool 2 → ReLU]; "
-    "z is the last feature map itself (its size is fixed by the architecture: dim(z) = 16 × h × w); "
+    "fc-large": "FC, the authors' large variant: encoder in→716→684→616→z; decoder mirrored; "
+    "classifier z→64 ReLU→10.",
+    "cnn": "CNN as the authors built it: 3 × [conv 3×3, 16 channels → batch norm → max-pool 2 → "
+    "ReLU]; "
+    "z is the last feature map itself (its size is fixed by the architecture: dim(z) = 16 × h × "
+    "w); "
     "decoder 3 transposed convs (3×3, stride 2); classifier one linear layer on the flattened map.",
-    "vit": "ViT as the authors built it (MAE-style): 4 × 4 patches embedded to 8 dims, fixed 2-D sin-cos "
+    "vit": "ViT as the authors built it (MAE-style): 4 × 4 patches embedded to 8 dims, fixed 2-D "
+    "sin-cos "
     "position embedding, a class token, 1 transformer block (4 heads, MLP ratio 4); z is the whole "
     "token sequence with its class token (dim(z) = 17 × 8 = 136, fixed by the architecture); "
     "decoder 1 block and a linear patch predictor; classifier: mean of the patch tokens → batch "
     "norm → linear.",
-    "cnn-z": "CNN with a dense bottleneck (pcdash's, not the authors'): the conv encoder, then flatten → "
+    "cnn-z": "CNN with a dense bottleneck (pcdash's, not the authors'): the conv encoder, then "
+    "flatten → "
     "linear → z of the dim(z) you choose; mirrored transposed-conv decoder; classifier z→64→10. "
     "For dim(z) studies.",
-    "vit-z": "ViT with a dense bottleneck (pcdash's, not the authors'): patch tokens → 1 block → mean pool → "
+    "vit-z": "ViT with a dense bottleneck (pcdash's, not the authors'): patch tokens → 1 block → "
+    "mean pool → "
     "linear → z of the dim(z) you choose; decoder z→tokens→1 block→patches (tanh); linear "
     "classifier. For dim(z) studies.",
 }

@@ -49,27 +49,52 @@ class CREConfig(Config):
     def check(self) -> None:
         choice("dataset", self.dataset, DATASETS)
         choice("architecture", self.arch, ARCHS)
-        require(self.arch not in IMAGE_ONLY or get_source(self.dataset).is_image,
-                f"architecture {self.arch!r} needs an image dataset, not {self.dataset!r}")
+        require(
+            self.arch not in IMAGE_ONLY or get_source(self.dataset).is_image,
+            f"architecture {self.arch!r} needs an image dataset, not {self.dataset!r}",
+        )
         choice("latent activation", self.latent_activation, LATENT_ACTIVATIONS)
         choice("initialisation", self.init, INITS)
         require(len(self.lambdas) > 0, "the λ grid is empty; give at least one value in [0, 1]")
         bad = [lam for lam in self.lambdas if not (math.isfinite(lam) and 0.0 <= lam <= 1.0)]
         require(not bad, f"λ must lie in [0, 1]; got {', '.join(map(str, bad))}")
-        require(len(set(self.lambdas)) == len(self.lambdas), "the λ grid repeats a value; give each λ once")
-        require(len(self.latent_dims) > 0, "the latent-dimension list is empty; give at least one dimension ≥ 1")
-        require(all(int(d) == d and d >= 1 for d in self.latent_dims),
-                f"latent dimensions must be whole numbers ≥ 1; got {', '.join(map(str, self.latent_dims))}")
-        require(len(set(self.latent_dims)) == len(self.latent_dims), "the latent-dimension list repeats a value")
+        require(
+            len(set(self.lambdas)) == len(self.lambdas),
+            "the λ grid repeats a value; give each λ once",
+        )
+        require(
+            len(self.latent_dims) > 0,
+            "the latent-dimension list is empty; give at least one dimension ≥ 1",
+        )
+        require(
+            all(int(d) == d and d >= 1 for d in self.latent_dims),
+            "latent dimensions must be whole numbers ≥ 1; got "
+            f"{', '.join(map(str, self.latent_dims))}",
+        )
+        require(
+            len(set(self.latent_dims)) == len(self.latent_dims),
+            "the latent-dimension list repeats a value",
+        )
         require(1 <= self.seeds <= 100, f"seeds must be between 1 and 100; got {self.seeds}")
         require(1 <= self.epochs <= 1000, f"epochs must be between 1 and 1000; got {self.epochs}")
-        require(1 <= self.batch_size <= 65536, f"batch size must be between 1 and 65536; got {self.batch_size}")
-        require(math.isfinite(self.lr) and 0.0 < self.lr <= 10.0, f"learning rate must be in (0, 10]; got {self.lr}")
-        require(0.0 <= self.val_fraction < 0.5, f"validation fraction must be in [0, 0.5); got {self.val_fraction}")
+        require(
+            1 <= self.batch_size <= 65536,
+            f"batch size must be between 1 and 65536; got {self.batch_size}",
+        )
+        require(
+            math.isfinite(self.lr) and 0.0 < self.lr <= 10.0,
+            f"learning rate must be in (0, 10]; got {self.lr}",
+        )
+        require(
+            0.0 <= self.val_fraction < 0.5,
+            f"validation fraction must be in [0, 0.5); got {self.val_fraction}",
+        )
         for b in self.baselines:
             choice("baseline", b, BASELINES)
-        require(1 <= self.points_per_class <= 1000,
-                f"points per class must be between 1 and 1000; got {self.points_per_class}")
+        require(
+            1 <= self.points_per_class <= 1000,
+            f"points per class must be between 1 and 1000; got {self.points_per_class}",
+        )
 
     def validate(self) -> CREConfig:
         """The configuration that runs: ``self``, except that for an architecture whose latent
@@ -82,11 +107,15 @@ class CREConfig(Config):
         size = latent_size(self.arch, get_source(self.dataset).input_shape, 0)
         dense = {"cnn": "cnn-z", "vit": "vit-z"}[self.arch]
         if len(self.latent_dims) > 1:
-            raise ConfigError(f"{self.arch!r} has no dim(z) to vary: its latent is fixed by the architecture "
-                              f"({size} numbers on {self.dataset}); use {dense!r} for a dim(z) study")
+            raise ConfigError(
+                f"{self.arch!r} has no dim(z) to vary: its latent is fixed by the architecture "
+                f"({size} numbers on {self.dataset}); use {dense!r} for a dim(z) study"
+            )
         if self.baselines:
-            raise ConfigError(f"PCA and RP baselines need a dense dim(z); {self.arch!r} has a fixed latent, "
-                              f"use {dense!r}")
+            raise ConfigError(
+                f"PCA and RP baselines need a dense dim(z); {self.arch!r} has a fixed latent, "
+                f"use {dense!r}"
+            )
         return replace(self, latent_dims=(size,))
 
     @property

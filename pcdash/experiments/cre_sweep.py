@@ -34,8 +34,13 @@ from pcdash.sweep import Group, SweepProgress
 TRAIN_METRICS = {"accuracy": "accuracy", "mse": "mse", "ce": "ce", "loss": "loss"}
 # per-example means from CREAlgorithm.evaluate, and the per-member count that the epoch hook
 # adds to the test split (see SnapshotHook)
-EVAL_METRICS = {"accuracy": "accuracy", "mse": "mse", "ce": "ce", "loss": "loss",
-                "dead_latent_units": "dead_latent_units"}
+EVAL_METRICS = {
+    "accuracy": "accuracy",
+    "mse": "mse",
+    "ce": "ce",
+    "loss": "loss",
+    "dead_latent_units": "dead_latent_units",
+}
 DEAD_UNITS_BATCH = 1024
 
 
@@ -65,7 +70,9 @@ class CRESweepOutput:
     input_shape: tuple[int, ...]
 
 
-def evaluation_subset(data: Dataset, points_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def evaluation_subset(
+    data: Dataset, points_per_class: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Up to ``points_per_class`` test points of every class (fewer where the split has fewer),
     fixed by ``seed`` so every member is shown the same inputs."""
     rng = np.random.default_rng(seed)
@@ -116,7 +123,9 @@ class SnapshotHook:
             snap.z[int(m)], snap.x_hat[int(m)], snap.pred[int(m)] = z[i], x_hat[i], pred[i]
             snap.epoch[int(m)] = record.epoch
         if self.x_test is not None and "test" in record.evals:
-            dead = np.asarray(_dead_units_members(carry, jax.device_put(self.x_test)), dtype=np.float32)
+            dead = np.asarray(
+                _dead_units_members(carry, jax.device_put(self.x_test)), dtype=np.float32
+            )
             record.evals["test"]["dead_latent_units"] = dead
 
     def part(self, positions: np.ndarray) -> SnapshotHook:
@@ -151,40 +160,94 @@ def _baseline_carry(algo: CREAlgorithm, kind: str, seeds: np.ndarray, data: Data
     return eqx.filter_vmap(make)(keys, comps, means)
 
 
-def build_groups(config: CREConfig, data: Dataset, snapshot: Snapshot) -> tuple[list[Group], pd.DataFrame]:
+def build_groups(
+    config: CREConfig, data: Dataset, snapshot: Snapshot
+) -> tuple[list[Group], pd.DataFrame]:
     """One group per latent dimension (every λ × seed), then one per baseline and dimension."""
     groups, tables = [], []
     x_test = split_batches(data.x_test) if len(data.x_test) else None
     next_id = 0
     seeds = np.arange(config.seeds)
     for dim in config.latent_dims:
-        algo = CREAlgorithm(config.arch, data.input_shape, data.num_classes, int(dim), config.latent_activation, config.lr,
-                            config.init)
-        lam, seed = (a.ravel() for a in np.meshgrid(np.asarray(config.lambdas, dtype=np.float64), seeds, indexing="ij"))
+        algo = CREAlgorithm(
+            config.arch,
+            data.input_shape,
+            data.num_classes,
+            int(dim),
+            config.latent_activation,
+            config.lr,
+            config.init,
+        )
+        lam, seed = (
+            a.ravel()
+            for a in np.meshgrid(np.asarray(config.lambdas, dtype=np.float64), seeds, indexing="ij")
+        )
         ids = np.arange(next_id, next_id + len(lam))
         next_id += len(lam)
-        members = pd.DataFrame({
-            "member": ids, "dataset": config.dataset, "arch": config.arch, "model": "cre",
-            "latent_dim": int(dim), "lam": lam, "seed": seed.astype(int),
-        })
-        groups.append(Group(algo, {"lam": lam}, seed, members, _to_frame,
-                            epoch_hook=SnapshotHook(snapshot, ids, x_test), label=f"dim(z)={dim}"))
+        members = pd.DataFrame(
+            {
+                "member": ids,
+                "dataset": config.dataset,
+                "arch": config.arch,
+                "model": "cre",
+                "latent_dim": int(dim),
+                "lam": lam,
+                "seed": seed.astype(int),
+            }
+        )
+        groups.append(
+            Group(
+                algo,
+                {"lam": lam},
+                seed,
+                members,
+                _to_frame,
+                epoch_hook=SnapshotHook(snapshot, ids, x_test),
+                label=f"dim(z)={dim}",
+            )
+        )
         tables.append(members)
     for kind in config.baselines:
         for dim in config.latent_dims:
             if dim > data.input_dim:
-                raise ConfigError(f"a {kind.upper()} baseline of dim {dim} needs inputs of at least that many features; {config.dataset} has {data.input_dim}")
-            algo = CREAlgorithm(config.arch, data.input_shape, data.num_classes, int(dim), "linear", config.lr,
-                                config.init)
+                raise ConfigError(
+                    f"a {kind.upper()} baseline of dim {dim} needs inputs of at least that many "
+                    f"features; {config.dataset} has {data.input_dim}"
+                )
+            algo = CREAlgorithm(
+                config.arch,
+                data.input_shape,
+                data.num_classes,
+                int(dim),
+                "linear",
+                config.lr,
+                config.init,
+            )
             ids = np.arange(next_id, next_id + len(seeds))
             next_id += len(seeds)
-            members = pd.DataFrame({
-                "member": ids, "dataset": config.dataset, "arch": config.arch, "model": kind,
-                "latent_dim": int(dim), "lam": np.nan, "seed": seeds,
-            })
+            members = pd.DataFrame(
+                {
+                    "member": ids,
+                    "dataset": config.dataset,
+                    "arch": config.arch,
+                    "model": kind,
+                    "latent_dim": int(dim),
+                    "lam": np.nan,
+                    "seed": seeds,
+                }
+            )
             carry = _baseline_carry(algo, kind, seeds, data)
-            groups.append(Group(algo, {"lam": np.full(len(seeds), 0.5)}, seeds, members, _to_frame,
-                                init_carry=carry, label=f"{kind.upper()} dim(z)={dim}"))
+            groups.append(
+                Group(
+                    algo,
+                    {"lam": np.full(len(seeds), 0.5)},
+                    seeds,
+                    members,
+                    _to_frame,
+                    init_carry=carry,
+                    label=f"{kind.upper()} dim(z)={dim}",
+                )
+            )
             tables.append(members)
     return groups, pd.concat(tables, ignore_index=True)
 
@@ -196,12 +259,25 @@ def _pca_analytic_rows(config: CREConfig, data: Dataset, first_id: int) -> pd.Da
             x, _ = data.split(split)
             if len(x) == 0:
                 continue
-            rows.append({
-                "member": first_id + i, "dataset": config.dataset, "arch": config.arch, "model": "pca-analytic",
-                "latent_dim": int(dim), "lam": np.nan, "seed": 0, "epoch": config.epochs, "split": split,
-                "accuracy": np.nan, "mse": pca_reconstruction_mse(data.x_train, x, int(dim)), "ce": np.nan,
-                "loss": np.nan, "diverged": False, "epoch_seconds": 0.0,
-            })
+            rows.append(
+                {
+                    "member": first_id + i,
+                    "dataset": config.dataset,
+                    "arch": config.arch,
+                    "model": "pca-analytic",
+                    "latent_dim": int(dim),
+                    "lam": np.nan,
+                    "seed": 0,
+                    "epoch": config.epochs,
+                    "split": split,
+                    "accuracy": np.nan,
+                    "mse": pca_reconstruction_mse(data.x_train, x, int(dim)),
+                    "ce": np.nan,
+                    "loss": np.nan,
+                    "diverged": False,
+                    "epoch_seconds": 0.0,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -232,8 +308,16 @@ def precompile_cre(config: CREConfig, *, data: Dataset | None = None) -> pd.Data
     """
     config, data, snapshot, groups, members, eval_sets = sweep_setup(config, data)
     for group in groups:
-        carry = precompile(group.algo, group.hp, group.seeds, data.x_train, data.y_train, batch_size=config.batch_size,
-                           eval_sets=eval_sets, init_carry=group.init_carry)
+        carry = precompile(
+            group.algo,
+            group.hp,
+            group.seeds,
+            data.x_train,
+            data.y_train,
+            batch_size=config.batch_size,
+            eval_sets=eval_sets,
+            init_carry=group.init_carry,
+        )
         if group.epoch_hook is not None:  # the snapshot of latents and reconstructions, dead units
             _encode_members.lower(carry, jax.device_put(snapshot.x)).lowered.compile()
             if len(data.x_test):
@@ -259,18 +343,44 @@ def run_cre_sweep(
     config, data, snapshot, groups, members, eval_sets = sweep_setup(config, data)
 
     def partial(p: SweepProgress) -> CRESweepOutput:
-        return CRESweepOutput(config, p.frame, members, snapshot, False, p.elapsed_s, 0.0, tuple(data.class_names),
-                              tuple(data.input_shape))  # fmt: skip
+        return CRESweepOutput(
+            config,
+            p.frame,
+            members,
+            snapshot,
+            False,
+            p.elapsed_s,
+            0.0,
+            tuple(data.class_names),
+            tuple(data.input_shape),
+        )
 
-    run = (backend or LocalBackend()).run(groups, data.x_train, data.y_train, eval_sets=eval_sets, epochs=config.epochs,
-                                          batch_size=config.batch_size, on_progress=reporting(on_progress, partial),
-                                          should_stop=should_stop)  # fmt: skip
+    run = (backend or LocalBackend()).run(
+        groups,
+        data.x_train,
+        data.y_train,
+        eval_sets=eval_sets,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        on_progress=reporting(on_progress, partial),
+        should_stop=should_stop,
+    )
     frame = run.frame
     if "pca" in config.baselines and not run.stopped:
-        frame = pd.concat([frame, _pca_analytic_rows(config, data, int(members["member"].max()) + 1)], ignore_index=True)
+        frame = pd.concat(
+            [frame, _pca_analytic_rows(config, data, int(members["member"].max()) + 1)],
+            ignore_index=True,
+        )
     return CRESweepOutput(
-        config, frame, members, snapshot, run.stopped, run.seconds,
-        sum(r.compile_s for r in run.results), tuple(data.class_names), tuple(data.input_shape),
+        config,
+        frame,
+        members,
+        snapshot,
+        run.stopped,
+        run.seconds,
+        sum(r.compile_s for r in run.results),
+        tuple(data.class_names),
+        tuple(data.input_shape),
     )
 
 
@@ -282,9 +392,18 @@ def save_cre_output(out: CRESweepOutput) -> None:
     snap = out.snapshot
     arrays = {"x": snap.x, "y": snap.y}
     for m in snap.z:
-        arrays[f"z_{m}"], arrays[f"xhat_{m}"], arrays[f"pred_{m}"] = snap.z[m], snap.x_hat[m], snap.pred[m]
-    meta = {"seconds": out.seconds, "stopped": out.stopped, "class_names": list(out.class_names),
-            "input_shape": list(out.input_shape), "compile_seconds": out.compile_seconds}
+        arrays[f"z_{m}"], arrays[f"xhat_{m}"], arrays[f"pred_{m}"] = (
+            snap.z[m],
+            snap.x_hat[m],
+            snap.pred[m],
+        )
+    meta = {
+        "seconds": out.seconds,
+        "stopped": out.stopped,
+        "class_names": list(out.class_names),
+        "input_shape": list(out.input_shape),
+        "compile_seconds": out.compile_seconds,
+    }
     out.config.save(out.frame, arrays, meta)
 
 
@@ -301,10 +420,23 @@ def load_cre_output(config: CREConfig) -> CRESweepOutput | None:
             target[int(member)] = value
     members = run.frame[[c for c in MEMBER_COLUMNS if c in run.frame]].drop_duplicates("member")
     members = members[members["model"] != "pca-analytic"].reset_index(drop=True)
-    return CRESweepOutput(config, run.frame, members, snap, bool(run.meta.get("stopped")), float(run.meta.get("seconds", 0)),
-                          float(run.meta.get("compile_seconds", 0)), tuple(run.meta.get("class_names", ())),
-                          tuple(run.meta.get("input_shape", ())))
+    return CRESweepOutput(
+        config,
+        run.frame,
+        members,
+        snap,
+        bool(run.meta.get("stopped")),
+        float(run.meta.get("seconds", 0)),
+        float(run.meta.get("compile_seconds", 0)),
+        tuple(run.meta.get("class_names", ())),
+        tuple(run.meta.get("input_shape", ())),
+    )
 
 
-CRE_SWEEP = Experiment("cre", run_cre_sweep, lambda config, out: save_cre_output(out), load_cre_output,
-                       lambda config: f"CRE sweep · {config.dataset} · {config.n_members} models")
+CRE_SWEEP = Experiment(
+    "cre",
+    run_cre_sweep,
+    lambda config, out: save_cre_output(out),
+    load_cre_output,
+    lambda config: f"CRE sweep · {config.dataset} · {config.n_members} models",
+)

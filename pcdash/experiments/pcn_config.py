@@ -68,8 +68,12 @@ class PCNConfig(Config):
     )
     beta0: float = 0.1  # nudging: β in the first epoch
     beta_rate: float = 0.1  # nudging: β grows by this much per epoch, up to 1
-    track_alignment: bool = False  # record the per-layer cosine of the PC update with the BP gradient
-    state_init: str = "forward"  # how the states start inference: forward, zero or gaussian (Fig. 6a)
+    track_alignment: bool = (
+        False  # record the per-layer cosine of the PC update with the BP gradient
+    )
+    state_init: str = (
+        "forward"  # how the states start inference: forward, zero or gaussian (Fig. 6a)
+    )
 
     KIND = "pcn"
     # fields added later keep older keys unchanged at these values

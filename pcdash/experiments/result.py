@@ -122,7 +122,9 @@ def upgrade_result(result: ExperimentResult) -> ExperimentResult:
     parts = [frame[[*ids, "loss"]].assign(split="train")]
     test = frame[[*ids, *evals, *(["mse"] if "mse" in frame.columns else [])]]
     if len(test.columns) > len(ids):
-        parts.append(test.rename(columns={c: c.removeprefix("test_") for c in evals}).assign(split="test"))
+        parts.append(
+            test.rename(columns={c: c.removeprefix("test_") for c in evals}).assign(split="test")
+        )
     tidy = pd.concat(parts, ignore_index=True).sort_values("epoch", kind="stable")
     tidy["diverged"] = False
     return replace(

@@ -37,7 +37,10 @@ from pcdash.results import final_rows, mean_ci
 # Viridis without its last, pale-yellow part, which is hard to see on white.
 _LAMBDA_STOPS = np.linspace(0.0, 1.0, 9)
 LAMBDA_COLORSCALE: list[list] = [
-    [float(t), c] for t, c in zip(_LAMBDA_STOPS, sample_colorscale("Viridis", list(_LAMBDA_STOPS * 0.85)), strict=True)
+    [float(t), c]
+    for t, c in zip(
+        _LAMBDA_STOPS, sample_colorscale("Viridis", list(_LAMBDA_STOPS * 0.85)), strict=True
+    )
 ]
 BASELINES: dict[str, tuple[str, str, str]] = {  # model -> (legend name, colour, dash)
     "pca": ("PCA", "#d62728", "dash"),
@@ -67,7 +70,9 @@ def lambda_color(lam: float) -> str:
     return sample_colorscale(LAMBDA_COLORSCALE, [t])[0]
 
 
-def _final_cre(frame: pd.DataFrame | None, split: str, latent_dim: int | None) -> tuple[pd.DataFrame, int | None]:
+def _final_cre(
+    frame: pd.DataFrame | None, split: str, latent_dim: int | None
+) -> tuple[pd.DataFrame, int | None]:
     """CRE members' last-epoch ``split`` rows at one latent dimension (``None``: the only one,
     or the smallest when there are several)."""
     if not has_rows(frame):
@@ -91,10 +96,23 @@ def _annotatediverged(fig: go.Figure, rows: pd.DataFrame) -> None:
     bad = rows[is_diverged(rows)].drop_duplicates("member")
     if bad.empty:
         return
-    who = ", ".join(f"{lam_label(r.lam)} seed {int(r.seed)}" for r in bad.sort_values(["lam", "seed"]).itertuples())
-    fig.add_annotation(text=f"{len(bad)} diverged (excluded): {who}", name="diverged", xref="paper", yref="paper",
-                       x=1.0, y=1.0, yshift=28, xanchor="right", yanchor="bottom", showarrow=False,
-                       font=dict(color="#b00020", size=12))
+    who = ", ".join(
+        f"{lam_label(r.lam)} seed {int(r.seed)}"
+        for r in bad.sort_values(["lam", "seed"]).itertuples()
+    )
+    fig.add_annotation(
+        text=f"{len(bad)} diverged (excluded): {who}",
+        name="diverged",
+        xref="paper",
+        yref="paper",
+        x=1.0,
+        y=1.0,
+        yshift=28,
+        xanchor="right",
+        yanchor="bottom",
+        showarrow=False,
+        font=dict(color="#b00020", size=12),
+    )
 
 
 def _dim_suffix(dim: int | None) -> str:
@@ -112,7 +130,9 @@ def _metric_values(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
 # --------------------------------------------------------------------------- page 2: trade-off
 
 
-def tradeoff_boxes(frame: pd.DataFrame, split: str = "test", latent_dim: int | None = None) -> go.Figure:
+def tradeoff_boxes(
+    frame: pd.DataFrame, split: str = "test", latent_dim: int | None = None
+) -> go.Figure:
     """Accuracy (top, blue) and MSE (bottom, orange) per λ as box plots over seeds (paper Fig. 2).
 
     Each CRE member contributes its row at its last epoch on ``split``. There is **exactly one
@@ -128,20 +148,41 @@ def tradeoff_boxes(frame: pd.DataFrame, split: str = "test", latent_dim: int | N
         return empty_figure(title=title)
     lams = sorted(float(v) for v in rows["lam"].dropna().unique())
     cats = [f"{lam:g}" for lam in lams]
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=("Classification: accuracy (higher is better)",
-                                        "Reconstruction: MSE (lower is better)"))
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        subplot_titles=(
+            "Classification: accuracy (higher is better)",
+            "Reconstruction: MSE (lower is better)",
+        ),
+    )
     for row, metric, color in ((1, "accuracy", BLUE), (2, "mse", ORANGE)):
         ok = _metric_values(rows, metric)
         for lam, cat in zip(lams, cats, strict=True):
             sel = ok[np.isclose(ok["lam"], lam)].sort_values("seed")
-            fig.add_trace(go.Box(
-                x=[cat] * len(sel), y=sel[metric].to_numpy(float), name=lam_label(lam),
-                customdata=sel["seed"].to_numpy(int), marker_color=color, line_color=color,
-                fillcolor=rgba(color, 0.25), boxpoints="all", jitter=0.3, pointpos=0, showlegend=False,
-                legendgroup=metric, meta={"metric": metric, "lam": lam},
-                hovertemplate=f"{lam_label(lam)}<br>seed %{{customdata}}<br>{metric} %{{y:.4g}}<extra></extra>",
-            ), row=row, col=1)
+            fig.add_trace(
+                go.Box(
+                    x=[cat] * len(sel),
+                    y=sel[metric].to_numpy(float),
+                    name=lam_label(lam),
+                    customdata=sel["seed"].to_numpy(int),
+                    marker_color=color,
+                    line_color=color,
+                    fillcolor=rgba(color, 0.25),
+                    boxpoints="all",
+                    jitter=0.3,
+                    pointpos=0,
+                    showlegend=False,
+                    legendgroup=metric,
+                    meta={"metric": metric, "lam": lam},
+                    hovertemplate=f"{lam_label(lam)}<br>seed %{{customdata}}<br>{metric} "
+                    f"%{{y:.4g}}<extra></extra>",
+                ),
+                row=row,
+                col=1,
+            )
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=cats)
     fig.update_xaxes(title_text=LAMBDA_AXIS, row=2, col=1)
     fig.update_yaxes(title_text=METRIC_TITLES["accuracy"], row=1, col=1)
@@ -160,7 +201,9 @@ def _mean_ci_by(rows: pd.DataFrame, key: str, metric: str) -> pd.DataFrame:
     return pd.DataFrame(out, columns=[key, "mean", "lo", "hi", "n"])
 
 
-def tradeoff_means(frame: pd.DataFrame, split: str = "test", latent_dim: int | None = None) -> go.Figure:
+def tradeoff_means(
+    frame: pd.DataFrame, split: str = "test", latent_dim: int | None = None
+) -> go.Figure:
     """Mean accuracy (top, blue) and MSE (bottom, orange) vs λ with filled 95% CI bands over seeds.
 
     Per metric three traces, in order: CI lower bound, CI upper bound (``fill="tonexty"``), mean;
@@ -202,31 +245,63 @@ def pareto(frame: pd.DataFrame, split: str = "test", latent_dim: int | None = No
         return fig
     ok = ok.sort_values(["lam", "seed"])
     fig = go.Figure()
-    fig.add_trace(go.Scatter(
-        x=ok["mse"].to_numpy(float), y=ok["accuracy"].to_numpy(float), mode="markers", name="member",
-        marker=dict(color=ok["lam"].to_numpy(float), coloraxis="coloraxis", size=9, line=dict(width=0.5, color="#333")),
-        customdata=np.stack([ok["lam"].to_numpy(float), ok["seed"].to_numpy(float), ok["member"].to_numpy(float)], -1),
-        hovertemplate="λ = %{customdata[0]:g}<br>seed %{customdata[1]:.0f}<br>MSE %{x:.4g}<br>accuracy %{y:.4g}<extra></extra>",
-    ))
+    fig.add_trace(
+        go.Scatter(
+            x=ok["mse"].to_numpy(float),
+            y=ok["accuracy"].to_numpy(float),
+            mode="markers",
+            name="member",
+            marker=dict(
+                color=ok["lam"].to_numpy(float),
+                coloraxis="coloraxis",
+                size=9,
+                line=dict(width=0.5, color="#333"),
+            ),
+            customdata=np.stack(
+                [
+                    ok["lam"].to_numpy(float),
+                    ok["seed"].to_numpy(float),
+                    ok["member"].to_numpy(float),
+                ],
+                -1,
+            ),
+            hovertemplate="λ = %{customdata[0]:g}<br>seed %{customdata[1]:.0f}<br>MSE "
+            "%{x:.4g}<br>accuracy %{y:.4g}<extra></extra>",
+        )
+    )
     means = ok.groupby("lam", sort=True)[["mse", "accuracy"]].mean().reset_index()
-    fig.add_trace(go.Scatter(
-        x=means["mse"], y=means["accuracy"], mode="lines+markers", name="mean per λ",
-        line=dict(color="#555", width=1.5),
-        marker=dict(color=means["lam"].to_numpy(float), coloraxis="coloraxis", size=13, symbol="diamond",
-                    line=dict(width=1, color="#333")),
-        customdata=means["lam"].to_numpy(float),
-        hovertemplate="mean at λ = %{customdata:g}<br>MSE %{x:.4g}<br>accuracy %{y:.4g}<extra></extra>",
-    ))
-    fig.update_layout(coloraxis=dict(colorscale=LAMBDA_COLORSCALE, cmin=0.0, cmax=1.0,
-                                     colorbar=dict(title="λ")),
-                      legend=dict(orientation="h", y=-0.2))
+    fig.add_trace(
+        go.Scatter(
+            x=means["mse"],
+            y=means["accuracy"],
+            mode="lines+markers",
+            name="mean per λ",
+            line=dict(color="#555", width=1.5),
+            marker=dict(
+                color=means["lam"].to_numpy(float),
+                coloraxis="coloraxis",
+                size=13,
+                symbol="diamond",
+                line=dict(width=1, color="#333"),
+            ),
+            customdata=means["lam"].to_numpy(float),
+            hovertemplate="mean at λ = %{customdata:g}<br>MSE %{x:.4g}<br>accuracy "
+            "%{y:.4g}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        coloraxis=dict(colorscale=LAMBDA_COLORSCALE, cmin=0.0, cmax=1.0, colorbar=dict(title="λ")),
+        legend=dict(orientation="h", y=-0.2),
+    )
     fig.update_xaxes(title_text=METRIC_TITLES["mse"])
     fig.update_yaxes(title_text=METRIC_TITLES["accuracy"])
     _annotatediverged(fig, rows)
     return style(fig, title, height=480)
 
 
-def training_curves(frame: pd.DataFrame, metric: str = "accuracy", latent_dim: int | None = None) -> go.Figure:
+def training_curves(
+    frame: pd.DataFrame, metric: str = "accuracy", latent_dim: int | None = None
+) -> go.Figure:
     """Per-member ``metric`` over epochs: train dashed, validation solid, coloured by λ.
 
     One legend group per λ (named ``"λ = …"``; clicking it toggles all that λ's members and
@@ -251,42 +326,85 @@ def training_curves(frame: pd.DataFrame, metric: str = "accuracy", latent_dim: i
     fig = go.Figure()
     shown: set[str] = set()
     members = rows.drop_duplicates("member").sort_values(["lam", "seed"])
-    diverged = set(frame.loc[is_diverged(frame), "member"]) if "diverged" in frame.columns else set()
+    diverged = (
+        set(frame.loc[is_diverged(frame), "member"]) if "diverged" in frame.columns else set()
+    )
     for mem in members.itertuples():
         lam = float(mem.lam)
-        add_member_curves(fig, rows, mem.member, metric, group=lam_label(lam), color=lambda_color(mem.lam),
-                          shown=shown, hover=f"{lam_label(lam)}, seed {int(mem.seed)}",
-                          tag=" (diverged)" if mem.member in diverged else "",
-                          meta={"member": int(mem.member), "lam": lam, "seed": int(mem.seed)})
+        add_member_curves(
+            fig,
+            rows,
+            mem.member,
+            metric,
+            group=lam_label(lam),
+            color=lambda_color(mem.lam),
+            shown=shown,
+            hover=f"{lam_label(lam)}, seed {int(mem.seed)}",
+            tag=" (diverged)" if mem.member in diverged else "",
+            meta={"member": int(mem.member), "lam": lam, "seed": int(mem.seed)},
+        )
     return finish_training_curves(fig, rows, metric, title)
 
 
-def add_member_curves(fig: go.Figure, rows: pd.DataFrame, member, metric: str, *, group: str, color: str,
-                      shown: set[str], hover: str, tag: str, meta: dict, marker: dict | None = None) -> None:
+def add_member_curves(
+    fig: go.Figure,
+    rows: pd.DataFrame,
+    member,
+    metric: str,
+    *,
+    group: str,
+    color: str,
+    shown: set[str],
+    hover: str,
+    tag: str,
+    meta: dict,
+    marker: dict | None = None,
+) -> None:
     """One member's ``metric`` over epochs: validation solid, train dashed, in legend group
     ``group`` (shown in the legend the first time the group is drawn, tracked in ``shown``).
-    Each trace's ``meta`` is ``meta`` plus its ``split``; its hover reads ``"{hover}, {split}{tag}"``."""
+    Each trace's ``meta`` is ``meta`` plus its ``split``; its hover reads ``"{hover},
+    {split}{tag}"``."""
     for split, dash in (("val", "solid"), ("train", "dash")):
         sel = rows[(rows["member"] == member) & (rows["split"] == split)].sort_values("epoch")
         if sel.empty:
             continue
         first = group not in shown
         shown.add(group)
-        fig.add_trace(go.Scatter(
-            x=sel["epoch"].to_numpy(int), y=sel[metric].to_numpy(float), mode="lines+markers",
-            name=group, legendgroup=group, showlegend=first,
-            line=dict(color=color, dash=dash, width=1.5), marker={"color": color, "size": 4, **(marker or {})},
-            meta={**meta, "split": split},
-            hovertemplate=f"{hover}, {split}{tag}<br>epoch %{{x}}<br>{metric} %{{y:.4g}}<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=sel["epoch"].to_numpy(int),
+                y=sel[metric].to_numpy(float),
+                mode="lines+markers",
+                name=group,
+                legendgroup=group,
+                showlegend=first,
+                line=dict(color=color, dash=dash, width=1.5),
+                marker={"color": color, "size": 4, **(marker or {})},
+                meta={**meta, "split": split},
+                hovertemplate=f"{hover}, {split}{tag}<br>epoch %{{x}}<br>{metric} "
+                f"%{{y:.4g}}<extra></extra>",
+            )
+        )
 
 
-def finish_training_curves(fig: go.Figure, rows: pd.DataFrame, metric: str, title: str) -> go.Figure:
+def finish_training_curves(
+    fig: go.Figure, rows: pd.DataFrame, metric: str, title: str
+) -> go.Figure:
     """Two legend-only traces explaining the line styles, the axes and the house style."""
     for split, dash in (("validation", "solid"), ("train", "dash")):
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=split, legendgroup="split",
-                                 line=dict(color="#444", dash=dash), showlegend=True, hoverinfo="skip",
-                                 meta={"role": "legend"}))
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines",
+                name=split,
+                legendgroup="split",
+                line=dict(color="#444", dash=dash),
+                showlegend=True,
+                hoverinfo="skip",
+                meta={"role": "legend"},
+            )
+        )
     fig.update_xaxes(title_text="Epoch", dtick=1 if rows["epoch"].max() <= 20 else None)
     fig.update_yaxes(title_text=METRIC_TITLES.get(metric, metric))
     return style(fig, title, height=480)
@@ -295,13 +413,16 @@ def finish_training_curves(fig: go.Figure, rows: pd.DataFrame, metric: str, titl
 # --------------------------------------------------------------------------- page 5: dim(z)
 
 
-def latent_dim_curves(frame: pd.DataFrame, lambdas: Sequence[float] | None = None, split: str = "test") -> go.Figure:
+def latent_dim_curves(
+    frame: pd.DataFrame, lambdas: Sequence[float] | None = None, split: str = "test"
+) -> go.Figure:
     """Accuracy (top) and MSE (bottom) vs dim(z) with 95% CI bands over seeds (paper Fig. 4).
 
     One series per λ (``lambdas``; ``None``: every λ in the frame), plus the ``"PCA"`` and
     ``"RP"`` baselines (``model`` column) on both plots and ``"PCA (analytic)"`` on the MSE plot
     only (it has no classifier and no seeds, so no band). Each series has a legend group of its
-    name; every series with seeds is drawn with :func:`~pcdash.figures.style.ci_traces` (lower, upper, mean). The x
+    name; every series with seeds is drawn with :func:`~pcdash.figures.style.ci_traces` (lower,
+    upper, mean). The x
     axis is logarithmic when the dimensions span more than 8×.
     """
     title = f"Trade-off vs latent dimension, 95% CI over seeds ({split})"
@@ -316,7 +437,15 @@ def latent_dim_curves(frame: pd.DataFrame, lambdas: Sequence[float] | None = Non
     if lambdas is not None:
         lams = [lam for lam in lams if any(np.isclose(lam, w) for w in lambdas)]
     for lam in lams:
-        series.append((lam_label(lam), cre[np.isclose(cre["lam"], lam)], lambda_color(lam), "solid", ("accuracy", "mse")))
+        series.append(
+            (
+                lam_label(lam),
+                cre[np.isclose(cre["lam"], lam)],
+                lambda_color(lam),
+                "solid",
+                ("accuracy", "mse"),
+            )
+        )
     for model, (name, color, dash) in BASELINES.items():
         sel = rows[rows["model"] == model]
         if not sel.empty:
@@ -324,8 +453,13 @@ def latent_dim_curves(frame: pd.DataFrame, lambdas: Sequence[float] | None = Non
             series.append((name, sel, color, dash, metrics))
     if not series:
         return empty_figure(title=title)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=("Classification: accuracy", "Reconstruction: MSE"))
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        subplot_titles=("Classification: accuracy", "Reconstruction: MSE"),
+    )
     for name, sel, color, dash, metrics in series:
         for row, metric in ((1, "accuracy"), (2, "mse")):
             if metric not in metrics:
@@ -334,8 +468,17 @@ def latent_dim_curves(frame: pd.DataFrame, lambdas: Sequence[float] | None = Non
             if stats.empty:
                 continue
             first = metric == metrics[0]
-            for trace in ci_traces(stats["latent_dim"].astype(int), stats, name, color, name, metric,
-                                    showlegend=first, dash=dash, band=name != BASELINES["pca-analytic"][0]):
+            for trace in ci_traces(
+                stats["latent_dim"].astype(int),
+                stats,
+                name,
+                color,
+                name,
+                metric,
+                showlegend=first,
+                dash=dash,
+                band=name != BASELINES["pca-analytic"][0],
+            ):
                 fig.add_trace(trace, row=row, col=1)
     dims = sorted(int(d) for d in rows["latent_dim"].dropna().unique())
     if dims and dims[0] > 0 and dims[-1] / dims[0] > 8:

@@ -15,8 +15,18 @@ from pcdash.figures.style import empty_figure, rgba, style
 from pcdash.pcn.algorithms import ALGORITHM_LABELS
 from pcdash.pcn.network import MLP
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf",
-           "#bcbd22")  # fmt: skip
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#17becf",
+    "#bcbd22",
+)
 BP_COLOR = "#111111"
 
 
@@ -31,7 +41,11 @@ def variant_color(name: str, order: list[str]) -> str:
 
 
 def _ok(frame: pd.DataFrame | None, *cols: str) -> bool:
-    return frame is not None and len(frame) > 0 and all(c in frame.columns for c in ("variant", "split", *cols))
+    return (
+        frame is not None
+        and len(frame) > 0
+        and all(c in frame.columns for c in ("variant", "split", *cols))
+    )
 
 
 STEPS_COLUMNS = {
@@ -60,8 +74,19 @@ def algorithm_table(frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
     Time to convergence is the comparison paper's (Fig. 2): the time to reach 90% of the final
     accuracy, ``epochs_to_90`` (the first epoch whose mean accuracy over seeds is at least 0.9 ×
     the final one) × the median seconds per epoch (the first epoch, which compiles, left out)."""
-    cols = ["variant", "algorithm", "accuracy_mean", "accuracy_std", "seeds", "diverged", "epoch_seconds",
-            "steps_used", "epochs_to_90", "time_to_90", "time_vs_bp"]  # fmt: skip
+    cols = [
+        "variant",
+        "algorithm",
+        "accuracy_mean",
+        "accuracy_std",
+        "seeds",
+        "diverged",
+        "epoch_seconds",
+        "steps_used",
+        "epochs_to_90",
+        "time_to_90",
+        "time_vs_bp",
+    ]
     if not _ok(frame, "accuracy"):
         return pd.DataFrame(columns=cols)
     rows = frame[frame["split"] == split]
@@ -75,18 +100,36 @@ def algorithm_table(frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
         secs = train.groupby("epoch")["epoch_seconds"].first()
         epoch_s = float(secs.iloc[1:].median() if len(secs) > 1 else secs.median())
         curve = rows[rows["variant"] == variant].groupby("epoch")["accuracy"].mean()
-        reached = curve.index[curve.to_numpy() >= 0.9 * curve.iloc[-1]] if len(curve) and curve.iloc[-1] > 0 else []
+        reached = (
+            curve.index[curve.to_numpy() >= 0.9 * curve.iloc[-1]]
+            if len(curve) and curve.iloc[-1] > 0
+            else []
+        )
         e90 = int(reached[0]) if len(reached) else np.nan
         used = train["steps_used"].mean() if "steps_used" in train else np.nan
-        out.append({"variant": variant, "algorithm": g["algorithm"].iloc[0],
-                    "accuracy_mean": float(finite.mean()) if len(finite) else np.nan,
-                    "accuracy_std": float(finite.std(ddof=1)) if len(finite) > 1 else 0.0 if len(finite) else np.nan,
-                    "seeds": int(g["member"].nunique()), "diverged": int(div.loc[g["member"].unique()].sum()),
-                    "epoch_seconds": epoch_s, "steps_used": float(used), "epochs_to_90": e90,
-                    "time_to_90": e90 * epoch_s})  # fmt: skip
+        out.append(
+            {
+                "variant": variant,
+                "algorithm": g["algorithm"].iloc[0],
+                "accuracy_mean": float(finite.mean()) if len(finite) else np.nan,
+                "accuracy_std": float(finite.std(ddof=1))
+                if len(finite) > 1
+                else 0.0
+                if len(finite)
+                else np.nan,
+                "seeds": int(g["member"].nunique()),
+                "diverged": int(div.loc[g["member"].unique()].sum()),
+                "epoch_seconds": epoch_s,
+                "steps_used": float(used),
+                "epochs_to_90": e90,
+                "time_to_90": e90 * epoch_s,
+            }
+        )
     table = pd.DataFrame(out, columns=cols[:-1])
     bp = table[table["algorithm"].str.startswith("bp")]
-    ref = bp.sort_values("algorithm", ascending=False)["epoch_seconds"].iloc[0] if len(bp) else np.nan
+    ref = (
+        bp.sort_values("algorithm", ascending=False)["epoch_seconds"].iloc[0] if len(bp) else np.nan
+    )
     table["time_vs_bp"] = table["epoch_seconds"] / ref
     return table
 
@@ -107,12 +150,34 @@ def accuracy_curves(frame: pd.DataFrame, split: str = "test") -> go.Figure:
         color = variant_color(variant, order)
         label = variant_label(variant)
         meta = {"variant": variant, "split": split}
-        fig.add_trace(go.Scatter(x=np.r_[stats["epoch"], stats["epoch"][::-1]], y=100 * np.r_[stats["hi"], stats["lo"][::-1]],
-                                 fill="toself", fillcolor=rgba(color, 0.15), line=dict(width=0), hoverinfo="skip",
-                                 showlegend=False, legendgroup=variant, meta={**meta, "band": True}))  # fmt: skip
-        fig.add_trace(go.Scatter(x=stats["epoch"], y=100 * stats["mean"], mode="lines+markers", name=label,
-                                 legendgroup=variant, line=dict(color=color, width=2.5 if variant.startswith("bp") else 1.8,
-                                 dash="dash" if variant.startswith("bp") else "solid"), meta=meta))  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=np.r_[stats["epoch"], stats["epoch"][::-1]],
+                y=100 * np.r_[stats["hi"], stats["lo"][::-1]],
+                fill="toself",
+                fillcolor=rgba(color, 0.15),
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=variant,
+                meta={**meta, "band": True},
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=stats["epoch"],
+                y=100 * stats["mean"],
+                mode="lines+markers",
+                name=label,
+                legendgroup=variant,
+                line=dict(
+                    color=color,
+                    width=2.5 if variant.startswith("bp") else 1.8,
+                    dash="dash" if variant.startswith("bp") else "solid",
+                ),
+                meta=meta,
+            )
+        )
     return style(fig, title, xaxis_title="epoch", yaxis_title="accuracy (%)", height=420)
 
 
@@ -122,12 +187,16 @@ def time_per_epoch(table: pd.DataFrame) -> go.Figure:
     if table is None or table.empty:
         return empty_figure(title=title)
     order = list(table["variant"])
-    fig = go.Figure(go.Bar(
-        x=[variant_label(v) for v in order], y=table["epoch_seconds"],
-        marker_color=[variant_color(v, order) for v in order],
-        text=[f"{r:.1f}× BP" if np.isfinite(r) else "" for r in table["time_vs_bp"]], textposition="outside",
-        meta={"variants": order},
-    ))  # fmt: skip
+    fig = go.Figure(
+        go.Bar(
+            x=[variant_label(v) for v in order],
+            y=table["epoch_seconds"],
+            marker_color=[variant_color(v, order) for v in order],
+            text=[f"{r:.1f}× BP" if np.isfinite(r) else "" for r in table["time_vs_bp"]],
+            textposition="outside",
+            meta={"variants": order},
+        )
+    )
     return style(fig, title, yaxis_title="seconds per epoch", height=380, showlegend=False)
 
 
@@ -135,7 +204,9 @@ def _grid(n: int, cols: int = 3) -> tuple[int, int]:
     return -(-n // cols), min(n, cols)
 
 
-def landscape_surfaces(alphas: np.ndarray, betas: np.ndarray, surfaces: dict[str, np.ndarray]) -> go.Figure:
+def landscape_surfaces(
+    alphas: np.ndarray, betas: np.ndarray, surfaces: dict[str, np.ndarray]
+) -> go.Figure:
     """One 3-D surface per model (``name -> Z``) over the two filter-normalised directions, three
     models per row."""
     if not surfaces:
@@ -145,19 +216,46 @@ def landscape_surfaces(alphas: np.ndarray, betas: np.ndarray, surfaces: dict[str
     lo = min(float(np.nanmin(z)) for z in logs.values())
     hi = max(float(np.nanmax(z)) for z in logs.values())
     rows, cols = _grid(len(names))
-    fig = make_subplots(rows=rows, cols=cols, specs=[[{"type": "surface"}] * cols] * rows,
-                        subplot_titles=[variant_label(n) for n in names], vertical_spacing=0.06)  # fmt: skip
-    for i, n in enumerate(names):  # one colour scale and one height axis for all, so the models compare
-        fig.add_trace(go.Surface(x=alphas, y=betas, z=logs[n], colorscale="Viridis", cmin=lo, cmax=hi,
-                                 showscale=i == len(names) - 1, colorbar=dict(title="log₁₀ loss"),
-                                 meta={"model": n, "kind": "surface"}), i // cols + 1, i % cols + 1)  # fmt: skip
-        fig.update_scenes(dict(xaxis_title="α", yaxis_title="β", zaxis_title="log₁₀ loss", zaxis_range=[lo, hi]),
-                          row=i // cols + 1, col=i % cols + 1)  # fmt: skip
-    return style(fig, "Loss landscape around the trained models (filter-normalised directions, Li et al. 2018)",
-                  height=420 * rows)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        specs=[[{"type": "surface"}] * cols] * rows,
+        subplot_titles=[variant_label(n) for n in names],
+        vertical_spacing=0.06,
+    )
+    for i, n in enumerate(
+        names
+    ):  # one colour scale and one height axis for all, so the models compare
+        fig.add_trace(
+            go.Surface(
+                x=alphas,
+                y=betas,
+                z=logs[n],
+                colorscale="Viridis",
+                cmin=lo,
+                cmax=hi,
+                showscale=i == len(names) - 1,
+                colorbar=dict(title="log₁₀ loss"),
+                meta={"model": n, "kind": "surface"},
+            ),
+            i // cols + 1,
+            i % cols + 1,
+        )
+        fig.update_scenes(
+            dict(xaxis_title="α", yaxis_title="β", zaxis_title="log₁₀ loss", zaxis_range=[lo, hi]),
+            row=i // cols + 1,
+            col=i % cols + 1,
+        )
+    return style(
+        fig,
+        "Loss landscape around the trained models (filter-normalised directions, Li et al. 2018)",
+        height=420 * rows,
+    )
 
 
-def landscape_contours(alphas: np.ndarray, betas: np.ndarray, surfaces: dict[str, np.ndarray]) -> go.Figure:
+def landscape_contours(
+    alphas: np.ndarray, betas: np.ndarray, surfaces: dict[str, np.ndarray]
+) -> go.Figure:
     """Contour plots of the same landscapes, three models per row, sharing their levels."""
     if not surfaces:
         return empty_figure(title="Loss landscape (contours)")
@@ -166,13 +264,31 @@ def landscape_contours(alphas: np.ndarray, betas: np.ndarray, surfaces: dict[str
     lo = min(float(np.nanmin(z)) for z in logs.values())
     hi = max(float(np.nanmax(z)) for z in logs.values())
     rows, cols = _grid(len(names))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[variant_label(n) for n in names],
-                        horizontal_spacing=0.06, vertical_spacing=0.12)  # fmt: skip
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[variant_label(n) for n in names],
+        horizontal_spacing=0.06,
+        vertical_spacing=0.12,
+    )
     for i, n in enumerate(names):
         r, c = i // cols + 1, i % cols + 1
-        fig.add_trace(go.Contour(x=alphas, y=betas, z=logs[n], colorscale="Viridis", zmin=lo, zmax=hi,
-                                 contours=dict(start=lo, end=hi, size=(hi - lo) / 20 or 1), showscale=i == len(names) - 1,
-                                 colorbar=dict(title="log₁₀ loss"), meta={"model": n, "kind": "contour"}), r, c)  # fmt: skip
+        fig.add_trace(
+            go.Contour(
+                x=alphas,
+                y=betas,
+                z=logs[n],
+                colorscale="Viridis",
+                zmin=lo,
+                zmax=hi,
+                contours=dict(start=lo, end=hi, size=(hi - lo) / 20 or 1),
+                showscale=i == len(names) - 1,
+                colorbar=dict(title="log₁₀ loss"),
+                meta={"model": n, "kind": "contour"},
+            ),
+            r,
+            c,
+        )
         fig.update_xaxes(title_text="α", row=r, col=c)
         fig.update_yaxes(title_text="β", row=r, col=c)
     return style(fig, "Loss landscape, contours (log₁₀ of the output loss)", height=340 * rows)
@@ -184,8 +300,14 @@ def sharpness_bars(values: dict[str, float]) -> go.Figure:
     if not values:
         return empty_figure(title=title)
     order = list(values)
-    fig = go.Figure(go.Bar(x=[variant_label(n) for n in order], y=[values[n] for n in order],
-                           marker_color=[variant_color(n, order) for n in order], meta={"models": order}))  # fmt: skip
+    fig = go.Figure(
+        go.Bar(
+            x=[variant_label(n) for n in order],
+            y=[values[n] for n in order],
+            marker_color=[variant_color(n, order) for n in order],
+            meta={"models": order},
+        )
+    )
     return style(fig, title, yaxis_title="decades of loss", height=340, showlegend=False)
 
 
@@ -203,17 +325,38 @@ def weight_histograms(models: dict[str, MLP], bins: int = 40) -> go.Figure:
     names = list(models)
     layers = weight_layers(len(models[names[0]].weights))
     n_layers = len(models[names[0]].weights)
-    titles = [f"{variant_label(n)} · layer {i}" + (" (output)" if i == n_layers else "") for n in names for i in layers]
-    fig = make_subplots(rows=len(names), cols=len(layers), subplot_titles=titles, vertical_spacing=0.3 / len(names))
+    titles = [
+        f"{variant_label(n)} · layer {i}" + (" (output)" if i == n_layers else "")
+        for n in names
+        for i in layers
+    ]
+    fig = make_subplots(
+        rows=len(names), cols=len(layers), subplot_titles=titles, vertical_spacing=0.3 / len(names)
+    )
     for j, n in enumerate(names):
         color = variant_color(n, names)
         for c, layer in enumerate(layers, start=1):
             w = np.asarray(models[n].weights[layer - 1]).ravel()
-            fig.add_trace(go.Histogram(x=w, nbinsx=bins, name=variant_label(n), legendgroup=n, showlegend=c == 1,
-                                       marker_color=color, histnorm="probability density",
-                                       meta={"model": n, "layer": layer}), j + 1, c)  # fmt: skip
+            fig.add_trace(
+                go.Histogram(
+                    x=w,
+                    nbinsx=bins,
+                    name=variant_label(n),
+                    legendgroup=n,
+                    showlegend=c == 1,
+                    marker_color=color,
+                    histnorm="probability density",
+                    meta={"model": n, "layer": layer},
+                ),
+                j + 1,
+                c,
+            )
     fig.update_annotations(font_size=11)
-    return style(fig, "Weight distributions of the first two and the last two layers", height=170 * len(names) + 120)
+    return style(
+        fig,
+        "Weight distributions of the first two and the last two layers",
+        height=170 * len(names) + 120,
+    )
 
 
 def condition_curves(frame: pd.DataFrame) -> go.Figure:
@@ -224,24 +367,64 @@ def condition_curves(frame: pd.DataFrame) -> go.Figure:
         return empty_figure(title=title)
     names = list(dict.fromkeys(frame["variant"]))
     rows, cols = _grid(len(names))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[variant_label(n) for n in names],
-                        specs=[[{"secondary_y": True}] * cols] * rows, horizontal_spacing=0.09,
-                        vertical_spacing=0.16)  # fmt: skip
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[variant_label(n) for n in names],
+        specs=[[{"secondary_y": True}] * cols] * rows,
+        horizontal_spacing=0.09,
+        vertical_spacing=0.16,
+    )
     for i, n in enumerate(names):
         r, c = i // cols + 1, i % cols + 1
         g = frame[frame["variant"] == n]
         for split, dash in (("train", "dot"), ("test", "solid")):
             loss = g[g["split"] == split].groupby("epoch")["loss"].mean()
-            fig.add_trace(go.Scatter(x=loss.index, y=loss.to_numpy(), mode="lines", line=dict(color="#1f4fb4", dash=dash),
-                                     name=f"{split} loss", legendgroup=f"{split} loss", showlegend=i == 0,
-                                     meta={"model": n, "metric": "loss", "split": split}), r, c, secondary_y=False)  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=loss.index,
+                    y=loss.to_numpy(),
+                    mode="lines",
+                    line=dict(color="#1f4fb4", dash=dash),
+                    name=f"{split} loss",
+                    legendgroup=f"{split} loss",
+                    showlegend=i == 0,
+                    meta={"model": n, "metric": "loss", "split": split},
+                ),
+                r,
+                c,
+                secondary_y=False,
+            )
         acc = g[g["split"] == "test"].groupby("epoch")["accuracy"].mean()
-        fig.add_trace(go.Scatter(x=acc.index, y=100 * acc.to_numpy(), mode="lines+markers", line=dict(color="#d62728"),
-                                 name="test accuracy", legendgroup="acc", showlegend=i == 0,
-                                 meta={"model": n, "metric": "accuracy", "split": "test"}), r, c, secondary_y=True)  # fmt: skip
-        fig.update_yaxes(type="log", row=r, col=c, secondary_y=False, title_text="loss" if c == 1 else None)
-        fig.update_yaxes(range=[0, 100], tickmode="linear", tick0=0, dtick=20, showgrid=False, row=r, col=c,
-                         secondary_y=True, title_text="accuracy (%)" if c == cols or i == len(names) - 1 else None)
+        fig.add_trace(
+            go.Scatter(
+                x=acc.index,
+                y=100 * acc.to_numpy(),
+                mode="lines+markers",
+                line=dict(color="#d62728"),
+                name="test accuracy",
+                legendgroup="acc",
+                showlegend=i == 0,
+                meta={"model": n, "metric": "accuracy", "split": "test"},
+            ),
+            r,
+            c,
+            secondary_y=True,
+        )
+        fig.update_yaxes(
+            type="log", row=r, col=c, secondary_y=False, title_text="loss" if c == 1 else None
+        )
+        fig.update_yaxes(
+            range=[0, 100],
+            tickmode="linear",
+            tick0=0,
+            dtick=20,
+            showgrid=False,
+            row=r,
+            col=c,
+            secondary_y=True,
+            title_text="accuracy (%)" if c == cols or i == len(names) - 1 else None,
+        )
     return style(fig, title, height=300 * rows + 60)
 
 
@@ -254,14 +437,37 @@ def benchmark(table: pd.DataFrame) -> go.Figure:
     order = list(table["variant"])
     labels = [variant_label(v) for v in order]
     colors = [variant_color(v, order) for v in order]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["test accuracy (%)", "time to convergence (s, log)"])
-    fig.add_trace(go.Bar(x=labels, y=table["accuracy_mean"], error_y=dict(type="data", array=table["accuracy_std"]),
-                         marker_color=colors, meta={"variants": order, "metric": "accuracy"},
-                         text=[f"{d}/{s} diverged" if d else "" for d, s in zip(table["diverged"], table["seeds"], strict=True)],
-                         textposition="outside"), 1, 1)  # fmt: skip
-    fig.add_trace(go.Bar(x=labels, y=table["time_to_90"], marker_color=colors, meta={"variants": order, "metric": "time"},
-                         text=[f"{e:.0f} ep." if np.isfinite(e) else "" for e in table["epochs_to_90"]],
-                         textposition="outside"), 1, 2)  # fmt: skip
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=["test accuracy (%)", "time to convergence (s, log)"]
+    )
+    fig.add_trace(
+        go.Bar(
+            x=labels,
+            y=table["accuracy_mean"],
+            error_y=dict(type="data", array=table["accuracy_std"]),
+            marker_color=colors,
+            meta={"variants": order, "metric": "accuracy"},
+            text=[
+                f"{d}/{s} diverged" if d else ""
+                for d, s in zip(table["diverged"], table["seeds"], strict=True)
+            ],
+            textposition="outside",
+        ),
+        1,
+        1,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=labels,
+            y=table["time_to_90"],
+            marker_color=colors,
+            meta={"variants": order, "metric": "time"},
+            text=[f"{e:.0f} ep." if np.isfinite(e) else "" for e in table["epochs_to_90"]],
+            textposition="outside",
+        ),
+        1,
+        2,
+    )
     fig.update_yaxes(type="log", row=1, col=2)
     return style(fig, title, height=400, showlegend=False)
 
@@ -286,8 +492,21 @@ def cosine_over_training(frame: pd.DataFrame, variant: str | None = None) -> go.
     for vi, v in enumerate(order):
         g = rows[rows["variant"] == v].groupby("epoch")[cols].mean()
         for i, c in enumerate(sorted(cols, key=lambda c: int(c.rsplit("_", 1)[1])), start=1):
-            fig.add_trace(go.Scatter(x=g.index, y=g[c], mode="lines+markers",
-                                     name=f"{variant_label(v)} · layer {i}" + (" (output)" if i == n else ""),
-                                     line=dict(color=PALETTE[(i - 1) % len(PALETTE)], dash=dashes[vi % 4]),
-                                     meta={"variant": v, "layer": i}))  # fmt: skip
-    return style(fig, title, xaxis_title="epoch", yaxis_title="cos(Δθ_PC, ∇θ_BP)", yaxis_range=[-1.05, 1.05], height=400)
+            fig.add_trace(
+                go.Scatter(
+                    x=g.index,
+                    y=g[c],
+                    mode="lines+markers",
+                    name=f"{variant_label(v)} · layer {i}" + (" (output)" if i == n else ""),
+                    line=dict(color=PALETTE[(i - 1) % len(PALETTE)], dash=dashes[vi % 4]),
+                    meta={"variant": v, "layer": i},
+                )
+            )
+    return style(
+        fig,
+        title,
+        xaxis_title="epoch",
+        yaxis_title="cos(Δθ_PC, ∇θ_BP)",
+        yaxis_range=[-1.05, 1.05],
+        height=400,
+    )

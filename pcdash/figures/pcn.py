@@ -10,7 +10,8 @@ Diverged members (``diverged`` true on any of their rows) are left out of every 
 counted in an annotation named ``"diverged"``.
 
 Conventions, shared with :mod:`pcdash.figures.cre`: template ``plotly_white``; 95% intervals are
-:func:`pcdash.results.mean_ci` drawn by the same band helper (traces with ``meta["role"]`` ``"ci_lower"``,
+:func:`pcdash.results.mean_ci` drawn by the same band helper (traces with ``meta["role"]``
+``"ci_lower"``,
 ``"ci_upper"``, ``"mean"``). γ is coloured on the fixed logarithmic scale :data:`GAMMA_COLORSCALE`
 over :data:`GAMMA_RANGE`, so a given γ has the same colour in every figure; weight optimisers
 have the fixed colours :data:`OPTIMIZER_COLORS`; layers go from light (first hidden) to dark
@@ -47,7 +48,10 @@ GAMMA_RANGE: tuple[float, float] = (1e-5, 1.0)
 # Plasma without its last, pale-yellow part, which is hard to see on white.
 _GAMMA_STOPS = np.linspace(0.0, 1.0, 9)
 GAMMA_COLORSCALE: list[list] = [
-    [float(t), c] for t, c in zip(_GAMMA_STOPS, sample_colorscale("Plasma", list(_GAMMA_STOPS * 0.85)), strict=True)
+    [float(t), c]
+    for t, c in zip(
+        _GAMMA_STOPS, sample_colorscale("Plasma", list(_GAMMA_STOPS * 0.85)), strict=True
+    )
 ]
 LAYER_COLORSCALE = "Blues"
 LAYER_RANGE = (0.4, 1.0)  # the part of LAYER_COLORSCALE used: first hidden light, output dark
@@ -68,7 +72,8 @@ MAX_PANEL_COLUMNS = 5  # small multiples per row
 
 
 def gamma_label(state_lr: float) -> str:
-    """``"γ = 0.01"``: how every figure names a state learning rate (``"BP"`` when there is none)."""
+    """``"γ = 0.01"``: how every figure names a state learning rate (``"BP"`` when there is
+    none)."""
     return f"γ = {float(state_lr):g}" if state_lr is not None and np.isfinite(state_lr) else "BP"
 
 
@@ -106,7 +111,8 @@ def layer_label(layer: int, num_layers: int) -> str:
 
 
 def layer_colors(num_layers: int) -> list[str]:
-    """One colour per layer along :data:`LAYER_COLORSCALE`, light (first hidden) to dark (output)."""
+    """One colour per layer along :data:`LAYER_COLORSCALE`, light (first hidden) to dark
+    (output)."""
     if num_layers <= 0:
         return []
     points = [LAYER_RANGE[1]] if num_layers == 1 else list(np.linspace(*LAYER_RANGE, num_layers))
@@ -114,7 +120,8 @@ def layer_colors(num_layers: int) -> list[str]:
 
 
 def energy_columns(frame: pd.DataFrame) -> list[str]:
-    """The ``energy_<l>`` columns of ``frame`` in layer order (``energy`` alone, the total, is not one)."""
+    """The ``energy_<l>`` columns of ``frame`` in layer order (``energy`` alone, the total, is
+    not one)."""
     found = [(int(m.group(1)), c) for c in frame.columns if (m := ENERGY_COLUMN.match(str(c)))]
     return [c for _, c in sorted(found)]
 
@@ -177,9 +184,19 @@ def _annotate_diverged(fig: go.Figure, frame: pd.DataFrame, members: set | None 
     widths, algorithms = _varying(frame, "width"), _varying(frame, "algorithm")
     names = [_member_label(r, widths, algorithms) for r in rows.itertuples()]
     who = ", ".join(names[:MAX_NAMED]) + (", …" if len(names) > MAX_NAMED else "")
-    fig.add_annotation(text=f"{len(bad)} diverged (excluded): {who}", name="diverged", xref="paper", yref="paper",
-                       x=1.0, y=1.0, yshift=28, xanchor="right", yanchor="bottom", showarrow=False,
-                       font=dict(color="#b00020", size=12))
+    fig.add_annotation(
+        text=f"{len(bad)} diverged (excluded): {who}",
+        name="diverged",
+        xref="paper",
+        yref="paper",
+        x=1.0,
+        y=1.0,
+        yshift=28,
+        xanchor="right",
+        yanchor="bottom",
+        showarrow=False,
+        font=dict(color="#b00020", size=12),
+    )
 
 
 def _final_pc(frame: pd.DataFrame | None, split: str) -> pd.DataFrame:
@@ -193,16 +210,25 @@ def _final_pc(frame: pd.DataFrame | None, split: str) -> pd.DataFrame:
     return rows[np.isfinite(state_lr) & (state_lr > 0)].reset_index(drop=True)
 
 
-def _member_points(grp: pd.DataFrame, metric: str, name: str, color: str, value_hover: str) -> go.Scatter:
+def _member_points(
+    grp: pd.DataFrame, metric: str, name: str, color: str, value_hover: str
+) -> go.Scatter:
     """Every member of a series as a faint point at its γ (``meta`` role ``"members"``), its
     seed in the hover, beside the series' mean and 95% band."""
     pts = grp.sort_values(["state_lr", "seed"] if "seed" in grp.columns else ["state_lr"])
     seeds = pts["seed"].to_numpy(int) if "seed" in pts.columns else np.zeros(len(pts), int)
     return go.Scatter(
-        x=pts["state_lr"].to_numpy(float), y=pts[metric].to_numpy(float), mode="markers",
-        name=f"{name} members", legendgroup=name, showlegend=False, customdata=seeds,
-        marker=dict(color=color, size=5, opacity=0.45), meta={"role": "members", "series": name},
-        hovertemplate=f"{name}<br>γ = %{{x:g}}<br>seed %{{customdata}}<br>{value_hover}<extra></extra>",
+        x=pts["state_lr"].to_numpy(float),
+        y=pts[metric].to_numpy(float),
+        mode="markers",
+        name=f"{name} members",
+        legendgroup=name,
+        showlegend=False,
+        customdata=seeds,
+        marker=dict(color=color, size=5, opacity=0.45),
+        meta={"role": "members", "series": name},
+        hovertemplate=f"{name}<br>γ = %{{x:g}}<br>seed "
+        f"%{{customdata}}<br>{value_hover}<extra></extra>",
     )
 
 
@@ -242,17 +268,24 @@ def _stats(rows: pd.DataFrame, value: str, geometric: bool = False) -> pd.DataFr
             continue
         mean, lo, hi = mean_ci(np.log10(vals) if geometric else vals)
         if geometric:
-            mean, lo, hi = 10.0 ** mean, 10.0 ** lo, 10.0 ** hi
-        out.append({"state_lr": float(state_lr), "mean": mean, "lo": lo, "hi": hi, "n": int(vals.size)})
+            mean, lo, hi = 10.0**mean, 10.0**lo, 10.0**hi
+        out.append(
+            {"state_lr": float(state_lr), "mean": mean, "lo": lo, "hi": hi, "n": int(vals.size)}
+        )
     return pd.DataFrame(out, columns=["state_lr", "mean", "lo", "hi", "n"])
 
 
 def _gamma_ticks(state_lrs: Sequence[float]) -> dict:
     state_lrs = sorted({float(g) for g in state_lrs})
-    return dict(tickvals=state_lrs, ticktext=[f"{g:g}" for g in state_lrs]) if len(state_lrs) <= 12 else {}
+    return (
+        dict(tickvals=state_lrs, ticktext=[f"{g:g}" for g in state_lrs])
+        if len(state_lrs) <= 12
+        else {}
+    )
 
 
-# --------------------------------------------------------------------------- energy over inference steps
+# --------------------------------------------------------------------------- energy over inference
+# steps
 
 
 def _custom(*columns: np.ndarray) -> np.ndarray:
@@ -272,13 +305,24 @@ def _layer_traces(trace: np.ndarray, floor: float, showlegend: bool) -> list[go.
         raw = trace[:, layer - 1].astype(np.float64)
         shown, notes = _clip_for_log(raw, floor)
         name = layer_label(layer, num_layers)
-        out.append(go.Scatter(
-            x=steps, y=shown, mode="lines+markers", name=name, legendgroup=name, showlegend=showlegend,
-            line=dict(color=color, width=2), marker=dict(color=color, size=5),
-            customdata=_custom(raw, notes), meta={"layer": layer},
-            hovertemplate=(f"{name}<br>step %{{x}}<br>energy %{{customdata[0]:.4g}}%{{customdata[1]}}"
-                           "<extra></extra>"),
-        ))
+        out.append(
+            go.Scatter(
+                x=steps,
+                y=shown,
+                mode="lines+markers",
+                name=name,
+                legendgroup=name,
+                showlegend=showlegend,
+                line=dict(color=color, width=2),
+                marker=dict(color=color, size=5),
+                customdata=_custom(raw, notes),
+                meta={"layer": layer},
+                hovertemplate=(
+                    f"{name}<br>step %{{x}}<br>energy %{{customdata[0]:.4g}}%{{customdata[1]}}"
+                    "<extra></extra>"
+                ),
+            )
+        )
     return out
 
 
@@ -299,7 +343,11 @@ def energy_vs_step(energy_trace_member: np.ndarray, title: str = "") -> go.Figur
         values. An empty or all-NaN trace (a diverged member) gives :func:`empty_figure`.
     """
     title = title or "Energy per layer during inference"
-    arr = np.asarray(energy_trace_member, dtype=np.float64) if energy_trace_member is not None else np.empty((0, 0))
+    arr = (
+        np.asarray(energy_trace_member, dtype=np.float64)
+        if energy_trace_member is not None
+        else np.empty((0, 0))
+    )
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.size == 0:
@@ -312,12 +360,15 @@ def energy_vs_step(energy_trace_member: np.ndarray, title: str = "") -> go.Figur
     return style(fig, title, height=420, hovermode="x unified")
 
 
-def energy_vs_step_grid(energy_trace: np.ndarray, members: pd.DataFrame, by: str = "state_lr") -> go.Figure:
+def energy_vs_step_grid(
+    energy_trace: np.ndarray, members: pd.DataFrame, by: str = "state_lr"
+) -> go.Figure:
     """Small multiples of :func:`energy_vs_step`: one panel per value of ``by`` (γ by default),
     all sharing one log y axis so panels compare directly.
 
     Each panel shows the member with the lowest seed among those with that value whose trace is
-    not all NaN (the panel title names it on two lines: ``"γ = 0.01<br><sup>seed 0</sup>"``); when every member with the
+    not all NaN (the panel title names it on two lines: ``"γ = 0.01<br><sup>seed 0</sup>"``);
+    when every member with the
     value diverged, the panel is empty apart from the text ``"diverged"``, and all such members
     are counted in the annotation named ``"diverged"``. The caller filters ``members`` (width,
     optimiser, algorithm) beforehand; rows with a missing ``by`` (backprop) are skipped.
@@ -337,11 +388,23 @@ def energy_vs_step_grid(energy_trace: np.ndarray, members: pd.DataFrame, by: str
         ValueError: ``members`` and ``energy_trace`` disagree on the number of members.
     """
     title = "Energy per layer during inference, one panel per " + ("γ" if by == "state_lr" else by)
-    arr = np.asarray(energy_trace, dtype=np.float64) if energy_trace is not None else np.empty((0, 0, 0))
-    if members is None or members.empty or arr.ndim != 3 or arr.size == 0 or by not in members.columns:
+    arr = (
+        np.asarray(energy_trace, dtype=np.float64)
+        if energy_trace is not None
+        else np.empty((0, 0, 0))
+    )
+    if (
+        members is None
+        or members.empty
+        or arr.ndim != 3
+        or arr.size == 0
+        or by not in members.columns
+    ):
         return empty_figure(title=title)
     if len(members) != arr.shape[0]:
-        raise ValueError(f"members has {len(members)} rows but energy_trace has {arr.shape[0]} members")
+        raise ValueError(
+            f"members has {len(members)} rows but energy_trace has {arr.shape[0]} members"
+        )
     table = members.reset_index(drop=True).assign(pcdash_pos=np.arange(len(members)))
     if "seed" not in table.columns:
         table["seed"] = 0
@@ -359,29 +422,55 @@ def energy_vs_step_grid(energy_trace: np.ndarray, members: pd.DataFrame, by: str
                 chosen = r
                 break
             bad_positions.append(r.pcdash_pos)
-        panels.append((value, None if chosen is None else int(chosen.seed),
-                       None if chosen is None else arr[chosen.pcdash_pos]))
+        panels.append(
+            (
+                value,
+                None if chosen is None else int(chosen.seed),
+                None if chosen is None else arr[chosen.pcdash_pos],
+            )
+        )
     label = gamma_label if by == "state_lr" else (lambda v: f"{by} = {v}")
     shown = [p[2] for p in panels if p[2] is not None]
     floor = log_floor(np.concatenate([t.ravel() for t in shown])) if shown else 1e-12
     cols = min(len(panels), MAX_PANEL_COLUMNS)
     nrows = math.ceil(len(panels) / cols)
     # Two short lines per title, so neighbouring titles never run into each other.
-    titles = [f"{label(v)}<br><sup>seed {s}</sup>" if s is not None else f"{label(v)}" for v, s, _ in panels]
-    fig = make_subplots(rows=nrows, cols=cols, shared_xaxes="all", shared_yaxes="all", subplot_titles=titles,
-                        horizontal_spacing=0.05, vertical_spacing=0.16 if nrows > 1 else 0.1)
+    titles = [
+        f"{label(v)}<br><sup>seed {s}</sup>" if s is not None else f"{label(v)}"
+        for v, s, _ in panels
+    ]
+    fig = make_subplots(
+        rows=nrows,
+        cols=cols,
+        shared_xaxes="all",
+        shared_yaxes="all",
+        subplot_titles=titles,
+        horizontal_spacing=0.05,
+        vertical_spacing=0.16 if nrows > 1 else 0.1,
+    )
     fig.update_annotations(font_size=13)
     first = True
     for i, (value, seed, trace) in enumerate(panels):
         row, col = i // cols + 1, i % cols + 1
         if trace is None:
             axis = i + 1
-            fig.add_annotation(text="diverged", name="diverged-panel", showarrow=False,
-                               xref=f"x{axis if axis > 1 else ''} domain", yref=f"y{axis if axis > 1 else ''} domain",
-                               x=0.5, y=0.5, font=dict(color="#b00020", size=14))
+            fig.add_annotation(
+                text="diverged",
+                name="diverged-panel",
+                showarrow=False,
+                xref=f"x{axis if axis > 1 else ''} domain",
+                yref=f"y{axis if axis > 1 else ''} domain",
+                x=0.5,
+                y=0.5,
+                font=dict(color="#b00020", size=14),
+            )
             continue
         for tr in _layer_traces(trace, floor, showlegend=first):
-            tr.meta = {**tr.meta, by: value.item() if hasattr(value, "item") else value, "seed": seed}
+            tr.meta = {
+                **tr.meta,
+                by: value.item() if hasattr(value, "item") else value,
+                "seed": seed,
+            }
             fig.add_trace(tr, row=row, col=col)
         first = False
     fig.update_yaxes(type="log", exponentformat="power")
@@ -398,7 +487,9 @@ def energy_vs_step_grid(energy_trace: np.ndarray, members: pd.DataFrame, by: str
 # --------------------------------------------------------------------------- γ sweeps
 
 
-def _bp_reference(fig: go.Figure, frame: pd.DataFrame, split: str, metric: str, x_range: tuple[float, float]) -> None:
+def _bp_reference(
+    fig: go.Figure, frame: pd.DataFrame, split: str, metric: str, x_range: tuple[float, float]
+) -> None:
     """Dotted horizontal lines at the mean final ``metric`` of backprop members (no γ), one per
     weight optimiser; ``meta["role"] = "bp"``."""
     rows = final_rows(frame, split)
@@ -413,18 +504,31 @@ def _bp_reference(fig: go.Figure, frame: pd.DataFrame, split: str, metric: str, 
         mean, lo, hi = mean_ci(pd.to_numeric(grp[metric], errors="coerce").to_numpy(float))
         if not np.isfinite(mean):
             continue
-        algo = "/".join(sorted(str(a).upper() for a in grp["algorithm"].unique())) if "algorithm" in grp.columns else "BP"
+        algo = (
+            "/".join(sorted(str(a).upper() for a in grp["algorithm"].unique()))
+            if "algorithm" in grp.columns
+            else "BP"
+        )
         name = f"{algo}, {optimizer_label(opt)}" if opt != "" else algo
-        fig.add_trace(go.Scatter(
-            x=list(x_range), y=[mean, mean], mode="lines", name=name, legendgroup=f"bp-{opt}",
-            line=dict(color=optimizer_color(opt), dash="dot", width=1.5), meta={"role": "bp", "series": name},
-            hovertemplate=f"{name} (no γ)<br>mean {metric} {mean:.4g}<br>95% CI [{lo:.4g}, {hi:.4g}]<br>"
-                          f"n = {grp[metric].notna().sum()}<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=list(x_range),
+                y=[mean, mean],
+                mode="lines",
+                name=name,
+                legendgroup=f"bp-{opt}",
+                line=dict(color=optimizer_color(opt), dash="dot", width=1.5),
+                meta={"role": "bp", "series": name},
+                hovertemplate=f"{name} (no γ)<br>mean {metric} {mean:.4g}<br>95% CI [{lo:.4g}, "
+                f"{hi:.4g}]<br>"
+                f"n = {grp[metric].notna().sum()}<extra></extra>",
+            )
+        )
 
 
 def accuracy_vs_gamma(frame: pd.DataFrame, split: str = "test") -> go.Figure:
-    """Final-epoch accuracy vs γ (log x) for each weight optimiser, 95% CI over seeds (paper Fig. 6c).
+    """Final-epoch accuracy vs γ (log x) for each weight optimiser, 95% CI over seeds (paper
+    Fig. 6c).
 
     Each PC member (finite γ > 0) contributes its ``split`` row at its last epoch. There is one
     series per weight optimiser (SGD, AdamW …), split further by algorithm and by width when the
@@ -441,13 +545,17 @@ def accuracy_vs_gamma(frame: pd.DataFrame, split: str = "test") -> go.Figure:
     if rows.empty or "accuracy" not in rows.columns:
         return empty_figure(title=title)
     bad = _diverged_members(frame)
-    ok = rows[~rows["member"].isin(bad) & np.isfinite(pd.to_numeric(rows["accuracy"], errors="coerce"))]
+    ok = rows[
+        ~rows["member"].isin(bad) & np.isfinite(pd.to_numeric(rows["accuracy"], errors="coerce"))
+    ]
     fig = go.Figure()
     for name, color, dash, grp in _series(ok):
         stats = _stats(grp, "accuracy")
         if stats.empty:
             continue
-        for trace in ci_traces(stats["state_lr"], stats, name, color, name, "accuracy", showlegend=True, dash=dash):
+        for trace in ci_traces(
+            stats["state_lr"], stats, name, color, name, "accuracy", showlegend=True, dash=dash
+        ):
             fig.add_trace(trace)
         fig.add_trace(_member_points(grp, "accuracy", name, color, "accuracy %{y:.4g}"))
     if not fig.data:
@@ -501,7 +609,9 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame, min_accuracy: float | None = None
     untrained = 0
     if min_accuracy is not None:
         test = _final_pc(frame, "test")
-        acc = pd.to_numeric(rows["member"].map(test.set_index("member")["accuracy"]), errors="coerce")
+        acc = pd.to_numeric(
+            rows["member"].map(test.set_index("member")["accuracy"]), errors="coerce"
+        )
         low = ~(acc >= min_accuracy)
         untrained = int(low.sum())
         rows = rows[~low]
@@ -516,7 +626,9 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame, min_accuracy: float | None = None
     fig = go.Figure()
     for name, color, dash, grp in _series(ok):
         stats = _stats(grp, "energy_ratio", geometric=True)
-        for trace in ci_traces(stats["state_lr"], stats, name, color, name, "energy_ratio", showlegend=True, dash=dash):
+        for trace in ci_traces(
+            stats["state_lr"], stats, name, color, name, "energy_ratio", showlegend=True, dash=dash
+        ):
             trace.hovertemplate = (trace.hovertemplate or "").replace("mean", "geometric mean", 1)
             fig.add_trace(trace)
         fig.add_trace(_member_points(grp, "energy_ratio", name, color, "ratio %{y:.3e}"))
@@ -525,20 +637,47 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame, min_accuracy: float | None = None
     else:
         # A trace, not add_hline: a shape's annotation on a log axis would need log10 coordinates.
         gam = rows["state_lr"].to_numpy(float)
-        fig.add_trace(go.Scatter(
-            x=[float(gam.min()), float(gam.max())], y=[1.0, 1.0], mode="lines", name="balanced (ratio 1)",
-            line=dict(color="#999", dash="dot", width=1), meta={"role": "balanced"}, hoverinfo="skip",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[float(gam.min()), float(gam.max())],
+                y=[1.0, 1.0],
+                mode="lines",
+                name="balanced (ratio 1)",
+                line=dict(color="#999", dash="dot", width=1),
+                meta={"role": "balanced"},
+                hoverinfo="skip",
+            )
+        )
         fig.update_xaxes(type="log", title_text=GAMMA_AXIS, **_gamma_ticks(rows["state_lr"]))
         fig.update_yaxes(type="log", title_text=RATIO_AXIS, exponentformat="power")
     if not dropped.empty:
-        fig.add_annotation(text=f"{len(dropped)} member(s) with a zero or negative ratio left out (log axis)",
-                           name="nonpositive", xref="paper", yref="paper", x=0.0, y=1.0, yshift=28,
-                           xanchor="left", yanchor="bottom", showarrow=False, font=dict(color="#666", size=12))
+        fig.add_annotation(
+            text=f"{len(dropped)} member(s) with a zero or negative ratio left out (log axis)",
+            name="nonpositive",
+            xref="paper",
+            yref="paper",
+            x=0.0,
+            y=1.0,
+            yshift=28,
+            xanchor="left",
+            yanchor="bottom",
+            showarrow=False,
+            font=dict(color="#666", size=12),
+        )
     if untrained:
-        fig.add_annotation(text=f"{untrained} member(s) below accuracy {min_accuracy:g} left out (did not train)",
-                           name="untrained", xref="paper", yref="paper", x=0.0, y=1.0, yshift=44 if len(dropped) else 28,
-                           xanchor="left", yanchor="bottom", showarrow=False, font=dict(color="#666", size=12))
+        fig.add_annotation(
+            text=f"{untrained} member(s) below accuracy {min_accuracy:g} left out (did not train)",
+            name="untrained",
+            xref="paper",
+            yref="paper",
+            x=0.0,
+            y=1.0,
+            yshift=44 if len(dropped) else 28,
+            xanchor="left",
+            yanchor="bottom",
+            showarrow=False,
+            font=dict(color="#666", size=12),
+        )
     _annotate_diverged(fig, frame, members=pc_members)
     return style(fig, title, height=460, hovermode="closest")
 
@@ -546,7 +685,9 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame, min_accuracy: float | None = None
 # --------------------------------------------------------------------------- width × γ
 
 
-def width_gamma_grid(frame: pd.DataFrame, optimizer: str | None = None, split: str = "test") -> go.Figure:
+def width_gamma_grid(
+    frame: pd.DataFrame, optimizer: str | None = None, split: str = "test"
+) -> go.Figure:
     """Width × γ stability grid (paper Fig. 7): mean final accuracy over seeds as a heatmap.
 
     One ``go.Heatmap`` per weight optimiser (``optimizer``: only that one; ``None``: every
@@ -569,18 +710,28 @@ def width_gamma_grid(frame: pd.DataFrame, optimizer: str | None = None, split: s
         rows = rows.assign(optimizer="")
     if optimizer is not None:
         rows = rows[rows["optimizer"].astype(str).str.lower() == str(optimizer).lower()]
-        title = f"Width × γ stability grid, {optimizer_label(optimizer)}: mean final accuracy over seeds ({split})"
+        title = (
+            f"Width × γ stability grid, {optimizer_label(optimizer)}: mean final accuracy over "
+            f"seeds ({split})"
+        )
         if rows.empty:
             return empty_figure(title=title)
     bad = _diverged_members(frame)
-    rows = rows.assign(_bad=rows["member"].isin(bad), accuracy=pd.to_numeric(rows["accuracy"], errors="coerce"))
+    rows = rows.assign(
+        _bad=rows["member"].isin(bad), accuracy=pd.to_numeric(rows["accuracy"], errors="coerce")
+    )
     order = {"sgd": 0, "adamw": 1}
     opts = sorted(rows["optimizer"].unique(), key=lambda o: (order.get(str(o).lower(), 2), str(o)))
     state_lrs = sorted(float(g) for g in rows["state_lr"].unique())
     widths = sorted(int(w) for w in rows["width"].dropna().unique())
     xcats, ycats = [f"{g:g}" for g in state_lrs], [str(w) for w in widths]
-    fig = make_subplots(rows=1, cols=len(opts), shared_yaxes=True, horizontal_spacing=0.06,
-                        subplot_titles=[optimizer_label(o) if o != "" else "" for o in opts])
+    fig = make_subplots(
+        rows=1,
+        cols=len(opts),
+        shared_yaxes=True,
+        horizontal_spacing=0.06,
+        subplot_titles=[optimizer_label(o) if o != "" else "" for o in opts],
+    )
     for k, opt in enumerate(opts):
         sel = rows[rows["optimizer"] == opt]
         z = np.full((len(widths), len(state_lrs)), np.nan)
@@ -597,14 +748,38 @@ def width_gamma_grid(frame: pd.DataFrame, optimizer: str | None = None, split: s
             z[i, j] = float(good["accuracy"].mean())
             text[i, j] = f"{z[i, j]:.2f}" + ("*" if n_bad else "")
         name = optimizer_label(opt) if opt != "" else "PC"
-        fig.add_trace(go.Heatmap(
-            x=xcats, y=ycats, z=z, text=text, texttemplate="%{text}", customdata=custom, name=name,
-            zmin=0.0, zmax=1.0, colorscale="Viridis", showscale=k == len(opts) - 1, xgap=1, ygap=1,
-            colorbar=dict(title="accuracy"), meta={"optimizer": str(opt)},
-            hovertemplate=(f"{name}<br>width %{{y}}<br>γ = %{{x}}<br>mean accuracy %{{z:.4g}}<br>"
-                           "%{customdata[0]} seed(s) used, %{customdata[1]} diverged<extra></extra>"),
-        ), row=1, col=k + 1)
-    fig.update_xaxes(type="category", categoryorder="array", categoryarray=xcats, title_text=GAMMA_AXIS, showgrid=False)
+        fig.add_trace(
+            go.Heatmap(
+                x=xcats,
+                y=ycats,
+                z=z,
+                text=text,
+                texttemplate="%{text}",
+                customdata=custom,
+                name=name,
+                zmin=0.0,
+                zmax=1.0,
+                colorscale="Viridis",
+                showscale=k == len(opts) - 1,
+                xgap=1,
+                ygap=1,
+                colorbar=dict(title="accuracy"),
+                meta={"optimizer": str(opt)},
+                hovertemplate=(
+                    f"{name}<br>width %{{y}}<br>γ = %{{x}}<br>mean accuracy %{{z:.4g}}<br>"
+                    "%{customdata[0]} seed(s) used, %{customdata[1]} diverged<extra></extra>"
+                ),
+            ),
+            row=1,
+            col=k + 1,
+        )
+    fig.update_xaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=xcats,
+        title_text=GAMMA_AXIS,
+        showgrid=False,
+    )
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=ycats, showgrid=False)
     fig.update_yaxes(title_text="Hidden width (units)", col=1)
     _annotate_diverged(fig, frame, members=set(rows["member"]))
@@ -626,23 +801,40 @@ def accuracy_vs_gamma_by_width(frame: pd.DataFrame, num_classes: int) -> go.Figu
     width's largest γ such that every γ up to it trains
     (:func:`pcdash.pcn.stability.largest_stable_state_lr`). Backprop members (no γ) are left out.
     """
-    title = "Training stability: test accuracy vs γ per width (ring: the largest γ that still trains)"
+    title = (
+        "Training stability: test accuracy vs γ per width (ring: the largest γ that still trains)"
+    )
     if not has_rows(frame, ("member", "split", "epoch", "state_lr", "width", "optimizer", "seed")):
         return empty_figure(title=title)
     summary = member_summary(frame, num_classes)
     if summary.empty:
         return empty_figure(title=title)
     chance, cut = chance_accuracy(num_classes), trained_accuracy(num_classes)
-    acc = pd.to_numeric(summary["accuracy"], errors="coerce").where(~summary["diverged"], chance).fillna(chance)
+    acc = (
+        pd.to_numeric(summary["accuracy"], errors="coerce")
+        .where(~summary["diverged"], chance)
+        .fillna(chance)
+    )
     summary = summary.assign(accuracy=acc)
-    stable = largest_stable_state_lr(summary, num_classes).set_index(["optimizer", "width"])["stable_state_lr"]
+    stable = largest_stable_state_lr(summary, num_classes).set_index(["optimizer", "width"])[
+        "stable_state_lr"
+    ]
     order = {"sgd": 0, "adamw": 1}
-    opts = sorted(summary["optimizer"].unique(), key=lambda o: (order.get(str(o).lower(), 2), str(o)))
+    opts = sorted(
+        summary["optimizer"].unique(), key=lambda o: (order.get(str(o).lower(), 2), str(o))
+    )
     widths = sorted(int(w) for w in summary["width"].unique())
-    colors = sample_colorscale(WIDTH_COLORSCALE, list(np.linspace(0.0, 0.85, len(widths))) if len(widths) > 1 else [0.0])
+    colors = sample_colorscale(
+        WIDTH_COLORSCALE, list(np.linspace(0.0, 0.85, len(widths))) if len(widths) > 1 else [0.0]
+    )
     state_lrs = sorted(float(g) for g in summary["state_lr"].unique())
-    fig = make_subplots(rows=1, cols=len(opts), shared_yaxes=True, horizontal_spacing=0.06,
-                        subplot_titles=[f"PC, {optimizer_label(o)}" for o in opts])
+    fig = make_subplots(
+        rows=1,
+        cols=len(opts),
+        shared_yaxes=True,
+        horizontal_spacing=0.06,
+        subplot_titles=[f"PC, {optimizer_label(o)}" for o in opts],
+    )
     for k, opt in enumerate(opts):
         for width, color in zip(widths, colors, strict=True):
             cell = summary[(summary["optimizer"] == opt) & (summary["width"] == width)]
@@ -650,25 +842,57 @@ def accuracy_vs_gamma_by_width(frame: pd.DataFrame, num_classes: int) -> go.Figu
                 continue
             mean = cell.groupby("state_lr")["accuracy"].mean().sort_index()
             name = f"width {width}"
-            fig.add_trace(go.Scatter(
-                x=mean.index.to_numpy(float), y=mean.to_numpy(float), mode="lines+markers", name=name,
-                legendgroup=name, showlegend=k == 0, line=dict(color=color, width=2), marker=dict(color=color, size=6),
-                meta={"optimizer": str(opt), "width": width},
-                hovertemplate=f"{optimizer_label(opt)}, {name}<br>γ = %{{x:g}}<br>mean accuracy %{{y:.3f}}<extra></extra>",
-            ), row=1, col=k + 1)
+            fig.add_trace(
+                go.Scatter(
+                    x=mean.index.to_numpy(float),
+                    y=mean.to_numpy(float),
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=k == 0,
+                    line=dict(color=color, width=2),
+                    marker=dict(color=color, size=6),
+                    meta={"optimizer": str(opt), "width": width},
+                    hovertemplate=f"{optimizer_label(opt)}, {name}<br>γ = %{{x:g}}<br>mean "
+                    f"accuracy %{{y:.3f}}<extra></extra>",
+                ),
+                row=1,
+                col=k + 1,
+            )
             top = stable.get((opt, width), np.nan)
             if np.isfinite(top):
-                fig.add_trace(go.Scatter(
-                    x=[top], y=[float(mean.loc[top])], mode="markers", name=f"{name}: largest γ that trains",
-                    legendgroup=name, showlegend=False, meta={"role": "stable", "optimizer": str(opt), "width": width},
-                    marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(color=color, width=2.5)),
-                    hovertemplate=f"{optimizer_label(opt)}, {name}<br>largest γ that trains: %{{x:g}}<extra></extra>",
-                ), row=1, col=k + 1)
-        fig.add_trace(go.Scatter(
-            x=[state_lrs[0], state_lrs[-1]], y=[cut, cut], mode="lines", name=f"trained (accuracy ≥ {cut:.2f})",
-            showlegend=k == 0, line=dict(color="#999", dash="dot", width=1), meta={"role": "trained_cut"},
-            hoverinfo="skip",
-        ), row=1, col=k + 1)
+                fig.add_trace(
+                    go.Scatter(
+                        x=[top],
+                        y=[float(mean.loc[top])],
+                        mode="markers",
+                        name=f"{name}: largest γ that trains",
+                        legendgroup=name,
+                        showlegend=False,
+                        meta={"role": "stable", "optimizer": str(opt), "width": width},
+                        marker=dict(
+                            size=16, color="rgba(0,0,0,0)", line=dict(color=color, width=2.5)
+                        ),
+                        hovertemplate=f"{optimizer_label(opt)}, {name}<br>largest γ that trains: "
+                        f"%{{x:g}}<extra></extra>",
+                    ),
+                    row=1,
+                    col=k + 1,
+                )
+        fig.add_trace(
+            go.Scatter(
+                x=[state_lrs[0], state_lrs[-1]],
+                y=[cut, cut],
+                mode="lines",
+                name=f"trained (accuracy ≥ {cut:.2f})",
+                showlegend=k == 0,
+                line=dict(color="#999", dash="dot", width=1),
+                meta={"role": "trained_cut"},
+                hoverinfo="skip",
+            ),
+            row=1,
+            col=k + 1,
+        )
     fig.update_xaxes(type="log", title_text=GAMMA_AXIS, **_gamma_ticks(state_lrs))
     fig.update_yaxes(range=[0, 1.02])
     fig.update_yaxes(title_text=METRIC_TITLES["accuracy"], col=1)
@@ -711,15 +935,31 @@ def pcn_training_curves(frame: pd.DataFrame, metric: str = "accuracy") -> go.Fig
     for mem in members.itertuples():
         state_lr = float(mem.state_lr) if pd.notna(mem.state_lr) else np.nan
         color = gamma_color(state_lr)
-        kind = gamma_label(state_lr) if np.isfinite(state_lr) else str(getattr(mem, "algorithm", "BP")).upper()
+        kind = (
+            gamma_label(state_lr)
+            if np.isfinite(state_lr)
+            else str(getattr(mem, "algorithm", "BP")).upper()
+        )
         group = f"{optimizer_label(mem.optimizer)}, {kind}" if mem.optimizer != "" else kind
         where = f", width {int(mem.width)}" if widths else ""
-        add_member_curves(fig, rows, mem.member, metric, group=group, color=color, shown=shown,
-                          hover=f"{group}{where}, seed {int(mem.seed)}",
-                          tag=" (diverged)" if mem.member in bad else "",
-                          marker=dict(size=5, symbol=symbols.get(str(mem.optimizer).lower(), "circle")),
-                          meta={"member": int(mem.member), "optimizer": str(mem.optimizer), "state_lr": state_lr,
-                                "seed": int(mem.seed)})
+        add_member_curves(
+            fig,
+            rows,
+            mem.member,
+            metric,
+            group=group,
+            color=color,
+            shown=shown,
+            hover=f"{group}{where}, seed {int(mem.seed)}",
+            tag=" (diverged)" if mem.member in bad else "",
+            marker=dict(size=5, symbol=symbols.get(str(mem.optimizer).lower(), "circle")),
+            meta={
+                "member": int(mem.member),
+                "optimizer": str(mem.optimizer),
+                "state_lr": state_lr,
+                "seed": int(mem.seed),
+            },
+        )
     return finish_training_curves(fig, rows, metric, title)
 
 
@@ -757,8 +997,10 @@ def energy_per_layer_over_epochs(frame: pd.DataFrame) -> go.Figure:
             vals = pd.to_numeric(grp[col], errors="coerce").to_numpy(float)
             vals = vals[np.isfinite(vals) & (vals > 0)]
             if vals.size:
-                mean, lo, hi = (10.0 ** v for v in mean_ci(np.log10(vals)))
-                stats.append({"epoch": int(epoch), "mean": mean, "lo": lo, "hi": hi, "n": int(vals.size)})
+                mean, lo, hi = (10.0**v for v in mean_ci(np.log10(vals)))
+                stats.append(
+                    {"epoch": int(epoch), "mean": mean, "lo": lo, "hi": hi, "n": int(vals.size)}
+                )
         if not stats:
             continue
         stats = pd.DataFrame(stats)

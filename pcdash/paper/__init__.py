@@ -21,7 +21,9 @@ def figure(name: str) -> Figure:
     try:
         return FIGURES[name]
     except KeyError:
-        raise ConfigError(f"unknown figure {name!r}; choose from {', '.join(FIGURES)} (or 'all')") from None
+        raise ConfigError(
+            f"unknown figure {name!r}; choose from {', '.join(FIGURES)} (or 'all')"
+        ) from None
 
 
 def figures_on(page: str) -> tuple[Figure, ...]:
@@ -29,4 +31,14 @@ def figures_on(page: str) -> tuple[Figure, ...]:
     return tuple(f for f in FIGURES.values() if f.experiment.page == page)
 
 
-__all__ = ["EXPERIMENTS", "FIGURES", "PAPERS", "Claim", "Experiment", "Figure", "Verdict", "figure", "figures_on"]
+__all__ = [
+    "EXPERIMENTS",
+    "FIGURES",
+    "PAPERS",
+    "Claim",
+    "Experiment",
+    "Figure",
+    "Verdict",
+    "figure",
+    "figures_on",
+]

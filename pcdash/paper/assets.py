@@ -37,18 +37,32 @@ def provenance() -> dict[str, str]:
     commit = ""
     root = Path(__file__).resolve().parents[2]
     try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             timeout=5, check=False)  # fmt: skip
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
         if out.returncode == 0:
             commit = out.stdout.strip()
-            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True, timeout=5, check=False)  # fmt: skip
+            dirty = subprocess.run(
+                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            )
             if dirty.returncode == 0 and dirty.stdout.strip():
                 commit += "+changes"
     except (OSError, subprocess.SubprocessError):
         commit = ""
-    return {"made": time.strftime("%Y-%m-%d %H:%M %Z"), "version": pcdash_version, "commit": commit,
-            "command": REGENERATE}  # fmt: skip
+    return {
+        "made": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "version": pcdash_version,
+        "commit": commit,
+        "command": REGENERATE,
+    }
 
 
 @contextmanager
@@ -65,7 +79,9 @@ def writing_to(root: Path):
             os.environ["PCDASH_RUNS_DIR"] = old
 
 
-def save_asset(experiment, config: Any, result: Any, stamp: dict[str, str], root: Path | None = None) -> str:
+def save_asset(
+    experiment, config: Any, result: Any, stamp: dict[str, str], root: Path | None = None
+) -> str:
     """Keep ``result`` (slimmed) in the assets store, stamped; returns its run key."""
     from pcdash.runs import load_run, save_run
 
@@ -79,7 +95,16 @@ def save_asset(experiment, config: Any, result: Any, stamp: dict[str, str], root
         saved = load_run(key, root)
         assert saved is not None
         meta = {**saved.meta, "precomputed": {**stamp, "experiment": experiment.name}}
-        save_run(key, saved.kind, saved.config, saved.frame, saved.arrays, meta, root=root, tables=saved.tables)
+        save_run(
+            key,
+            saved.kind,
+            saved.config,
+            saved.frame,
+            saved.arrays,
+            meta,
+            root=root,
+            tables=saved.tables,
+        )
     return key
 
 
@@ -88,7 +113,9 @@ def prune(root: Path, keep: set[str]) -> list[str]:
     regeneration: the runs of configurations no figure uses any more); returns their keys."""
     from pcdash.runs import KEY, delete_run
 
-    gone = [p.name for p in sorted(Path(root).iterdir()) if KEY.fullmatch(p.name) and p.name not in keep]
+    gone = [
+        p.name for p in sorted(Path(root).iterdir()) if KEY.fullmatch(p.name) and p.name not in keep
+    ]
     for key in gone:
         delete_run(key, Path(root))
     return gone
@@ -135,8 +162,15 @@ def short_floats(result: Any) -> Any:
 
 def index_entry(reps) -> list[dict[str, Any]]:
     """``assets/index.json``'s figure entries: name, run key and the verdicts."""
-    return [{"figure": r.figure.name, "run_key": r.key, "experiment": r.figure.experiment.name,
-             "claims": [{"claim": c.text, **v.to_dict()} for c, v in r.verdicts]} for r in reps]  # fmt: skip
+    return [
+        {
+            "figure": r.figure.name,
+            "run_key": r.key,
+            "experiment": r.figure.experiment.name,
+            "claims": [{"claim": c.text, **v.to_dict()} for c, v in r.verdicts],
+        }
+        for r in reps
+    ]
 
 
 def shipped(key: str) -> dict[str, str] | None:

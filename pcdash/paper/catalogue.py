@@ -19,11 +19,12 @@ import pandas as pd
 from pcdash.errors import ConfigError
 
 PAPERS = {
-    "cre": "Rathjens & Wiskott, Classification and reconstruction processes in deep predictive coding networks: "
-           "antagonists or allies? (ESANN 2024)",
+    "cre": "Rathjens & Wiskott, Classification and reconstruction processes in deep predictive "
+    "coding networks: "
+    "antagonists or allies? (ESANN 2024)",
     "pcx": "Pinchetti et al., Benchmarking predictive coding networks — made simple (PCX)",
     "comparison": "Backpropagation and predictive coding: an experimental comparison",
-}  # fmt: skip
+}
 OFFLINE_DATASETS = ("digits", "moons", "circles", "iris")
 
 
@@ -42,8 +43,16 @@ class Verdict:
         return {True: "holds", False: "does not hold", None: "not decided"}[self.holds]
 
     def to_dict(self) -> dict[str, Any]:
-        numbers = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.numbers.items()}
-        return {"holds": self.holds, "verdict": self.label, "numbers": numbers, "summary": self.summary}
+        numbers = {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in self.numbers.items()
+        }
+        return {
+            "holds": self.holds,
+            "verdict": self.label,
+            "numbers": numbers,
+            "summary": self.summary,
+        }
 
 
 def undecided(why: str) -> Verdict:
@@ -85,7 +94,9 @@ class Experiment:
     query: Callable[[Any], dict[str, str]]
     offline: tuple[str, ...]  # datasets that need no download, the first is the default
     downloads: tuple[str, ...] = ()  # datasets it also runs on once downloaded
-    slim: Callable[[Any], Any] | None = None  # the result as shipped in assets/ (big arrays left out)
+    slim: Callable[[Any], Any] | None = (
+        None  # the result as shipped in assets/ (big arrays left out)
+    )
     # Where the page cannot train this exact run (its link opens the nearest setting it can, which
     # is not shipped): what the link opens instead, said next to the link.
     link_note: str = ""
@@ -122,8 +133,12 @@ class Figure:
     table: Callable[[Any], pd.DataFrame]  # result -> the tidy rows behind the figure
     page_label: str = ""  # the dedicated page's title
     shows: str = ""  # what the page's panel shows, in one sentence (printed under it)
-    differences_of: Callable[[Any], list[str]] | None = None  # config -> its differences, where they depend on it
-    extra_query: dict[str, str] = field(default_factory=dict)  # URL values for this panel of the page
+    differences_of: Callable[[Any], list[str]] | None = (
+        None  # config -> its differences, where they depend on it
+    )
+    extra_query: dict[str, str] = field(
+        default_factory=dict
+    )  # URL values for this panel of the page
 
     @property
     def paper_title(self) -> str:
@@ -131,21 +146,31 @@ class Figure:
 
     def verdicts(self, result: Any) -> list[tuple[Claim, Verdict]]:
         """Every claim and its verdict on ``result`` (a check that fails says why, undecided)."""
-        if getattr(result, "stopped", False):  # a stopped run lacks epochs or models the checks need
-            reason = "the run was stopped before it finished; train it to the end to decide this claim"
+        if getattr(
+            result, "stopped", False
+        ):  # a stopped run lacks epochs or models the checks need
+            reason = (
+                "the run was stopped before it finished; train it to the end to decide this claim"
+            )
             return [(claim, undecided(reason)) for claim in self.claims]
         out = []
         for claim in self.claims:
             try:
                 verdict = claim.check(result)
             except (KeyError, ValueError, IndexError, ZeroDivisionError) as err:
-                verdict = undecided(f"the result lacks what the check needs ({type(err).__name__}: {err})")
+                verdict = undecided(
+                    f"the result lacks what the check needs ({type(err).__name__}: {err})"
+                )
             out.append((claim, verdict))
         return out
 
     def differences_for(self, config: Any) -> list[str]:
         """How ``config`` differs from the paper's setting, one sentence each."""
-        return list(self.differences_of(config)) if self.differences_of is not None else list(self.differences)
+        return (
+            list(self.differences_of(config))
+            if self.differences_of is not None
+            else list(self.differences)
+        )
 
     def query(self, config: Any) -> dict[str, str]:
         """The dedicated page's URL query for ``config`` (and this figure's panel)."""

@@ -26,21 +26,44 @@ from pcdash.errors import PcdashError
 def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
     from pcdash.backends import add_backend_arguments
 
-    parser.add_argument("figures", nargs="*", metavar="FIGURE", help="figure names (see --list), or 'all'")
-    parser.add_argument("--list", action="store_true", help="list the reproducible figures and their claims")
-    parser.add_argument("--dataset", default=None,
-                        help="the dataset to run on (default: each figure's offline one: digits, moons or iris)")
-    parser.add_argument("--quick", action="store_true",
-                        help="the dashboard pages' quick default (what assets/ ships) instead of the paper's setting")
-    parser.add_argument("--out", default=None, help="folder to write into (made if missing; its parent must exist)")
-    parser.add_argument("--formats", default="html,png,svg",
-                        help="figure files to write: html, png, svg (png/svg need kaleido and Chromium)")
-    parser.add_argument("--assets", action="store_true",
-                        help="also store the results, slimmed and stamped, as the shipped assets (assets/runs)")
+    parser.add_argument(
+        "figures", nargs="*", metavar="FIGURE", help="figure names (see --list), or 'all'"
+    )
+    parser.add_argument(
+        "--list", action="store_true", help="list the reproducible figures and their claims"
+    )
+    parser.add_argument(
+        "--dataset",
+        default=None,
+        help="the dataset to run on (default: each figure's offline one: digits, moons or iris)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the dashboard pages' quick default (what assets/ ships) instead of the paper's "
+        "setting",
+    )
+    parser.add_argument(
+        "--out", default=None, help="folder to write into (made if missing; its parent must exist)"
+    )
+    parser.add_argument(
+        "--formats",
+        default="html,png,svg",
+        help="figure files to write: html, png, svg (png/svg need kaleido and Chromium)",
+    )
+    parser.add_argument(
+        "--assets",
+        action="store_true",
+        help="also store the results, slimmed and stamped, as the shipped assets (assets/runs)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_backend_arguments(parser)
-    parser.add_argument("--limits", default="", metavar="NAME=VALUE,...",
-                        help="raise the caps and budget of one job (see python -m pcdash sweep --help)")
+    parser.add_argument(
+        "--limits",
+        default="",
+        metavar="NAME=VALUE,...",
+        help="raise the caps and budget of one job (see python -m pcdash sweep --help)",
+    )
 
 
 def check_out_dir(out: str | None) -> Path:
@@ -81,7 +104,9 @@ def list_figures() -> str:
 
     lines = []
     for f in FIGURES.values():
-        lines.append(f"{f.name:22} {f.paper_title.split(',')[0].split(' (')[0]}, {f.number}: {f.title}")
+        lines.append(
+            f"{f.name:22} {f.paper_title.split(',')[0].split(' (')[0]}, {f.number}: {f.title}"
+        )
         lines.append(f"{'':22} runs {f.experiment.name} on {', '.join(f.experiment.datasets)}")
         for c in f.claims:
             lines.append(f"{'':22} claim: {c.text}")
@@ -99,7 +124,9 @@ def _progress(quiet: bool, label: str):
             return
         last["t"] = now
         eta = f", ETA {p.eta_s:.0f}s" if getattr(p, "eta_s", None) is not None else ""
-        print(f"\r{label}: {p.fraction:6.1%} {p.message}{eta}   ", end="", file=sys.stderr, flush=True)
+        print(
+            f"\r{label}: {p.fraction:6.1%} {p.message}{eta}   ", end="", file=sys.stderr, flush=True
+        )
 
     return show
 
@@ -133,7 +160,9 @@ def run_reproduce_command(args: argparse.Namespace) -> int:
 
     figures = rp.resolve(args.figures)
     formats = _formats(args.formats)
-    groups = rp.plan(figures, args.dataset, args.quick)  # every config and dataset checked before training
+    groups = rp.plan(
+        figures, args.dataset, args.quick
+    )  # every config and dataset checked before training
     out = check_out_dir(args.out)
     single = len(figures) == 1 and "all" not in args.figures
     images = [f for f in formats if f in rp.IMAGE_FORMATS]
@@ -152,8 +181,15 @@ def run_reproduce_command(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     reps, jobs = [], []
     for exp, dataset, config, figs in groups:
-        done = rp.reproduce_group(exp, dataset, config, figs, args.quick, backend=backend,
-                                  on_progress=_progress(args.quiet, exp.name))  # fmt: skip
+        done = rp.reproduce_group(
+            exp,
+            dataset,
+            config,
+            figs,
+            args.quick,
+            backend=backend,
+            on_progress=_progress(args.quiet, exp.name),
+        )
         if not args.quiet:
             print(file=sys.stderr)
         if stamp is not None:
@@ -175,21 +211,44 @@ def run_reproduce_command(args: argparse.Namespace) -> int:
         except OSError as err:
             print(f"pcdash: note: {err}; the HTML and CSV files are written", file=sys.stderr)
     ratio = f"; {total / reference:.0f}× a 2048² float32 matmul ({reference * 1e3:.0f} ms here)"
-    summary = {"figures": [r.claims_json() for r in reps], "seconds": round(total, 1),
-               "matmul_2048_seconds": round(reference, 5), "ratio_to_matmul": round(total / reference, 1)}  # fmt: skip
+    summary = {
+        "figures": [r.claims_json() for r in reps],
+        "seconds": round(total, 1),
+        "matmul_2048_seconds": round(reference, 5),
+        "ratio_to_matmul": round(total / reference, 1),
+    }
     if not single:
         rp.write_json(out / "claims.json", summary)
         if "html" in formats:
-            rp.write_text(out / "report.html", report_page(reps, lambda r: rp.plots(r.figure, r.result),
-                                                           total_seconds=total, reference=ratio))  # fmt: skip
+            rp.write_text(
+                out / "report.html",
+                report_page(
+                    reps,
+                    lambda r: rp.plots(r.figure, r.result),
+                    total_seconds=total,
+                    reference=ratio,
+                ),
+            )
     if stamp is not None:
         from pcdash.paper.assets import INDEX, index_entry, merged_index
         from pcdash.runs import assets_dir
 
         root = assets_dir() or Path(__file__).resolve().parents[2] / "assets" / "runs"
-        rp.write_json(root.parent / INDEX, merged_index(root.parent / INDEX, index_entry(reps), {
-            **stamp, "seconds": round(total, 1), "ratio_to_matmul": round(total / reference, 1)}))
-        if "all" in args.figures and args.dataset is None:  # a full regeneration: drop runs no figure uses now
+        rp.write_json(
+            root.parent / INDEX,
+            merged_index(
+                root.parent / INDEX,
+                index_entry(reps),
+                {
+                    **stamp,
+                    "seconds": round(total, 1),
+                    "ratio_to_matmul": round(total / reference, 1),
+                },
+            ),
+        )
+        if (
+            "all" in args.figures and args.dataset is None
+        ):  # a full regeneration: drop runs no figure uses now
             from pcdash.paper.assets import prune
 
             prune(root, {r.key for r in reps})

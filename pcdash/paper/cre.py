@@ -43,12 +43,25 @@ def check_opposite_ends(result) -> Verdict:
     m0, m1 = rows[rows["lam"] == 0.0]["mse"], rows[rows["lam"] == 1.0]["mse"]
     apart = bool(a0.min() > a1.max() and m1.max() < m0.min())
     holds = acc[0.0] - acc[1.0] >= ACCURACY_GAP and mse[1.0] <= MSE_RATIO * mse[0.0] and apart
-    numbers = {"accuracy_lam0": acc[0.0], "accuracy_lam1": acc[1.0], "mse_lam0": mse[0.0], "mse_lam1": mse[1.0],
-               "boxes_apart": float(apart), "seeds": float(rows["seed"].nunique())}  # fmt: skip
-    return decide(holds, numbers, (
-        f"test accuracy {acc[0.0]:.3f} at λ = 0 vs {acc[1.0]:.3f} at λ = 1 (gap {acc[0.0] - acc[1.0]:.3f}, needs ≥ "
-        f"{ACCURACY_GAP}); MSE {mse[0.0]:.4f} vs {mse[1.0]:.4f} (ratio {mse[1.0] / mse[0.0]:.2f}, needs ≤ {MSE_RATIO}); "
-        f"the λ = 0 and λ = 1 boxes {'do not overlap' if apart else 'overlap'}"))
+    numbers = {
+        "accuracy_lam0": acc[0.0],
+        "accuracy_lam1": acc[1.0],
+        "mse_lam0": mse[0.0],
+        "mse_lam1": mse[1.0],
+        "boxes_apart": float(apart),
+        "seeds": float(rows["seed"].nunique()),
+    }
+    return decide(
+        holds,
+        numbers,
+        (
+            f"test accuracy {acc[0.0]:.3f} at λ = 0 vs {acc[1.0]:.3f} at λ = 1 (gap "
+            f"{acc[0.0] - acc[1.0]:.3f}, needs ≥ "
+            f"{ACCURACY_GAP}); MSE {mse[0.0]:.4f} vs {mse[1.0]:.4f} (ratio "
+            f"{mse[1.0] / mse[0.0]:.2f}, needs ≤ {MSE_RATIO}); "
+            f"the λ = 0 and λ = 1 boxes {'do not overlap' if apart else 'overlap'}"
+        ),
+    )
 
 
 def check_extremes(result) -> Verdict:
@@ -60,9 +73,16 @@ def check_extremes(result) -> Verdict:
         return undecided("needs models at λ = 0 and λ = 1")
     best_acc, best_mse = float(acc.idxmax()), float(mse.idxmin())
     holds = acc[0.0] >= acc.max() - 0.01 and mse[1.0] <= mse.min() * 1.02
-    numbers = {f"accuracy_lam{k:g}": v for k, v in acc.items()} | {f"mse_lam{k:g}": v for k, v in mse.items()}
-    return decide(holds, numbers, "mean test accuracy by λ: " + ", ".join(f"{k:g}: {v:.3f}" for k, v in acc.items())
-                  + f" (best at λ = {best_acc:g}); mean MSE best at λ = {best_mse:g}")
+    numbers = {f"accuracy_lam{k:g}": v for k, v in acc.items()} | {
+        f"mse_lam{k:g}": v for k, v in mse.items()
+    }
+    return decide(
+        holds,
+        numbers,
+        "mean test accuracy by λ: "
+        + ", ".join(f"{k:g}: {v:.3f}" for k, v in acc.items())
+        + f" (best at λ = {best_acc:g}); mean MSE best at λ = {best_mse:g}",
+    )
 
 
 def check_monotonic(result) -> Verdict:
@@ -74,10 +94,13 @@ def check_monotonic(result) -> Verdict:
         return undecided("needs at least three λ values")
     rho_acc = float(stats.spearmanr(acc.index, acc.to_numpy()).statistic)
     rho_mse = float(stats.spearmanr(mse.index, mse.to_numpy()).statistic)
-    return decide(rho_acc <= -0.8 and rho_mse <= -0.8, {"spearman_accuracy": rho_acc, "spearman_mse": rho_mse,
-                                                        "lambdas": float(len(acc))},
-                  f"Spearman correlation with λ over {len(acc)} λ values: accuracy {rho_acc:+.2f}, MSE {rho_mse:+.2f} "
-                  "(both ≤ −0.8 for a mostly monotonic trade-off)")  # fmt: skip
+    return decide(
+        rho_acc <= -0.8 and rho_mse <= -0.8,
+        {"spearman_accuracy": rho_acc, "spearman_mse": rho_mse, "lambdas": float(len(acc))},
+        f"Spearman correlation with λ over {len(acc)} λ values: accuracy {rho_acc:+.2f}, MSE "
+        f"{rho_mse:+.2f} "
+        "(both ≤ −0.8 for a mostly monotonic trade-off)",
+    )
 
 
 # --------------------------------------------------------------------------- Fig. 3
@@ -128,23 +151,38 @@ def _mean_over(result, lam: float, measure) -> float:
 
 def check_latent_rays(result) -> Verdict:
     """At λ = 0 the classes lie on rays (directions separate them); at λ = 1 they overlap."""
-    sep = {lam: _mean_over(result, lam, lambda s, m: ray_separation(s.z[m], s.y)) for lam in (0.0, 0.2, 1.0)}
+    sep = {
+        lam: _mean_over(result, lam, lambda s, m: ray_separation(s.z[m], s.y))
+        for lam in (0.0, 0.2, 1.0)
+    }
     if not np.isfinite(sep[0.0]) or not np.isfinite(sep[1.0]):
         return undecided("needs latent codes of models at λ = 0 and λ = 1")
-    return decide(sep[0.0] > sep[1.0] + 0.05, {f"ray_separation_lam{k:g}": v for k, v in sep.items()},
-                  f"fraction of points nearest (by direction) to their own class's ray: {sep[0.0]:.2f} at λ = 0, "
-                  f"{sep[0.2]:.2f} at λ = 0.2, {sep[1.0]:.2f} at λ = 1 (λ = 0 must exceed λ = 1 by 0.05)")  # fmt: skip
+    return decide(
+        sep[0.0] > sep[1.0] + 0.05,
+        {f"ray_separation_lam{k:g}": v for k, v in sep.items()},
+        f"fraction of points nearest (by direction) to their own class's ray: {sep[0.0]:.2f} at λ "
+        "= 0, "
+        f"{sep[0.2]:.2f} at λ = 0.2, {sep[1.0]:.2f} at λ = 1 (λ = 0 must exceed λ = 1 by 0.05)",
+    )
 
 
 def check_prototypes(result) -> Verdict:
     """At λ = 0 the decoder draws class prototypes; at λ = 1 the reconstructions keep detail."""
-    kept = {lam: _mean_over(result, lam, lambda s, m: detail_kept(s.x, s.x_hat[m], s.y)) for lam in (0.0, 0.2, 1.0)}
+    kept = {
+        lam: _mean_over(result, lam, lambda s, m: detail_kept(s.x, s.x_hat[m], s.y))
+        for lam in (0.0, 0.2, 1.0)
+    }
     if not np.isfinite(kept[0.0]) or not np.isfinite(kept[1.0]):
         return undecided("needs reconstructions of models at λ = 0 and λ = 1")
     rising = kept[0.0] < kept[0.2] < kept[1.0] if np.isfinite(kept[0.2]) else kept[0.0] < kept[1.0]
-    return decide(rising, {f"detail_kept_lam{k:g}": v for k, v in kept.items()},
-                  f"share of the inputs' within-class variation the reconstructions keep: {kept[0.0]:.2f} at λ = 0, "
-                  f"{kept[0.2]:.2f} at λ = 0.2, {kept[1.0]:.2f} at λ = 1 (rising: prototypes at λ = 0, detail at λ = 1)")  # fmt: skip
+    return decide(
+        rising,
+        {f"detail_kept_lam{k:g}": v for k, v in kept.items()},
+        f"share of the inputs' within-class variation the reconstructions keep: {kept[0.0]:.2f} at "
+        "λ = 0, "
+        f"{kept[0.2]:.2f} at λ = 0.2, {kept[1.0]:.2f} at λ = 1 (rising: prototypes at λ = 0, "
+        "detail at λ = 1)",
+    )
 
 
 # --------------------------------------------------------------------------- Fig. 4
@@ -154,8 +192,11 @@ def _dim_table(result, model: str = "cre") -> pd.DataFrame:
     frame = result.frame
     rows = final_rows(frame[frame["model"] == model], "test")
     rows = rows[~rows["diverged"]]
-    return rows.groupby(["lam", "latent_dim"])[["accuracy", "mse"]].mean() if model == "cre" else \
-        rows.groupby("latent_dim")[["accuracy", "mse"]].mean()
+    return (
+        rows.groupby(["lam", "latent_dim"])[["accuracy", "mse"]].mean()
+        if model == "cre"
+        else rows.groupby("latent_dim")[["accuracy", "mse"]].mean()
+    )
 
 
 def check_gap_narrows(result) -> Verdict:
@@ -171,10 +212,14 @@ def check_gap_narrows(result) -> Verdict:
     acc = table["accuracy"]
     gap = {d: float(np.mean([acc[(0.0, d)] - acc[(lam, d)] for lam in middle])) for d in dims}
     peak = max(dims[:-1], key=gap.get)
-    return decide(gap[dims[-1]] < gap[peak], {f"gap_dim{d}": v for d, v in gap.items()},
-                  f"mean accuracy gap from λ = 0 to λ = {', '.join(f'{m:g}' for m in middle)} by dim(z): "
-                  + ", ".join(f"{d}: {g:.3f}" for d, g in gap.items())
-                  + f" (at dim(z) = {dims[-1]} it must be below its peak, {gap[peak]:.3f} at dim(z) = {peak})")
+    return decide(
+        gap[dims[-1]] < gap[peak],
+        {f"gap_dim{d}": v for d, v in gap.items()},
+        f"mean accuracy gap from λ = 0 to λ = {', '.join(f'{m:g}' for m in middle)} by dim(z): "
+        + ", ".join(f"{d}: {g:.3f}" for d, g in gap.items())
+        + f" (at dim(z) = {dims[-1]} it must be below its peak, {gap[peak]:.3f} at dim(z) = "
+        f"{peak})",
+    )
 
 
 def check_reconstruction_improves(result) -> Verdict:
@@ -184,16 +229,22 @@ def check_reconstruction_improves(result) -> Verdict:
     dims = sorted(set(table.index.get_level_values("latent_dim")))
     if len(dims) < 2:
         return undecided("needs at least two dim(z)")
-    ratios = {f"lam{lam:g}": table["mse"][(lam, dims[-1])] / table["mse"][(lam, dims[0])]
-              for lam in sorted(set(table.index.get_level_values("lam")))}  # fmt: skip
+    ratios = {
+        f"lam{lam:g}": table["mse"][(lam, dims[-1])] / table["mse"][(lam, dims[0])]
+        for lam in sorted(set(table.index.get_level_values("lam")))
+    }
     for model in ("pca", "rp"):
         if (result.frame["model"] == model).any():
             t = _dim_table(result, model)
             ratios[model] = t["mse"][dims[-1]] / t["mse"][dims[0]]
     worst = max(ratios, key=ratios.get)
-    return decide(all(r < 1 for r in ratios.values()), {f"mse_ratio_{k}": v for k, v in ratios.items()},
-                  f"test MSE at dim(z) = {dims[-1]} ÷ at dim(z) = {dims[0]}: "
-                  + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()) + f" (the least gain: {worst})")  # fmt: skip
+    return decide(
+        all(r < 1 for r in ratios.values()),
+        {f"mse_ratio_{k}": v for k, v in ratios.items()},
+        f"test MSE at dim(z) = {dims[-1]} ÷ at dim(z) = {dims[0]}: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items())
+        + f" (the least gain: {worst})",
+    )
 
 
 def check_rp_classifies_worse(result) -> Verdict:
@@ -206,8 +257,12 @@ def check_rp_classifies_worse(result) -> Verdict:
     if not dims:
         return undecided("needs λ = 0 and RP at some dim(z) ≤ 4")
     gaps = {d: float(cre[(0.0, d)] - rp[d]) for d in dims}
-    return decide(all(g > 0 for g in gaps.values()), {f"lam0_minus_rp_dim{d}": g for d, g in gaps.items()},
-                  "test accuracy of λ = 0 minus RP: " + ", ".join(f"dim {d}: {g:+.3f}" for d, g in gaps.items()))
+    return decide(
+        all(g > 0 for g in gaps.values()),
+        {f"lam0_minus_rp_dim{d}": g for d, g in gaps.items()},
+        "test accuracy of λ = 0 minus RP: "
+        + ", ".join(f"dim {d}: {g:+.3f}" for d, g in gaps.items()),
+    )
 
 
 # --------------------------------------------------------------------------- plots and tables
@@ -215,7 +270,8 @@ def check_rp_classifies_worse(result) -> Verdict:
 
 def _differences(page: str):
     """The differences of a CRE configuration from the paper's figure on ``page``
-    (:func:`pcdash.paper.cre_notes.differences`, with the training-set size when the data is here)."""
+    (:func:`pcdash.paper.cre_notes.differences`, with the training-set size when the data is
+    here)."""
 
     def of(config) -> list[str]:
         from pcdash.data import dataset_available, load_dataset
@@ -233,7 +289,9 @@ def _tradeoff_plot(result):
     from pcdash.figures.cre import tradeoff_boxes
 
     frame = result.frame
-    return tradeoff_boxes(frame[frame["model"] == "cre"] if "model" in frame else frame, split="test")
+    return tradeoff_boxes(
+        frame[frame["model"] == "cre"] if "model" in frame else frame, split="test"
+    )
 
 
 def _latent_plots(result):
@@ -242,8 +300,10 @@ def _latent_plots(result):
     members = result.members[result.members["model"] == "cre"]
     names = result.class_names or None
     dim = 3 if 3 in set(members["latent_dim"]) else int(members["latent_dim"].iloc[0])
-    return [latent_small_multiples(result.snapshot, members, seed=0, latent_dim=dim, class_names=names),
-            reconstruction_grid(result.snapshot, members, seed=0, per_class=1, latent_dim=dim)]
+    return [
+        latent_small_multiples(result.snapshot, members, seed=0, latent_dim=dim, class_names=names),
+        reconstruction_grid(result.snapshot, members, seed=0, per_class=1, latent_dim=dim),
+    ]
 
 
 def _latent_table(result) -> pd.DataFrame:
@@ -255,8 +315,17 @@ def _latent_table(result) -> pd.DataFrame:
         if z is None:
             continue
         for i, (point, label) in enumerate(zip(z, result.snapshot.y, strict=True)):
-            rows.append({"member": int(m.member), "lam": m.lam, "latent_dim": m.latent_dim, "seed": 0, "point": i,
-                         "class": int(label), **{f"z{j + 1}": float(v) for j, v in enumerate(point)}})
+            rows.append(
+                {
+                    "member": int(m.member),
+                    "lam": m.lam,
+                    "latent_dim": m.latent_dim,
+                    "seed": 0,
+                    "point": i,
+                    "class": int(label),
+                    **{f"z{j + 1}": float(v) for j, v in enumerate(point)},
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -266,73 +335,170 @@ def _dims_plot(result):
     return latent_dim_curves(result.frame)
 
 
-PAPER_TRAINING = ("the authors' code: Adam 1e-3 (encoder, decoder and classifier each), batch 512, 10 epochs, "
-                  "PyTorch's default initialisation")  # fmt: skip
+PAPER_TRAINING = (
+    "the authors' code: Adam 1e-3 (encoder, decoder and classifier each), batch 512, 10 epochs, "
+    "PyTorch's default initialisation"
+)
 
 FIGURES = (
     Figure(
-        "cre-fig2", "cre", "Fig. 2", "Accuracy and reconstruction error against λ",
-        "Box plots of classification (blue) and reconstruction (orange) performance against λ for FC-, CNN- and "
+        "cre-fig2",
+        "cre",
+        "Fig. 2",
+        "Accuracy and reconstruction error against λ",
+        "Box plots of classification (blue) and reconstruction (orange) performance against λ for "
+        "FC-, CNN- and "
         "ViT-based CREs on MNIST, FashionMNIST and CIFAR-10.",
         CRE,
-        (Claim("Each extreme is poor at the other task: λ = 0 classifies clearly better than λ = 1, and λ = 1 "
-               "reconstructs clearly better than λ = 0.", "qualitative (box plots; about 10,000 trained models in "
-               "all); issue 9's bar: accuracy gap ≥ 0.15, MSE ratio ≤ 0.8, boxes apart", check_opposite_ends, True),
-         Claim("The models reach peak classification and reconstruction at the extremes: λ = 0 yields the best "
-               "classification and λ = 1 the best reconstruction.", "qualitative (box plots)", check_extremes, False,
-               "on digits with a 3-d latent, a reconstruction term up to λ = 0.8 costs no accuracy (the classes "
-               "separate easily); the accuracy drops only at λ = 1. The paper's datasets are harder."),
-         Claim("The relationship between λ and performance is mostly monotonic: as λ rises, reconstruction improves "
-               "and classification deteriorates.", "qualitative", check_monotonic, False,
-               "reconstruction improves monotonically, but the accuracy does not fall until λ = 1 (see above)")),
-        paper_setting=f"FC-, CNN- and ViT-based CREs on MNIST, FashionMNIST and CIFAR-10; {PAPER_TRAINING}; the λ "
-                      "grid and the seeds per box are not stated.",
-        offline_setting="fc-medium, dim(z) = 3, λ = 0, 0.2, …, 1 on digits with the Trade-off page's default "
-                        "training (every seed a box point).",
-        full_setting="the same sweep on MNIST, FashionMNIST or CIFAR-10 with 10 seeds (--dataset, without --quick).",
-        differences=("dataset: 8×8 digits (1,797 images) instead of MNIST/FashionMNIST/CIFAR-10, so it runs offline "
-                     "in seconds", "one architecture (fc-medium) instead of every variant",
-                     "the page's batch, epochs and initialisation (its caption lists how they differ from the "
-                     "authors')"),
-        plot=_tradeoff_plot, table=lambda r: r.frame, page_label="Trade-off", differences_of=_differences("tradeoff"),
-    ),  # fmt: skip
+        (
+            Claim(
+                "Each extreme is poor at the other task: λ = 0 classifies clearly better than λ = "
+                "1, and λ = 1 "
+                "reconstructs clearly better than λ = 0.",
+                "qualitative (box plots; about 10,000 trained models in "
+                "all); issue 9's bar: accuracy gap ≥ 0.15, MSE ratio ≤ 0.8, boxes apart",
+                check_opposite_ends,
+                True,
+            ),
+            Claim(
+                "The models reach peak classification and reconstruction at the extremes: λ = 0 "
+                "yields the best "
+                "classification and λ = 1 the best reconstruction.",
+                "qualitative (box plots)",
+                check_extremes,
+                False,
+                "on digits with a 3-d latent, a reconstruction term up to λ = 0.8 costs no "
+                "accuracy (the classes "
+                "separate easily); the accuracy drops only at λ = 1. The paper's datasets are "
+                "harder.",
+            ),
+            Claim(
+                "The relationship between λ and performance is mostly monotonic: as λ rises, "
+                "reconstruction improves "
+                "and classification deteriorates.",
+                "qualitative",
+                check_monotonic,
+                False,
+                "reconstruction improves monotonically, but the accuracy does not fall until λ = 1 "
+                "(see above)",
+            ),
+        ),
+        paper_setting="FC-, CNN- and ViT-based CREs on MNIST, FashionMNIST and CIFAR-10; "
+        f"{PAPER_TRAINING}; the λ "
+        "grid and the seeds per box are not stated.",
+        offline_setting="fc-medium, dim(z) = 3, λ = 0, 0.2, …, 1 on digits with the Trade-off "
+        "page's default "
+        "training (every seed a box point).",
+        full_setting="the same sweep on MNIST, FashionMNIST or CIFAR-10 with 10 seeds (--dataset, "
+        "without --quick).",
+        differences=(
+            "dataset: 8×8 digits (1,797 images) instead of MNIST/FashionMNIST/CIFAR-10, so it runs "
+            "offline "
+            "in seconds",
+            "one architecture (fc-medium) instead of every variant",
+            "the page's batch, epochs and initialisation (its caption lists how they differ from "
+            "the "
+            "authors')",
+        ),
+        plot=_tradeoff_plot,
+        table=lambda r: r.frame,
+        page_label="Trade-off",
+        differences_of=_differences("tradeoff"),
+    ),
     Figure(
-        "cre-fig3", "cre", "Fig. 3", "Latent spaces and reconstructions at λ = 0, 0.2 and 1",
-        "Top: 3-D latent spaces of an FC-based CRE for each λ on FashionMNIST, fifty points per class. Bottom: "
+        "cre-fig3",
+        "cre",
+        "Fig. 3",
+        "Latent spaces and reconstructions at λ = 0, 0.2 and 1",
+        "Top: 3-D latent spaces of an FC-based CRE for each λ on FashionMNIST, fifty points per "
+        "class. Bottom: "
         "reconstructions by the same models.",
         CRE,
-        (Claim("At λ = 0 the classes form nearly straight rays from a central point; at λ = 1 they become "
-               "overlapping clouds.", "qualitative (3-D plots)", check_latent_rays, True),
-         Claim("At λ = 0 the reconstructions are class prototypes without the input's details; as λ rises towards 1 "
-               "they capture more detail.", "qualitative (pictures)", check_prototypes, True)),
-        paper_setting=f"FC-based CRE with dim(z) = 3 at λ = 0, 0.2 and 1 on FashionMNIST; {PAPER_TRAINING}.",
-        offline_setting="the Fig. 2 sweep on digits (dim(z) = 3, λ = 0 … 1); the seed-0 model of each λ, fifty test "
-                        "points per class.",
+        (
+            Claim(
+                "At λ = 0 the classes form nearly straight rays from a central point; at λ = 1 "
+                "they become "
+                "overlapping clouds.",
+                "qualitative (3-D plots)",
+                check_latent_rays,
+                True,
+            ),
+            Claim(
+                "At λ = 0 the reconstructions are class prototypes without the input's details; as "
+                "λ rises towards 1 "
+                "they capture more detail.",
+                "qualitative (pictures)",
+                check_prototypes,
+                True,
+            ),
+        ),
+        paper_setting="FC-based CRE with dim(z) = 3 at λ = 0, 0.2 and 1 on FashionMNIST; "
+        f"{PAPER_TRAINING}.",
+        offline_setting="the Fig. 2 sweep on digits (dim(z) = 3, λ = 0 … 1); the seed-0 model of "
+        "each λ, fifty test "
+        "points per class.",
         full_setting="the same on FashionMNIST or MNIST (--dataset).",
-        differences=("dataset: digits instead of FashionMNIST", "all six λ of the sweep are shown; the check uses "
-                     "λ = 0, 0.2 and 1 and averages over the seeds"),
-        plot=_latent_plots, table=_latent_table, page_label="Latent space", differences_of=_differences("latent"),
+        differences=(
+            "dataset: digits instead of FashionMNIST",
+            "all six λ of the sweep are shown; the check uses "
+            "λ = 0, 0.2 and 1 and averages over the seeds",
+        ),
+        plot=_latent_plots,
+        table=_latent_table,
+        page_label="Latent space",
+        differences_of=_differences("latent"),
         extra_query={"view": "small multiples"},
-    ),  # fmt: skip
+    ),
     Figure(
-        "cre-fig4", "cre", "Fig. 4", "The trade-off against dim(z), with PCA and random projections",
-        "Mean classification (top) and reconstruction (bottom) performance of FC-based CREs on MNIST and "
-        "FashionMNIST across λ against dim(z), with 95% confidence intervals; PCA- and RP-based representations.",
+        "cre-fig4",
+        "cre",
+        "Fig. 4",
+        "The trade-off against dim(z), with PCA and random projections",
+        "Mean classification (top) and reconstruction (bottom) performance of FC-based CREs on "
+        "MNIST and "
+        "FashionMNIST across λ against dim(z), with 95% confidence intervals; PCA- and RP-based "
+        "representations.",
         CRE_LATENT_DIM,
-        (Claim("Increasing the latent dimension mitigates the trade-off: the accuracy gap to λ = 0 narrows as dim(z) "
-               "grows for the λ values below 1.", "qualitative (curves with 95% CIs)", check_gap_narrows, True),
-         Claim("Reconstruction improves with dim(z) regardless of the representation (every λ, PCA and RP).",
-               "qualitative", check_reconstruction_improves, True),
-         Claim("RP-based representations classify worse than classification-driven ones.", "qualitative",
-               check_rp_classifies_worse, True)),
-        paper_setting=f"FC-based CREs on MNIST and FashionMNIST, several λ and dim(z) (not listed), PCA and RP with "
-                      f"the same heads; {PAPER_TRAINING}.",
-        offline_setting="fc-medium on digits, dim(z) = 1, 2, 3, 4, 8, 16 and λ = 0, 0.5, 0.9, 1, with PCA and RP "
-                        "(the Latent dimension page's default).",
-        full_setting="the same on MNIST or FashionMNIST with 10 seeds (--dataset, without --quick).",
-        differences=("dataset: digits (64 pixels: dim(z) = 16 is a quarter of the input) instead of MNIST and "
-                     "FashionMNIST", "one FC variant; the paper's λ grid and dims are not stated, these are pcdash's"),
-        plot=_dims_plot, table=lambda r: r.frame, page_label="Latent dimension",
+        (
+            Claim(
+                "Increasing the latent dimension mitigates the trade-off: the accuracy gap to λ = "
+                "0 narrows as dim(z) "
+                "grows for the λ values below 1.",
+                "qualitative (curves with 95% CIs)",
+                check_gap_narrows,
+                True,
+            ),
+            Claim(
+                "Reconstruction improves with dim(z) regardless of the representation (every λ, "
+                "PCA and RP).",
+                "qualitative",
+                check_reconstruction_improves,
+                True,
+            ),
+            Claim(
+                "RP-based representations classify worse than classification-driven ones.",
+                "qualitative",
+                check_rp_classifies_worse,
+                True,
+            ),
+        ),
+        paper_setting="FC-based CREs on MNIST and FashionMNIST, several λ and dim(z) (not "
+        "listed), PCA and RP with "
+        f"the same heads; {PAPER_TRAINING}.",
+        offline_setting="fc-medium on digits, dim(z) = 1, 2, 3, 4, 8, 16 and λ = 0, 0.5, 0.9, 1, "
+        "with PCA and RP "
+        "(the Latent dimension page's default).",
+        full_setting="the same on MNIST or FashionMNIST with 10 seeds (--dataset, without "
+        "--quick).",
+        differences=(
+            "dataset: digits (64 pixels: dim(z) = 16 is a quarter of the input) instead of MNIST "
+            "and "
+            "FashionMNIST",
+            "one FC variant; the paper's λ grid and dims are not stated, these are pcdash's",
+        ),
+        plot=_dims_plot,
+        table=lambda r: r.frame,
+        page_label="Latent dimension",
         differences_of=_differences("latent_dimension"),
-    ),  # fmt: skip
+    ),
 )

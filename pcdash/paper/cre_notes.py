@@ -47,14 +47,16 @@ FIGURES = {
     "tradeoff": PaperFigure(
         "Fig. 2",
         "Fig. 3",
-        "box plots of accuracy (blue) and reconstruction error (orange) against λ for FC-, CNN- and ViT-based "
+        "box plots of accuracy (blue) and reconstruction error (orange) against λ for FC-, CNN- "
+        "and ViT-based "
         "CREs on MNIST, FashionMNIST and CIFAR-10",
         ("mnist", "fashion_mnist", "cifar10"),
     ),
     "latent": PaperFigure(
         "Fig. 3, top row",
         "Fig. 4",
-        "3-D latent spaces of an FC-based CRE with dim(z) = 3 at λ = 0, 0.2 and 1, fifty points per class, on "
+        "3-D latent spaces of an FC-based CRE with dim(z) = 3 at λ = 0, 0.2 and 1, fifty points "
+        "per class, on "
         "FashionMNIST (the arXiv figure adds MNIST)",
         ("fashion_mnist", "mnist"),
         ("fc-small", "fc-medium", "fc-large"),
@@ -64,7 +66,8 @@ FIGURES = {
     "reconstructions": PaperFigure(
         "Fig. 3, bottom row",
         "Fig. 5",
-        "reconstructions by an FC-based CRE with dim(z) = 3 at λ = 0, 0.2 and 1 on FashionMNIST (the arXiv "
+        "reconstructions by an FC-based CRE with dim(z) = 3 at λ = 0, 0.2 and 1 on FashionMNIST "
+        "(the arXiv "
         "figure adds MNIST)",
         ("fashion_mnist", "mnist"),
         ("fc-small", "fc-medium", "fc-large"),
@@ -74,7 +77,8 @@ FIGURES = {
     "latent_dimension": PaperFigure(
         "Fig. 4",
         "a later figure",
-        "mean accuracy and MSE of FC-based CREs against dim(z) for several λ on MNIST and FashionMNIST, with "
+        "mean accuracy and MSE of FC-based CREs against dim(z) for several λ on MNIST and "
+        "FashionMNIST, with "
         "PCA- and RP-based representations and 95% confidence intervals",
         ("mnist", "fashion_mnist"),
         ("fc-small", "fc-medium", "fc-large"),
@@ -109,7 +113,8 @@ def differences(page: str, config: CREConfig, train_size: int | None = None) -> 
             else ""
         )
         out.append(
-            f"dataset {DATASET_NAMES.get(config.dataset, config.dataset)} instead of {_names(fig.datasets)}{why}"
+            f"dataset {DATASET_NAMES.get(config.dataset, config.dataset)} instead of "
+            f"{_names(fig.datasets)}{why}"
         )
     if fig.archs is not None and config.arch not in fig.archs:
         out.append(f"architecture {config.arch} instead of an FC-based CRE")
@@ -122,39 +127,47 @@ def differences(page: str, config: CREConfig, train_size: int | None = None) -> 
             steps = config.epochs * (train_size // config.batch_size)
             per_epoch = train_size // PAPER_BATCH
             why = (
-                f"; its {train_size:,} training images give {per_epoch} step{'s' if per_epoch != 1 else ''} per "
+                f"; its {train_size:,} training images give {per_epoch} "
+                f"step{'s' if per_epoch != 1 else ''} per "
                 f"epoch at batch {PAPER_BATCH}"
                 if config.dataset == "digits"
                 else ""
             )
             out.append(
-                f"batch {config.batch_size} × {config.epochs} epochs = {steps:,} Adam steps instead of batch "
+                f"batch {config.batch_size} × {config.epochs} epochs = {steps:,} Adam steps "
+                "instead of batch "
                 f"{PAPER_BATCH} × {PAPER_EPOCHS} epochs = {PAPER_STEPS:,} steps on MNIST{why}"
             )
         else:
             out.append(
-                f"batch {config.batch_size} × {config.epochs} epochs instead of batch {PAPER_BATCH} × "
+                f"batch {config.batch_size} × {config.epochs} epochs instead of batch "
+                f"{PAPER_BATCH} × "
                 f"{PAPER_EPOCHS} epochs"
             )
     if config.lr != PAPER_LR:
         out.append(f"learning rate {config.lr:g} instead of {PAPER_LR:g}")
     if config.init != "authors" and config.arch == "vit":
         out.append(
-            "initialisation: the classifier's output layer starts at zero instead of the authors' Xavier "
+            "initialisation: the classifier's output layer starts at zero instead of the authors' "
+            "Xavier "
             "initialisation"
         )
     elif config.init != "authors":
         out.append(
-            "initialisation: the latent units start active (bias +0.5) and the classifier's output layer at "
-            "zero, instead of PyTorch's default (the authors'); with the default, 21 of the 30 models of the "
-            "default digits sweep lost latent units for good, most in their first Adam steps (dead ReLUs); "
+            "initialisation: the latent units start active (bias +0.5) and the classifier's output "
+            "layer at "
+            "zero, instead of PyTorch's default (the authors'); with the default, 21 of the 30 "
+            "models of the "
+            "default digits sweep lost latent units for good, most in their first Adam steps (dead "
+            "ReLUs); "
             "with this one 12 lose one unit, all at 0 < λ < 1"
         )
     if config.latent_activation != "relu" and config.arch != "vit":
         out.append(f"{config.latent_activation} latent instead of ReLU")
     if page in ("tradeoff", "latent_dimension"):
         out.append(
-            f"{config.seeds} seed{'s' if config.seeds != 1 else ''} per setting (the paper pools about "
+            f"{config.seeds} seed{'s' if config.seeds != 1 else ''} per setting (the paper pools "
+            "about "
             f"10,000 trained models in all; it does not state how many per box)"
         )
     return out

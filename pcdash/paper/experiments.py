@@ -27,15 +27,27 @@ def _cre(dataset: str, quick: bool):
 
 
 def _cre_latent_dim(dataset: str, quick: bool):
-    return replace(_cre(dataset, quick), latent_dims=(1, 2, 3, 4, 8, 16), lambdas=(0.0, 0.5, 0.9, 1.0),
-                   baselines=("pca", "rp"))  # fmt: skip
+    return replace(
+        _cre(dataset, quick),
+        latent_dims=(1, 2, 3, 4, 8, 16),
+        lambdas=(0.0, 0.5, 0.9, 1.0),
+        baselines=("pca", "rp"),
+    )
 
 
 def cre_query(config) -> dict[str, str]:
     """The CRE sidebar's URL values (pcdash.ui.cre_controls.cre_sidebar) for ``config``."""
-    query = {"dataset": config.dataset, "arch": config.arch, "dims": fmt(config.latent_dims),
-             "lams": fmt(config.lambdas), "seeds": fmt(config.seeds), "epochs": fmt(config.epochs),
-             "lr": fmt(config.lr), "batch": fmt(config.batch_size), "latent": config.latent_activation}  # fmt: skip
+    query = {
+        "dataset": config.dataset,
+        "arch": config.arch,
+        "dims": fmt(config.latent_dims),
+        "lams": fmt(config.lambdas),
+        "seeds": fmt(config.seeds),
+        "epochs": fmt(config.epochs),
+        "lr": fmt(config.lr),
+        "batch": fmt(config.batch_size),
+        "latent": config.latent_activation,
+    }
     if hasattr(config, "init"):
         query["init"] = config.init
     return query
@@ -43,15 +55,23 @@ def cre_query(config) -> dict[str, str]:
 
 def _latent_dim_query(config) -> dict[str, str]:
     base = {k: v for k, v in cre_query(config).items() if k not in ("dims", "lams")}
-    return {**base, "ld_dims": fmt(config.latent_dims), "ld_lams": fmt(config.lambdas),
-            "ld_base": fmt(bool(config.baselines))}  # fmt: skip
+    return {
+        **base,
+        "ld_dims": fmt(config.latent_dims),
+        "ld_lams": fmt(config.lambdas),
+        "ld_base": fmt(bool(config.baselines)),
+    }
 
 
 def _round_snapshot(out):
     """A CRE result whose latent codes and reconstructions are rounded to float16 precision (kept
     as float32: they compress to about half, and nothing drawn or checked changes visibly)."""
     snap = out.snapshot
-    rounded = replace(snap, z={m: _f16(v) for m, v in snap.z.items()}, x_hat={m: _f16(v) for m, v in snap.x_hat.items()})
+    rounded = replace(
+        snap,
+        z={m: _f16(v) for m, v in snap.z.items()},
+        x_hat={m: _f16(v) for m, v in snap.x_hat.items()},
+    )
     return replace(out, snapshot=rounded)
 
 
@@ -64,18 +84,39 @@ def _f16(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, np.float16).astype(np.float32)
 
 
-CRE = Experiment("cre", "cre", _cre, "tradeoff", cre_query, ("digits",), (*IMAGE_DOWNLOADS, "cifar10"),
-                 slim=_round_snapshot)  # fmt: skip
-CRE_LATENT_DIM = Experiment("cre-latent-dim", "cre", _cre_latent_dim, "latent_dim", _latent_dim_query, ("digits",),
-                            IMAGE_DOWNLOADS, slim=_without_snapshot)  # fmt: skip
+CRE = Experiment(
+    "cre",
+    "cre",
+    _cre,
+    "tradeoff",
+    cre_query,
+    ("digits",),
+    (*IMAGE_DOWNLOADS, "cifar10"),
+    slim=_round_snapshot,
+)
+CRE_LATENT_DIM = Experiment(
+    "cre-latent-dim",
+    "cre",
+    _cre_latent_dim,
+    "latent_dim",
+    _latent_dim_query,
+    ("digits",),
+    IMAGE_DOWNLOADS,
+    slim=_without_snapshot,
+)
 
 
-# --------------------------------------------------------------------------- PCX energy and stability
+# --------------------------------------------------------------------------- PCX energy and
+# stability
 
 
 def _energy(dataset: str, quick: bool):
     config = runners.energy_config(dataset)
-    return config if quick else replace(config, widths=(1024,), state_lrs=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0))
+    return (
+        config
+        if quick
+        else replace(config, widths=(1024,), state_lrs=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0))
+    )
 
 
 def _stability(dataset: str, quick: bool):
@@ -86,32 +127,49 @@ def _stability(dataset: str, quick: bool):
 def pcn_query(config) -> dict[str, str]:
     """The PCN sidebar's URL values (pcdash.ui.pcn_controls.pcn_sidebar with the paper's weight
     learning rates, as on the Energy dynamics page) for ``config``."""
-    return {"pdata": config.dataset, "alg": config.algorithm, "state_lrs": fmt(config.state_lrs),
-            "wopt": ",".join(config.optimizers), "widths": fmt(config.widths), "pseeds": fmt(config.seeds),
-            "pepochs": fmt(config.epochs), "depth": fmt(config.depth), "act": config.activation,
-            "T": fmt(config.inference_steps), "sopt": config.state_optimizer, "smom": fmt(config.state_momentum),
-            "plr": "True", "pbatch": fmt(config.batch_size)}  # fmt: skip
+    return {
+        "pdata": config.dataset,
+        "alg": config.algorithm,
+        "state_lrs": fmt(config.state_lrs),
+        "wopt": ",".join(config.optimizers),
+        "widths": fmt(config.widths),
+        "pseeds": fmt(config.seeds),
+        "pepochs": fmt(config.epochs),
+        "depth": fmt(config.depth),
+        "act": config.activation,
+        "T": fmt(config.inference_steps),
+        "sopt": config.state_optimizer,
+        "smom": fmt(config.state_momentum),
+        "plr": "True",
+        "pbatch": fmt(config.batch_size),
+    }
 
 
 def _stability_query(config) -> dict[str, str]:
-    sidebar = runners.energy_config(config.dataset)  # the stability run is the sidebar's with other widths
+    sidebar = runners.energy_config(
+        config.dataset
+    )  # the stability run is the sidebar's with other widths
     return {**pcn_query(sidebar), "s_widths": fmt(config.widths), "s_act": config.activation}
 
 
 def _mlp_f16(mlp):
     from pcdash.pcn.network import MLP
 
-    return MLP(tuple(_f16(w) for w in mlp.weights), tuple(_f16(b) for b in mlp.biases), mlp.activation)
+    return MLP(
+        tuple(_f16(w) for w in mlp.weights), tuple(_f16(b) for b in mlp.biases), mlp.activation
+    )
 
 
 def _rounded_weights(out):
     """A PCN sweep whose trained weights are rounded to float16 precision (kept as float32: they
-    compress to about half; the energies the page recomputes from them change in the fourth digit)."""
+    compress to about half; the energies the page recomputes from them change in the fourth
+    digit)."""
     return replace(out, runs=[replace(r, mlp=_mlp_f16(r.mlp)) for r in out.runs])
 
 
 def _rounded_comparison(out):
-    """A comparison whose trained weights are rounded to float16 precision (see :func:`_rounded_weights`)."""
+    """A comparison whose trained weights are rounded to float16 precision (see
+    :func:`_rounded_weights`)."""
     return replace(out, runs={n: replace(r, mlp=_mlp_f16(r.mlp)) for n, r in out.runs.items()})
 
 
@@ -120,10 +178,26 @@ def _no_weights(out):
     return replace(out, runs=[])
 
 
-ENERGY = Experiment("pcx-energy", "pcn", _energy, "energy", pcn_query, ("digits", "moons", "circles"),
-                    ("fashion_mnist", "mnist"), slim=_rounded_weights)  # fmt: skip
-STABILITY = Experiment("pcx-stability", "pcn", _stability, "energy", _stability_query, ("digits", "moons"),
-                       ("fashion_mnist",), slim=_no_weights)  # fmt: skip
+ENERGY = Experiment(
+    "pcx-energy",
+    "pcn",
+    _energy,
+    "energy",
+    pcn_query,
+    ("digits", "moons", "circles"),
+    ("fashion_mnist", "mnist"),
+    slim=_rounded_weights,
+)
+STABILITY = Experiment(
+    "pcx-stability",
+    "pcn",
+    _stability,
+    "energy",
+    _stability_query,
+    ("digits", "moons"),
+    ("fashion_mnist",),
+    slim=_no_weights,
+)
 
 # Fig. 6(a): state initialisation × T, on the Energy page's setting (its sidebar) with one weight
 # optimiser, a few γ (the figure reports each cell's highest accuracy) and these T.
@@ -133,7 +207,9 @@ INIT_STATE_LRS = (0.03, 0.1, 0.3)
 INIT_OPTIMIZER = "adamw"
 
 
-def init_variants(base, inits=INIT_KINDS, steps=INIT_STEPS, state_lrs=INIT_STATE_LRS, optimizer=INIT_OPTIMIZER):
+def init_variants(
+    base, inits=INIT_KINDS, steps=INIT_STEPS, state_lrs=INIT_STATE_LRS, optimizer=INIT_OPTIMIZER
+):
     """``(name, PCNConfig)`` for every state initialisation × T: ``base`` (the Energy page's
     sidebar setting) with one weight optimiser and the γ grid ``state_lrs``."""
     from pcdash.errors import ConfigError
@@ -141,8 +217,11 @@ def init_variants(base, inits=INIT_KINDS, steps=INIT_STEPS, state_lrs=INIT_STATE
     if not inits or not steps:
         raise ConfigError("give at least one state initialisation and one T")
     shared = replace(base, optimizers=(optimizer,), state_lrs=tuple(state_lrs))
-    return tuple((f"{init} · T={t}", replace(shared, state_init=init, inference_steps=int(t)).validate())
-                 for init in inits for t in steps)  # fmt: skip
+    return tuple(
+        (f"{init} · T={t}", replace(shared, state_init=init, inference_steps=int(t)).validate())
+        for init in inits
+        for t in steps
+    )
 
 
 def _init(dataset: str, quick: bool):
@@ -154,8 +233,13 @@ def _init_query(variants) -> dict[str, str]:
     first = variants[0][1]
     inits = tuple(dict.fromkeys(c.state_init for _, c in variants))
     steps = tuple(dict.fromkeys(c.inference_steps for _, c in variants))
-    return {**pcn_query(runners.energy_config(first.dataset)), "i_inits": ",".join(inits), "i_T": fmt(steps),
-            "i_state_lrs": fmt(first.state_lrs), "i_opt": first.optimizers[0]}  # fmt: skip
+    return {
+        **pcn_query(runners.energy_config(first.dataset)),
+        "i_inits": ",".join(inits),
+        "i_T": fmt(steps),
+        "i_state_lrs": fmt(first.state_lrs),
+        "i_opt": first.optimizers[0],
+    }
 
 
 def _no_runs(out):
@@ -163,8 +247,16 @@ def _no_runs(out):
     return replace(out, runs={})
 
 
-INIT = Experiment("pcx-init", "comparison", _init, "energy", _init_query, ("digits", "moons"), ("fashion_mnist",),
-                  slim=_no_runs)  # fmt: skip
+INIT = Experiment(
+    "pcx-init",
+    "comparison",
+    _init,
+    "energy",
+    _init_query,
+    ("digits", "moons"),
+    ("fashion_mnist",),
+    slim=_no_runs,
+)
 
 
 # --------------------------------------------------------------------------- PCX Table 1
@@ -180,23 +272,55 @@ def _table1(dataset: str, quick: bool):
 
 def _table1_query(variants) -> dict[str, str]:
     c = variants[0][1]
-    return {"adata": c.dataset, "algs": ",".join(n for n, _ in variants), "awidth": fmt(c.widths[0]),
-            "adepth": fmt(c.depth), "aseeds": fmt(c.seeds), "aepochs": fmt(c.epochs), "astate_lr": fmt(c.state_lrs[0]),
-            "aT": fmt(c.inference_steps), "awlr": fmt(c.weight_lr), "abeta0": fmt(c.beta0),
-            "abetar": fmt(c.beta_rate), "acn": c.cn_schedule, "abatch": fmt(c.batch_size)}  # fmt: skip
+    return {
+        "adata": c.dataset,
+        "algs": ",".join(n for n, _ in variants),
+        "awidth": fmt(c.widths[0]),
+        "adepth": fmt(c.depth),
+        "aseeds": fmt(c.seeds),
+        "aepochs": fmt(c.epochs),
+        "astate_lr": fmt(c.state_lrs[0]),
+        "aT": fmt(c.inference_steps),
+        "awlr": fmt(c.weight_lr),
+        "abeta0": fmt(c.beta0),
+        "abetar": fmt(c.beta_rate),
+        "acn": c.cn_schedule,
+        "abatch": fmt(c.batch_size),
+    }
 
 
-TABLE1 = Experiment("pcx-table1", "comparison", _table1, "algorithms", _table1_query, ("digits",), IMAGE_DOWNLOADS,
-                    slim=_no_runs)  # fmt: skip
+TABLE1 = Experiment(
+    "pcx-table1",
+    "comparison",
+    _table1,
+    "algorithms",
+    _table1_query,
+    ("digits",),
+    IMAGE_DOWNLOADS,
+    slim=_no_runs,
+)
 
 
 # --------------------------------------------------------------------------- BP-vs-PC comparison
 
 # The PC vs BP page's controls and the ComparisonSetting field each sets (views/pc_vs_bp.py).
-COMPARISON_FIELDS = {"cdata": "dataset", "conds": "conditions", "cwidth": "width", "cdepth": "depth",
-                     "cT": "inference_steps", "ctol": "inference_tol", "ck": "relaxed_every", "cprec": "precision",
-                     "cwd": "weight_decay", "cwlr": "weight_lr", "crlr": "relaxed_lr", "cstate_lr": "state_lr",
-                     "cepochs": "epochs", "cseeds": "seeds", "cbatch": "batch_size"}  # fmt: skip
+COMPARISON_FIELDS = {
+    "cdata": "dataset",
+    "conds": "conditions",
+    "cwidth": "width",
+    "cdepth": "depth",
+    "cT": "inference_steps",
+    "ctol": "inference_tol",
+    "ck": "relaxed_every",
+    "cprec": "precision",
+    "cwd": "weight_decay",
+    "cwlr": "weight_lr",
+    "crlr": "relaxed_lr",
+    "cstate_lr": "state_lr",
+    "cepochs": "epochs",
+    "cseeds": "seeds",
+    "cbatch": "batch_size",
+}
 
 
 def comparison_setting(dataset: str, quick: bool, **changes):
@@ -206,7 +330,8 @@ def comparison_setting(dataset: str, quick: bool, **changes):
 
 
 def setting_query(setting) -> dict[str, str]:
-    """The PC vs BP page's URL values for a :class:`~pcdash.experiments.conditions.ComparisonSetting`."""
+    """The PC vs BP page's URL values for a
+    :class:`~pcdash.experiments.conditions.ComparisonSetting`."""
     return {name: fmt(getattr(setting, field)) for name, field in COMPARISON_FIELDS.items()}
 
 
@@ -239,22 +364,45 @@ def _learning_rate(dataset: str, quick: bool):
     condition_config = runners.comparison_settings()[2]
     setting = comparison_setting(dataset, quick)
     plain = dict(setting.variants(track_alignment=False))
-    pc, rc2 = plain[f"pc_{setting.width}_{setting.depth}"], plain[f"pc_{setting.width}_{setting.depth}_rc2"]
+    pc, rc2 = (
+        plain[f"pc_{setting.width}_{setting.depth}"],
+        plain[f"pc_{setting.width}_{setting.depth}_rc2"],
+    )
     base = replace(pc, precision="none")
-    rc23 = {lr: condition_config("pc_rc23", base, relaxed_every=setting.relaxed_every, relaxed_lr=lr)
-            for lr in (1e-3, 1e-5)}  # fmt: skip
+    rc23 = {
+        lr: condition_config("pc_rc23", base, relaxed_every=setting.relaxed_every, relaxed_lr=lr)
+        for lr in (1e-3, 1e-5)
+    }
     variants = (("pc", pc), ("rc2", rc2), ("rc23_lr1e-3", rc23[1e-3]), ("rc23_lr1e-5", rc23[1e-5]))
-    return _with_setting(variants, replace(setting, conditions=("pc", "pc_rc2", "pc_rc23"), relaxed_lr=1e-5))
+    return _with_setting(
+        variants, replace(setting, conditions=("pc", "pc_rc2", "pc_rc23"), relaxed_lr=1e-5)
+    )
 
 
-CONDITIONS = Experiment("comparison-conditions", "comparison", _conditions, "pc_vs_bp", _setting_query, ("digits",),
-                        ("fashion_mnist", "mnist"), slim=_rounded_comparison)  # fmt: skip
-LEARNING_RATE = Experiment("comparison-lr", "comparison", _learning_rate, "pc_vs_bp", _setting_query, ("digits",),
-                           ("fashion_mnist", "mnist"), slim=_no_runs,
-                           link_note="The PC vs BP page trains one learning rate for the relaxed models at a time: "
-                                     "the link opens it with pc_rc23 at the paper's 1e-5 beside standard PC and "
-                                     "pc_rc2, not precomputed (press Train there); the run at 1e-3 is on this "
-                                     "page only.")  # fmt: skip
+CONDITIONS = Experiment(
+    "comparison-conditions",
+    "comparison",
+    _conditions,
+    "pc_vs_bp",
+    _setting_query,
+    ("digits",),
+    ("fashion_mnist", "mnist"),
+    slim=_rounded_comparison,
+)
+LEARNING_RATE = Experiment(
+    "comparison-lr",
+    "comparison",
+    _learning_rate,
+    "pc_vs_bp",
+    _setting_query,
+    ("digits",),
+    ("fashion_mnist", "mnist"),
+    slim=_no_runs,
+    link_note="The PC vs BP page trains one learning rate for the relaxed models at a time: "
+    "the link opens it with pc_rc23 at the paper's 1e-5 beside standard PC and "
+    "pc_rc2, not precomputed (press Train there); the run at 1e-3 is on this "
+    "page only.",
+)
 
 
 # --------------------------------------------------------------------------- PCX generative
@@ -262,13 +410,25 @@ LEARNING_RATE = Experiment("comparison-lr", "comparison", _learning_rate, "pc_vs
 
 def _autoencoder(dataset: str, quick: bool):
     config = runners.part_config("autoencoder", dataset)
-    return config if quick else replace(config, latent=64, hidden=128, depth=2, epochs=30, batch_size=200)
+    return (
+        config
+        if quick
+        else replace(config, latent=64, hidden=128, depth=2, epochs=30, batch_size=200)
+    )
 
 
 def _ae_query(c) -> dict[str, str]:
-    return {"g_ae_data": c.dataset, "g_ae_latent": fmt(c.latent), "g_ae_hidden": fmt(c.hidden),
-            "g_ae_state_lrs": fmt(c.state_lrs), "g_ae_epochs": fmt(c.epochs), "g_ae_T": fmt(c.inference_steps),
-            "g_ae_seeds": fmt(c.seeds), "g_ae_batch": fmt(c.batch_size), "g_ae_m": fmt(c.state_momentum)}  # fmt: skip
+    return {
+        "g_ae_data": c.dataset,
+        "g_ae_latent": fmt(c.latent),
+        "g_ae_hidden": fmt(c.hidden),
+        "g_ae_state_lrs": fmt(c.state_lrs),
+        "g_ae_epochs": fmt(c.epochs),
+        "g_ae_T": fmt(c.inference_steps),
+        "g_ae_seeds": fmt(c.seeds),
+        "g_ae_batch": fmt(c.batch_size),
+        "g_ae_m": fmt(c.state_momentum),
+    }
 
 
 def _mcpc(dataset: str, quick: bool):
@@ -276,9 +436,16 @@ def _mcpc(dataset: str, quick: bool):
 
 
 def _mcpc_query(c) -> dict[str, str]:
-    return {"g_mc_preset": "quick", "g_mc_data": c.dataset, "g_mc_epochs": fmt(c.epochs),
-            "g_mc_temp": fmt(c.temperature), "g_mc_state_lr": fmt(c.state_lr), "g_mc_steps": fmt(c.sample_steps),
-            "g_mc_m": fmt(c.momentum), "g_mc_T": fmt(c.train_steps)}  # fmt: skip
+    return {
+        "g_mc_preset": "quick",
+        "g_mc_data": c.dataset,
+        "g_mc_epochs": fmt(c.epochs),
+        "g_mc_temp": fmt(c.temperature),
+        "g_mc_state_lr": fmt(c.state_lr),
+        "g_mc_steps": fmt(c.sample_steps),
+        "g_mc_m": fmt(c.momentum),
+        "g_mc_T": fmt(c.train_steps),
+    }
 
 
 def _memory(dataset: str, quick: bool):
@@ -287,8 +454,13 @@ def _memory(dataset: str, quick: bool):
 
 
 def _memory_query(c) -> dict[str, str]:
-    return {"g_mem_ns": fmt(c.ns), "g_mem_widths": fmt(c.widths), "g_mem_steps": fmt(c.train_steps),
-            "g_mem_recall": fmt(c.recall_steps), "g_mem_sigma": fmt(c.noise_std)}  # fmt: skip
+    return {
+        "g_mem_ns": fmt(c.ns),
+        "g_mem_widths": fmt(c.widths),
+        "g_mem_steps": fmt(c.train_steps),
+        "g_mem_recall": fmt(c.recall_steps),
+        "g_mem_sigma": fmt(c.noise_std),
+    }
 
 
 def _ood(dataset: str, quick: bool):
@@ -296,17 +468,52 @@ def _ood(dataset: str, quick: bool):
 
 
 def _ood_query(c) -> dict[str, str]:
-    return {"g_ood_preset": "quick", "g_ood_data": c.dataset, "g_ood_set": c.ood, "g_ood_epochs": fmt(c.epochs),
-            "g_ood_T": fmt(c.test_steps)}  # fmt: skip
+    return {
+        "g_ood_preset": "quick",
+        "g_ood_data": c.dataset,
+        "g_ood_set": c.ood,
+        "g_ood_epochs": fmt(c.epochs),
+        "g_ood_T": fmt(c.test_steps),
+    }
 
 
-AUTOENCODER = Experiment("pcx-autoencoder", "autoencoder", _autoencoder, "autoencoder", _ae_query, ("digits",),
-                         IMAGE_DOWNLOADS)  # fmt: skip
-MCPC = Experiment("pcx-mcpc", "mcpc", _mcpc, "mcpc", _mcpc_query, ("iris", "moons", "circles", "digits"),
-                  IMAGE_DOWNLOADS)  # fmt: skip
-MEMORY = Experiment("pcx-memory", "memory", _memory, "memory", _memory_query, ("digits",), IMAGE_DOWNLOADS)
+AUTOENCODER = Experiment(
+    "pcx-autoencoder",
+    "autoencoder",
+    _autoencoder,
+    "autoencoder",
+    _ae_query,
+    ("digits",),
+    IMAGE_DOWNLOADS,
+)
+MCPC = Experiment(
+    "pcx-mcpc",
+    "mcpc",
+    _mcpc,
+    "mcpc",
+    _mcpc_query,
+    ("iris", "moons", "circles", "digits"),
+    IMAGE_DOWNLOADS,
+)
+MEMORY = Experiment(
+    "pcx-memory", "memory", _memory, "memory", _memory_query, ("digits",), IMAGE_DOWNLOADS
+)
 OOD = Experiment("pcx-ood", "ood", _ood, "ood", _ood_query, ("digits",), ("mnist",))
 
-EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
-    CRE, CRE_LATENT_DIM, INIT, ENERGY, STABILITY, TABLE1, CONDITIONS, LEARNING_RATE, AUTOENCODER, MCPC, MEMORY, OOD,
-)}  # fmt: skip
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        CRE,
+        CRE_LATENT_DIM,
+        INIT,
+        ENERGY,
+        STABILITY,
+        TABLE1,
+        CONDITIONS,
+        LEARNING_RATE,
+        AUTOENCODER,
+        MCPC,
+        MEMORY,
+        OOD,
+    )
+}

@@ -46,12 +46,26 @@ class Reproduction:
     def claims_json(self) -> dict[str, Any]:
         f = self.figure
         return {
-            "figure": f.name, "paper": f.paper_title, "number": f.number, "title": f.title, "dataset": self.dataset,
-            "quick": self.quick, "run_key": self.key, "train_seconds": round(self.seconds, 2),
-            "claims": [{"claim": c.text, "paper_numbers": c.paper_numbers, **v.to_dict(),
-                        "expected_offline": c.expected, "note": c.note} for c, v in self.verdicts],
+            "figure": f.name,
+            "paper": f.paper_title,
+            "number": f.number,
+            "title": f.title,
+            "dataset": self.dataset,
+            "quick": self.quick,
+            "run_key": self.key,
+            "train_seconds": round(self.seconds, 2),
+            "claims": [
+                {
+                    "claim": c.text,
+                    "paper_numbers": c.paper_numbers,
+                    **v.to_dict(),
+                    "expected_offline": c.expected,
+                    "note": c.note,
+                }
+                for c, v in self.verdicts
+            ],
             "differences": f.differences_for(self.config),
-        }  # fmt: skip
+        }
 
 
 def resolve(names: Sequence[str]) -> list[Figure]:
@@ -71,7 +85,9 @@ def dataset_for(experiment: Experiment, dataset: str | None, *, strict: bool) ->
     if dataset in experiment.datasets:
         return dataset
     if strict:
-        raise ConfigError(f"{experiment.name} runs on {', '.join(experiment.datasets)}, not {dataset!r}")
+        raise ConfigError(
+            f"{experiment.name} runs on {', '.join(experiment.datasets)}, not {dataset!r}"
+        )
     return experiment.offline[0]
 
 
@@ -83,11 +99,15 @@ def check_data(dataset: str) -> None:
     from pcdash.data.download import data_dir
 
     if not dataset_available(dataset):
-        raise ConfigError(f"dataset {dataset} is not here: put its files in {data_dir()} (the dashboard's data "
-                          "page and the README say which) or choose an offline dataset")  # fmt: skip
+        raise ConfigError(
+            f"dataset {dataset} is not here: put its files in {data_dir()} (the dashboard's data "
+            "page and the README say which) or choose an offline dataset"
+        )
 
 
-def plan(figures: Sequence[Figure], dataset: str | None, quick: bool) -> list[tuple[Experiment, str, Any, list[Figure]]]:
+def plan(
+    figures: Sequence[Figure], dataset: str | None, quick: bool
+) -> list[tuple[Experiment, str, Any, list[Figure]]]:
     """``(experiment, dataset, config, figures)`` per experiment to train, every config validated
     (limits included) and its data checked, before anything trains."""
     strict = len(figures) == 1
@@ -103,12 +123,20 @@ def plan(figures: Sequence[Figure], dataset: str | None, quick: bool) -> list[tu
     return list(groups.values())
 
 
-def train(experiment: Experiment, config: Any, *, on_progress: Callable[[Any], None] | None = None,
-          should_stop: Callable[[], bool] | None = None, backend: Any = None) -> tuple[Any, float]:
+def train(
+    experiment: Experiment,
+    config: Any,
+    *,
+    on_progress: Callable[[Any], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    backend: Any = None,
+) -> tuple[Any, float]:
     """Train ``config``; the result and the seconds it took. A stopped run is an error here: a
     figure needs the whole run."""
     start = time.perf_counter()
-    result = run(experiment.kind, config, on_progress=on_progress, should_stop=should_stop, backend=backend)
+    result = run(
+        experiment.kind, config, on_progress=on_progress, should_stop=should_stop, backend=backend
+    )
     if getattr(result, "stopped", False):
         raise ConfigError(f"{experiment.name} was stopped before it finished")
     return result, time.perf_counter() - start
@@ -120,12 +148,23 @@ def plots(f: Figure, result: Any) -> list:
     return list(out) if isinstance(out, list | tuple) else [out]
 
 
-def reproduce_group(experiment: Experiment, dataset: str, config: Any, figures: Iterable[Figure], quick: bool, *,
-                    on_progress=None, backend=None) -> list[Reproduction]:
+def reproduce_group(
+    experiment: Experiment,
+    dataset: str,
+    config: Any,
+    figures: Iterable[Figure],
+    quick: bool,
+    *,
+    on_progress=None,
+    backend=None,
+) -> list[Reproduction]:
     """Train one experiment and decide the claims of each of its figures."""
     result, seconds = train(experiment, config, on_progress=on_progress, backend=backend)
     key = run_key(experiment.kind, config)
-    return [Reproduction(f, dataset, quick, key, config, result, f.verdicts(result), seconds) for f in figures]
+    return [
+        Reproduction(f, dataset, quick, key, config, result, f.verdicts(result), seconds)
+        for f in figures
+    ]
 
 
 # --------------------------------------------------------------------------- writing
@@ -156,7 +195,9 @@ def write_text(path: Path, text: str) -> Path:
 
 
 def write_json(path: Path, data: Any) -> Path:
-    return write_text(path, json.dumps(data, indent=1, default=_json_default, allow_nan=False) + "\n")
+    return write_text(
+        path, json.dumps(data, indent=1, default=_json_default, allow_nan=False) + "\n"
+    )
 
 
 def write_figure_files(rep: Reproduction, folder: Path, *, html: bool = True) -> list[Path]:
@@ -166,8 +207,13 @@ def write_figure_files(rep: Reproduction, folder: Path, *, html: bool = True) ->
 
     f = rep.figure
     table = f.table(rep.result)
-    files = [write_csv_atomic(table if isinstance(table, pd.DataFrame) else pd.DataFrame(table), folder / f"{f.name}.csv"),
-             write_json(folder / "claims.json", rep.claims_json())]  # fmt: skip
+    files = [
+        write_csv_atomic(
+            table if isinstance(table, pd.DataFrame) else pd.DataFrame(table),
+            folder / f"{f.name}.csv",
+        ),
+        write_json(folder / "claims.json", rep.claims_json()),
+    ]
     if html:
         from pcdash.paper.report import figure_page
 

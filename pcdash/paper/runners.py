@@ -76,11 +76,19 @@ def validate(kind: str, config: Any) -> Any:
     return config
 
 
-def run(kind: str, config: Any, *, on_progress: Callable[[Any], None] | None = None,
-        should_stop: Callable[[], bool] | None = None, backend: Any = None) -> Any:
+def run(
+    kind: str,
+    config: Any,
+    *,
+    on_progress: Callable[[Any], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    backend: Any = None,
+) -> Any:
     """Train ``config``; returns the experiment's result (with ``frame``, ``stopped``,
     ``seconds``) on ``backend`` (default: this process)."""
-    return experiment(kind).run(configuration(kind, config), on_progress, should_stop, backend=backend)
+    return experiment(kind).run(
+        configuration(kind, config), on_progress, should_stop, backend=backend
+    )
 
 
 def save(kind: str, config: Any, result: Any) -> None:

@@ -19,7 +19,9 @@ def _index(path: str, mtime: float) -> dict[str, Any]:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return {}
-    return {e["figure"]: e for e in data.get("figures", []) if isinstance(e, dict) and "figure" in e}
+    return {
+        e["figure"]: e for e in data.get("figures", []) if isinstance(e, dict) and "figure" in e
+    }
 
 
 def shipped_index() -> dict[str, Any]:

@@ -26,7 +26,8 @@ optimiser (PyTorch's ``Adam(weight_decay=λ)``, the reading of the BP-vs-PC comp
 cosine between the PC weight update of the step and the BP gradient at the step's starting
 weights; ``state_init`` — how the free states start inference (PCX §5.1, Fig. 6a): ``"forward"``
 (a forward pass, the default), ``"zero"`` or ``"gaussian"`` (drawn from the step's key), see
-:func:`~pcdash.pcn.inference.init_states`. Nudging's β grows per epoch (:func:`pcdash.pcn.rules.beta`); the carry counts steps
+:func:`~pcdash.pcn.inference.init_states`. Nudging's β grows per epoch
+(:func:`pcdash.pcn.rules.beta`); the carry counts steps
 and the epoch is ``step // steps_per_epoch``.
 """
 

@@ -29,7 +29,9 @@ from pcdash.pcn.optimizers import state_optimizer
 
 Hidden = tuple[Float[Array, "batch _"], ...]
 STATE_INITS = ("forward", "zero", "gaussian")  # PCX §5.1, Fig. 6a
-GAUSSIAN_INIT_STD = 1.0  # h_l^{(0)} ~ N(0, I): the unit Gaussian prior of Whittington & Bogacz (2017)
+GAUSSIAN_INIT_STD = (
+    1.0  # h_l^{(0)} ~ N(0, I): the unit Gaussian prior of Whittington & Bogacz (2017)
+)
 # free states -> (F^{(n)} per example, what the trace records: e.g. per-layer batch means)
 EnergyFn = Callable[[PyTree], tuple[Float[Array, " batch"], Array]]
 

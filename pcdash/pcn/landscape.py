@@ -24,13 +24,19 @@ def filter_normalised_direction(key: PRNGKeyArray, mlp: MLP) -> MLP:
     weights = []
     for k, w in zip(keys, mlp.weights, strict=True):
         d = jax.random.normal(k, w.shape, w.dtype)
-        d = d / (jnp.linalg.norm(d, axis=1, keepdims=True) + 1e-10) * jnp.linalg.norm(w, axis=1, keepdims=True)
+        d = (
+            d
+            / (jnp.linalg.norm(d, axis=1, keepdims=True) + 1e-10)
+            * jnp.linalg.norm(w, axis=1, keepdims=True)
+        )
         weights.append(d)
     return MLP(tuple(weights), tuple(jnp.zeros_like(b) for b in mlp.biases), mlp.activation)
 
 
 @eqx.filter_jit
-def _grid(mlp: MLP, d1: MLP, d2: MLP, x: Array, target: Array, alphas: Array, betas: Array, loss: str) -> Array:
+def _grid(
+    mlp: MLP, d1: MLP, d2: MLP, x: Array, target: Array, alphas: Array, betas: Array, loss: str
+) -> Array:
     def at(a, b):
         m = jax.tree_util.tree_map(lambda t, u, v: t + a * u + b * v, mlp, d1, d2)
         return output_energy(target, forward_pass(m, x)[-1], loss=loss)
@@ -57,7 +63,9 @@ def loss_landscape(
     if points < 2 or span <= 0:
         raise ValueError("need points >= 2 and span > 0")
     x = jnp.asarray(np.asarray(x, np.float32).reshape(len(x), -1))
-    target = jax.nn.one_hot(jnp.asarray(np.asarray(y, np.int32)), mlp.weights[-1].shape[0], dtype=x.dtype)
+    target = jax.nn.one_hot(
+        jnp.asarray(np.asarray(y, np.int32)), mlp.weights[-1].shape[0], dtype=x.dtype
+    )
     k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
     d1, d2 = filter_normalised_direction(k1, mlp), filter_normalised_direction(k2, mlp)
     alphas = np.linspace(-span, span, points, dtype=np.float32)
@@ -65,7 +73,9 @@ def loss_landscape(
     return alphas, alphas.copy(), np.asarray(z)
 
 
-def sharpness(alphas: np.ndarray, betas: np.ndarray, z: np.ndarray, *, radius: float | None = None) -> float:
+def sharpness(
+    alphas: np.ndarray, betas: np.ndarray, z: np.ndarray, *, radius: float | None = None
+) -> float:
     """``⟨log₁₀ L(α, β) − log₁₀ L(0, 0)⟩`` over the grid points with ``√(α² + β²) ≤ radius``
     (default: the grid's half-width): how many decades, on average, the loss rises within that
     distance of the trained model. A sharper minimum rises more (the BP-vs-PC comparison's Fig. 4:

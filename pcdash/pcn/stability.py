@@ -45,10 +45,15 @@ def member_summary(frame: pd.DataFrame, num_classes: int) -> pd.DataFrame:
     """One row per PC member (finite γ): its grid cell, seed, final ``accuracy`` (test),
     ``energy_ratio = energy_1 / energy_L`` (last training batch of its last epoch), ``diverged``
     and ``trained`` (not diverged and accuracy ≥ :func:`trained_accuracy`)."""
-    empty = pd.DataFrame(columns=[*GRID, "member", "seed", "accuracy", "energy_ratio", "diverged", "trained"])
+    empty = pd.DataFrame(
+        columns=[*GRID, "member", "seed", "accuracy", "energy_ratio", "diverged", "trained"]
+    )
     if frame is None or not {"split", "member", "epoch", *GRID}.issubset(frame.columns):
         return empty
-    cols = sorted((c for c in frame.columns if c.startswith("energy_") and c[7:].isdigit()), key=lambda c: int(c[7:]))
+    cols = sorted(
+        (c for c in frame.columns if c.startswith("energy_") and c[7:].isdigit()),
+        key=lambda c: int(c[7:]),
+    )
     test = final_rows(frame, "test")
     if test.empty:
         return empty
@@ -78,8 +83,15 @@ def energy_ratio_by_gamma(summary: pd.DataFrame, *, trained_only: bool = True) -
         keep = grp["trained"] if trained_only else ~grp["diverged"]
         ratio = grp.loc[keep, "energy_ratio"].to_numpy(float)
         ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
-        rows.append({"optimizer": opt, "state_lr": float(state_lr), "n": len(ratio), "n_left_out": len(grp) - len(ratio),
-                     "ratio": float(np.exp(np.mean(np.log(ratio)))) if len(ratio) else np.nan})
+        rows.append(
+            {
+                "optimizer": opt,
+                "state_lr": float(state_lr),
+                "n": len(ratio),
+                "n_left_out": len(grp) - len(ratio),
+                "ratio": float(np.exp(np.mean(np.log(ratio)))) if len(ratio) else np.nan,
+            }
+        )
     return pd.DataFrame(rows, columns=["optimizer", "state_lr", "n", "n_left_out", "ratio"])
 
 
@@ -87,19 +99,30 @@ def largest_stable_state_lr(summary: pd.DataFrame, num_classes: int) -> pd.DataF
     """Per optimiser and width (PCX Fig. 7): ``stable_state_lr``, the largest γ of the grid such
     that every γ up to it trains — the mean final test accuracy over seeds (a diverged seed
     counting as chance) is ≥ :func:`trained_accuracy` — or NaN when the smallest γ already fails;
-    ``largest_state_lr`` is the top of the grid, so ``stable_state_lr == largest_state_lr`` means no γ
+    ``largest_state_lr`` is the top of the grid, so ``stable_state_lr == largest_state_lr``
+    means no γ
     of the grid broke training."""
     cut = trained_accuracy(num_classes)
     chance = chance_accuracy(num_classes)
     rows = []
     for (opt, width), grp in summary.groupby(["optimizer", "width"]):
-        acc = pd.to_numeric(grp["accuracy"], errors="coerce").where(~grp["diverged"], chance).fillna(chance)
+        acc = (
+            pd.to_numeric(grp["accuracy"], errors="coerce")
+            .where(~grp["diverged"], chance)
+            .fillna(chance)
+        )
         mean = acc.groupby(grp["state_lr"].astype(float)).mean().sort_index()
         stable = np.nan
         for state_lr, value in mean.items():
             if value < cut:
                 break
             stable = float(state_lr)
-        rows.append({"optimizer": opt, "width": int(width), "stable_state_lr": stable,
-                     "largest_state_lr": float(mean.index.max())})
+        rows.append(
+            {
+                "optimizer": opt,
+                "width": int(width),
+                "stable_state_lr": stable,
+                "largest_state_lr": float(mean.index.max()),
+            }
+        )
     return pd.DataFrame(rows, columns=["optimizer", "width", "stable_state_lr", "largest_state_lr"])

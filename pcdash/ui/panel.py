@@ -234,7 +234,8 @@ def precomputed_label(origin: dict) -> str:
     version = state.plain(origin.get("version", "?"))
     commit = f", commit {state.plain(origin['commit'])}" if origin.get("commit") else ""
     return (
-        f"Precomputed result shipped with pcdash (assets/, made {made} by pcdash {version}{commit}). "
+        f"Precomputed result shipped with pcdash (assets/, made {made} by pcdash "
+        f"{version}{commit}). "
         "Press **Retrain** to train it live here."
     )
 

@@ -41,18 +41,26 @@ def claims_panel(result, figures, *, title: str = "The paper's claims on this ru
             for claim, verdict in verdicts:
                 st.markdown(f"**{f.number}.** {claim.text}")
                 verdict_box(claim, verdict)
-        st.caption("The same checks, with each figure's settings, are on the **Paper figures** page.")
+        st.caption(
+            "The same checks, with each figure's settings, are on the **Paper figures** page."
+        )
 
 
 def _apply(values: Mapping[str, Any]) -> None:
-    for name, value in values.items():  # the remembered values: drawn into the widgets on this rerun
+    for (
+        name,
+        value,
+    ) in values.items():  # the remembered values: drawn into the widgets on this rerun
         st.session_state[f"v_{name}"] = value
 
 
 def preset_buttons(presets: Mapping[str, Mapping[str, Any]], *, key: str, container=st) -> None:
-    """One button per preset; pressing it sets the named controls (``state`` names) to its values."""
+    """One button per preset; pressing it sets the named controls (``state`` names) to its
+    values."""
     for i, (label, values) in enumerate(presets.items()):
-        container.button(label, key=f"{key}_preset_{i}", on_click=_apply, args=(dict(values),), width="stretch")
+        container.button(
+            label, key=f"{key}_preset_{i}", on_click=_apply, args=(dict(values),), width="stretch"
+        )
 
 
 # --------------------------------------------------------------------------- the Paper figures page
@@ -67,7 +75,10 @@ VERDICT_COLOURS = {True: "green", False: "red", None: "orange"}
 def verdict_box(claim, verdict) -> None:
     """A claim's verdict on our data (a green, red or orange label) and the numbers behind it, in
     a bordered box: a verdict, not an alert (st.error stays for things that went wrong)."""
-    label = f":{VERDICT_COLOURS[verdict.holds]}-background[**{VERDICT_ICONS[verdict.holds]} on our data.**]"
+    label = (
+        f":{VERDICT_COLOURS[verdict.holds]}-background[**{VERDICT_ICONS[verdict.holds]} on our "
+        "data.**]"
+    )
     text = f"{label} {state_plain(verdict.summary)}"
     if claim.note and verdict.holds is False:
         text += f"  \n*{state_plain(claim.note)}*"

@@ -19,7 +19,8 @@ from pcdash.parsing import echo
 
 _BAD = "_pcdash_bad_url_values"
 # What can open a link, an image, HTML, code, emphasis, LaTeX, an entity or a Streamlit directive
-# (:red[…], :material/…:, emoji); "_" only where it can emphasise (not inside a word: fashion_mnist).
+# (:red[…], :material/…:, emoji); "_" only where it can emphasise (not inside a word:
+# fashion_mnist).
 _MARKUP = re.compile(r"([\\`*\[\]<~$:&])|(?<![^\W_])_|_(?![^\W_])")
 # What GitHub-flavoured markdown turns into links by itself, and Streamlit's :icon: shortcodes
 _AUTOLINK = re.compile(r"(?i)(://|www\.|@|:(?=[a-z]))")
@@ -41,7 +42,9 @@ def plain(text: object) -> str:
     a link, an image, HTML, code, emphasis, LaTeX or a directive are backslash-escaped, and an
     invisible word joiner keeps ``http://``, ``www.``, ``a@b`` and ``:icon:`` from becoming
     links or icons by themselves."""
-    text = _AUTOLINK.sub(lambda m: m[0] + _JOINER if m[0] in "@:" else _JOINER + m[0], " ".join(str(text).split()))
+    text = _AUTOLINK.sub(
+        lambda m: m[0] + _JOINER if m[0] in "@:" else _JOINER + m[0], " ".join(str(text).split())
+    )
     return _MARKUP.sub(lambda m: "\\" + m[0], text)
 
 
@@ -55,7 +58,9 @@ def warning(message: object, container: Any = st) -> None:
     container.warning(plain(message))
 
 
-def _from_url(name: str, default: Any, parse: Callable[[str], Any], valid: Callable[[Any], bool]) -> Any:
+def _from_url(
+    name: str, default: Any, parse: Callable[[str], Any], valid: Callable[[Any], bool]
+) -> Any:
     raw = st.query_params.get(name)
     if raw is None and name in OLD_NAMES:
         raw = st.query_params.get(OLD_NAMES[name])
@@ -71,7 +76,13 @@ def _from_url(name: str, default: Any, parse: Callable[[str], Any], valid: Calla
     return default
 
 
-def init_widget(name: str, default: Any, *, parse: Callable[[str], Any] = str, valid: Callable[[Any], bool] = lambda v: True) -> str:
+def init_widget(
+    name: str,
+    default: Any,
+    *,
+    parse: Callable[[str], Any] = str,
+    valid: Callable[[Any], bool] = lambda v: True,
+) -> str:
     """Seed widget ``name`` from the URL (first run) or from its remembered value; returns the
     widget key. Streamlit forgets a widget's state when the page changes, so the value is kept
     under a second, non-widget key and copied back before the widget is drawn."""
@@ -110,20 +121,54 @@ def fmt(value: Any) -> str:
 def report_bad_url_values() -> None:
     bad = st.session_state.pop(_BAD, None)
     if bad:
-        warning("Ignored link values that are not valid choices: " + ", ".join(bad) + ". Defaults are used instead.")
+        warning(
+            "Ignored link values that are not valid choices: "
+            + ", ".join(bad)
+            + ". Defaults are used instead."
+        )
 
 
-def select(label: str, name: str, options: Sequence[Any], default: Any, *, help: str | None = None,
-           format_func: Callable[[Any], str] = str, container=st) -> Any:
+def select(
+    label: str,
+    name: str,
+    options: Sequence[Any],
+    default: Any,
+    *,
+    help: str | None = None,
+    format_func: Callable[[Any], str] = str,
+    container=st,
+) -> Any:
     key = init_widget(name, default, parse=type(default), valid=lambda v: v in options)
-    return container.selectbox(label, options, key=key, help=help, format_func=format_func, on_change=_remember(name))
+    return container.selectbox(
+        label, options, key=key, help=help, format_func=format_func, on_change=_remember(name)
+    )
 
 
-def number(label: str, name: str, default: int | float, *, min_value, max_value, step=None, help: str | None = None,
-           fmt_str: str | None = None, container=st):
-    key = init_widget(name, default, parse=type(default), valid=lambda v: min_value <= v <= max_value)
-    return container.number_input(label, min_value=min_value, max_value=max_value, step=step, key=key, help=help,
-                                  format=fmt_str, on_change=_remember(name))
+def number(
+    label: str,
+    name: str,
+    default: int | float,
+    *,
+    min_value,
+    max_value,
+    step=None,
+    help: str | None = None,
+    fmt_str: str | None = None,
+    container=st,
+):
+    key = init_widget(
+        name, default, parse=type(default), valid=lambda v: min_value <= v <= max_value
+    )
+    return container.number_input(
+        label,
+        min_value=min_value,
+        max_value=max_value,
+        step=step,
+        key=key,
+        help=help,
+        format=fmt_str,
+        on_change=_remember(name),
+    )
 
 
 def text(label: str, name: str, default: str, *, help: str | None = None, container=st) -> str:
@@ -132,7 +177,9 @@ def text(label: str, name: str, default: str, *, help: str | None = None, contai
 
 
 def toggle(label: str, name: str, default: bool, *, help: str | None = None, container=st) -> bool:
-    key = init_widget(name, default, parse=lambda s: s.lower() in ("1", "true", "yes"), valid=lambda v: True)
+    key = init_widget(
+        name, default, parse=lambda s: s.lower() in ("1", "true", "yes"), valid=lambda v: True
+    )
     return container.toggle(label, key=key, help=help, on_change=_remember(name))
 
 
