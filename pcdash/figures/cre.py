@@ -29,6 +29,7 @@ from pcdash.figures.style import (
     empty_figure,
     has_rows,
     is_diverged,
+    note_diverged,
     rgba,
     style,
 )
@@ -100,19 +101,7 @@ def _annotatediverged(fig: go.Figure, rows: pd.DataFrame) -> None:
         f"{lam_label(r.lam)} seed {int(r.seed)}"
         for r in bad.sort_values(["lam", "seed"]).itertuples()
     )
-    fig.add_annotation(
-        text=f"{len(bad)} diverged (excluded): {who}",
-        name="diverged",
-        xref="paper",
-        yref="paper",
-        x=1.0,
-        y=1.0,
-        yshift=28,
-        xanchor="right",
-        yanchor="bottom",
-        showarrow=False,
-        font=dict(color="#b00020", size=12),
-    )
+    note_diverged(fig, len(bad), who)
 
 
 def _dim_suffix(dim: int | None) -> str:

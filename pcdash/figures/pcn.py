@@ -34,7 +34,14 @@ from plotly.colors import qualitative, sample_colorscale
 from plotly.subplots import make_subplots
 
 from pcdash.figures.cre import METRIC_TITLES, add_member_curves, finish_training_curves
-from pcdash.figures.style import ci_traces, empty_figure, has_rows, is_diverged, style
+from pcdash.figures.style import (
+    ci_traces,
+    empty_figure,
+    has_rows,
+    is_diverged,
+    note_diverged,
+    style,
+)
 from pcdash.pcn.stability import (
     chance_accuracy,
     largest_stable_state_lr,
@@ -184,19 +191,7 @@ def _annotate_diverged(fig: go.Figure, frame: pd.DataFrame, members: set | None 
     widths, algorithms = _varying(frame, "width"), _varying(frame, "algorithm")
     names = [_member_label(r, widths, algorithms) for r in rows.itertuples()]
     who = ", ".join(names[:MAX_NAMED]) + (", …" if len(names) > MAX_NAMED else "")
-    fig.add_annotation(
-        text=f"{len(bad)} diverged (excluded): {who}",
-        name="diverged",
-        xref="paper",
-        yref="paper",
-        x=1.0,
-        y=1.0,
-        yshift=28,
-        xanchor="right",
-        yanchor="bottom",
-        showarrow=False,
-        font=dict(color="#b00020", size=12),
-    )
+    note_diverged(fig, len(bad), who)
 
 
 def _final_pc(frame: pd.DataFrame | None, split: str) -> pd.DataFrame:

@@ -77,6 +77,23 @@ def is_diverged(rows: pd.DataFrame) -> pd.Series:
     )
 
 
+def note_diverged(fig: go.Figure, count: int, who: str) -> None:
+    """The red note above a figure's top right naming the ``count`` diverged members left out."""
+    fig.add_annotation(
+        text=f"{count} diverged (excluded): {who}",
+        name="diverged",
+        xref="paper",
+        yref="paper",
+        x=1.0,
+        y=1.0,
+        yshift=28,
+        xanchor="right",
+        yanchor="bottom",
+        showarrow=False,
+        font=dict(color="#b00020", size=12),
+    )
+
+
 def ci_traces(
     x: Sequence,
     stats: pd.DataFrame,
