@@ -152,6 +152,7 @@ def run_groups(
         ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcdash-precompile")
     compiling: list[Future | None] = [None] * len(groups)
     for gi in todo if ahead is not None else ():
+        assert ahead is not None  # the loop runs only with a pool
         g = groups[gi]
         compiling[gi] = ahead.submit(
             precompile,
