@@ -102,7 +102,7 @@ def exit_on_signals() -> None:
         try:
             os.write(2, b"\npcdash: interrupted; nothing written\n")
         finally:
-            os._exit(_EXIT_ON[signum])
+            os._exit(_EXIT_ON[signal.Signals(signum)])
 
     threading.Thread(target=watch, daemon=True, name="pcdash-signals").start()
 

@@ -144,5 +144,9 @@ def in_range(what: str, value: object, lo: float, hi: float) -> None:
 
 def int_in(what: str, value: object, lo: int, hi: int) -> None:
     """An integer with ``lo ≤ value ≤ hi``."""
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Integral) and lo <= value <= hi
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Integral)
+        and lo <= int(value) <= hi
+    )
     require(ok, f"{what} must be an integer in [{lo}, {hi}], got {value!r}")

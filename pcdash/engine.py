@@ -21,7 +21,7 @@ import contextlib
 import functools
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -147,7 +147,7 @@ class RunRecord:
 
 
 @contextlib.contextmanager
-def recording():
+def recording() -> Iterator[list[RunRecord]]:
     """Yields a list that gets a :class:`RunRecord` for every :func:`train_members` call made in
     this thread while the block runs (benchmarks read where the time of a whole sweep went)."""
     records: list[RunRecord] = []
@@ -386,7 +386,8 @@ def default_chunk_steps(steps_per_epoch: int, target: int = 64) -> int:
 def _member_keys(seeds: Int[Array, " member"]) -> tuple[PRNGKeyArray, PRNGKeyArray, PRNGKeyArray]:
     """Each member's initialisation, data-order and step keys, from its seed (one program)."""
     root = jax.vmap(jax.random.PRNGKey)(seeds)
-    return tuple(jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(root) for i in range(3))
+    init, order, step = (jax.vmap(lambda k, i=i: jax.random.fold_in(k, i))(root) for i in range(3))
+    return init, order, step
 
 
 def _scalar(value: int) -> Array:
@@ -515,10 +516,13 @@ class _Plan:
         them from the persistent compilation cache; nothing when this process has them already).
         Returns the seconds of each step: ``(trace, compile)``."""
         t0 = time.perf_counter()
-        lowered = [_train_chunk.lower(*self.chunk_args(state, static, perms, 0))]
+        # equinox's filter_jit wrapper has .lower; its stubs type it as the wrapped function
+        lowered = [_train_chunk.lower(*self.chunk_args(state, static, perms, 0))]  # type: ignore[attr-defined]
         if self.evals is not None:
             lowered.append(
-                _evaluate.lower(self.algo, state[0], static, self.hp, *self.evals.args())
+                _evaluate.lower(  # type: ignore[attr-defined]  # as _train_chunk.lower above
+                    self.algo, state[0], static, self.hp, *self.evals.args()
+                )
             )
         t1 = time.perf_counter()
         for program in lowered:
@@ -679,7 +683,7 @@ def train_members(
     steps_done = 0
     stopped = False
 
-    def timed(phase: str, fn: Callable[[], Any]) -> Any:
+    def timed(phase: str, fn: Callable[..., Any]) -> Any:
         t = time.perf_counter()
         value = fn()
         timings[phase] += time.perf_counter() - t

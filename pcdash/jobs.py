@@ -315,10 +315,11 @@ class JobManager:
             job.status, job.error = "error", f"{type(err).__name__}: {err}"
         finally:
             job.finished = job.finished or time.time()
+            started = job.started if job.started is not None else job.finished  # set by _run
             if job.save_error is None:
                 self._unnote(job)
             _log(
-                f"{job.label}: {job.status} after {job.finished - job.started:.1f} s"
+                f"{job.label}: {job.status} after {job.finished - started:.1f} s"
                 + (f" ({job.error})" if job.error else "")
             )
 
@@ -355,7 +356,9 @@ class JobManager:
         """Jobs that other, no longer running, processes left unfinished."""
         from pcdash.files import pid_alive
 
-        lost = {}
+        lost: dict[str, dict] = {}
+        if self._journal is None:
+            return lost
         try:
             files = sorted(self._journal.glob("*.json"))
         except OSError:

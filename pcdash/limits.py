@@ -506,7 +506,7 @@ def check(config: C, limits: Limits | None = None) -> C:
                     f"{what} {v if isinstance(v, numbers.Integral) else f'{v:g}'} is above the cap "
                     f"of {cap}",
                     setting,
-                    math.ceil(v),
+                    int(math.ceil(v)),
                 )
     cost = estimate(config)
     if cost is None:

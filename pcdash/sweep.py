@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import equinox as eqx
 import jax
@@ -44,9 +44,9 @@ class EpochHook(Protocol):
 
     def __call__(self, carry: Carry, record: EpochRecord) -> None: ...
 
-    def part(self, positions: np.ndarray) -> EpochHook: ...
+    def part(self, positions: np.ndarray) -> Self: ...
 
-    def merge(self, part: EpochHook) -> None: ...
+    def merge(self, part: Self) -> None: ...
 
 
 @dataclass
@@ -152,6 +152,7 @@ def run_groups(
         ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcdash-precompile")
     compiling: list[Future | None] = [None] * len(groups)
     for gi in todo if ahead is not None else ():
+        assert ahead is not None  # the loop runs only with a pool
         g = groups[gi]
         compiling[gi] = ahead.submit(
             precompile,

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from pcdash.cre.base import CRE, CREModel
 from pcdash.cre.losses import ce_per_example, mse_per_example, routed_loss
 from pcdash.cre.models import build_cre
 
@@ -32,7 +33,7 @@ class CREAlgorithm:
     def optimizer(self) -> optax.GradientTransformation:
         return optax.adam(self.lr)
 
-    def build(self, key: PRNGKeyArray) -> eqx.Module:
+    def build(self, key: PRNGKeyArray) -> CRE:
         return build_cre(
             self.arch,
             self.input_shape,
@@ -43,7 +44,7 @@ class CREAlgorithm:
             key=key,
         )
 
-    def carry_from_model(self, model: eqx.Module):
+    def carry_from_model(self, model: CREModel):
         return (
             model,
             model.init_state(),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import equinox as eqx
 import jax
@@ -48,6 +49,18 @@ def _run(part: Callable, x: Array, state: PyTree, name: str, train: bool) -> tup
         y, new = part(x, state[name], train=train)
         return y, {**state, name: new}
     return part(x), state
+
+
+class CREModel(Protocol):
+    """What training and evaluation call on a CRE: a :class:`CRE` or a baseline built on one."""
+
+    def init_state(self) -> PyTree: ...
+
+    def encode(self, x: Array, state: PyTree, *, train: bool) -> tuple[Array, PyTree]: ...
+
+    def decode(self, z: Array) -> Array: ...
+
+    def classify(self, z: Array, state: PyTree, *, train: bool) -> tuple[Array, PyTree]: ...
 
 
 class CRE(eqx.Module):
@@ -101,6 +114,7 @@ class MLP(eqx.Module):
     def __call__(self, x: Float[Array, "batch ..."]) -> Float[Array, "batch ..."]:
         x = x.reshape(x.shape[0], -1)
         for i, layer in enumerate(self.layers):
+            assert layer.bias is not None  # eqx.nn.Linear's default use_bias=True
             x = x @ layer.weight.T + layer.bias
             if i < len(self.layers) - 1:
                 x = jax.nn.relu(x)

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PyTree
 
+from pcdash.cre.base import CREModel
 from pcdash.cre.losses import mse_per_example
 
 
@@ -18,7 +19,7 @@ class ProjectionCRE(eqx.Module):
 
     components: Float[Array, "d_in latent"]
     mean: Float[Array, " d_in"]
-    heads: eqx.Module
+    heads: CREModel
 
     def init_state(self) -> PyTree:
         return self.heads.init_state()

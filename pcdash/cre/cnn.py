@@ -30,6 +30,8 @@ ensemble of models can be ``jax.vmap``-ed over.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -49,7 +51,9 @@ def max_pool2(x: Float[Array, "batch H W C"], padding: int = 0) -> Float[Array, 
     return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), pads)
 
 
-def _apply_conv(conv: eqx.Module, x: Float[Array, "batch H W C"]) -> Float[Array, "batch h w c"]:
+def _apply_conv(
+    conv: Callable[[Array], Array], x: Float[Array, "batch H W C"]
+) -> Float[Array, "batch h w c"]:
     """Apply an unbatched channels-first equinox conv to a batched channels-last tensor."""
     y = jax.vmap(conv)(jnp.transpose(x, (0, 3, 1, 2)))
     return jnp.transpose(y, (0, 2, 3, 1))
@@ -153,6 +157,7 @@ def _torch_conv_transpose_init(
     bound = 1.0 / jnp.sqrt(out_channels * kh * kw)
     kw_, kb = jax.random.split(key)
     weight = jax.random.uniform(kw_, conv.weight.shape, minval=-bound, maxval=bound)
+    assert conv.bias is not None  # built with ConvTranspose2d's default use_bias=True
     bias = jax.random.uniform(kb, conv.bias.shape, minval=-bound, maxval=bound)
     return eqx.tree_at(lambda c: (c.weight, c.bias), conv, (weight, bias))
 

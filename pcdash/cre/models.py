@@ -20,7 +20,8 @@ part for every variant. Every model takes *batched*, channels-last inputs with p
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import equinox as eqx
 import jax
@@ -30,7 +31,7 @@ from jaxtyping import PRNGKeyArray
 from pcdash.cre import cnn, vit
 from pcdash.cre.base import CRE, MLP, latent_activation_fn
 
-FC_VARIANTS = {
+FC_VARIANTS: dict[str, dict[str, tuple[int, ...]]] = {
     "fc-small": dict(hidden=(), classifier_hidden=()),
     "fc-medium": dict(hidden=(616,), classifier_hidden=(12,)),
     "fc-large": dict(hidden=(716, 684, 616), classifier_hidden=(64,)),
@@ -122,11 +123,12 @@ def active_latent_init(model: CRE) -> CRE:
     units with PyTorch's default (one seed lost all three), 12 of 30 with this initialisation (one
     unit each, all at 0 < λ < 1).
     """
-    last = (
+    last: eqx.nn.Linear = (
         model.classifier.layers[-1]
         if isinstance(model.classifier, MLP)
-        else model.classifier.linear
+        else cast(Any, model.classifier).linear  # the ViT's PooledBatchNormClassifier
     )
+    assert last.bias is not None  # every classifier's Linear keeps the default use_bias=True
     zero = (jnp.zeros_like(last.weight), jnp.zeros_like(last.bias))
 
     def classifier_out(m):
@@ -136,16 +138,19 @@ def active_latent_init(model: CRE) -> CRE:
     model = eqx.tree_at(classifier_out, model, zero)
     enc = model.encoder
     if isinstance(enc, MLP):
+        latent_bias = enc.layers[-1].bias
+        assert latent_bias is not None  # MLP's Linear layers keep the default use_bias=True
         return eqx.tree_at(
             lambda m: m.encoder.layers[-1].bias,
             model,
-            jnp.full_like(enc.layers[-1].bias, LATENT_BIAS_INIT),
+            jnp.full_like(latent_bias, LATENT_BIAS_INIT),
         )
-    if getattr(enc, "bottleneck", None) is not None:
+    bottleneck = getattr(enc, "bottleneck", None)
+    if bottleneck is not None:
         return eqx.tree_at(
             lambda m: m.encoder.bottleneck.bias,
             model,
-            jnp.full_like(enc.bottleneck.bias, LATENT_BIAS_INIT),
+            jnp.full_like(bottleneck.bias, LATENT_BIAS_INIT),
         )
     if hasattr(enc, "bn_offset"):  # the authors' CNN: its latent is the last block's ReLU output
         return eqx.tree_at(
@@ -204,6 +209,7 @@ def _build(
         raise ValueError(f"unknown architecture {arch!r}; choose from {', '.join(ARCHS)}")
     if len(input_shape) != 3:
         raise ValueError(f"{arch!r} needs image inputs; this dataset has input shape {input_shape}")
+    build: Callable[..., CRE]
     if arch in ("cnn", "cnn-z"):
         build = cnn.authors_cnn if arch == "cnn" else cnn.bottleneck_cnn
     else:

@@ -33,6 +33,7 @@ All parts take batched, channels-last inputs and are pure functions of arrays.
 from __future__ import annotations
 
 import math
+from typing import TypeVar, cast
 
 import equinox as eqx
 import jax
@@ -234,7 +235,10 @@ def authors_vit_latent_shape(input_shape: tuple[int, ...]) -> tuple[int, int]:
     return (n + 1, EMBED_DIM)
 
 
-def _xavier_linears(module: eqx.Module, key: PRNGKeyArray) -> eqx.Module:
+_M = TypeVar("_M", bound=eqx.Module)
+
+
+def _xavier_linears(module: _M, key: PRNGKeyArray) -> _M:
     """Every ``eqx.nn.Linear`` in ``module``: weight Xavier-uniform, ±√(6 / (fan_in + fan_out)),
     bias 0 (``CREViT._init_weights``)."""
     is_linear = lambda node: isinstance(node, eqx.nn.Linear)  # noqa: E731
@@ -291,7 +295,7 @@ def authors_vit(
         ),
         eqx.nn.LayerNorm(EMBED_DIM),
         eqx.nn.Linear(EMBED_DIM, patch_dim, key=keys[4]),
-        tuple(int(s) for s in input_shape),
+        cast(tuple[int, int, int], tuple(int(s) for s in input_shape)),  # (h, w, c): _grid_patch
         from_sequence=True,
         squash=False,
     )
@@ -338,7 +342,7 @@ def bottleneck_vit(
         (Block(EMBED_DIM, NUM_HEADS, mlp_ratio, key=keys[5]),),
         eqx.nn.LayerNorm(EMBED_DIM),
         eqx.nn.Linear(EMBED_DIM, patch_dim, key=keys[6]),
-        tuple(int(s) for s in input_shape),
+        cast(tuple[int, int, int], tuple(int(s) for s in input_shape)),  # (h, w, c): _grid_patch
         from_sequence=False,
         squash=True,
     )

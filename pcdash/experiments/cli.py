@@ -233,7 +233,7 @@ def pcn_config_from_args(args: argparse.Namespace):
         inference_steps=args.steps,
         state_optimizer=args.state_optimizer,
         weight_lr=args.weight_lr,
-        weight_lrs=parse_named_floats(args.weight_lrs, "--weight-lrs"),
+        weight_lrs=tuple(parse_named_floats(args.weight_lrs, "--weight-lrs").items()),
         state_momentum=args.state_momentum,
         batch_size=batch,
         epochs=args.epochs,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,7 @@ from pcdash.experiments.pcn_sweep import (
     to_frame,
 )
 from pcdash.experiments.result import Experiment, reporting
+from pcdash.pcn.algorithms import PCNAlgorithm
 from pcdash.sweep import Group, SweepProgress
 
 # The PC algorithms page's default: the MLP of PCX Table 1 (3 hidden layers of 128; §4.1 and the
@@ -168,7 +169,7 @@ def run_pcn_comparison(
     runs = {
         name: WidthRun(
             int(g.members["width"].iloc[0]),
-            g.algo,
+            cast(PCNAlgorithm, g.algo),  # every group here was built by algorithm_for
             g.members,
             r.carry.mlp,
             np.asarray(r.diverged, bool),

@@ -76,11 +76,11 @@ def evaluation_subset(
     """Up to ``points_per_class`` test points of every class (fewer where the split has fewer),
     fixed by ``seed`` so every member is shown the same inputs."""
     rng = np.random.default_rng(seed)
-    idx = []
+    picked: list[int] = []
     for c in range(data.num_classes):
         members = np.flatnonzero(data.y_test == c)
-        idx.extend(rng.permutation(members)[:points_per_class])
-    idx = np.sort(np.asarray(idx, dtype=int))
+        picked.extend(rng.permutation(members)[:points_per_class])
+    idx = np.sort(np.asarray(picked, dtype=np.int_))
     return np.asarray(data.x_test[idx]), np.asarray(data.y_test[idx])
 
 
@@ -155,9 +155,9 @@ def _baseline_carry(algo: CREAlgorithm, kind: str, seeds: np.ndarray, data: Data
         return algo.carry_from_model(ProjectionCRE(comps, mean, algo.build(key)))
 
     keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds, dtype=jnp.uint32) + 10_000)
-    comps = jnp.stack([p[0] for p in projections])
+    stacked = jnp.stack([p[0] for p in projections])
     means = jnp.stack([p[1] for p in projections])
-    return eqx.filter_vmap(make)(keys, comps, means)
+    return eqx.filter_vmap(make)(keys, stacked, means)
 
 
 def build_groups(
@@ -319,9 +319,14 @@ def precompile_cre(config: CREConfig, *, data: Dataset | None = None) -> pd.Data
             init_carry=group.init_carry,
         )
         if group.epoch_hook is not None:  # the snapshot of latents and reconstructions, dead units
-            _encode_members.lower(carry, jax.device_put(snapshot.x)).lowered.compile()
+            # equinox's filter_jit wrapper has .lower; its stubs type it as the wrapped function
+            _encode_members.lower(  # type: ignore[attr-defined]
+                carry, jax.device_put(snapshot.x)
+            ).lowered.compile()
             if len(data.x_test):
-                _dead_units_members.lower(carry, split_batches(data.x_test)).lowered.compile()
+                _dead_units_members.lower(  # type: ignore[attr-defined]
+                    carry, split_batches(data.x_test)
+                ).lowered.compile()
     return members
 
 

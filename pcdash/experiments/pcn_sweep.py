@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import equinox as eqx
 import jax
@@ -158,7 +158,9 @@ def run_pcn_sweep(
         should_stop=should_stop,
     )
     runs = [
-        WidthRun(int(w), g.algo, g.members, r.carry.mlp, np.asarray(r.diverged, bool))
+        WidthRun(
+            int(w), cast(PCNAlgorithm, g.algo), g.members, r.carry.mlp, np.asarray(r.diverged, bool)
+        )
         for w, g, r in zip(config.widths, groups, run.results, strict=False)
     ]
     for r in runs:  # a member that diverged in its last epoch keeps no trace
@@ -243,7 +245,7 @@ def run_arrays(run: WidthRun, tag: str) -> dict[str, np.ndarray]:
     """A trained program's weights and divergence flags as plain arrays named by ``tag``."""
     arrays = {
         f"diverged_{tag}": run.diverged,
-        f"steps_per_epoch_{tag}": np.int32(run.algorithm.steps_per_epoch),
+        f"steps_per_epoch_{tag}": np.asarray(run.algorithm.steps_per_epoch, np.int32),
     }
     for layer, (w, b) in enumerate(zip(run.mlp.weights, run.mlp.biases, strict=True), start=1):
         arrays[f"weight_{tag}_l{layer}"] = np.asarray(w)

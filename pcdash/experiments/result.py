@@ -12,9 +12,9 @@ it trains). A page therefore draws ``progress.result`` and ``job.result`` with o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -143,7 +143,7 @@ class GenerativeKey:
     KEY_WITH_KIND = False
     KEY_HASH = "sha1"
     KEY_LENGTH = 12
-    KEY_RENAMED = {"state_lrs": "gammas", "state_lr": "gamma"}
+    KEY_RENAMED: ClassVar[Mapping[str, str]] = {"state_lrs": "gammas", "state_lr": "gamma"}
 
 
 def generative_experiment(

@@ -438,7 +438,7 @@ def latent_dim_curves(
     for model, (name, color, dash) in BASELINES.items():
         sel = rows[rows["model"] == model]
         if not sel.empty:
-            metrics = ("mse",) if model == "pca-analytic" else ("accuracy", "mse")
+            metrics: tuple[str, ...] = ("mse",) if model == "pca-analytic" else ("accuracy", "mse")
             series.append((name, sel, color, dash, metrics))
     if not series:
         return empty_figure(title=title)

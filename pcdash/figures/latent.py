@@ -496,12 +496,13 @@ def reconstruction_grid(
         )
     if len(x) == 0 or not picked:
         return empty_figure(title=title)
-    idx, row_labels = [], []
+    picks: list[int] = []
+    row_labels = []
     for c in np.unique(y):
         for k, i in enumerate(np.flatnonzero(y == c)[:per_class]):
-            idx.append(i)
+            picks.append(i)
             row_labels.append(_names(class_names, int(c)) + (f" #{k + 1}" if per_class > 1 else ""))
-    idx = np.asarray(idx)
+    idx = np.asarray(picks)
     columns = [x[idx]]
     for _, mid in picked:
         columns.append(

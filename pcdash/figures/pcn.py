@@ -235,7 +235,8 @@ def _series(rows: pd.DataFrame) -> list[tuple[str, str, str, pd.DataFrame]]:
     keys += [c for c in ("algorithm", "width") if _varying(rows, c)]
     if not keys:
         return [("PC", optimizer_color(""), "solid", rows)]
-    out, dash_of = [], {}
+    out = []
+    dash_of: dict[tuple, str] = {}
     for key, grp in rows.groupby(keys, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         parts = dict(zip(keys, key, strict=True))

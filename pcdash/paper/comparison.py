@@ -158,7 +158,7 @@ def check_rc3_weights_like_bp(result) -> Verdict:
     if bp is None or rc3 is None or len(pcs) < 2:
         return undecided("needs trained bp, pc_rc3 and another PC model")
     dist = {n: _first_layer_distance(models, n, bp) for n in pcs}
-    closest = min(dist, key=dist.get)
+    closest = min(dist, key=dist.__getitem__)
     return decide(
         closest == rc3,
         {f"ks_to_bp_{n}": d for n, d in dist.items()},

@@ -211,7 +211,7 @@ def check_gap_narrows(result) -> Verdict:
         return undecided("needs λ = 0, a λ strictly between 0 and 1 and at least two dim(z)")
     acc = table["accuracy"]
     gap = {d: float(np.mean([acc[(0.0, d)] - acc[(lam, d)] for lam in middle])) for d in dims}
-    peak = max(dims[:-1], key=gap.get)
+    peak = max(dims[:-1], key=gap.__getitem__)
     return decide(
         gap[dims[-1]] < gap[peak],
         {f"gap_dim{d}": v for d, v in gap.items()},
@@ -237,7 +237,7 @@ def check_reconstruction_improves(result) -> Verdict:
         if (result.frame["model"] == model).any():
             t = _dim_table(result, model)
             ratios[model] = t["mse"][dims[-1]] / t["mse"][dims[0]]
-    worst = max(ratios, key=ratios.get)
+    worst = max(ratios, key=ratios.__getitem__)
     return decide(
         all(r < 1 for r in ratios.values()),
         {f"mse_ratio_{k}": v for k, v in ratios.items()},

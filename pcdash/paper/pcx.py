@@ -149,7 +149,8 @@ def check_gamma_one_worse(result) -> Verdict:
     mean = acc.groupby(["optimizer", "state_lr"])["accuracy"].mean()
     if 1.0 not in set(summary["state_lr"]):
         return undecided("needs γ = 1 in the grid")
-    numbers, parts, holds = {}, [], True
+    numbers: dict[str, float] = {}
+    parts, holds = [], True
     for opt in sorted(summary["optimizer"].unique()):
         best, at_one = float(mean[opt].max()), float(mean[(opt, 1.0)])
         numbers |= {

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -105,11 +105,13 @@ def pcn_hyper(
             f"unknown weight optimizer {unknown[0]!r}; choose from {', '.join(WEIGHT_OPTIMIZERS)}"
         )
     ids = np.asarray([WEIGHT_OPTIMIZERS.index(n) for n in names], np.int32)
-    state_lr = np.nan_to_num(np.asarray(state_lr, np.float32), nan=0.0)
+    gamma = np.nan_to_num(np.asarray(state_lr, np.float32), nan=0.0)
     lr = np.asarray(weight_lr, np.float32)
+    # host arrays; the jitted code they are passed to sees jax Arrays
+    hyper = cast(tuple[Array, Array], (gamma, lr))
     if isinstance(weight_optimizer, str):
-        return PCNHyper(state_lr, lr, ids[0])
-    return PCNHyper(state_lr, lr, ids)
+        return PCNHyper(*hyper, cast(Array, ids[0]))
+    return PCNHyper(*hyper, cast(Array, ids))
 
 
 class PCNCarry(NamedTuple):

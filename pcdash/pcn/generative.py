@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -56,17 +56,18 @@ class GenerativeHyper(NamedTuple):
 
 
 def generative_hyper(
-    state_lr: float | Sequence[float],
-    weight_lr: float | Sequence[float],
-    n_images: int | Sequence[int] = 0,
+    state_lr: float | Sequence[float] | np.ndarray,
+    weight_lr: float | Sequence[float] | np.ndarray,
+    n_images: int | Sequence[int] | np.ndarray = 0,
 ) -> GenerativeHyper:
     """:class:`GenerativeHyper` of scalars or of per-member lists (broadcast to one length)."""
-    state_lr, lr, n = np.broadcast_arrays(
+    gamma, lr, n = np.broadcast_arrays(
         np.asarray(state_lr, np.float32),
         np.asarray(weight_lr, np.float32),
         np.asarray(n_images, np.int32),
     )
-    return GenerativeHyper(state_lr.copy(), lr.copy(), n.copy())
+    # host arrays; the jitted code they are passed to sees jax Arrays
+    return GenerativeHyper(*cast(tuple[Array, Array, Array], (gamma.copy(), lr.copy(), n.copy())))
 
 
 def free_energy(

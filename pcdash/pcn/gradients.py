@@ -9,12 +9,37 @@ equilibrium, ``∇_θ F / β → ∇_θ ½‖μ_L − y‖²`` as ``β → 0`` (
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import overload
 
 import jax
 from jaxtyping import Array, Float
 
 from pcdash.pcn.energies import layer_energies, output_energy
 from pcdash.pcn.network import MLP, forward_pass
+
+
+@overload
+def pc_weight_gradients(
+    mlp: MLP,
+    x: Float[Array, "batch d_0"],
+    hidden: Sequence[Float[Array, "batch _"]],
+    target: Float[Array, "batch k"],
+    *,
+    loss: str = ...,
+    log_var: None = ...,
+) -> tuple[MLP, Float[Array, " L"]]: ...
+
+
+@overload
+def pc_weight_gradients(
+    mlp: MLP,
+    x: Float[Array, "batch d_0"],
+    hidden: Sequence[Float[Array, "batch _"]],
+    target: Float[Array, "batch k"],
+    *,
+    loss: str = ...,
+    log_var: Sequence[Float[Array, " _"]],
+) -> tuple[tuple[MLP, tuple[Array, ...]], Float[Array, " L"]]: ...
 
 
 def pc_weight_gradients(

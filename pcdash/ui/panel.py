@@ -155,7 +155,7 @@ def job_panel(
         except PcdashError as err:
             state.error(err)
     warming = job is None and manager.warming
-    progress = job.progress if running else None
+    progress = job.progress if running and job is not None else None
     shown = progress.frame if progress is not None else None  # what this page run draws
     drawn = shown is not None and len(shown) > 0
     drawn_at = time.monotonic()
@@ -224,7 +224,7 @@ def job_panel(
         elif job.started and job.finished:
             st.caption(f"Trained in {job.finished - job.started:.1f} s.")
         body(job.result, False)
-    elif drawn:
+    elif drawn and progress is not None:  # drawn implies a progress
         body(progress.result, True)
 
 

@@ -5,6 +5,7 @@ boxes and links of the Paper figures page."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,7 +38,7 @@ def claims_panel(result, figures, *, title: str = "The paper's claims on this ru
         return
     with st.expander(title, expanded=False):
         for f in figures:
-            verdicts = memo(("claims", f.name), result, lambda f=f: f.verdicts(result))
+            verdicts = memo(("claims", f.name), result, functools.partial(f.verdicts, result))
             for claim, verdict in verdicts:
                 st.markdown(f"**{f.number}.** {claim.text}")
                 verdict_box(claim, verdict)

@@ -142,7 +142,7 @@ def pcn_sidebar(
             state_momentum=float(v["smom"]),
             state_init=v["sinit"],
             weight_lr=lrs["adamw"],
-            weight_lrs=lrs,
+            weight_lrs=tuple(lrs.items()),
             batch_size=int(v["pbatch"]),
             epochs=int(v["pepochs"]),
             seeds=int(v["pseeds"]),
