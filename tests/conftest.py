@@ -17,6 +17,10 @@ os.environ["PCDASH_RUNS_DIR"] = tempfile.mkdtemp(prefix="pcdash-runs-")
 os.environ["PCDASH_ASSETS_DIR"] = ""
 
 import jax  # noqa: E402
+
+# Equinox-style: an implicit dtype promotion in pcdash is an error in every test (third-party
+# optimisers run under standard promotion, pcdash/promotion.py).
+jax.config.update("jax_numpy_dtype_promotion", "strict")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 

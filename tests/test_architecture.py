@@ -149,3 +149,22 @@ def test_the_pure_library_does_not_reach_into_experiments_or_the_dashboard(libra
         if target.startswith(outside)
     }
     assert reaches == set()
+
+
+def test_the_tests_run_with_strict_dtype_promotion():
+    """conftest.py turns JAX's strict dtype promotion on (Equinox-style): an implicit promotion
+    such as float + int32 array is an error, while optax's Adam still runs (pcdash/promotion.py)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+    import pytest
+
+    from pcdash.promotion import standard_promotion
+
+    assert jax.config.jax_numpy_dtype_promotion == "strict"
+    with pytest.raises(jax.dtypes.TypePromotionError):
+        jnp.arange(3, dtype=jnp.int32) + 0.5
+    params = {"w": jnp.ones(3)}
+    opt = standard_promotion(optax.adam(0.1))
+    updates, _ = opt.update({"w": jnp.ones(3)}, opt.init(params), params)
+    assert jnp.allclose(updates["w"], -0.1)

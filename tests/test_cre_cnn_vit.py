@@ -16,6 +16,7 @@ from pcdash.cre.cnn import authors_cnn_latent_shape, max_pool2
 from pcdash.cre.layers import batch_norm
 from pcdash.cre.models import build_cre, latent_size
 from pcdash.cre.vit import patchify, sincos_position_embedding, unpatchify
+from pcdash.promotion import standard_promotion
 
 SHAPES = [(8, 8, 1), (28, 28, 1), (32, 32, 3)]
 ARCHS = ["cnn", "vit", "cnn-z", "vit-z"]
@@ -253,7 +254,7 @@ def test_gradients_reach_every_part_and_adam_lowers_the_loss(arch):
     state = model.init_state()
     x = _images(jax.random.key(1), B, shape)
     y = jnp.arange(B) % NUM_CLASSES
-    opt = optax.adam(3e-3)
+    opt = standard_promotion(optax.adam(3e-3))
     opt_state = opt.init(eqx.filter(model, eqx.is_array))
 
     @eqx.filter_jit

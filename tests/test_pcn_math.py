@@ -23,6 +23,7 @@ from pcdash.pcn import (
     pcn_hyper,
     weight_optimizer,
 )
+from pcdash.promotion import standard_promotion
 
 
 def tiny_network() -> tuple[MLP, np.ndarray, np.ndarray, np.ndarray]:
@@ -131,7 +132,7 @@ def test_weight_optimizer_selects_adamw_or_sgd(optimizer: int) -> None:
     params = {"w": jnp.array([1.0, -2.0, 3.0])}
     grads = {"w": jnp.array([0.5, 0.1, -0.3])}
     chosen = weight_optimizer(jnp.int32(optimizer), 0.01, weight_decay=1e-4, momentum=0.9)
-    adamw = optax.adamw(0.01, weight_decay=1e-4)
+    adamw = standard_promotion(optax.adamw(0.01, weight_decay=1e-4))
     state, ref_state = chosen.init(params), adamw.init(params)
     v = np.zeros(3)
     for _ in range(3):

@@ -14,6 +14,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from pcdash.cre.base import CRE, CREModel
 from pcdash.cre.losses import ce_per_example, mse_per_example, routed_loss
 from pcdash.cre.models import build_cre
+from pcdash.promotion import standard_promotion
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class CREAlgorithm:
 
     @property
     def optimizer(self) -> optax.GradientTransformation:
-        return optax.adam(self.lr)
+        return standard_promotion(optax.adam(self.lr))
 
     def build(self, key: PRNGKeyArray) -> CRE:
         return build_cre(

@@ -41,6 +41,7 @@ from pcdash.pcn.energies import total_energy
 from pcdash.pcn.inference import EnergyFn, relax
 from pcdash.pcn.network import ACTIVATIONS, FORMS, MLP, forward_pass, init_mlp
 from pcdash.pcn.optimizers import state_optimizer
+from pcdash.promotion import standard_promotion
 
 States = tuple[Float[Array, "batch _"], ...]  # (h_0, h_1, …, h_L)
 PriorMean = Float[Array, " d_0"] | None  # θ_0; None means 0
@@ -292,7 +293,7 @@ class GenerativePCN:
             raise ValueError(f"unknown layer form {self.form!r}; choose from {', '.join(FORMS)}")
 
     def _wopt(self, hp: GenerativeHyper) -> optax.GradientTransformation:
-        return optax.adamw(hp.weight_lr, weight_decay=self.weight_decay)
+        return standard_promotion(optax.adamw(hp.weight_lr, weight_decay=self.weight_decay))
 
     def init(self, key: PRNGKeyArray, hp: GenerativeHyper) -> GenCarry:
         mlp = init_mlp(key, self.sizes, activation=self.activation)
@@ -385,7 +386,7 @@ class BPAutoencoder:
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
 
     def _wopt(self, hp: GenerativeHyper) -> optax.GradientTransformation:
-        return optax.adamw(hp.weight_lr, weight_decay=self.weight_decay)
+        return standard_promotion(optax.adamw(hp.weight_lr, weight_decay=self.weight_decay))
 
     def init(self, key, hp: GenerativeHyper) -> AECarry:
         k1, k2 = jax.random.split(key)

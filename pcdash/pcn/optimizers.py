@@ -15,6 +15,8 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from pcdash.promotion import standard_promotion
+
 STATE_OPTIMIZERS = ("sgd", "adam")
 WEIGHT_OPTIMIZERS = ("adamw", "sgd")  # index = the ``weight_optimizer`` hyperparameter (int)
 
@@ -77,7 +79,7 @@ def state_optimizer(
     if name == "adam":
         if key is not None:
             raise ValueError("Langevin noise goes with the SGD state optimiser")
-        return optax.adam(state_lr)
+        return standard_promotion(optax.adam(state_lr))
     if name != "sgd":
         raise ValueError(
             f"unknown state optimizer {name!r}; choose from {', '.join(STATE_OPTIMIZERS)}"
@@ -132,4 +134,5 @@ def weight_optimizer(
         optax.add_decayed_weights(weight_decay) if weight_decay > 0 else optax.identity(),
         optax.scale_by_learning_rate(weight_lr),
     )
-    return select_optimizer(optimizer, (optax.adamw(weight_lr, weight_decay=weight_decay), sgd))
+    adamw = standard_promotion(optax.adamw(weight_lr, weight_decay=weight_decay))
+    return select_optimizer(optimizer, (adamw, sgd))
