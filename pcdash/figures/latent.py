@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pcdash.figures.cre import lam_label
-from pcdash.figures.style import CLASS_COLORS, TEMPLATE_OBJ, empty_figure
+from pcdash.figures.style import CLASS_COLORS, TEMPLATE_OBJ, empty_figure, note_above
 
 if TYPE_CHECKING:
     from pcdash.experiments.cre_sweep import Snapshot
@@ -201,19 +201,8 @@ def _pick_members(
 def _annotate_missing(fig: go.Figure, picked: list[tuple[float, int | None]]) -> None:
     missing = [lam_label(lam) for lam, mid in picked if mid is None]
     if missing:
-        fig.add_annotation(
-            text=f"not available yet (training or diverged): {', '.join(missing)}",
-            name="missing",
-            xref="paper",
-            yref="paper",
-            x=1,
-            y=1,
-            xanchor="right",
-            yanchor="bottom",
-            yshift=28,
-            showarrow=False,
-            font=dict(color="#b00020", size=12),
-        )
+        text = f"not available yet (training or diverged): {', '.join(missing)}"
+        note_above(fig, text, "missing")
 
 
 def latent_small_multiples(

@@ -39,6 +39,7 @@ from pcdash.figures.style import (
     empty_figure,
     has_rows,
     is_diverged,
+    note_above,
     note_diverged,
     style,
 )
@@ -647,32 +648,21 @@ def energy_ratio_vs_gamma(frame: pd.DataFrame, min_accuracy: float | None = None
         fig.update_xaxes(type="log", title_text=GAMMA_AXIS, **_gamma_ticks(rows["state_lr"]))
         fig.update_yaxes(type="log", title_text=RATIO_AXIS, exponentformat="power")
     if not dropped.empty:
-        fig.add_annotation(
-            text=f"{len(dropped)} member(s) with a zero or negative ratio left out (log axis)",
-            name="nonpositive",
-            xref="paper",
-            yref="paper",
-            x=0.0,
-            y=1.0,
-            yshift=28,
-            xanchor="left",
-            yanchor="bottom",
-            showarrow=False,
-            font=dict(color="#666", size=12),
+        note_above(
+            fig,
+            f"{len(dropped)} member(s) with a zero or negative ratio left out (log axis)",
+            "nonpositive",
+            left=True,
+            color="#666",
         )
     if untrained:
-        fig.add_annotation(
-            text=f"{untrained} member(s) below accuracy {min_accuracy:g} left out (did not train)",
-            name="untrained",
-            xref="paper",
-            yref="paper",
-            x=0.0,
-            y=1.0,
+        note_above(
+            fig,
+            f"{untrained} member(s) below accuracy {min_accuracy:g} left out (did not train)",
+            "untrained",
+            left=True,
+            color="#666",
             yshift=44 if len(dropped) else 28,
-            xanchor="left",
-            yanchor="bottom",
-            showarrow=False,
-            font=dict(color="#666", size=12),
         )
     _annotate_diverged(fig, frame, members=pc_members)
     return style(fig, title, height=460, hovermode="closest")

@@ -77,21 +77,38 @@ def is_diverged(rows: pd.DataFrame) -> pd.Series:
     )
 
 
-def note_diverged(fig: go.Figure, count: int, who: str) -> None:
-    """The red note above a figure's top right naming the ``count`` diverged members left out."""
+WARNING_RED = "#b00020"
+
+
+def note_above(
+    fig: go.Figure,
+    text: str,
+    name: str,
+    *,
+    left: bool = False,
+    color: str = WARNING_RED,
+    yshift: int = 28,
+) -> None:
+    """A one-line note just above the plot area, at its top right (or left): what a figure
+    leaves out (diverged, missing or untrained members)."""
     fig.add_annotation(
-        text=f"{count} diverged (excluded): {who}",
-        name="diverged",
+        text=text,
+        name=name,
         xref="paper",
         yref="paper",
-        x=1.0,
+        x=0.0 if left else 1.0,
         y=1.0,
-        yshift=28,
-        xanchor="right",
+        yshift=yshift,
+        xanchor="left" if left else "right",
         yanchor="bottom",
         showarrow=False,
-        font=dict(color="#b00020", size=12),
+        font=dict(color=color, size=12),
     )
+
+
+def note_diverged(fig: go.Figure, count: int, who: str) -> None:
+    """The red note above a figure's top right naming the ``count`` diverged members left out."""
+    note_above(fig, f"{count} diverged (excluded): {who}", "diverged")
 
 
 def ci_traces(
