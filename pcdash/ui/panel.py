@@ -20,7 +20,7 @@ from pcdash.data import DataError
 from pcdash.errors import PcdashError
 from pcdash.experiments.result import Experiment
 from pcdash.figures.style import empty_figure
-from pcdash.jobs import Job
+from pcdash.jobs import Job, JobManager
 from pcdash.runs import asset_info
 from pcdash.ui import state
 from pcdash.ui.server import MAX_JOBS_PER_SESSION, job_manager, session_id
@@ -169,31 +169,17 @@ def job_panel(
 
     @st.fragment(run_every=poll)
     def status():
-        current = job
-        if current is None:
-            st.info(
-                f"Press **{train_label}** to train this configuration."
-                + (f" {WARMING}" if warming else "")
-            )
-            return
-        if current.status == "queued":
-            waiting = manager.queued()
-            place = f" (number {waiting.index(current) + 1} in line)" if current in waiting else ""
-            st.progress(
-                0.0,
-                text=f"Waiting{place}: {manager.max_running} jobs are already training on this "
-                "server…",
-            )
-        elif current.status == "running":
-            p = current.progress
-            frac = 0.0 if p is None else min(max(p.fraction, 0.0), 1.0)
-            text = "compiling…" if p is None else f"{p.message} · {_eta(p.eta_s)}"
-            st.progress(frac, text=text)
-        if running:
-            p = current.progress
+        # One slot, whatever it shows (the progress bar, then how long the job took): a fragment
+        # whose number of elements changes between runs leaves Streamlit's frontend a stale
+        # progress bar ("2 s left" under a finished job), or a late tick of its timer, queued
+        # while the page redrew, blanks the element after it.
+        with st.empty():
+            _status_line(job, manager, train_label, warming)
+        if running and job is not None:
+            p = job.progress
             new_epochs = p is not None and p.frame is not shown and len(p.frame)
             due = not drawn or time.monotonic() - drawn_at >= LIVE_REDRAW_S
-            if not current.active or (new_epochs and due):
+            if not job.active or (new_epochs and due):
                 st.rerun()
 
     status()
@@ -219,13 +205,40 @@ def job_panel(
             )
         if job.status == "stopped":
             st.warning("Stopped: showing the epochs that finished.")
-        if job.origin is not None:
-            st.info(precomputed_label(job.origin), icon=":material/inventory_2:")
-        elif job.started and job.finished:
-            st.caption(f"Trained in {job.finished - job.started:.1f} s.")
         body(job.result, False)
     elif drawn and progress is not None:  # drawn implies a progress
         body(progress.result, True)
+
+
+def _status_line(job: Job | None, manager: JobManager, train_label: str, warming: bool) -> None:
+    """The job's one line: what to press, its place in the queue, its progress, how long it took
+    or where a precomputed result comes from."""
+    if job is None:
+        st.info(
+            f"Press **{train_label}** to train this configuration."
+            + (f" {WARMING}" if warming else "")
+        )
+    elif job.status == "queued":
+        waiting = manager.queued()
+        place = f" (number {waiting.index(job) + 1} in line)" if job in waiting else ""
+        st.progress(
+            0.0,
+            text=f"Waiting{place}: {manager.max_running} jobs are already training on this server…",
+        )
+    elif job.status == "running":
+        p = job.progress
+        frac = 0.0 if p is None else min(max(p.fraction, 0.0), 1.0)
+        text = "compiling…" if p is None else f"{p.message} · {_eta(p.eta_s)}"
+        st.progress(frac, text=text)
+    elif job.result is not None and job.origin is not None:
+        st.info(precomputed_label(job.origin), icon=":material/inventory_2:")
+    elif (
+        job.result is not None
+        and job.status in ("done", "stopped")
+        and job.started
+        and job.finished
+    ):
+        st.caption(f"Trained in {job.finished - job.started:.1f} s.")
 
 
 def precomputed_label(origin: dict) -> str:
