@@ -390,6 +390,12 @@ def _member_keys(seeds: Int[Array, " member"]) -> tuple[PRNGKeyArray, PRNGKeyArr
     return init, order, step
 
 
+def member_init_keys(seeds: np.ndarray) -> PRNGKeyArray:
+    """The initialisation keys that :func:`train_members` gives members of these seeds (for a
+    caller that builds their initial state itself, as ``init_carry``)."""
+    return _member_keys(jax.device_put(np.asarray(seeds, dtype=np.uint32)))[0]
+
+
 def _scalar(value: int) -> Array:
     # Host values go to the device with device_put: jnp.asarray/jnp.zeros would each compile a
     # small program (one more persistent-cache lookup per process), and every call site must pass
@@ -402,7 +408,8 @@ def _scalar(value: int) -> Array:
 # shared); members are cut into blocks only when their state exceeds twice this. Measured with
 # benchmarks/bench_blocks.py (digits, FC-Medium, batch 16, under load 7): the CRE default's 30
 # members (32 MB) ran 1.37x faster as 3 blocks of 10; the Latent dimension page's 20-member groups
-# (21 MB) were 5% slower as 2 blocks, so they stay one.
+# of one dim(z) each (21 MB) were 5% slower as 2 blocks, so they stayed one (the page's FC
+# members now train as one group padded to the largest dim(z): pcdash.cre.padded).
 BLOCK_BYTES = 12 * 2**20
 
 

@@ -100,7 +100,9 @@ def dead_latent_units(carry, xb: Float[Array, "batches batch ..."]) -> Int[Array
         z, _ = model.encode(x, state, train=False)
         return jnp.max(jnp.abs(z.reshape(z.shape[0], -1)), axis=0)
 
-    return jnp.sum(jnp.max(jax.lax.map(batch_max, xb), axis=0) == 0)
+    dead = jnp.max(jax.lax.map(batch_max, xb), axis=0) == 0
+    mask = getattr(model, "mask", None)  # a member padded to a larger latent (cre.padded)
+    return jnp.sum(dead if mask is None else dead & mask)
 
 
 def encode_decode(carry, x: Float[Array, "batch ..."]):

@@ -5,6 +5,7 @@ latent codes and reconstructions. Progress carries the partial :class:`CRESweepO
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -23,8 +24,9 @@ from pcdash.cre.baselines import (
     pca_reconstruction_mse,
     random_projection,
 )
+from pcdash.cre.padded import PADDABLE, PaddedLatent, latent_mask, pad_like, padding_buckets
 from pcdash.data import Dataset, load_dataset
-from pcdash.engine import TrainResult, precompile
+from pcdash.engine import Carry, TrainResult, member_init_keys, precompile
 from pcdash.errors import ConfigError
 from pcdash.experiments.cre_config import CREConfig
 from pcdash.experiments.result import Experiment, reporting
@@ -113,6 +115,9 @@ class SnapshotHook:
     snapshot: Snapshot
     member_ids: np.ndarray
     x_test: np.ndarray | None = None  # the test split in batches (:func:`split_batches`)
+    # each member's dim(z) where members of several sizes train padded to the largest
+    # (pcdash.cre.padded): its codes are cut back to its own units
+    latent_dims: np.ndarray | None = None
 
     def __call__(self, carry, record) -> None:
         snap = self.snapshot
@@ -120,7 +125,8 @@ class SnapshotHook:
         for i, m in enumerate(self.member_ids):
             if record.diverged[i]:
                 continue
-            snap.z[int(m)], snap.x_hat[int(m)], snap.pred[int(m)] = z[i], x_hat[i], pred[i]
+            z_i = z[i] if self.latent_dims is None else z[i][:, : int(self.latent_dims[i])]
+            snap.z[int(m)], snap.x_hat[int(m)], snap.pred[int(m)] = z_i, x_hat[i], pred[i]
             snap.epoch[int(m)] = record.epoch
         if self.x_test is not None and "test" in record.evals:
             dead = np.asarray(
@@ -130,7 +136,8 @@ class SnapshotHook:
 
     def part(self, positions: np.ndarray) -> SnapshotHook:
         snap = Snapshot(self.snapshot.x, self.snapshot.y)
-        return SnapshotHook(snap, np.asarray(self.member_ids)[positions], self.x_test)
+        dims = None if self.latent_dims is None else np.asarray(self.latent_dims)[positions]
+        return SnapshotHook(snap, np.asarray(self.member_ids)[positions], self.x_test, dims)
 
     def merge(self, part: SnapshotHook) -> None:
         for name in ("z", "x_hat", "pred", "epoch"):
@@ -141,7 +148,8 @@ def _to_frame(result: TrainResult, members: pd.DataFrame) -> pd.DataFrame:
     return history_to_frame(result, members, train_metrics=TRAIN_METRICS, eval_metrics=EVAL_METRICS)
 
 
-def _baseline_carry(algo: CREAlgorithm, kind: str, seeds: np.ndarray, data: Dataset):
+def _baseline_models(algo: CREAlgorithm, kind: str, seeds: np.ndarray, data: Dataset):
+    """The stacked :class:`ProjectionCRE` members of a baseline at ``algo``'s dimension."""
     d_in = data.input_dim
     k = algo.latent_dim
     if kind == "pca":
@@ -152,7 +160,7 @@ def _baseline_carry(algo: CREAlgorithm, kind: str, seeds: np.ndarray, data: Data
         projections = [(random_projection(d_in, k, int(s)), mean) for s in seeds]
 
     def make(key, comps, mean):
-        return algo.carry_from_model(ProjectionCRE(comps, mean, algo.build(key)))
+        return ProjectionCRE(comps, mean, algo.build(key))
 
     keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds, dtype=jnp.uint32) + 10_000)
     stacked = jnp.stack([p[0] for p in projections])
@@ -160,53 +168,33 @@ def _baseline_carry(algo: CREAlgorithm, kind: str, seeds: np.ndarray, data: Data
     return eqx.filter_vmap(make)(keys, stacked, means)
 
 
+def _baseline_carry(
+    config: CREConfig, data: Dataset, kind: str, bucket: tuple[int, ...], seeds: np.ndarray
+) -> Carry:
+    """The stacked training state of a baseline's members of the dimensions ``bucket`` (``seeds``
+    each), padded to the largest where there are several."""
+    algos = [_cre_algorithm(config, data, d, baseline=True) for d in bucket]
+    models = [_baseline_models(a, kind, seeds, data) for a in algos]
+    if len(bucket) == 1:
+        return eqx.filter_vmap(algos[0].carry_from_model)(models[0])
+    d_in, size = data.input_dim, max(bucket)
+
+    def largest(key):  # shapes only (traced by eval_shape, nothing computed)
+        return ProjectionCRE(jnp.zeros((d_in, size)), jnp.zeros(d_in), algos[-1].build(key))
+
+    template = eqx.filter_eval_shape(eqx.filter_vmap(largest), member_init_keys(seeds))
+    mask = latent_mask(np.repeat(bucket, len(seeds)), size)
+    return _pad_members(models, template, jax.device_put(mask), algos[-1])
+
+
 def build_groups(
     config: CREConfig, data: Dataset, snapshot: Snapshot
 ) -> tuple[list[Group], pd.DataFrame]:
-    """One group per latent dimension (every λ × seed), then one per baseline and dimension."""
-    groups, tables = [], []
-    x_test = split_batches(data.x_test) if len(data.x_test) else None
-    next_id = 0
-    seeds = np.arange(config.seeds)
-    for dim in config.latent_dims:
-        algo = CREAlgorithm(
-            config.arch,
-            data.input_shape,
-            data.num_classes,
-            int(dim),
-            config.latent_activation,
-            config.lr,
-            config.init,
-        )
-        lam, seed = (
-            a.ravel()
-            for a in np.meshgrid(np.asarray(config.lambdas, dtype=np.float64), seeds, indexing="ij")
-        )
-        ids = np.arange(next_id, next_id + len(lam))
-        next_id += len(lam)
-        members = pd.DataFrame(
-            {
-                "member": ids,
-                "dataset": config.dataset,
-                "arch": config.arch,
-                "model": "cre",
-                "latent_dim": int(dim),
-                "lam": lam,
-                "seed": seed.astype(int),
-            }
-        )
-        groups.append(
-            Group(
-                algo,
-                {"lam": lam},
-                seed,
-                members,
-                _to_frame,
-                epoch_hook=SnapshotHook(snapshot, ids, x_test),
-                label=f"dim(z)={dim}",
-            )
-        )
-        tables.append(members)
+    """The CRE members (every λ × seed of each latent dimension), then each baseline's (every
+    seed of each dimension). A group trains one latent dimension, or for the FC variants a run of
+    nearby dimensions padded to the largest of them (:func:`latent_buckets`,
+    :mod:`pcdash.cre.padded`). Member ids follow kind × ``latent_dims`` × λ × seed, however the
+    members are grouped."""
     for kind in config.baselines:
         for dim in config.latent_dims:
             if dim > data.input_dim:
@@ -214,42 +202,121 @@ def build_groups(
                     f"a {kind.upper()} baseline of dim {dim} needs inputs of at least that many "
                     f"features; {config.dataset} has {data.input_dim}"
                 )
-            algo = CREAlgorithm(
-                config.arch,
-                data.input_shape,
-                data.num_classes,
-                int(dim),
-                "linear",
-                config.lr,
-                config.init,
-            )
-            ids = np.arange(next_id, next_id + len(seeds))
-            next_id += len(seeds)
+    x_test = split_batches(data.x_test) if len(data.x_test) else None
+    seeds = np.arange(config.seeds)
+    lams, lam_seeds = (
+        a.ravel()
+        for a in np.meshgrid(np.asarray(config.lambdas, dtype=np.float64), seeds, indexing="ij")
+    )
+    buckets = latent_buckets(config, data)
+    groups, tables, first_id = [], [], 0
+    for kind in ("cre", *config.baselines):
+        lam, seed = (lams, lam_seeds) if kind == "cre" else (np.full(len(seeds), np.nan), seeds)
+        n = len(seed)
+        first = {int(d): first_id + i * n for i, d in enumerate(config.latent_dims)}
+        first_id += n * len(config.latent_dims)
+        for bucket in buckets:
             members = pd.DataFrame(
                 {
-                    "member": ids,
+                    "member": np.concatenate([np.arange(first[d], first[d] + n) for d in bucket]),
                     "dataset": config.dataset,
                     "arch": config.arch,
                     "model": kind,
-                    "latent_dim": int(dim),
-                    "lam": np.nan,
-                    "seed": seeds,
+                    "latent_dim": np.repeat(bucket, n),
+                    "lam": np.tile(lam, len(bucket)),
+                    "seed": np.tile(seed, len(bucket)).astype(int),
                 }
             )
-            carry = _baseline_carry(algo, kind, seeds, data)
+            padded = len(bucket) > 1
+            if kind == "cre":
+                init_carry = _padded_carry(config, data, bucket, seed) if padded else None
+                hp = {"lam": members["lam"].to_numpy()}
+                dims = members["latent_dim"].to_numpy() if padded else None
+                hook = SnapshotHook(snapshot, members["member"].to_numpy(), x_test, dims)
+            else:  # λ does not matter: the frozen encoder gets no gradient
+                init_carry = _baseline_carry(config, data, kind, bucket, seed)
+                hp, hook = {"lam": np.full(len(members), 0.5)}, None
             groups.append(
                 Group(
-                    algo,
-                    {"lam": np.full(len(seeds), 0.5)},
-                    seeds,
+                    _cre_algorithm(config, data, max(bucket), baseline=kind != "cre"),
+                    hp,
+                    members["seed"].to_numpy(),
                     members,
                     _to_frame,
-                    init_carry=carry,
-                    label=f"{kind.upper()} dim(z)={dim}",
+                    init_carry=init_carry,
+                    epoch_hook=hook,
+                    label=("" if kind == "cre" else f"{kind.upper()} ")
+                    + "dim(z)="
+                    + ",".join(map(str, bucket)),
                 )
             )
             tables.append(members)
-    return groups, pd.concat(tables, ignore_index=True)
+    members = pd.concat(tables, ignore_index=True).sort_values("member", kind="stable")
+    return groups, members.reset_index(drop=True)
+
+
+def _cre_algorithm(
+    config: CREConfig, data: Dataset, dim: int, *, baseline: bool = False
+) -> CREAlgorithm:
+    """The CRE of ``config`` at dim(z) = ``dim``; for a baseline, with a linear latent (its
+    frozen projection's)."""
+    return CREAlgorithm(
+        config.arch,
+        data.input_shape,
+        data.num_classes,
+        int(dim),
+        "linear" if baseline else config.latent_activation,
+        config.lr,
+        config.init,
+    )
+
+
+def latent_buckets(config: CREConfig, data: Dataset) -> list[tuple[int, ...]]:
+    """How the CRE members' latent dimensions are grouped into programs: one per dimension, or
+    for the FC variants runs of nearby dimensions padded to their largest
+    (:func:`pcdash.cre.padded.padding_buckets`, the cost of a dimension being its CRE's parameter
+    count). One program instead of several saves their compiles and per-step overheads, which
+    on small data (digits, batch 16) outweigh the padding's extra arithmetic."""
+    dims = [int(d) for d in config.latent_dims]
+    if config.arch not in PADDABLE or len(dims) == 1:
+        return [(d,) for d in dims]
+
+    def cost(d: int) -> int:
+        shapes = eqx.filter_eval_shape(_cre_algorithm(config, data, d).build, jax.random.key(0))
+        return sum(math.prod(v.shape) for v in jax.tree_util.tree_leaves(shapes))
+
+    return padding_buckets(dims, cost)
+
+
+def _padded_carry(
+    config: CREConfig, data: Dataset, bucket: tuple[int, ...], seeds: np.ndarray
+) -> Carry:
+    """The stacked training state of ``bucket``'s members (``seeds`` per dimension, in order),
+    each built as the CRE of its own dimension from the key the engine would give it, then padded
+    to the largest (:class:`pcdash.cre.padded.PaddedLatent`)."""
+    mask = latent_mask(np.repeat(bucket, len(seeds)), max(bucket))
+    return _padded_init(
+        tuple(_cre_algorithm(config, data, d) for d in bucket),
+        member_init_keys(seeds),
+        jax.device_put(mask),
+    )
+
+
+@eqx.filter_jit
+def _padded_init(algos: tuple[CREAlgorithm, ...], keys, mask):
+    # one program (cached across processes like the engine's), not hundreds of eager operations
+    big = algos[-1]
+    template = eqx.filter_eval_shape(eqx.filter_vmap(big.build), keys)
+    return _pad_members([eqx.filter_vmap(a.build)(keys) for a in algos], template, mask, big)
+
+
+@eqx.filter_jit
+def _pad_members(models: list, template, mask, algo: CREAlgorithm) -> Carry:
+    """Stacked members of several latent sizes (``models``, one stacked tree per size) padded to
+    ``template``'s and concatenated, as the stacked training state of ``algo``."""
+    padded = [pad_like(m, template) for m in models]
+    stacked = jax.tree_util.tree_map(lambda *v: jnp.concatenate(v), *padded)
+    return eqx.filter_vmap(algo.carry_from_model)(PaddedLatent(stacked, mask))
 
 
 def _pca_analytic_rows(config: CREConfig, data: Dataset, first_id: int) -> pd.DataFrame:
