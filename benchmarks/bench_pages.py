@@ -263,12 +263,15 @@ def main() -> None:
     )
     print(
         "(engine = trace + compile + train + eval + hook + progress inside train_members; rest = "
-        "the runner's"
-        " own work outside it: baselines, sampling, scoring, frames)"
+        "the runner's own work outside it: baselines, sampling, scoring, frames. Groups train two "
+        "side by side (pcdash.sweep.LANES), so the phases are lane-seconds: their sum can exceed "
+        "the wall time, and rest is then negative. 'of matmul' is per lane-second of training; "
+        "'wall' divides the same FLOPs by the whole run's wall time, a lower bound for the "
+        "machine)"
     )
     print(
         f"{'run':15}{'cold':>8}{'warm':>8}{'compile':>8}{'train':>8}{'eval':>7}{'hook':>7}{'rest':>7}{'figs':>7}"
-        f"{'of matmul':>11}{'load':>7}"
+        f"{'of matmul':>11}{'wall':>6}{'load':>7}"
     )
     for name, cold, warm in rows:
         p = warm["phases"]
@@ -281,6 +284,7 @@ def main() -> None:
             f"{p.get('train', 0):>8.1f}{p.get('evaluate', 0):>7.1f}"
             f"{p.get('hook', 0):>7.1f}{rest:>7.1f}"
             f"{warm['figures_s']:>7.1f}{frac:>11.0%}"
+            f"{warm['model_flops'] / warm['wall_s'] / warm['matmul']:>6.0%}"
             f"{warm['load']:>7.1f}"
         )
 
@@ -315,7 +319,9 @@ def report(run, cold: dict | None, warm: dict) -> None:
     )
     print(
         f"  training: {flops / 1e9:.1f} GFLOP of matrix products, {achieved / 1e9:.1f} GFLOP/s = "
-        f"{achieved / warm['matmul']:.0%} of the matmul"
+        f"{achieved / warm['matmul']:.0%} of the matmul per lane-second; over the run's wall "
+        f"time {flops / warm['wall_s'] / 1e9:.1f} GFLOP/s = "
+        f"{flops / warm['wall_s'] / warm['matmul']:.0%}"
     )
 
 

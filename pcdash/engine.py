@@ -18,8 +18,8 @@ returned.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -113,24 +113,26 @@ PHASES = ("init", "trace", "compile", "train", "evaluate", "hook", "progress", "
 
 
 MEMBER_AXIS = "members"
-_mode = threading.local()
+# What train_members does in this context (compile only, record runs). Context variables, not
+# thread-locals: a sweep that trains groups side by side copies its context into its threads.
+_COMPILE_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("compile_only", default=False)
+_RECORDS: contextvars.ContextVar[list | None] = contextvars.ContextVar("records", default=None)
 
 
 @contextlib.contextmanager
 def compile_only():
-    """While this block runs (in this thread), :func:`train_members` gets every program of its
+    """While this block runs (in this context), :func:`train_members` gets every program of its
     run ready (traced, lowered, compiled or loaded from the persistent cache) and trains nothing:
     it returns one epoch whose metrics are those of the initial state, evaluated and passed to
     the epoch hook as after a real epoch (so their programs are ready too). A runner called
     inside it runs its own later steps (sampling, scoring, ...) on the untrained state, which
     gets their programs ready as well: the dashboard warms up every page's default run this way
     before anyone presses Train."""
-    before = getattr(_mode, "compile_only", False)
-    _mode.compile_only = True
+    token = _COMPILE_ONLY.set(True)
     try:
         yield
     finally:
-        _mode.compile_only = before
+        _COMPILE_ONLY.reset(token)
 
 
 @dataclass
@@ -149,14 +151,13 @@ class RunRecord:
 @contextlib.contextmanager
 def recording() -> Iterator[list[RunRecord]]:
     """Yields a list that gets a :class:`RunRecord` for every :func:`train_members` call made in
-    this thread while the block runs (benchmarks read where the time of a whole sweep went)."""
+    this context while the block runs (benchmarks read where the time of a whole sweep went)."""
     records: list[RunRecord] = []
-    before = getattr(_mode, "records", None)
-    _mode.records = records
+    token = _RECORDS.set(records)
     try:
         yield records
     finally:
-        _mode.records = before
+        _RECORDS.reset(token)
 
 
 def member_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh | None:
@@ -705,7 +706,7 @@ def train_members(
                 ),
             )
 
-    if getattr(_mode, "compile_only", False):
+    if _COMPILE_ONLY.get():
         epochs = 0
         state = (carry, diverged, {"count": zero_count, "sum": zero_metrics, "last": zero_metrics})
         timings["trace"], timings["compile"] = plan.compile(state, static, plan.permutations(1))
@@ -767,7 +768,7 @@ def train_members(
         devices=n_devices,
         timings=timings,
     )
-    records = getattr(_mode, "records", None)
+    records = _RECORDS.get()
     if records is not None:
         records.append(
             RunRecord(

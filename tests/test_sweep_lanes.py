@@ -1,0 +1,111 @@
+"""Groups trained side by side (:func:`pcdash.sweep.run_groups` with two lanes): the same
+numbers, in the groups' order, as one after another; progress that only grows; a stop that ends
+every lane and starts nothing more; an error that is raised once every lane has ended; and the
+caller's engine mode (compile only, recording) reaching the lanes' threads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pcdash.data import load_dataset
+from pcdash.engine import compile_only, recording
+from pcdash.experiments.cre_config import CREConfig
+from pcdash.experiments.cre_sweep import sweep_setup
+from pcdash.sweep import run_groups
+
+
+@pytest.fixture(scope="module")
+def setup():
+    config = CREConfig(
+        latent_dims=(3,), lambdas=(0.0, 1.0), seeds=2, epochs=2, batch_size=64,
+        baselines=("pca", "rp"),
+    )  # fmt: skip
+    config, data, _, groups, _, eval_sets = sweep_setup(config, load_dataset("digits"))
+    assert len(groups) == 3  # CRE, PCA, RP
+    return config, data, groups, eval_sets
+
+
+def _run(setup, lanes, **kw):
+    config, data, groups, eval_sets = setup
+    return run_groups(
+        groups,
+        data.x_train,
+        data.y_train,
+        eval_sets=eval_sets,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        lanes=lanes,
+        **kw,
+    )
+
+
+def test_two_lanes_give_what_one_gives_in_the_groups_order(setup):
+    one, two = _run(setup, 1), _run(setup, 2)
+    assert not one.stopped and not two.stopped
+    timing = ["epoch_seconds"]  # wall time, the one column that may differ
+    pd.testing.assert_frame_equal(one.frame.drop(columns=timing), two.frame.drop(columns=timing))
+    groups = setup[2]
+    for g, r1, r2 in zip(groups, one.results, two.results, strict=True):
+        assert len(r2.history) == 2 and r2.diverged.shape == (len(g.seeds),)
+        np.testing.assert_allclose(
+            r1.history[-1].evals["test"]["mse"], r2.history[-1].evals["test"]["mse"], rtol=1e-6
+        )
+    # the frame's members come group after group, as the groups were given
+    order = two.frame.drop_duplicates("member")["member"].to_numpy()
+    assert (order == np.concatenate([g.members["member"].to_numpy() for g in groups])).all()
+
+
+def test_progress_only_grows_and_ends_complete(setup):
+    seen = []
+
+    def record(p):
+        seen.append((p.fraction, len(p.frame)))
+
+    run = _run(setup, 2, on_progress=record)
+    fractions = [f for f, _ in seen]
+    assert np.all(np.diff(fractions) >= 0)
+    assert fractions[-1] == pytest.approx(1.0)
+    assert max(n for _, n in seen) == len(run.frame)
+
+
+def test_a_stop_ends_every_lane_and_starts_no_further_group(setup):
+    calls = []
+    run = _run(setup, 2, on_progress=calls.append, should_stop=lambda: len(calls) > 0)
+    assert run.stopped
+    # only the two groups that were running when the stop came trained, each for less than all
+    # its epochs; the third never started
+    assert len(run.results) <= 2
+    assert all(len(r.history) < 2 or r.stopped for r in run.results)
+
+
+def test_an_error_in_one_lane_is_raised_after_the_other_ends(setup, monkeypatch):
+    import pcdash.sweep as sweep
+
+    real = sweep.train_members
+    finished = []
+
+    def flaky(algo, *a, **kw):
+        if algo.latent_activation == "linear" and not finished:  # the first baseline group
+            finished.append("failed")
+            raise RuntimeError("boom")
+        out = real(algo, *a, **kw)
+        finished.append("trained")
+        return out
+
+    monkeypatch.setattr(sweep, "train_members", flaky)
+    with pytest.raises(RuntimeError, match="boom"):
+        _run(setup, 2)
+    # the CRE group's lane was not abandoned mid-run: it ended (stopped by the error) first
+    assert "trained" in finished
+
+
+def test_the_caller_s_engine_mode_reaches_the_lanes(setup):
+    with recording() as records:
+        _run(setup, 2)
+    assert len(records) == 3  # one record per group, whichever lane trained it
+    with compile_only(), recording() as records:
+        run = _run(setup, 2)
+    # compile only: every group gets its programs ready and trains no step (one epoch reported)
+    assert len(records) == 3 and all(len(r.history) == 1 for r in run.results)
