@@ -158,6 +158,7 @@ def run_groups(
     lock = threading.Lock()
     halt = threading.Event()
     upcoming = iter(range(n))
+    live: dict[str, pd.DataFrame | None] = {"frame": None}  # the frame of the last report
 
     def stop() -> bool:
         return halt.is_set() or (should_stop is not None and should_stop())
@@ -201,9 +202,14 @@ def run_groups(
                 new = TrainResult(p.history[seen[gi] :], np.zeros(0, bool), None, False, 0)
                 rows[gi].append(group.to_frame(new, group.members))
                 seen[gi] = len(p.history)
+                live["frame"] = None
+            if live["frame"] is None:  # built again only when rows came, not at every report
+                parts = [
+                    f for j in range(n) for f in ([done[j]] if done[j] is not None else rows[j])
+                ]
+                live["frame"] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+            frame = live["frame"]
             fraction[gi] = p.fraction
-            parts = [f for j in range(n) for f in ([done[j]] if done[j] is not None else rows[j])]
-            frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
             total = float(weights @ fraction)
             elapsed = time.perf_counter() - t0
             eta = elapsed / total * (1 - total) if total > 0 else None
@@ -243,6 +249,7 @@ def run_groups(
             frame = group.to_frame(result, group.members)
             with lock:
                 results[gi], done[gi], rows[gi], fraction[gi] = result, frame, [], 1.0
+                live["frame"] = None  # the next report builds it with this group's final rows
             if result.stopped:
                 halt.set()
 
