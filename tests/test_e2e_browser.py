@@ -2,21 +2,14 @@
 tiny sweep from the Trade-off page, waits for it to finish and checks the charts are drawn.
 Screenshots of every page go to ``artifacts/screenshots/``."""
 
-import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
+from browser_server import CHROMIUM, NO_CHROMIUM, ROOT, serve
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PAGES = {
     "home": "",
     "tradeoff": "tradeoff",
@@ -36,66 +29,21 @@ SERVER_LOG = SHOTS / "server.log"
 TINY = "lams=0,0.5,1&seeds=2&epochs=3&batch=128"
 
 if CHROMIUM is None:  # CI installs it (.ci/run); a developer machine without it cannot run these
-    pytest.fail(
-        "Debian's chromium is required for the browser tests: apt-get install chromium",
-        pytrace=False,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    pytest.fail(NO_CHROMIUM, pytrace=False)
 
 
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
     # as a user runs it: serve.py, warming up the default sweep's programs as the server starts
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PCDASH_WARMUP": "1"}
-    # The server's output goes to a file: a pipe nobody reads blocks the server once it is full.
     SHOTS.mkdir(parents=True, exist_ok=True)
-    log = open(SERVER_LOG, "w")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "serve.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not start")
+    SERVER_LOG.write_text("")
+    proc, url = serve({"PCDASH_WARMUP": "1"}, SERVER_LOG, wait_s=60)
     yield url
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,25 +6,20 @@ training, the restarted server's page says the job was lost. Screenshots go to
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from browser_server import CHROMIUM, NO_CHROMIUM, ROOT, serve
 
 from pcdash.runs import save_run
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 EVIL = ("evil.example", "127.0.0.1:9")  # where a crafted link would send the browser
 
 
@@ -36,58 +31,12 @@ def _evil(url: str) -> bool:
 
 
 if CHROMIUM is None:  # CI installs it (.ci/run)
-    pytest.fail(
-        "Debian's chromium is required for the browser tests: apt-get install chromium",
-        pytrace=False,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    pytest.fail(NO_CHROMIUM, pytrace=False)
 
 
 def _serve(runs: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "PCDASH_RUNS_DIR": str(runs),
-        "PCDASH_WARMUP": "0",
-        "PYTHONUNBUFFERED": "1",
-    }
-    with open(log, "a") as fh:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "serve.py",
-                "--server.port",
-                str(port),
-                "--server.headless",
-                "true",
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("streamlit did not start")
+    env = {"PYTHONPATH": str(ROOT), "PCDASH_RUNS_DIR": str(runs), "PCDASH_WARMUP": "0"}
+    return serve(env, log, wait_s=90)
 
 
 def _open(browser, url: str, wait_for: str):
