@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from pcdash.backends import Backend
-from pcdash.backends.local import LocalBackend
 from pcdash.config import Config, choice, require
 from pcdash.data import load_dataset
 from pcdash.engine import member_slice
@@ -27,7 +26,7 @@ from pcdash.experiments.result import (
     GenerativeKey,
     generative_experiment,
     generative_frame,
-    reporting,
+    train_experiment,
 )
 from pcdash.pcn.generative import BPAutoencoder, GenerativePCN, generative_hyper, reconstruct
 from pcdash.pcn.network import ACTIVATIONS
@@ -133,17 +132,16 @@ def run_autoencoder(
             return_state=True,
         ),
     ]
-    run = (backend or LocalBackend()).run(
+    run = train_experiment(
         groups,
         x_train,
         data.y_train,
         eval_sets={"test": (x_test, data.y_test)},
         epochs=config.epochs,
         batch_size=config.batch_size,
+        on_progress=on_progress,
         should_stop=should_stop,
-        on_progress=reporting(
-            on_progress, lambda p: ExperimentResult(p.frame, seconds=p.elapsed_s)
-        ),
+        backend=backend,
     )
     result = ExperimentResult(run.frame, stopped=run.stopped, seconds=run.seconds)
     if not run.results or not run.results[0].history:

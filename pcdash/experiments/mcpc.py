@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from pcdash.backends import Backend
-from pcdash.backends.local import LocalBackend
 from pcdash.config import Config, choice, require
 from pcdash.data import load_dataset
 from pcdash.data.iris import load_iris_2d
@@ -32,7 +31,7 @@ from pcdash.experiments.result import (
     GenerativeKey,
     generative_experiment,
     generative_frame,
-    reporting,
+    train_experiment,
 )
 from pcdash.pcn.generative import GenerativePCN, generative_hyper, sample
 from pcdash.pcn.network import ACTIVATIONS, FORMS
@@ -246,17 +245,16 @@ def run_mcpc(
         label="MCPC",
         return_state=True,
     )
-    run = (backend or LocalBackend()).run(
+    run = train_experiment(
         [group],
         x_rep,
         y_rep,
         eval_sets={},
         epochs=config.epochs,
         batch_size=min(config.batch_size, len(x_rep)),
+        on_progress=on_progress,
         should_stop=should_stop,
-        on_progress=reporting(
-            on_progress, lambda p: ExperimentResult(p.frame, seconds=p.elapsed_s)
-        ),
+        backend=backend,
     )
     out = ExperimentResult(run.frame, stopped=run.stopped)
     key = jax.random.PRNGKey(config.seed + 1)

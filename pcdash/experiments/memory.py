@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from pcdash.backends import Backend
-from pcdash.backends.local import LocalBackend
 from pcdash.config import Config, require
 from pcdash.data import load_dataset
 from pcdash.experiments.result import (
@@ -30,7 +29,7 @@ from pcdash.experiments.result import (
     GenerativeKey,
     generative_experiment,
     generative_frame,
-    reporting,
+    train_experiment,
 )
 from pcdash.pcn.generative import GenerativePCN, generative_hyper, recall
 from pcdash.pcn.network import MLP
@@ -158,17 +157,16 @@ def run_memory(
                 return_state=True,
             )
         )
-    run = (backend or LocalBackend()).run(
+    run = train_experiment(
         groups,
         x,
         idx,
         eval_sets={},
         epochs=config.train_steps,
         batch_size=n_max,
+        on_progress=on_progress,
         should_stop=should_stop,
-        on_progress=reporting(
-            on_progress, lambda p: ExperimentResult(p.frame, seconds=p.elapsed_s)
-        ),
+        backend=backend,
     )
     corrupted = {
         k: corrupt(x, k, noise_std=config.noise_std, seed=1, image_shape=data.input_shape)

@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from pcdash.backends import Backend
-from pcdash.backends.local import LocalBackend
 from pcdash.config import Config, choice, require
 from pcdash.data import dataset_available, load_dataset
 from pcdash.engine import member_slice
@@ -31,7 +30,7 @@ from pcdash.experiments.result import (
     ExperimentResult,
     GenerativeKey,
     generative_experiment,
-    reporting,
+    train_experiment,
 )
 from pcdash.pcn.algorithms import PCNAlgorithm, PCNHyper, pcn_hyper
 from pcdash.pcn.network import ACTIVATIONS
@@ -181,17 +180,16 @@ def run_ood(
         label="PC-CE classifier",
         return_state=True,
     )
-    run = (backend or LocalBackend()).run(
+    run = train_experiment(
         [group],
         x_train,
         data.y_train,
         eval_sets={"test": (data.x_test.reshape(len(data.x_test), -1), data.y_test)},
         epochs=config.epochs,
         batch_size=config.batch_size,
+        on_progress=on_progress,
         should_stop=should_stop,
-        on_progress=reporting(
-            on_progress, lambda p: ExperimentResult(p.frame, seconds=p.elapsed_s)
-        ),
+        backend=backend,
     )
     out = ExperimentResult(run.frame, stopped=run.stopped)
     res = run.results[0]

@@ -19,9 +19,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from pcdash.backends import Backend
+from pcdash.backends.local import LocalBackend
 from pcdash.engine import TrainResult
 from pcdash.results import history_to_frame
-from pcdash.sweep import SweepProgress
+from pcdash.sweep import Group, SweepProgress, SweepRun
 
 OnProgress = Callable[[SweepProgress], None] | None
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")  # the generative parts' image sets
@@ -62,6 +64,34 @@ def reporting(on_progress: OnProgress, partial: Callable[[SweepProgress], Any]) 
         on_progress(replace(p, result=partial(p)))
 
     return report
+
+
+def train_experiment(
+    groups: list[Group],
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    *,
+    eval_sets: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    epochs: int,
+    batch_size: int,
+    on_progress: OnProgress,
+    should_stop: Callable[[], bool] | None,
+    backend: Backend | None,
+) -> SweepRun:
+    """Train the groups of an experiment whose live result is an :class:`ExperimentResult` (its
+    frame so far) on ``backend`` (default: this process)."""
+    return (backend or LocalBackend()).run(
+        groups,
+        x_train,
+        y_train,
+        eval_sets=eval_sets,
+        epochs=epochs,
+        batch_size=batch_size,
+        should_stop=should_stop,
+        on_progress=reporting(
+            on_progress, lambda p: ExperimentResult(p.frame, seconds=p.elapsed_s)
+        ),
+    )
 
 
 @dataclass(frozen=True)
