@@ -8,18 +8,11 @@ from pathlib import Path
 import jax
 
 _enabled: Path | None = None
-# A size limit does two things: the least recently used programs are deleted past it (the cache
-# otherwise grows without end on a server), and JAX then holds a file lock around every read and
-# write of an entry. Without the lock an entry is written in place, so a thread (or process) that
-# looks up a program while another is still writing it reads half a file and XLA crashes loading
-# it: the test suite segfaulted so when two lanes (pcdash.sweep) compiled the same program.
-CACHE_MAX_BYTES = 4 * 2**30
 
 
 def enable_compile_cache(path: str | os.PathLike | None = None) -> Path:
     """Turn on the persistent cache at ``path`` (default ``$PCDASH_CACHE_DIR/jax`` or
-    ``~/.cache/pcdash/jax``), at most :data:`CACHE_MAX_BYTES`, entries read and written under a
-    file lock. Idempotent; returns the directory in use."""
+    ``~/.cache/pcdash/jax``). Idempotent; returns the directory in use."""
     global _enabled
     if _enabled is not None:
         return _enabled
@@ -31,7 +24,6 @@ def enable_compile_cache(path: str | os.PathLike | None = None) -> Path:
     jax.config.update("jax_compilation_cache_dir", str(root))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
     _enabled = root
     return root
 
