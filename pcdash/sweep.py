@@ -79,6 +79,35 @@ class Group:
     def __len__(self) -> int:
         return len(self.seeds)
 
+    def train(
+        self,
+        x_train,
+        y_train,
+        *,
+        epochs: int,
+        batch_size: int,
+        eval_sets: Mapping[str, tuple[np.ndarray, np.ndarray]],
+        on_progress: Callable[[Progress], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        epoch_hook: EpochHook | None = None,
+    ) -> TrainResult:
+        """:func:`pcdash.engine.train_members` of this group's members (from its initial state,
+        if it has one), with ``epoch_hook`` (default: the group's own)."""
+        return train_members(
+            self.algo,
+            self.hp,
+            self.seeds,
+            x_train,
+            y_train,
+            epochs=epochs,
+            batch_size=batch_size,
+            eval_sets=eval_sets,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            init_carry=self.init_carry,
+            epoch_hook=self.epoch_hook if epoch_hook is None else epoch_hook,
+        )
+
     def part(self, positions: np.ndarray) -> Group:
         """The members at ``positions`` (in order) as a group of their own, on the host, ready
         to be sent to another process. Each member keeps its seed and hyperparameters, so it
@@ -227,10 +256,7 @@ def run_groups(
             _wait_or_cancel(compiling[gi])
             group = groups[gi]
             try:
-                result = train_members(
-                    group.algo,
-                    group.hp,
-                    group.seeds,
+                result = group.train(
                     x_train,
                     y_train,
                     epochs=epochs,
@@ -238,8 +264,6 @@ def run_groups(
                     eval_sets=eval_sets,
                     on_progress=functools.partial(progress, gi=gi),
                     should_stop=stop,
-                    init_carry=group.init_carry,
-                    epoch_hook=group.epoch_hook,
                 )
             except BaseException:
                 halt.set()  # the other lanes end too; the error is raised below

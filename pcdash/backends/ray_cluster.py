@@ -37,7 +37,7 @@ from pcdash.backends.parts import (
     split_parts,
 )
 from pcdash.backends.ray_progress import Reporter
-from pcdash.engine import EpochRecord, Progress, TrainResult, train_members
+from pcdash.engine import EpochRecord, Progress, TrainResult
 from pcdash.errors import ConfigError, PcdashError
 from pcdash.sweep import EpochHook, Group, SweepProgress, SweepRun, to_host
 
@@ -122,17 +122,13 @@ def train_part(
             return
         last["t"] = now
 
-    result = train_members(
-        group.algo,
-        group.hp,
-        group.seeds,
+    result = group.train(
         x_train,
         y_train,
         epochs=epochs,
         batch_size=batch_size,
         eval_sets=eval_sets,
         on_progress=progress,
-        init_carry=group.init_carry,
         epoch_hook=hook,
     )
     return replace(result, carry=to_host(result.carry) if group.return_state else None), hook
