@@ -1,7 +1,9 @@
-"""JAX's persistent compilation cache, so compiled sweep programs survive restarts."""
+"""JAX's persistent compilation cache, so compiled sweep programs survive restarts; and a bound
+on the compiled programs one process keeps in memory (:func:`release_programs`)."""
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -50,3 +52,43 @@ def cache_events() -> dict[str, int]:
 
         jax.monitoring.register_event_listener(listen)
     return _events
+
+
+# Every program XLA:CPU compiles (or loads from the persistent cache) keeps its machine code in
+# memory maps of its own, about 12 for a small scan and more for a training chunk, for as long
+# as JAX's in-memory caches hold the program. A process that meets thousands of programs (a
+# server that has trained many configurations, the test suite) reaches Linux's limit on maps
+# per process (vm.max_map_count, 65,530 by default); the next program's code then cannot be
+# mapped and the process dies in a segfault inside XLA. Measured: the test suite's process
+# grew to about 65,000 maps and crashed when it compiled a program of its last test file.
+# Past this share of the limit, release_programs drops JAX's in-memory caches: the maps go
+# with the programs, and later calls load their programs again from the persistent cache.
+RELEASE_SHARE = 0.5
+
+
+def memory_maps() -> tuple[int, int] | None:
+    """``(maps, limit)``: the memory maps this process holds and the system's limit per
+    process, or ``None`` where the system does not say (not Linux)."""
+    try:
+        with open("/proc/sys/vm/max_map_count", "rb") as f:
+            limit = int(f.read())
+        count = 0
+        with open("/proc/self/maps", "rb") as f:
+            while chunk := f.read(1 << 20):
+                count += chunk.count(b"\n")
+    except (OSError, ValueError):
+        return None
+    return count, limit
+
+
+def release_programs(share: float = RELEASE_SHARE) -> bool:
+    """Drop JAX's in-memory caches of compiled programs when this process holds more than
+    ``share`` of the memory maps it may (:func:`memory_maps`); returns whether it did. Programs
+    in use keep running; the next call of a dropped one loads it from the persistent cache
+    (or compiles it again without one). Call it between runs, not in a training loop."""
+    maps = memory_maps()
+    if maps is None or maps[0] <= share * maps[1]:
+        return False
+    jax.clear_caches()
+    gc.collect()  # the executables go when the last reference does
+    return True

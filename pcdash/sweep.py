@@ -26,6 +26,7 @@ import jax
 import numpy as np
 import pandas as pd
 
+from pcdash.compile_cache import release_programs
 from pcdash.engine import (
     Algorithm,
     Carry,
@@ -176,6 +177,8 @@ def run_groups(
     whatever the lanes; a stop (``should_stop``, or a group that stopped) ends every lane after
     its current chunk and starts no further group."""
     t0 = time.perf_counter()
+    if release_programs():  # a process with many programs in memory lets them go first
+        _COMPILED.clear()
     n = len(groups)
     lanes = max(1, min(LANES if lanes is None else lanes, n))
     weights = np.array([len(g.seeds) for g in groups], dtype=float)

@@ -99,9 +99,10 @@ def train_part(
     """One Ray task: train the part ``group`` (see :meth:`pcdash.sweep.Group.part`) and return
     its result (with the trained state only when ``group.return_state``) and its epoch hook,
     which holds what it recorded."""
-    from pcdash.compile_cache import enable_compile_cache
+    from pcdash.compile_cache import enable_compile_cache, release_programs
 
     enable_compile_cache()
+    release_programs()  # a worker process is reused for task after task
     x_train, y_train, eval_sets = data
     hook = copy.deepcopy(group.epoch_hook)  # writable: Ray hands arguments' arrays over read-only
     attempt = uuid.uuid4().hex
