@@ -278,18 +278,22 @@ def _evaluate(
     yb: Array,
     segb: Array,
     n_segments: int,
+    block: int,
 ):
     """Per-split sums of the per-example metrics for every member: ``(member, split)`` each.
 
     Every split is evaluated by this one program (one compile, one call per epoch, whatever the
     split sizes): the splits are concatenated, padded and cut into fixed-size batches on the host
     (see :class:`_EvalPlan`); ``segb`` names each example's split, padding has id ``n_segments``
-    and counts nowhere. Batches keep memory bounded on large sets."""
+    and counts nowhere. Batches keep memory bounded on large sets; members are evaluated
+    ``block`` at a time (:func:`eval_block`, :func:`map_members`)."""
 
     def one_batch(args):
         xi, yi, si = args
-        metrics = jax.vmap(lambda d, h: algo.evaluate(eqx.combine(d, static), h, xi, yi))(
-            dynamic, hp
+        metrics = map_members(
+            lambda dh: algo.evaluate(eqx.combine(dh[0], static), dh[1], xi, yi),
+            (dynamic, hp),
+            block,
         )
         return jax.tree_util.tree_map(
             lambda v: jnp.stack(
@@ -342,7 +346,7 @@ class _EvalPlan:
         )
         return _EvalPlan(tuple(s[0] for s in sets), counts, *_place(batched, mesh, PartitionSpec()))
 
-    def args(self) -> tuple:
+    def args(self) -> tuple[Array, Array, Array, int]:
         return self.xb, self.yb, self.segb, len(self.names)
 
     def split(self, sums: Mapping[str, Array], n_members: int) -> dict[str, dict[str, np.ndarray]]:
@@ -405,13 +409,43 @@ def _scalar(value: int) -> Array:
 
 
 # Bytes of training state (parameters and optimiser state, the carry) that one block of members
-# may hold so that it stays in the CPU's last-level cache from one step to the next (32 MiB here,
-# shared); members are cut into blocks only when their state exceeds twice this. Measured with
-# benchmarks/bench_blocks.py (digits, FC-Medium, batch 16, under load 7): the CRE default's 30
-# members (32 MB) ran 1.37x faster as 3 blocks of 10; the Latent dimension page's 20-member groups
-# of one dim(z) each (21 MB) were 5% slower as 2 blocks, so they stayed one (the page's FC
-# members now train as one group padded to the largest dim(z): pcdash.cre.padded).
-BLOCK_BYTES = 12 * 2**20
+# may hold so that it stays in the CPU's caches from one step to the next (here 1 MiB of L2 per
+# core, 32 MiB of L3 shared by both lanes of pcdash.sweep); members are cut into blocks only when
+# their state exceeds twice this. Measured with benchmarks/bench_blocks.py (digits, FC-Medium,
+# batch 16, the Latent dimension page's 120 members as two parts of 60 trained side by side):
+# member-steps/s relative to no blocking, 1 member a block 1.66x, 2: 2.09x, 3: 2.15x, 4: 2.06x
+# (this budget's pick), 6: 1.99x, 10: 1.58x, 12: 1.42x. The earlier 12 MiB budget (10 members a
+# block) was best for one lane alone; two lanes' blocks of that size evict each other from L3.
+BLOCK_BYTES = 5 * 2**20
+
+
+def _member_bytes(carry: Carry, n_members: int) -> float:
+    """Bytes of one member's share of a stacked state."""
+    total = sum(v.nbytes for v in jax.tree_util.tree_leaves(carry) if eqx.is_array(v))
+    return total / max(n_members, 1)
+
+
+# Bytes of state per block of members in a forward pass over whole splits (evaluation, the CRE
+# sweep's snapshots): vmapping every member at once streams every member's activations through
+# memory (the Latent dimension page's 60-member parts: 503 examples × 616 units × 60 members =
+# 74 MB per layer). Measured (digits, FC-Medium, 60 members, 503 examples): all at once 99 ms;
+# 1 member a block 44 ms, 2: 29 ms, 4: 31 ms, 8: 45 ms. A CRE member's state is 1.4 MB: 2 a block.
+EVAL_BLOCK_BYTES = 3 * 2**20
+
+
+def eval_block(carry: Carry, n_members: int, budget: int | None = None) -> int:
+    """Members a forward pass over a whole split takes at a time (:func:`map_members`): as many
+    as keep their state within ``budget`` (default :data:`EVAL_BLOCK_BYTES`), at least one."""
+    budget = EVAL_BLOCK_BYTES if budget is None else budget
+    return int(max(1, min(n_members, budget // max(_member_bytes(carry, n_members), 1))))
+
+
+def map_members(f: Callable[[Any], Any], members: Any, block: int) -> Any:
+    """``jax.vmap(f)(members)`` (leading axis: members), ``block`` members at a time."""
+    n = jax.tree_util.tree_leaves(members)[0].shape[0]
+    if block >= n:
+        return jax.vmap(f)(members)
+    return jax.lax.map(f, members, batch_size=block)
 
 
 def member_blocks(carry: Carry, n_members: int, budget: int | None = None) -> int:
@@ -422,9 +456,7 @@ def member_blocks(carry: Carry, n_members: int, budget: int | None = None) -> in
     hold fewer than 2 members (a member too large for the cache gains
     nothing, and single members lose the batching across members)."""
     budget = BLOCK_BYTES if budget is None else budget
-    per_member = sum(v.nbytes for v in jax.tree_util.tree_leaves(carry) if eqx.is_array(v)) / max(
-        n_members, 1
-    )
+    per_member = _member_bytes(carry, n_members)
     if n_members * per_member <= 2 * budget:
         return 1
     size = max(
@@ -454,6 +486,7 @@ class _Plan:
     data_keys: PRNGKeyArray
     step_keys: PRNGKeyArray
     blocks: int = 1  # member blocks of the training chunk (see _train_chunk, member_blocks)
+    eval_block: int = 1  # members evaluated at a time (see _evaluate, eval_block)
 
     @property
     def chunks_per_epoch(self) -> int:
@@ -471,6 +504,9 @@ class _Plan:
         carry, static = eqx.partition(carry, eqx.is_array)
         if self.mesh is None:  # a member-sharded state is not cut further
             self.blocks = member_blocks(carry, self.n_padded)
+            self.eval_block = eval_block(carry, self.n_padded)
+        else:
+            self.eval_block = self.n_padded
         zero_metrics = _zeros_like_metrics(
             self.algo, carry, static, self.hp, self.x, self.y, self.step_keys, self.batch_size
         )
@@ -529,7 +565,7 @@ class _Plan:
         if self.evals is not None:
             lowered.append(
                 _evaluate.lower(  # type: ignore[attr-defined]  # as _train_chunk.lower above
-                    self.algo, state[0], static, self.hp, *self.evals.args()
+                    self.algo, state[0], static, self.hp, *self.evals.args(), self.eval_block
                 )
             )
         t1 = time.perf_counter()
@@ -541,7 +577,8 @@ class _Plan:
         if self.evals is None:
             return {}
         return self.evals.split(
-            _evaluate(self.algo, carry, static, self.hp, *self.evals.args()), self.n_members
+            _evaluate(self.algo, carry, static, self.hp, *self.evals.args(), self.eval_block),
+            self.n_members,
         )
 
 

@@ -71,3 +71,43 @@ def test_block_count_follows_the_budget():
         engine.member_blocks(carry, 30, budget=5_000) == 1
     )  # one member a block would lose batching
     assert engine.member_blocks({"w": jnp.zeros((7, 1000))}, 7, budget=20_000) == 1  # 7 is prime
+
+
+@pytest.mark.parametrize("block", [1, 4, 6, 9])  # 4 leaves a remainder of 2; 9 > the members
+def test_map_members_in_blocks_equals_one_vmap(block):
+    w = jax.random.normal(jax.random.PRNGKey(0), (6, 5, 3))
+    x = jax.random.normal(jax.random.PRNGKey(1), (7, 5))
+
+    def f(member):
+        w_m, s = member
+        return {"y": jnp.tanh(x @ w_m) * s, "n": jnp.sum(w_m)}
+
+    members = (w, jnp.arange(6.0))
+    want = jax.vmap(f)(members)
+    got = jax.jit(lambda m: engine.map_members(f, m, block))(members)
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-6, atol=1e-6)
+
+
+def test_evaluation_in_member_blocks_gives_the_same_metrics(monkeypatch):
+    data = load_dataset("digits")
+    algo = CREAlgorithm("fc-medium", data.input_shape, data.num_classes, 3)
+    out = {}
+    for name, budget in [("all", 1 << 62), ("blocks", 1)]:  # 6 members at once, or 1 at a time
+        monkeypatch.setattr(engine, "EVAL_BLOCK_BYTES", budget)
+        out[name] = engine.train_members(
+            algo,
+            {"lam": np.repeat([0.0, 0.5, 1.0], 2)},
+            np.tile([0, 1], 3),
+            data.x_train[:200],
+            data.y_train[:200],
+            epochs=1,
+            batch_size=50,
+            eval_sets={"val": data.split("val"), "test": data.split("test")},
+        )
+    assert engine.eval_block(out["all"].carry, 6, budget=1) == 1
+    assert engine.eval_block(out["all"].carry, 6, budget=1 << 62) == 6
+    for split in ("val", "test"):
+        want, got = out["all"].history[0].evals[split], out["blocks"].history[0].evals[split]
+        for k in want:
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-5, atol=1e-6, err_msg=k)

@@ -26,7 +26,14 @@ from pcdash.cre.baselines import (
 )
 from pcdash.cre.padded import PADDABLE, PaddedLatent, latent_mask, pad_like, padding_buckets
 from pcdash.data import Dataset, load_dataset
-from pcdash.engine import Carry, TrainResult, member_init_keys, precompile
+from pcdash.engine import (
+    Carry,
+    TrainResult,
+    compile_only,
+    eval_block,
+    map_members,
+    member_init_keys,
+)
 from pcdash.errors import ConfigError
 from pcdash.experiments.cre_config import CREConfig
 from pcdash.experiments.result import Experiment, reporting
@@ -87,13 +94,15 @@ def evaluation_subset(
 
 
 @eqx.filter_jit
-def _encode_members(carry, x):
-    return eqx.filter_vmap(encode_decode, in_axes=(eqx.if_array(0), None))(carry, x)
+def _encode_members(carry, x, block: int):
+    dynamic, static = eqx.partition(carry, eqx.is_array)
+    return map_members(lambda d: encode_decode(eqx.combine(d, static), x), dynamic, block)
 
 
 @eqx.filter_jit
-def _dead_units_members(carry, xb):
-    return eqx.filter_vmap(dead_latent_units, in_axes=(eqx.if_array(0), None))(carry, xb)
+def _dead_units_members(carry, xb, block: int):
+    dynamic, static = eqx.partition(carry, eqx.is_array)
+    return map_members(lambda d: dead_latent_units(eqx.combine(d, static), xb), dynamic, block)
 
 
 def split_batches(x: np.ndarray, batch: int = DEAD_UNITS_BATCH) -> np.ndarray:
@@ -121,7 +130,10 @@ class SnapshotHook:
 
     def __call__(self, carry, record) -> None:
         snap = self.snapshot
-        z, x_hat, pred = (np.asarray(a) for a in _encode_members(carry, jax.device_put(snap.x)))
+        block = eval_block(carry, len(self.member_ids))
+        z, x_hat, pred = (
+            np.asarray(a) for a in _encode_members(carry, jax.device_put(snap.x), block)
+        )
         for i, m in enumerate(self.member_ids):
             if record.diverged[i]:
                 continue
@@ -130,7 +142,7 @@ class SnapshotHook:
             snap.epoch[int(m)] = record.epoch
         if self.x_test is not None and "test" in record.evals:
             dead = np.asarray(
-                _dead_units_members(carry, jax.device_put(self.x_test)), dtype=np.float32
+                _dead_units_members(carry, jax.device_put(self.x_test), block), dtype=np.float32
             )
             record.evals["test"]["dead_latent_units"] = dead
 
@@ -373,28 +385,8 @@ def precompile_cre(config: CREConfig, *, data: Dataset | None = None) -> pd.Data
     Raises:
         ConfigError, DataError: as :func:`run_cre_sweep`.
     """
-    config, data, snapshot, groups, members, eval_sets = sweep_setup(config, data)
-    for group in groups:
-        carry = precompile(
-            group.algo,
-            group.hp,
-            group.seeds,
-            data.x_train,
-            data.y_train,
-            batch_size=config.batch_size,
-            eval_sets=eval_sets,
-            init_carry=group.init_carry,
-        )
-        if group.epoch_hook is not None:  # the snapshot of latents and reconstructions, dead units
-            # equinox's filter_jit wrapper has .lower; its stubs type it as the wrapped function
-            _encode_members.lower(  # type: ignore[attr-defined]
-                carry, jax.device_put(snapshot.x)
-            ).lowered.compile()
-            if len(data.x_test):
-                _dead_units_members.lower(  # type: ignore[attr-defined]
-                    carry, split_batches(data.x_test)
-                ).lowered.compile()
-    return members
+    with compile_only():  # the same units, programs and hooks as a run (pcdash.sweep)
+        return run_cre_sweep(config, data=data).members
 
 
 def run_cre_sweep(
