@@ -78,7 +78,10 @@ print(json.dumps({{"import_s": imported, "warm_up_s": warm_up_s, "wall_s": wall,
                   "model_flops": bench_pages.training_flops(records),
                   "matmul": min(mm_before, mm_after), "load": max(load_before, load_after),
                   "cache": cache,
-                  "programs": len(records), "members": int(sum(len(r.seeds) for r in records))}}))
+                  "runs": len(records),
+                  "programs": len({{(repr(r.algo), len(r.seeds), r.x_shape, r.batch_size)
+                                   for r in records}}),
+                  "members": int(sum(len(r.seeds) for r in records))}}))
 """
 
 
@@ -294,8 +297,9 @@ def report(run, cold: dict | None, warm: dict) -> None:
     flops = warm["model_flops"]
     achieved = flops / max(p.get("train", 0.0), 1e-9)
     print(
-        f"\n== {run.name}: {', '.join(run.pages)} — {warm['members']} models in {warm['programs']} "
-        "program(s)"
+        f"\n== {run.name}: {', '.join(run.pages)} — {warm['members']} models, "
+        f"{warm['runs']} engine run(s) (groups, or parts of one trained side by side) of "
+        f"{warm['programs']} distinct program(s)"
     )
     if cold is not None:
         c = cold["phases"]

@@ -19,13 +19,14 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, cast
 
 import equinox as eqx
 import jax
 import numpy as np
 import pandas as pd
 
+from pcdash.backends.parts import merge_results
 from pcdash.compile_cache import release_programs
 from pcdash.engine import (
     Algorithm,
@@ -41,8 +42,10 @@ from pcdash.engine import (
 PRECOMPILE_AHEAD = True
 # Groups trained side by side (run_groups). XLA runs a small program (a single member, a
 # converged-inference while loop, batch 16) largely on one core: on this 2-core machine the PC vs
-# BP comparison's 6 groups trained 1.95x faster two at a time (3.3 vs 6.4 s for 3 epochs), the
-# Latent dimension page's 120-member group in two halves 7-10% faster.
+# BP comparison's 6 groups trained 1.95x faster two at a time (3.3 vs 6.4 s for 3 epochs). A
+# group larger than a lane's share trains as parts side by side (lane_units): with member blocks
+# small enough for two lanes (pcdash.engine.BLOCK_BYTES), the Latent dimension page's default
+# run went from 30.7 to 16.6 s, the CRE default's from 6.2 to 2.6 s (benchmarks/bench_pages.py).
 LANES = min(2, os.cpu_count() or 1)
 _COMPILED: set = set()  # program keys (see _program_key) of groups this process has trained
 
@@ -159,6 +162,39 @@ class SweepRun:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+def lane_units(groups: list[Group], lanes: int) -> list[tuple[int, np.ndarray | None]]:
+    """What :func:`run_groups` trains, in order: ``(group index, None)`` for a group trained
+    whole, ``(group index, positions)`` for one of the equal parts of a group that alone holds
+    more than a lane's share of the sweep's members (with two lanes: more than half). Such a
+    group would leave the other lanes idle while it trains; its parts run side by side, all with
+    one compiled program (same shapes). A group whose size the lanes do not divide stays whole
+    (unequal parts would be two programs to compile)."""
+    total = sum(len(g) for g in groups)
+    units: list[tuple[int, np.ndarray | None]] = []
+    for gi, group in enumerate(groups):
+        n = len(group)
+        if lanes > 1 and n * lanes > total and n % lanes == 0:
+            units.extend((gi, pos) for pos in np.split(np.arange(n), lanes))
+        else:
+            units.append((gi, None))
+    return units
+
+
+@dataclass
+class _SharedPartHook:
+    """The epoch hook of a part trained in this process: the part's own hook records, and what
+    it recorded goes straight into its group's hook, so live views see every member's epoch."""
+
+    group_hook: EpochHook
+    part_hook: EpochHook
+    lock: Any  # threading.Lock: the lanes' parts of one group merge one at a time
+
+    def __call__(self, carry: Carry, record: EpochRecord) -> None:
+        self.part_hook(carry, record)
+        with self.lock:
+            self.group_hook.merge(self.part_hook)
+
+
 def run_groups(
     groups: list[Group],
     x_train: np.ndarray,
@@ -171,112 +207,165 @@ def run_groups(
     should_stop: Callable[[], bool] | None = None,
     lanes: int | None = None,
 ) -> SweepRun:
-    """Train the groups, ``lanes`` at a time (default :data:`LANES`), in order. Progress is
-    weighted by member count; the partial frame given to ``on_progress`` holds every epoch
-    finished so far, so plots can update live. Results and frames come in the groups' order
-    whatever the lanes; a stop (``should_stop``, or a group that stopped) ends every lane after
-    its current chunk and starts no further group."""
+    """Train the groups, ``lanes`` at a time (default :data:`LANES`), in order; a group larger
+    than a lane's share is cut into equal parts that train side by side (:func:`lane_units`)
+    and are merged back into one result. Progress is weighted by member count; the partial
+    frame given to ``on_progress`` holds every epoch finished so far, so plots can update live.
+    Results and frames come in the groups' order whatever the lanes; a stop (``should_stop``,
+    or a group that stopped) ends every lane after its current chunk and starts nothing more."""
     t0 = time.perf_counter()
     if release_programs():  # a process with many programs in memory lets them go first
         _COMPILED.clear()
     n = len(groups)
-    lanes = max(1, min(LANES if lanes is None else lanes, n))
-    weights = np.array([len(g.seeds) for g in groups], dtype=float)
+    units = lane_units(groups, max(1, LANES if lanes is None else lanes))
+    lanes = max(1, min(LANES if lanes is None else lanes, len(units)))
+    lock = threading.Lock()
+    trainees = [
+        groups[gi] if pos is None else _in_process_part(groups[gi], pos, lock) for gi, pos in units
+    ]
+    u_count = len(units)
+    weights = np.array([len(t.seeds) for t in trainees], dtype=float)
     weights = weights / weights.sum()
+    unit_results: list[TrainResult | None] = [None] * u_count
     results: list[TrainResult | None] = [None] * n
     done: list[pd.DataFrame | None] = [None] * n  # each finished group's rows
-    rows: list[list[pd.DataFrame]] = [[] for _ in range(n)]  # a training group's rows so far
-    seen, fraction = [0] * n, np.zeros(n)
-    lock = threading.Lock()
+    rows: list[list[pd.DataFrame]] = [[] for _ in range(u_count)]  # a training unit's rows so far
+    seen, fraction = [0] * u_count, np.zeros(u_count)
     halt = threading.Event()
-    upcoming = iter(range(n))
+    upcoming = iter(range(u_count))
     live: dict[str, pd.DataFrame | None] = {"frame": None}  # the frame of the last report
+    of_group = [[u for u, (gi, _) in enumerate(units) if gi == g] for g in range(n)]
 
     def stop() -> bool:
         return halt.is_set() or (should_stop is not None and should_stop())
 
-    # While a group trains, the next groups' programs compile in a background thread (XLA
+    # While a unit trains, the next ones' programs compile in a background thread (XLA
     # compiles on one core; training leaves room): a sweep of many small programs, such as a
-    # comparison of 8 PC algorithms, spends most of an empty-cache run compiling.
-    # Groups whose programs this process already holds are skipped: tracing them again would
-    # only take CPU from training.
-    keys = [_program_key(g, x_train, batch_size, eval_sets) for g in groups]
-    todo = [gi for gi in range(lanes, n) if keys[gi] is None or keys[gi] not in _COMPILED]
+    # comparison of 8 PC algorithms, spends most of an empty-cache run compiling. Programs this
+    # process already holds are skipped (tracing them again would only take CPU from training),
+    # and a program is compiled once however many units share it: the parts of a group that
+    # start side by side wait for one compilation instead of each compiling it.
+    keys = [_program_key(t, x_train, batch_size, eval_sets) for t in trainees]
+    first_of = {u: keys.index(k) if k is not None else u for u, k in enumerate(keys)}
+    starting = set(range(lanes))
+    todo = [
+        u
+        for u in range(u_count)
+        if keys[u] is None
+        or (
+            keys[u] not in _COMPILED
+            and first_of[u] == u
+            and (u >= lanes or sum(1 for v in starting if keys[v] == keys[u]) > 1)
+        )
+    ]
     ahead = None
     if PRECOMPILE_AHEAD and todo:
         ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcdash-precompile")
-    compiling: list[Future | None] = [None] * n
-    for gi in todo if ahead is not None else ():
+    compiling: list[Future | None] = [None] * u_count
+    for u in todo if ahead is not None else ():
         assert ahead is not None  # the loop runs only with a pool
-        g = groups[gi]
-        compiling[gi] = ahead.submit(
+        t = trainees[u]
+        compiling[u] = ahead.submit(
             contextvars.copy_context().run,
             precompile,
-            g.algo,
-            g.hp,
-            g.seeds,
+            t.algo,
+            t.hp,
+            t.seeds,
             x_train,
             y_train,
             batch_size=batch_size,
             eval_sets=eval_sets,
-            init_carry=g.init_carry,
+            init_carry=t.init_carry,
         )
+    for u in range(u_count):  # later units of a program wait for its first one's compilation
+        if compiling[u] is None:
+            compiling[u] = compiling[first_of[u]]
 
-    def progress(p: Progress, gi: int) -> None:
+    def progress(p: Progress, u: int) -> None:
         if on_progress is None:
             return
-        group = groups[gi]
+        gi, pos = units[u]
+        trainee = trainees[u]
         with lock:
-            if len(p.history) != seen[gi]:
+            if len(p.history) != seen[u]:
                 # rows of the epochs new since the last call only: a frame's rows are per
                 # epoch, and rebuilding the whole history at every epoch grew as epochs²
                 # (72 s of the Latent dimension page's 288 s under load)
-                new = TrainResult(p.history[seen[gi] :], np.zeros(0, bool), None, False, 0)
-                rows[gi].append(group.to_frame(new, group.members))
-                seen[gi] = len(p.history)
+                new = TrainResult(p.history[seen[u] :], np.zeros(0, bool), None, False, 0)
+                rows[u].append(trainee.to_frame(new, trainee.members))
+                seen[u] = len(p.history)
                 live["frame"] = None
             if live["frame"] is None:  # built again only when rows came, not at every report
                 parts = [
-                    f for j in range(n) for f in ([done[j]] if done[j] is not None else rows[j])
+                    f
+                    for g in range(n)
+                    for f in (
+                        [done[g]]
+                        if done[g] is not None
+                        else [r for v in of_group[g] for r in rows[v]]
+                    )
                 ]
                 live["frame"] = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
             frame = live["frame"]
-            fraction[gi] = p.fraction
+            fraction[u] = p.fraction
             total = float(weights @ fraction)
             elapsed = time.perf_counter() - t0
             eta = elapsed / total * (1 - total) if total > 0 else None
+            group = groups[gi]
             label = f" · {group.label}" if group.label else ""
+            if pos is not None:
+                label += f" · part {of_group[gi].index(u) + 1}/{len(of_group[gi])}"
             message = f"group {gi + 1}/{n}{label} · epoch {p.epoch}/{epochs}"
             # under the lock: the lanes' reports arrive in the order they were made
             on_progress(SweepProgress(total, elapsed, eta, frame, message))
 
+    def finish(u: int, result: TrainResult) -> None:
+        """Keep unit ``u``'s result; the unit that completes its group merges the group's."""
+        gi = units[u][0]
+        with lock:
+            unit_results[u] = result
+            complete = all(unit_results[v] is not None for v in of_group[gi])
+        if not complete:
+            return
+        group = groups[gi]
+        mine = [r for v in of_group[gi] if (r := unit_results[v]) is not None]
+        if len(mine) == 1:
+            merged = mine[0]
+        else:
+            merged = merge_results(
+                [replace(r, carry=to_host(r.carry) if group.return_state else None) for r in mine]
+            )
+        frame = group.to_frame(merged, group.members)
+        with lock:
+            results[gi], done[gi] = merged, frame
+            for v in of_group[gi]:
+                rows[v], fraction[v] = [], 1.0
+            live["frame"] = None  # the next report builds it with this group's final rows
+
     def lane() -> None:
         while not stop():
             with lock:
-                gi = next(upcoming, None)
-            if gi is None:
+                u = next(upcoming, None)
+            if u is None:
                 return
-            _wait_or_cancel(compiling[gi])
-            group = groups[gi]
+            _wait_or_cancel(compiling[u])
+            trainee = trainees[u]
             try:
-                result = group.train(
+                result = trainee.train(
                     x_train,
                     y_train,
                     epochs=epochs,
                     batch_size=batch_size,
                     eval_sets=eval_sets,
-                    on_progress=functools.partial(progress, gi=gi),
+                    on_progress=functools.partial(progress, u=u),
                     should_stop=stop,
                 )
             except BaseException:
                 halt.set()  # the other lanes end too; the error is raised below
                 raise
-            if keys[gi] is not None:
-                _COMPILED.add(keys[gi])
-            frame = group.to_frame(result, group.members)
-            with lock:
-                results[gi], done[gi], rows[gi], fraction[gi] = result, frame, [], 1.0
-                live["frame"] = None  # the next report builds it with this group's final rows
+            if keys[u] is not None:
+                _COMPILED.add(keys[u])
+            finish(u, result)
             if result.stopped:
                 halt.set()
 
@@ -305,6 +394,17 @@ def run_groups(
         any(r.stopped for r in results if r is not None) or len(trained) < n,
         time.perf_counter() - t0,
     )
+
+
+def _in_process_part(group: Group, positions: np.ndarray, lock: threading.Lock) -> Group:
+    """Members ``positions`` of ``group`` as a part trained in this process (see
+    :func:`lane_units`): its hook records into the group's at every epoch."""
+    part = group.part(positions)
+    if group.epoch_hook is None or part.epoch_hook is None:
+        return part
+    # only called, never cut further or sent away: the rest of the protocol is not needed
+    hook = cast(EpochHook, _SharedPartHook(group.epoch_hook, part.epoch_hook, lock))
+    return replace(part, epoch_hook=hook)
 
 
 def _wait_or_cancel(future: Future | None) -> None:

@@ -114,15 +114,16 @@ def test_a_nan_member_is_flagged_and_the_others_train_on():
 
 def test_stop_request_ends_cleanly_with_what_was_trained():
     data = load_dataset("digits")
-    calls = []
+    seen = {"epoch": 0}
 
-    def stop():
-        calls.append(1)
-        return len(calls) > 3
+    def progress(p):  # the two members train side by side (pcdash.sweep.lane_units)
+        if len(p.frame):
+            seen["epoch"] = max(seen["epoch"], int(p.frame["epoch"].max()))
 
     out = run_cre_sweep(
         CREConfig(lambdas=(0.0, 1.0), seeds=1, epochs=50, batch_size=64),
-        should_stop=stop,
+        on_progress=progress,
+        should_stop=lambda: seen["epoch"] >= 2,
         data=data,
     )
     assert out.stopped

@@ -5,6 +5,7 @@ caller's engine mode (compile only, recording) reaching the lanes' threads."""
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -109,3 +110,70 @@ def test_the_caller_s_engine_mode_reaches_the_lanes(setup):
         run = _run(setup, 2)
     # compile only: every group gets its programs ready and trains no step (one epoch reported)
     assert len(records) == 3 and all(len(r.history) == 1 for r in run.results)
+
+
+def test_lane_units_cut_only_a_group_larger_than_a_lane_s_share():
+    from pcdash.sweep import lane_units
+
+    class G:  # only the size matters
+        def __init__(self, n):
+            self.seeds = np.arange(n)
+
+        def __len__(self):
+            return len(self.seeds)
+
+    def shape(units):
+        return [(gi, None if pos is None else pos.tolist()) for gi, pos in units]
+
+    # the Latent dimension page: 120 CRE members, then 30 PCA and 30 RP ones
+    units = lane_units([G(120), G(30), G(30)], 2)
+    assert shape(units) == [
+        (0, list(range(60))), (0, list(range(60, 120))), (1, None), (2, None)
+    ]  # fmt: skip
+    assert shape(lane_units([G(6)], 2)) == [(0, [0, 1, 2]), (0, [3, 4, 5])]
+    assert shape(lane_units([G(6)], 3)) == [(0, [0, 1]), (0, [2, 3]), (0, [4, 5])]
+    assert shape(lane_units([G(5)], 2)) == [(0, None)]  # unequal parts: two programs
+    assert shape(lane_units([G(4), G(4)], 2)) == [(0, None), (1, None)]  # half each: no cut
+    assert shape(lane_units([G(6)], 1)) == [(0, None)]
+
+
+def test_a_group_cut_into_parts_gives_what_it_gives_whole():
+    """One CRE group of 4 members (no baselines): with two lanes it trains as two parts of 2,
+    side by side; the frame, the merged results and the latent snapshots (written by the parts'
+    hooks into the group's) equal those of the whole group in one lane."""
+    config = CREConfig(
+        latent_dims=(3,), lambdas=(0.0, 1.0), seeds=2, epochs=2, batch_size=64, baselines=()
+    )
+    out = {}
+    for lanes in (1, 2):
+        _, data, snapshot, groups, _, eval_sets = sweep_setup(config, load_dataset("digits"))
+        for g in groups:
+            g.return_state = True  # the merged state comes back as well
+        reports = []
+        run = run_groups(
+            groups,
+            data.x_train,
+            data.y_train,
+            eval_sets=eval_sets,
+            epochs=2,
+            batch_size=64,
+            lanes=lanes,
+            on_progress=lambda p, reports=reports: reports.append((p.fraction, p.message)),
+        )
+        out[lanes] = run, snapshot, reports
+    (one, snap1, _), (two, snap2, reports) = out[1], out[2]
+    assert any("part 2/2" in m for _, m in reports)  # it did train as parts
+    assert np.all(np.diff([f for f, _ in reports]) >= 0)
+    timing = ["epoch_seconds"]
+    pd.testing.assert_frame_equal(
+        one.frame.drop(columns=timing), two.frame.drop(columns=timing), rtol=1e-5
+    )
+    (r1,), (r2,) = one.results, two.results
+    assert r2.diverged.shape == (4,) and len(r2.history) == 2
+    leaves = [jax.tree_util.tree_leaves(r.carry) for r in (r1, r2)]
+    for a, b in zip(*leaves, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
+    assert sorted(snap1.z) == sorted(snap2.z) == [0, 1, 2, 3]
+    for m in snap1.z:
+        np.testing.assert_allclose(snap2.z[m], snap1.z[m], rtol=1e-4, atol=1e-5)
+        assert snap2.epoch[m] == snap1.epoch[m] == 2
