@@ -28,7 +28,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from browser_server import CHROMIUM, serve  # noqa: E402  (the browser tests' server start)
+
 READ_S = 5.0  # how long the "reading" user looks at the loaded page before pressing Train
 
 LIBRARY_RUN = r"""
@@ -101,36 +103,15 @@ def library_run(env: dict, *args: str) -> dict:
 def browser_run(env: dict, *, read: bool) -> dict:
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = tempfile.NamedTemporaryFile("w+", suffix=".log")  # noqa: SIM115 (closed below)
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "serve.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log = Path(tempfile.mkdtemp(prefix="pcdash-bench-")) / "server.log"
+    server, url = serve(env, log, wait_s=60)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=shutil.which("chromium"), args=["--no-sandbox"]
-            )
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             for _ in range(100):
                 try:
-                    page.goto(f"http://127.0.0.1:{port}/tradeoff")
+                    page.goto(f"{url}/tradeoff")
                     break
                 except Exception:
                     time.sleep(0.3)
@@ -156,9 +137,8 @@ def browser_run(env: dict, *, read: bool) -> dict:
     finally:
         server.terminate()
         server.wait(10)
-    log.seek(0)
-    found = re.findall(r"first results ([0-9.]+) s after submission", log.read())
-    log.close()
+    found = re.findall(r"first results ([0-9.]+) s after submission", log.read_text())
+    shutil.rmtree(log.parent, ignore_errors=True)
     return {
         "first_plot_s": first,
         "total_s": total,
