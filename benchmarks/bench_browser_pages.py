@@ -83,12 +83,7 @@ def main() -> None:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                for _ in range(100):
-                    try:
-                        page.goto(f"{url}/")
-                        break
-                    except Exception:
-                        time.sleep(0.3)
+                page.goto(f"{url}/")  # serve() returned once the server accepts connections
                 first, again = time_page(page, path, url)
                 page.screenshot(path=f"/tmp/perf-browser-{path}.png", full_page=True)
                 browser.close()
