@@ -25,11 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import dot_flops, interleaved, load, matmul_flops_per_s  # noqa: E402
-from page_runs import BY_NAME  # noqa: E402
 
 from pcdash import engine  # noqa: E402
 from pcdash.experiments.cre_sweep import sweep_setup  # noqa: E402
 from pcdash.sweep import lane_units  # noqa: E402
+from pcdash.ui.page_runs import BY_NAME  # noqa: E402
 
 
 def main() -> None:

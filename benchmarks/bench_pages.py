@@ -1,6 +1,6 @@
 """Where the time of every page's default run goes (issue 12, item 1).
 
-For each run of :data:`page_runs.DEFAULT_RUNS` (the CRE default shared by Home,
+For each run of :data:`pcdash.ui.page_runs.DEFAULT_RUNS` (the CRE default shared by Home,
 Trade-off, Latent space and Reconstructions; Latent dimension; Energy dynamics; PC algorithms;
 PC vs BP; the four Generative tabs), each in a fresh process so that only JAX's persistent
 compilation cache carries over:
@@ -50,7 +50,7 @@ if {no_blocks!r}:  # as before issue 12's levers: one block a chunk, groups comp
     import pcdash.sweep
     engine.BLOCK_BYTES = 1 << 62
     pcdash.sweep.PRECOMPILE_AHEAD = False
-from page_runs import BY_NAME
+from pcdash.ui.page_runs import BY_NAME
 run = BY_NAME[{name!r}]
 imported = time.perf_counter() - t0
 warm_up_s = None
@@ -230,7 +230,7 @@ def child(name: str, cache: str, warm: bool, no_blocks: bool = False) -> dict:
 
 
 def main() -> None:
-    from page_runs import DEFAULT_RUNS
+    from pcdash.ui.page_runs import DEFAULT_RUNS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(

@@ -12,6 +12,7 @@ from pcdash.results import final_rows
 from pcdash.ui import state
 from pcdash.ui.cre_controls import cre_sidebar, paper_note, replace_config
 from pcdash.ui.export import show_figure
+from pcdash.ui.page_runs import LATENT_DIM_PAGE_DIMS, LATENT_DIM_PAGE_LAMBDAS
 from pcdash.ui.panel import experiment_panel
 
 st.title("Latent dimension")
@@ -37,10 +38,18 @@ elif base is not None:
     )
     c1, c2, c3 = st.columns([2, 2, 1])
     dims_text = state.text(
-        "dim(z) values", "ld_dims", "1,2,3,4,8,16", container=c1, help="comma-separated, each ≥ 1"
+        "dim(z) values",
+        "ld_dims",
+        ",".join(map(str, LATENT_DIM_PAGE_DIMS)),
+        container=c1,
+        help="comma-separated, each ≥ 1",
     )
     lams_text = state.text(
-        "λ values", "ld_lams", "0,0.5,0.9,1", container=c2, help="comma-separated, in [0, 1]"
+        "λ values",
+        "ld_lams",
+        ",".join(f"{lam:g}" for lam in LATENT_DIM_PAGE_LAMBDAS),
+        container=c2,
+        help="comma-separated, in [0, 1]",
     )
     with_baselines = state.toggle("PCA and RP", "ld_base", True, container=c3)
     state.sync_url({"ld_dims": dims_text, "ld_lams": lams_text, "ld_base": with_baselines})
