@@ -16,7 +16,8 @@ job of its configuration was lost with the server.
 
 A server can :meth:`JobManager.warm_up` in the background (load the default sweep's compiled
 programs before anyone presses Train); jobs that start meanwhile wait for it rather than trace
-the same programs a second time beside it.
+the same programs a second time beside it. Later warm-up tasks (the other pages' default runs)
+run only while no job trains or waits, and give way to a job that arrives.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import threading
 import time
 import traceback
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,7 @@ class JobManager:
         self._running = 0
         self._lock = threading.Lock()
         self._keep = keep
+        self._idle = threading.Condition(self._lock)  # notified when a job ends
         self._warm = threading.Event()
         self._warm.set()  # set while no warm-up runs
         self.warm_up_wait_s = warm_up_wait_s
@@ -107,12 +109,32 @@ class JobManager:
     def warming(self) -> bool:
         return not self._warm.is_set()
 
-    def warm_up(self, fn: Callable[[], Any], then: Callable[[Any], Any] | None = None) -> None:
+    def busy(self) -> bool:
+        """Whether a job trains or waits."""
+        with self._lock:
+            return self._running > 0 or bool(self._queue)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no job trains or waits (at most ``timeout`` seconds); whether it is so."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not (self._running or self._queue), timeout)
+
+    def warm_up(
+        self,
+        fn: Callable[[], Any],
+        then: Callable[[Any], Any] | None = None,
+        later: Sequence[tuple[str, Callable[[Callable[[], bool]], Any]]] = (),
+    ) -> None:
         """Run ``fn`` (e.g. tracing and loading compiled programs) in a background thread, then
         ``then(fn())`` if given. Jobs that start while ``fn`` runs wait for it, at most
         ``warm_up_wait_s``: they would need the same programs, and two threads tracing side by
-        side on a small machine only slow each other down (``then`` runs beside them). A failing
-        warm-up is logged and otherwise ignored: it only saves time."""
+        side on a small machine only slow each other down (``then`` runs beside them).
+
+        Then each ``(name, task)`` of ``later`` in turn, ``task(busy)``, in the same thread and
+        only while the server is idle: jobs do not wait for these. A task polls ``busy`` and
+        returns early once a job has come; it runs again, from the start, when the server is
+        idle again (what it got ready stays ready, so that costs little). A failing warm-up
+        task is logged and otherwise ignored: it only saves time."""
         with self._lock:
             if self.warming:
                 return
@@ -128,13 +150,32 @@ class JobManager:
             finally:
                 self.warm_up_s = time.time() - t0
                 self._warm.set()
+                _log(f"done after {self.warm_up_s:.1f} s", "warm-up")
             if then is not None:
                 try:
                     then(value)
                 except Exception:
                     traceback.print_exc()
+            for name, task in later:
+                self._when_idle(name, task)
 
         threading.Thread(target=run, daemon=True, name="pcdash-warm-up").start()
+
+    def _when_idle(self, name: str, task: Callable[[Callable[[], bool]], Any]) -> None:
+        """Run ``task(busy)`` while no job trains or waits, again after each job that cut it
+        short, until it has once run to its end undisturbed."""
+        while True:
+            self.wait_idle()
+            t0 = time.time()
+            try:
+                task(self.busy)
+            except Exception:
+                traceback.print_exc()
+                return
+            if not self.busy():
+                _log(f"{name} ready after {time.time() - t0:.1f} s", "warm-up")
+                return
+            _log(f"{name} gave way to a job after {time.time() - t0:.1f} s", "warm-up")
 
     def get(self, key: str) -> Job | None:
         with self._lock:
@@ -234,6 +275,7 @@ class JobManager:
                     del self._queue[i]
                     job.status, job.finished = "stopped", time.time()
                     self._unnote(job)
+                    self._idle.notify_all()
                     break
         return "stopped"
 
@@ -279,6 +321,7 @@ class JobManager:
             with self._lock:
                 self._running -= 1
                 self._dispatch()
+                self._idle.notify_all()
 
     def _train(self, job: Job, runner: Runner, on_done) -> None:
         def on_progress(p):
@@ -380,6 +423,6 @@ class JobManager:
         return lost
 
 
-def _log(message: str) -> None:
-    """One line in the server's log per job event (start, end, failure)."""
-    print(f"{time.strftime('%H:%M:%S')} pcdash job · {message}", file=sys.stderr, flush=True)
+def _log(message: str, what: str = "job") -> None:
+    """One line in the server's log per job event (start, end, failure) or warm-up step."""
+    print(f"{time.strftime('%H:%M:%S')} pcdash {what} · {message}", file=sys.stderr, flush=True)

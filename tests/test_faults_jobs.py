@@ -270,3 +270,61 @@ def test_stopping_a_queued_job_from_its_page_leaves_the_page_usable(fresh_manage
     ]
     train = _button(at, "tradeoff_train")
     assert not train.disabled and train.label == "Train"  # the page can queue it again
+
+
+def test_later_warm_up_tasks_run_only_while_idle_and_give_way_to_jobs():
+    """The warm-up's later tasks (the other pages' defaults) wait while a job trains, stop early
+    when one is submitted (their ``busy`` turns true), run again from the start once the server
+    is idle, and jobs never wait for them."""
+    manager = JobManager(max_running=1)
+    log: list[str] = []
+    second_started, first_gate, finish = threading.Event(), threading.Event(), threading.Event()
+
+    def first(busy):
+        log.append("first")
+        first_gate.wait(30)
+
+    def second(busy):
+        log.append("second")
+        second_started.set()
+        while not busy() and not finish.is_set():  # a long task: it ends when a job comes
+            time.sleep(0.01)
+        log.append("second gave way" if busy() else "second done")
+
+    release = threading.Event()
+    blocker = manager.submit("blocker", "blocker", _blocking(release))
+    manager.warm_up(lambda: None, later=[("first", first), ("second", second)])
+    time.sleep(0.3)
+    assert log == [] and not manager.warming  # the default part is done; the rest waits
+    release.set()
+    _wait(lambda: blocker.status == "done")
+    _wait(lambda: log == ["first"])
+    first_gate.set()
+    _wait(second_started.is_set)
+    gate = threading.Event()
+    t0 = time.time()
+    job = manager.submit("job", "job", _blocking(gate))
+    _wait(lambda: job.status == "running")
+    assert time.time() - t0 < 5  # the job did not wait for the warm-up task
+    _wait(lambda: log == ["first", "second", "second gave way"])
+    second_started.clear()
+    time.sleep(0.3)
+    assert not second_started.is_set()  # not again while the job trains
+    gate.set()
+    _wait(lambda: job.status == "done")
+    _wait(second_started.is_set)  # idle again: it starts over
+    assert log[-1] == "second"
+    finish.set()
+    _wait(lambda: log[-1] == "second done")
+
+
+def test_wait_idle_reports_a_busy_server_and_wakes_when_its_last_job_ends():
+    manager = JobManager(max_running=1)
+    assert manager.wait_idle(0) and not manager.busy()
+    release = threading.Event()
+    manager.submit("a", "a", _blocking(release))
+    queued = manager.submit("b", "b", _blocking(threading.Event()))
+    assert manager.busy() and not manager.wait_idle(0.1)
+    manager.stop(queued)  # a stopped queued job leaves the queue
+    release.set()
+    assert manager.wait_idle(30) and not manager.busy()

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pcdash.ui.page_runs import DEFAULT_RUNS
+from pcdash.ui.page_runs import BY_NAME, DEFAULT_RUNS
+from pcdash.ui.server import PAGE_WARM_UP, WARM_UP_CONFIG
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -61,3 +62,26 @@ def test_every_page_with_a_train_button_has_a_default_run():
     assert set(page_files()) - {"Paper figures", "Runs"} == {
         title for run in DEFAULT_RUNS for title in run.pages
     }
+
+
+def test_the_server_warms_up_every_page_default():
+    """The default sweep first (jobs wait for it), then every other page's default."""
+    assert sorted(PAGE_WARM_UP) == sorted(r.name for r in DEFAULT_RUNS if r.name != "cre")
+    assert BY_NAME["cre"].config().key() == WARM_UP_CONFIG.validate().key()
+
+
+def test_a_page_warm_up_task_leaves_nothing_for_that_pages_train_to_compile_or_load():
+    """After the server's warm-up task for the Energy dynamics page, its default run finds every
+    program in memory: no persistent-cache hit (a load) and no miss (a compilation)."""
+    from pcdash.compile_cache import cache_events
+    from pcdash.engine import recording
+    from pcdash.ui.server import page_warm_ups
+
+    (task,) = [task for name, task in page_warm_ups() if name == "energy"]
+    events = cache_events()
+    task(lambda: False)
+    before = dict(events)
+    with recording() as records:
+        out = BY_NAME["energy"]()
+    assert records and len(out.frame)
+    assert dict(events) == before, (before, dict(events))

@@ -8,19 +8,21 @@ import gc
 import os
 import threading
 import uuid
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from pcdash.compile_cache import enable_compile_cache
-from pcdash.engine import EpochRecord, TrainResult
+from pcdash.engine import EpochRecord, TrainResult, compile_only
 from pcdash.experiments.cre_config import CREConfig
 from pcdash.experiments.cre_sweep import EVAL_METRICS, TRAIN_METRICS, precompile_cre
 from pcdash.figures.cre import pareto, tradeoff_boxes, tradeoff_means, training_curves
 from pcdash.jobs import JobManager
 from pcdash.results import history_to_frame
 from pcdash.runs import runs_dir
+from pcdash.ui.page_runs import BY_NAME
 
 MAX_RUNNING_JOBS = 2
 MAX_QUEUED_JOBS = 8  # waiting jobs of the whole server; more submissions are refused
@@ -28,6 +30,18 @@ MAX_JOBS_PER_SESSION = 3  # training or waiting jobs one browser session may hav
 WARM_UP_CONFIG = (
     CREConfig()
 )  # the Home page's default sweep: its programs load as the server starts
+# Then the other pages' default runs (pcdash.ui.page_runs), those whose first Train would wait
+# longest for its programs first.
+PAGE_WARM_UP = (
+    "latent_dim",
+    "pc_vs_bp",
+    "pc_algorithms",
+    "energy",
+    "autoencoder",
+    "ood",
+    "memory",
+    "mcpc",
+)
 
 
 _manager: JobManager | None = None
@@ -40,7 +54,10 @@ def job_manager() -> JobManager:
     the background: what the first Train of the default sweep would otherwise spend before it
     computes anything (loading the data; tracing, lowering and loading every program from the
     persistent compilation cache, :func:`~pcdash.experiments.cre_sweep.precompile_cre`; plotly's
-    first figures). Nothing is trained. ``PCDASH_WARMUP=0`` turns this off."""
+    first figures). Then, while no job trains or waits, every other page's default run
+    (:data:`PAGE_WARM_UP`) the same way, so that its first Train computes at once too; a job
+    that arrives meanwhile does not wait for these. Nothing is trained. ``PCDASH_WARMUP=0``
+    turns all of this off, ``PCDASH_WARMUP=default`` keeps the default sweep's part only."""
     global _manager
     with _manager_lock:
         if _manager is None:
@@ -51,9 +68,31 @@ def job_manager() -> JobManager:
                 max_queued=MAX_QUEUED_JOBS,
                 journal=runs_dir() / ".jobs",
             )
-            if os.environ.get("PCDASH_WARMUP", "1") != "0":
-                _manager.warm_up(lambda: precompile_cre(WARM_UP_CONFIG), then=warm_up_figures)
+            mode = os.environ.get("PCDASH_WARMUP", "1")
+            if mode != "0":
+                _manager.warm_up(
+                    lambda: precompile_cre(WARM_UP_CONFIG),
+                    then=warm_up_figures,
+                    later=page_warm_ups() if mode != "default" else (),
+                )
         return _manager
+
+
+def page_warm_ups() -> list[tuple[str, Callable[[Callable[[], bool]], None]]]:
+    """The warm-up tasks of :data:`PAGE_WARM_UP`'s default runs, for :meth:`JobManager.warm_up`:
+    each runs its page's default under :func:`~pcdash.engine.compile_only` (every program
+    traced and loaded, nothing trained), stopping early when ``busy`` says a job has come."""
+
+    def task(name: str) -> Callable[[Callable[[], bool]], None]:
+        def warm(busy: Callable[[], bool]) -> None:
+            with compile_only():
+                BY_NAME[name](should_stop=busy)
+            if not busy():
+                freeze_heap()  # what it loaded stays out of the collections after every rerun
+
+        return warm
+
+    return [(name, task(name)) for name in PAGE_WARM_UP]
 
 
 def freeze_heap() -> None:
