@@ -3,6 +3,10 @@ given by ``--cache`` (fill it first, e.g. ``bench_pages.py --cache DIR``, or lea
 time the empty-cache case), Chromium opens each page, presses its Train button, and we time
 click → "Trained in" shows; then Retrain in the same server (programs already in memory: the
 "after warm-up" case) and time it again. A 2048² float32 matmul is timed around each page.
+Train is pressed once the server's log says the page's default run is warm (``--no-wait``:
+as soon as the page shows). Printed beside the browser's times: the server's own time for each
+job (start to done, from its log) and how long the page's warm-up took after the server
+started.
 
     python benchmarks/bench_browser_pages.py --cache /tmp/cache --pages tradeoff,pc_vs_bp
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -29,6 +34,43 @@ TIMEOUT_MS = 900_000
 def trained_text(page) -> str:
     captions = page.get_by_text("Trained in")
     return captions.first.inner_text() if captions.count() else ""
+
+
+def server_seconds(log: Path) -> list[float]:
+    """The server's own time for each job, start to done (its log lines
+    ``pcdash job · …: done after 12.3 s``): what the browser adds is the difference."""
+    return [
+        float(m) for m in re.findall(r"pcdash job · .*: done after ([0-9.]+) s", log.read_text())
+    ]
+
+
+# A page's URL path -> its default run's warm-up line in the server's log (pcdash.ui.server:
+# the default sweep's "done after", then each page default's "<run> ready after").
+WARM_UP_LINE = {
+    "": r"done",
+    "tradeoff": r"done",
+    "latent": r"done",
+    "reconstructions": r"done",
+    "latent_dim": r"latent_dim ready",
+    "energy": r"energy ready",
+    "algorithms": r"pc_algorithms ready",
+    "pc_vs_bp": r"pc_vs_bp ready",
+    "autoencoder": r"autoencoder ready",
+    "mcpc": r"mcpc ready",
+    "memory": r"memory ready",
+    "ood": r"ood ready",
+}
+
+
+def wait_warm(log: Path, path: str, timeout_s: float = 600.0) -> float:
+    """Seconds until the server's log says that ``path``'s default run is warm."""
+    t0 = time.time()
+    pattern = re.compile(rf"pcdash warm-up · {WARM_UP_LINE[path]} after")
+    while not pattern.search(log.read_text()):
+        if time.time() - t0 > timeout_s:
+            raise RuntimeError(f"{path}: no warm-up line in {timeout_s:.0f} s")
+        time.sleep(0.2)
+    return time.time() - t0
 
 
 def time_page(page, path: str, url: str) -> tuple[float, float]:
@@ -67,6 +109,11 @@ def main() -> None:
         "--cache", required=True, help="compilation cache folder (PCDASH_CACHE_DIR)"
     )
     parser.add_argument("--pages", default="tradeoff,latent_dim,energy,algorithms,pc_vs_bp")
+    parser.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="press Train as soon as the page shows, not after the page's warm-up",
+    )
     args = parser.parse_args()
     runs = tempfile.mkdtemp(prefix="pcdash-runs-")
     env = {
@@ -75,10 +122,15 @@ def main() -> None:
         "PCDASH_RUNS_DIR": runs,
         "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
     }
-    print(f"{'page':14}{'first press':>12}{'retrain':>10}{'matmul GFLOP/s':>16}{'load':>6}")
+    print(
+        f"{'page':14}{'first press':>12}{'retrain':>10}{'server':>16}"
+        f"{'warm':>9}{'matmul GFLOP/s':>16}{'load':>6}"
+    )
     for path in args.pages.split(","):
-        server, url = serve(env, Path(runs) / "server.log", wait_s=60)
+        log = Path(runs) / f"server-{path}.log"
+        server, url = serve(env, log, wait_s=60)
         try:
+            warm = float("nan") if args.no_wait else wait_warm(log, path)
             mm = matmul_flops_per_s()
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -88,12 +140,17 @@ def main() -> None:
                 page.screenshot(path=f"/tmp/perf-browser-{path}.png", full_page=True)
                 browser.close()
             mm = min(mm, matmul_flops_per_s())
+            jobs = server_seconds(log)
             print(
-                f"{path:14}{first:>11.1f}s{again:>9.1f}s{mm / 1e9:>16.0f}{load():>6.1f}", flush=True
+                f"{path:14}{first:>11.1f}s{again:>9.1f}s"
+                f"{' / '.join(f'{s:.1f}' for s in jobs[:2]) + ' s':>16}"
+                f"{warm:>8.1f}s{mm / 1e9:>16.0f}{load():>6.1f}",
+                flush=True,
             )
         finally:
             server.terminate()
             server.wait(10)
+            shutil.copy(log, f"/tmp/perf-browser-{path}.log")  # the server log, kept
     shutil.rmtree(runs, ignore_errors=True)
 
 
