@@ -213,7 +213,14 @@ if config is not None:
         if not live:
             claims_panel(result, [FIGURES[n] for n in ("pcx-fig6b", "pcx-fig6c", "pcx-fig6d")])
 
-    experiment_panel(PCN_SWEEP, config, draw, key="energy")
+    experiment_panel(
+        PCN_SWEEP,
+        config,
+        draw,
+        key="energy",
+        placeholder="Energy per layer and accuracy appear here, epoch by epoch, as the models "
+        "train.",
+    )
 
     st.divider()
     st.subheader("Training stability (Fig. 7)")

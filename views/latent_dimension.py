@@ -83,4 +83,11 @@ elif base is not None:
                 key=f"ld_{'live' if live else 'done'}",
             )
 
-        experiment_panel(CRE_SWEEP, config, draw, key="ld")
+        experiment_panel(
+            CRE_SWEEP,
+            config,
+            draw,
+            key="ld",
+            placeholder="Accuracy and MSE against dim(z) per λ appear here, epoch by epoch, as the "
+            "models train.",
+        )
