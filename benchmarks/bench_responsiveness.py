@@ -133,6 +133,7 @@ def browser_run(env: dict, *, read: bool) -> dict:
         server.terminate()
         server.wait(10)
     found = re.findall(r"first results ([0-9.]+) s after submission", log.read_text())
+    shutil.copy(log, f"/tmp/perf-responsiveness-{'read' if read else 'at-once'}.log")  # kept
     shutil.rmtree(log.parent, ignore_errors=True)
     return {
         "first_plot_s": first,

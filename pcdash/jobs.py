@@ -98,6 +98,7 @@ class JobManager:
         self._lock = threading.Lock()
         self._keep = keep
         self._idle = threading.Condition(self._lock)  # notified when a job ends
+        self._quiet_since = time.time()  # when the last job ended (or the warm-up's first part)
         self._warm = threading.Event()
         self._warm.set()  # set while no warm-up runs
         self.warm_up_wait_s = warm_up_wait_s
@@ -119,11 +120,22 @@ class JobManager:
         with self._idle:
             return self._idle.wait_for(lambda: not (self._running or self._queue), timeout)
 
+    def wait_quiet(self, seconds: float) -> None:
+        """Block until no job has trained or waited for ``seconds``."""
+        while True:
+            self.wait_idle()
+            with self._lock:
+                left = seconds - (time.time() - self._quiet_since)
+                if left <= 0 and not (self._running or self._queue):
+                    return
+            time.sleep(min(max(left, 0.05), 1.0))
+
     def warm_up(
         self,
         fn: Callable[[], Any],
         then: Callable[[Any], Any] | None = None,
         later: Sequence[tuple[str, Callable[[Callable[[], bool]], Any]]] = (),
+        quiet_s: float = 0.0,
     ) -> None:
         """Run ``fn`` (e.g. tracing and loading compiled programs) in a background thread, then
         ``then(fn())`` if given. Jobs that start while ``fn`` runs wait for it, at most
@@ -131,9 +143,11 @@ class JobManager:
         side on a small machine only slow each other down (``then`` runs beside them).
 
         Then each ``(name, task)`` of ``later`` in turn, ``task(busy)``, in the same thread and
-        only while the server is idle: jobs do not wait for these. A task polls ``busy`` and
-        returns early once a job has come; it runs again, from the start, when the server is
-        idle again (what it got ready stays ready, so that costs little). A failing warm-up
+        only once no job has trained or waited for ``quiet_s`` seconds (counted from the end of
+        ``then`` or of the last job): jobs do not wait for these. A task polls ``busy`` and
+        returns early once a job has come, which it can only do between its steps (a program
+        being compiled is finished first); it runs again, from the start, when the server is
+        quiet again (what it got ready stays ready, so that costs little). A failing warm-up
         task is logged and otherwise ignored: it only saves time."""
         with self._lock:
             if self.warming:
@@ -156,16 +170,20 @@ class JobManager:
                     then(value)
                 except Exception:
                     traceback.print_exc()
+            with self._lock:
+                self._quiet_since = max(self._quiet_since, time.time())
             for name, task in later:
-                self._when_idle(name, task)
+                self._when_quiet(name, task, quiet_s)
 
         threading.Thread(target=run, daemon=True, name="pcdash-warm-up").start()
 
-    def _when_idle(self, name: str, task: Callable[[Callable[[], bool]], Any]) -> None:
-        """Run ``task(busy)`` while no job trains or waits, again after each job that cut it
-        short, until it has once run to its end undisturbed."""
+    def _when_quiet(
+        self, name: str, task: Callable[[Callable[[], bool]], Any], quiet_s: float
+    ) -> None:
+        """Run ``task(busy)`` once no job has trained or waited for ``quiet_s``, again after
+        each job that cut it short, until it has once run to its end undisturbed."""
         while True:
-            self.wait_idle()
+            self.wait_quiet(quiet_s)
             t0 = time.time()
             try:
                 task(self.busy)
@@ -275,6 +293,7 @@ class JobManager:
                     del self._queue[i]
                     job.status, job.finished = "stopped", time.time()
                     self._unnote(job)
+                    self._quiet_since = time.time()
                     self._idle.notify_all()
                     break
         return "stopped"
@@ -321,6 +340,7 @@ class JobManager:
             with self._lock:
                 self._running -= 1
                 self._dispatch()
+                self._quiet_since = time.time()
                 self._idle.notify_all()
 
     def _train(self, job: Job, runner: Runner, on_done) -> None:

@@ -273,15 +273,19 @@ def test_stopping_a_queued_job_from_its_page_leaves_the_page_usable(fresh_manage
 
 
 def test_later_warm_up_tasks_run_only_while_idle_and_give_way_to_jobs():
-    """The warm-up's later tasks (the other pages' defaults) wait while a job trains, stop early
-    when one is submitted (their ``busy`` turns true), run again from the start once the server
-    is idle, and jobs never wait for them."""
+    """The warm-up's later tasks (the other pages' defaults) wait while a job trains and until
+    the server has been quiet for ``quiet_s``, stop early when a job is submitted (their
+    ``busy`` turns true), run again from the start once the server is quiet again, and jobs
+    never wait for them."""
     manager = JobManager(max_running=1)
     log: list[str] = []
     second_started, first_gate, finish = threading.Event(), threading.Event(), threading.Event()
 
+    started: dict[str, float] = {}
+
     def first(busy):
         log.append("first")
+        started["first"] = time.time()
         first_gate.wait(30)
 
     def second(busy):
@@ -293,12 +297,14 @@ def test_later_warm_up_tasks_run_only_while_idle_and_give_way_to_jobs():
 
     release = threading.Event()
     blocker = manager.submit("blocker", "blocker", _blocking(release))
-    manager.warm_up(lambda: None, later=[("first", first), ("second", second)])
+    manager.warm_up(lambda: None, later=[("first", first), ("second", second)], quiet_s=0.5)
     time.sleep(0.3)
     assert log == [] and not manager.warming  # the default part is done; the rest waits
     release.set()
     _wait(lambda: blocker.status == "done")
+    ended = time.time()
     _wait(lambda: log == ["first"])
+    assert started["first"] - ended >= 0.45  # the server was quiet for quiet_s first
     first_gate.set()
     _wait(second_started.is_set)
     gate = threading.Event()

@@ -42,6 +42,11 @@ PAGE_WARM_UP = (
     "memory",
     "mcpc",
 )
+# ... once no job has run for this long. A task gives way to a job only between programs, and on
+# an empty compilation cache one program can take seconds to compile: measured with the first
+# Train pressed 2 s after the default sweep's part, that sweep took 7.9 s instead of 2.9 s
+# beside the Latent dimension page's compilation (bench_responsiveness).
+PAGE_WARM_UP_QUIET_S = 10.0
 
 
 _manager: JobManager | None = None
@@ -54,10 +59,11 @@ def job_manager() -> JobManager:
     the background: what the first Train of the default sweep would otherwise spend before it
     computes anything (loading the data; tracing, lowering and loading every program from the
     persistent compilation cache, :func:`~pcdash.experiments.cre_sweep.precompile_cre`; plotly's
-    first figures). Then, while no job trains or waits, every other page's default run
-    (:data:`PAGE_WARM_UP`) the same way, so that its first Train computes at once too; a job
-    that arrives meanwhile does not wait for these. Nothing is trained. ``PCDASH_WARMUP=0``
-    turns all of this off, ``PCDASH_WARMUP=default`` keeps the default sweep's part only."""
+    first figures). Then, once no job has trained or waited for :data:`PAGE_WARM_UP_QUIET_S`,
+    every other page's default run (:data:`PAGE_WARM_UP`) the same way, so that its first Train
+    computes at once too; a job that arrives meanwhile does not wait for these. Nothing is
+    trained. ``PCDASH_WARMUP=0`` turns all of this off, ``PCDASH_WARMUP=default`` keeps the
+    default sweep's part only."""
     global _manager
     with _manager_lock:
         if _manager is None:
@@ -74,6 +80,7 @@ def job_manager() -> JobManager:
                     lambda: precompile_cre(WARM_UP_CONFIG),
                     then=warm_up_figures,
                     later=page_warm_ups() if mode != "default" else (),
+                    quiet_s=PAGE_WARM_UP_QUIET_S,
                 )
         return _manager
 
