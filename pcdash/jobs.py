@@ -17,7 +17,7 @@ job of its configuration was lost with the server.
 A server can :meth:`JobManager.warm_up` in the background (load the default sweep's compiled
 programs before anyone presses Train); jobs that start meanwhile wait for it rather than trace
 the same programs a second time beside it. Later warm-up tasks (the other pages' default runs)
-run only while no job trains or waits, and give way to a job that arrives.
+start only once no job has run for a while, and give way to a job that arrives.
 """
 
 from __future__ import annotations

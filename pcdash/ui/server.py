@@ -43,9 +43,9 @@ PAGE_WARM_UP = (
     "mcpc",
 )
 # ... once no job has run for this long. A task gives way to a job only between programs, and on
-# an empty compilation cache one program can take seconds to compile: measured with the first
-# Train pressed 2 s after the default sweep's part, that sweep took 7.9 s instead of 2.9 s
-# beside the Latent dimension page's compilation (bench_responsiveness).
+# an empty compilation cache one program can take seconds to compile: with Train pressed 2 s
+# after the default sweep's part, the server trained that sweep in 7.9 s beside the Latent
+# dimension page's compilation, and in 4.2 s with this wait (bench_responsiveness).
 PAGE_WARM_UP_QUIET_S = 10.0
 
 
