@@ -62,8 +62,8 @@ def programs(members: int):
 
     def scanned(part, chained: bool):
         """``part`` over the block for every step; ``chained``: its output is the next step's
-        carry (the whole step), else a scalar of it feeds a dummy carry (so nothing is
-        dead-code eliminated and every step waits for the one before)."""
+        carry (the whole step), else the sum of every leaf of it nudges the carry (so no part of
+        it is dead code, and every step waits for the one before)."""
 
         @jax.jit
         def run(dyn, hp, xs, ys):
@@ -72,9 +72,9 @@ def programs(members: int):
                 out = jax.vmap(part)(c, hp, *xy)
                 if chained:
                     return eqx.filter(out, eqx.is_array), None
-                leaf = jax.tree_util.tree_leaves(out)[0]
+                total = sum(jnp.sum(v) for v in jax.tree_util.tree_leaves(out))
                 first = jax.tree_util.tree_leaves(d)[0]
-                nudge = 1e-30 * jnp.sum(leaf)  # a data dependency from step to step
+                nudge = 1e-30 * total  # a data dependency from step to step
                 return jax.tree_util.tree_map(
                     lambda v: v + nudge.astype(v.dtype) if v is first else v, d
                 ), None
