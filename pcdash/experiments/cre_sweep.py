@@ -93,16 +93,21 @@ def evaluation_subset(
     return np.asarray(data.x_test[idx]), np.asarray(data.y_test[idx])
 
 
+def _per_member(fn, carry, x, block: int):
+    """``fn(a member's carry, x)`` for every member of the stacked ``carry``, ``block`` members
+    at a time (:func:`~pcdash.engine.map_members`)."""
+    dynamic, static = eqx.partition(carry, eqx.is_array)
+    return map_members(lambda d: fn(eqx.combine(d, static), x), dynamic, block)
+
+
 @eqx.filter_jit
 def _encode_members(carry, x, block: int):
-    dynamic, static = eqx.partition(carry, eqx.is_array)
-    return map_members(lambda d: encode_decode(eqx.combine(d, static), x), dynamic, block)
+    return _per_member(encode_decode, carry, x, block)
 
 
 @eqx.filter_jit
 def _dead_units_members(carry, xb, block: int):
-    dynamic, static = eqx.partition(carry, eqx.is_array)
-    return map_members(lambda d: dead_latent_units(eqx.combine(d, static), xb), dynamic, block)
+    return _per_member(dead_latent_units, carry, xb, block)
 
 
 def split_batches(x: np.ndarray, batch: int = DEAD_UNITS_BATCH) -> np.ndarray:
