@@ -156,15 +156,17 @@ class JobManager:
 
         def run() -> None:
             t0 = time.time()
+            failed = True
             try:
                 value = fn()
+                failed = False
             except Exception:
                 traceback.print_exc()
                 return
             finally:
                 self.warm_up_s = time.time() - t0
                 self._warm.set()
-                _log(f"done after {self.warm_up_s:.1f} s", "warm-up")
+                _log(f"{'failed' if failed else 'done'} after {self.warm_up_s:.1f} s", "warm-up")
             if then is not None:
                 try:
                     then(value)
