@@ -158,6 +158,42 @@ def test_baselines_share_heads_and_pca_has_an_analytic_row():
     assert out.frame[out.frame["model"] == "rp"]["seed"].nunique() == 2
 
 
+def test_a_baseline_carries_and_updates_only_its_heads_and_projection():
+    import equinox as eqx
+    import jax
+
+    from pcdash.cre.baselines import ProjectionCRE, pca_components
+
+    data = load_dataset("digits")
+    algo = CREAlgorithm("fc-medium", data.input_shape, data.num_classes, 3, "linear")
+    cre = algo.build(jax.random.PRNGKey(0))
+    comps, mean = pca_components(data.x_train, 3)
+    base = ProjectionCRE.on(comps, mean, cre)
+    assert base.heads.encoder is None
+
+    def size(tree):
+        return sum(v.size for v in jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_array)))
+
+    # Adam's two moments (and its step count) cover the decoder, the classifier and the frozen
+    # projection: no copy of the unused encoder, which is half of an FC-Medium CRE's parameters
+    carry = algo.carry_from_model(base)
+    heads = size(cre.decoder) + size(cre.classifier)
+    assert size(carry[2]) == 1 + 2 * (heads + comps.size + mean.size)
+    assert size(cre.encoder) > 0.45 * size(cre)
+    # the same heads as the CRE it was built from, on the projection's codes
+    x = data.x_test[:8]
+    z, _ = base.encode(x, base.init_state(), train=False)
+    np.testing.assert_allclose(np.asarray(z), (x.reshape(8, -1) - mean) @ comps, rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(base.decode(z)), np.asarray(cre.decode(z)))
+    # a step moves the heads and leaves the projection where it was
+    (after, _, _), _ = algo.train_step(
+        carry, {"lam": 0.5}, x, data.y_test[:8], jax.random.PRNGKey(1)
+    )
+    assert not np.allclose(after.heads.decoder.layers[0].weight, cre.decoder.layers[0].weight)
+    np.testing.assert_array_equal(np.asarray(after.components), comps)
+    np.testing.assert_array_equal(np.asarray(after.mean), mean)
+
+
 def _tiny_train_set(data, n_train: int):
     """digits with only ``n_train`` training images (validation and test as they are)."""
     from dataclasses import replace

@@ -9,17 +9,28 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PyTree
 
-from pcdash.cre.base import CREModel
+from pcdash.cre.base import CRE
 from pcdash.cre.losses import mse_per_example
 
 
 class ProjectionCRE(eqx.Module):
     """A CRE whose encoder is the fixed linear map ``z = (x − mean) @ components``; ``heads`` is
-    a CRE of the same architecture whose decoder and classifier are trained, its encoder unused."""
+    a CRE of the same architecture without its encoder (``None``), whose decoder and classifier
+    are trained. Build one with :meth:`on`."""
 
     components: Float[Array, "d_in latent"]
     mean: Float[Array, " d_in"]
-    heads: CREModel
+    heads: CRE
+
+    @classmethod
+    def on(
+        cls, components: Float[Array, "d_in latent"], mean: Float[Array, " d_in"], cre: CRE
+    ) -> ProjectionCRE:
+        """The baseline with ``cre``'s decoder and classifier as its heads. ``cre``'s encoder is
+        dropped: it would never run, yet as a parameter it would get an all-zero gradient and
+        Adam would still read and write it and its two moments every step (half an FC-Medium
+        CRE's parameters: measured, a baseline member's step cost 81% of a CRE member's)."""
+        return cls(components, mean, eqx.tree_at(lambda m: m.encoder, cre, None))
 
     def init_state(self) -> PyTree:
         return self.heads.init_state()

@@ -177,7 +177,7 @@ def _baseline_models(algo: CREAlgorithm, kind: str, seeds: np.ndarray, data: Dat
         projections = [(random_projection(d_in, k, int(s)), mean) for s in seeds]
 
     def make(key, comps, mean):
-        return ProjectionCRE(comps, mean, algo.build(key))
+        return ProjectionCRE.on(comps, mean, algo.build(key))
 
     keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds, dtype=jnp.uint32) + 10_000)
     stacked = jnp.stack([p[0] for p in projections])
@@ -197,7 +197,7 @@ def _baseline_carry(
     d_in, size = data.input_dim, max(bucket)
 
     def largest(key):  # shapes only (traced by eval_shape, nothing computed)
-        return ProjectionCRE(jnp.zeros((d_in, size)), jnp.zeros(d_in), algos[-1].build(key))
+        return ProjectionCRE.on(jnp.zeros((d_in, size)), jnp.zeros(d_in), algos[-1].build(key))
 
     template = eqx.filter_eval_shape(eqx.filter_vmap(largest), member_init_keys(seeds))
     mask = latent_mask(np.repeat(bucket, len(seeds)), size)
