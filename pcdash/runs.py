@@ -32,6 +32,7 @@ import re
 import secrets
 import shutil
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,19 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode()
 
 
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """``arrays`` as an ``.npz`` (what ``np.load`` reads), deflated at level 1 rather than
+    ``np.savez_compressed``'s 6. Saving runs while the user waits for the job to end; on the
+    Latent dimension page's default (12 MB of latent snapshots) level 6 took 0.34 s and level 1
+    0.17 s, for a file 4% larger (7.0 against 6.7 MB)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, value in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, value, allow_pickle=False)
+    return buffer.getvalue()
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -263,11 +277,9 @@ def save_run(
                 "rows": len(table),
                 "columns": [str(c) for c in table.columns],
             }
-        buffer = io.BytesIO()
         arrays = {k: np.asarray(v) for k, v in (arrays or {}).items()}
-        np.savez_compressed(buffer, allow_pickle=False, **arrays)
         files["arrays.npz"] = {
-            **_write(tmp / "arrays.npz", buffer.getvalue()),
+            **_write(tmp / "arrays.npz", _npz_bytes(arrays)),
             "arrays": {k: [list(v.shape), v.dtype.str] for k, v in arrays.items()},
         }
         manifest = {"format": FORMAT, "key": key, "saved": time.time(), "files": files}

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +42,15 @@ def _frame(n: int = 40) -> pd.DataFrame:
     )
 
 
-def _save(root: Path, key: str) -> Path:
-    arrays = {
+def _save_arrays() -> dict[str, np.ndarray]:
+    return {
         "x": np.random.default_rng(1).normal(size=(20, 8)).astype(np.float32),
         "y": np.arange(20),
     }
+
+
+def _save(root: Path, key: str) -> Path:
+    arrays = _save_arrays()
     table = pd.DataFrame({"set": ["ID", "OOD"] * 10, "score": np.linspace(0, 1, 20)})
     return save_run(
         key,
@@ -236,6 +241,14 @@ def test_an_intact_run_round_trips_with_its_checksums(tmp_path):
         "table_scores.csv",
     }
     assert list_runs(tmp_path)["status"].tolist() == ["ok"]
+    # the arrays come back bit for bit, from a deflated archive that plain np.load reads
+    with np.load(tmp_path / "good" / "arrays.npz", allow_pickle=False) as saved:
+        for name, want in {"x": _save_arrays()["x"], "y": np.arange(20)}.items():
+            assert saved[name].dtype == want.dtype
+            np.testing.assert_array_equal(saved[name], want)
+            np.testing.assert_array_equal(run.arrays[name], want)
+    with zipfile.ZipFile(tmp_path / "good" / "arrays.npz") as archive:
+        assert {i.compress_type for i in archive.infolist()} == {zipfile.ZIP_DEFLATED}
 
 
 def test_a_run_saved_before_manifests_still_loads_but_a_cut_last_line_is_caught(tmp_path):
