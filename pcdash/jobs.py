@@ -56,6 +56,8 @@ class Job:
     started: float | None = None
     finished: float | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
+    # notified when the job's first results come and when it ends (see wait_for)
+    changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
     first_update_s: float | None = None  # seconds from submit to the first partial result
     owners: set[str] = field(default_factory=set)  # sessions that started or joined it
     save_error: str | None = None  # trained, but keeping the result (on_done) failed
@@ -66,6 +68,16 @@ class Job:
     @property
     def active(self) -> bool:
         return self.status in ("queued", "running")
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``predicate()`` holds, checked now and whenever the job notifies (its
+        first results, its end), for at most ``timeout`` seconds; returns the last check."""
+        with self.changed:
+            return self.changed.wait_for(predicate, timeout)
+
+    def notify(self) -> None:
+        with self.changed:
+            self.changed.notify_all()
 
     def stop(self) -> None:
         """Ask the runner to stop (a queued job is skipped when its turn comes); pages stop
@@ -294,6 +306,7 @@ class JobManager:
                 if item.job is job:
                     del self._queue[i]
                     job.status, job.finished = "stopped", time.time()
+                    job.notify()
                     self._unnote(job)
                     self._quiet_since = time.time()
                     self._idle.notify_all()
@@ -332,6 +345,7 @@ class JobManager:
         try:
             if job.stop_event.is_set():
                 job.status, job.finished = "stopped", time.time()
+                job.notify()
                 self._unnote(job)
                 return
             job.started = time.time()
@@ -347,14 +361,16 @@ class JobManager:
 
     def _train(self, job: Job, runner: Runner, on_done) -> None:
         def on_progress(p):
-            if (
+            first = (
                 job.first_update_s is None
                 and getattr(p, "frame", None) is not None
                 and len(p.frame)
-            ):
+            )
+            job.progress = p
+            if first:
                 job.first_update_s = time.time() - job.submitted
                 _log(f"{job.label}: first results {job.first_update_s:.2f} s after submission")
-            job.progress = p
+                job.notify()  # after the progress is set: a waiter checks it
 
         try:
             job.result = runner(on_progress, job.stop_event.is_set)
@@ -387,6 +403,7 @@ class JobManager:
                 f"{job.label}: {job.status} after {job.finished - started:.1f} s"
                 + (f" ({job.error})" if job.error else "")
             )
+            job.notify()
 
     def _journal_file(self, key: str) -> Path | None:
         from pcdash.runs import KEY

@@ -334,3 +334,44 @@ def test_wait_idle_reports_a_busy_server_and_wakes_when_its_last_job_ends():
     manager.stop(queued)  # a stopped queued job leaves the queue
     release.set()
     assert manager.wait_idle(30) and not manager.busy()
+
+
+def test_a_status_poll_wakes_when_the_first_results_come_and_when_the_job_ends():
+    from types import SimpleNamespace
+
+    from pcdash.ui.panel import FIRST_WAIT_S, end_wait, has_results, wait_for_news
+
+    manager = JobManager(max_running=1)
+    report, release = threading.Event(), threading.Event()
+    eta = [0.2]
+
+    def runner(on_progress, should_stop):
+        report.wait(30)
+        on_progress(SimpleNamespace(frame=pd.DataFrame({"epoch": [1]}), eta_s=eta[0], elapsed_s=0))
+        release.wait(30)
+        return "done"
+
+    def timed(*args) -> float:
+        t0 = time.monotonic()
+        wait_for_news(*args)
+        return time.monotonic() - t0
+
+    job = manager.submit("news", "news", runner)
+    _wait(lambda: job.status == "running")
+    # nothing new yet: a poll before the first figures waits its whole bound, then gives up
+    assert FIRST_WAIT_S - 0.05 <= timed(job, False, 1.0) < FIRST_WAIT_S + 0.5
+    # the first results come 0.1 s into a poll: it returns then, not at its bound
+    threading.Timer(0.1, report.set).start()
+    assert timed(job, False, 1.0) < FIRST_WAIT_S - 0.1 and has_results(job)
+    # figures drawn, the estimate says the end is near: the poll waits for it and wakes at it
+    assert 0 < end_wait(job, 1.0) <= 1.0
+    threading.Timer(0.1, release.set).start()
+    assert timed(job, True, 1.0) < 0.9 and job.status == "done" and not job.active
+    # a job with a while to go is not waited for: the page stays free for clicks
+    eta[0] = 30.0
+    release.clear()  # (the first results are still reported at once: report stays set)
+    long = manager.submit("long", "long", runner)
+    _wait(lambda: has_results(long))
+    assert end_wait(long, 1.0) == 0.0 and timed(long, True, 1.0) < 0.1
+    release.set()
+    _wait(lambda: long.status == "done")

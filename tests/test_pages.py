@@ -169,9 +169,9 @@ def test_a_link_made_before_gamma_got_one_name_still_sets_the_state_learning_rat
 def test_a_drawn_job_polls_about_four_times_over_its_time_left_and_each_second_near_the_end():
     from pcdash.ui.panel import MAX_POLL_S, poll_interval
 
-    assert poll_interval(False, False, 30.0) == 0.25  # until the first figures: the first chart
-    assert poll_interval(False, True, None) == 0.5  # waiting for the warm-up
-    assert poll_interval(True, False, None) == 1.0  # no estimate yet
-    assert poll_interval(True, False, 60.0) == MAX_POLL_S == 3.0
-    assert poll_interval(True, False, 8.0) == 2.0
-    assert poll_interval(True, False, 2.0) == poll_interval(True, False, 0.0) == 1.0
+    # until the first figures: once a second, each poll waiting for them (wait_for_news)
+    assert poll_interval(False, 30.0) == poll_interval(False, None) == 1.0
+    assert poll_interval(True, None) == 1.0  # no estimate yet
+    assert poll_interval(True, 60.0) == MAX_POLL_S == 3.0
+    assert poll_interval(True, 8.0) == 2.0
+    assert poll_interval(True, 2.0) == poll_interval(True, 0.0) == 1.0

@@ -28,6 +28,8 @@ from pcdash.ui.server import MAX_JOBS_PER_SESSION, job_manager, session_id
 WARMING = "(Loading compiled programs in the background, once per server start…)"
 LIVE_REDRAW_S = 2.0  # live figures are redrawn at most this often (the first epoch's at once)
 MAX_POLL_S = 3.0  # the slowest the status polls while a drawn job trains (see poll_interval)
+FIRST_WAIT_S = 0.8  # the longest a status poll waits for a job's first results
+END_WAIT_S = 1.0  # the longest a status poll waits for a job about to end (see end_wait)
 
 
 def saved_job(key: str, label: str, load: Callable[[], Any]) -> Job | None:
@@ -164,13 +166,14 @@ def job_panel(
     # No timer while nothing trains: a full-app rerun fired from a fragment during a page's first
     # load makes Streamlit show "Page not found", so the warm-up's end is not pushed to the page.
     poll = (
-        poll_interval(drawn, manager.warming, progress.eta_s if progress is not None else None)
-        if running
-        else None
+        poll_interval(drawn, progress.eta_s if progress is not None else None) if running else None
     )
+
+    runs = [0]  # the fragment keeps this closure: its own reruns are the polls
 
     @st.fragment(run_every=poll)
     def status():
+        runs[0] += 1
         # One slot, whatever it shows (the progress bar, then how long the job took): a fragment
         # whose number of elements changes between runs leaves Streamlit's frontend a stale
         # progress bar ("2 s left" under a finished job), or a late tick of its timer, queued
@@ -178,6 +181,8 @@ def job_panel(
         with st.empty():
             _status_line(job, manager, train_label, warming)
         if running and job is not None:
+            if runs[0] > 1:  # a poll, not the page's own run (its figures below would wait)
+                wait_for_news(job, drawn, poll)
             p = job.progress
             new_epochs = p is not None and p.frame is not shown and len(p.frame)
             due = not drawn or time.monotonic() - drawn_at >= LIVE_REDRAW_S
@@ -212,20 +217,53 @@ def job_panel(
         body(progress.result, True)
 
 
-def poll_interval(drawn: bool, warming: bool, eta_s: float | None) -> float:
-    """Seconds between two polls of a training job's status. Until the first figures are drawn
-    (what the user waits for), four times a second (half as often while the job waits for the
-    warm-up). Then about four times over the time the job has left, between once a second and
-    once every :data:`MAX_POLL_S`: each poll costs the browser a redraw of the status, on a
-    machine whose cores the job uses (measured on the Latent dimension page's 17 s default, with
-    Chromium on the same 2 cores: 0.1 s of Chromium's CPU time a poll, 1.4 s per job at one
-    poll a second), and it is also when new figures are drawn and the job's end is seen, so it
-    is kept at once a second near the end."""
-    if not drawn:
-        return 0.5 if warming else 0.25
-    if eta_s is None:
+def poll_interval(drawn: bool, eta_s: float | None) -> float:
+    """Seconds between two polls of a training job's status. Until the first figures are drawn,
+    once a second, each poll waiting up to :data:`FIRST_WAIT_S` for them (:func:`wait_for_news`):
+    the first chart shows the moment the first results come, with four times fewer polls than
+    polling every quarter second, which is what the first chart took before. Then about four
+    times over the time the job has left, between once a second and once every
+    :data:`MAX_POLL_S`: each poll costs the browser a redraw of the status, on a machine whose
+    cores the job uses (measured on the Latent dimension page's 17 s default, with Chromium on
+    the same 2 cores: 0.1 s of Chromium's CPU time a poll, 1.4 s per job at one poll a second),
+    and it is also when new figures are drawn; the job's end is waited for
+    (:func:`end_wait`)."""
+    if not drawn or eta_s is None:
         return 1.0
     return min(MAX_POLL_S, max(1.0, eta_s / 4))
+
+
+def has_results(job: Job) -> bool:
+    p = job.progress
+    return p is not None and getattr(p, "frame", None) is not None and len(p.frame) > 0
+
+
+def wait_for_news(job: Job, drawn: bool, poll: float | None) -> None:
+    """Hold a status poll of the running ``job`` until it has something new for the page, so
+    that the page is redrawn the moment it does rather than up to a poll later: before the first
+    figures, its first results or its end, for at most :data:`FIRST_WAIT_S`; after them, its end
+    when its estimate says it ends before the next poll (:func:`end_wait`). The script thread is
+    held meanwhile (a click waits that long), so nothing is held while figures are shown and
+    the job has a while to go."""
+    if not drawn:
+        job.wait_for(lambda: not job.active or has_results(job), FIRST_WAIT_S)
+        return
+    wait = end_wait(job, poll)
+    if wait:
+        job.wait_for(lambda: not job.active, wait)
+
+
+def end_wait(job: Job, poll: float | None) -> float:
+    """Seconds a status poll waits for ``job`` to end: when its estimate says it ends before the
+    next poll, up to :data:`END_WAIT_S`; otherwise 0. Measured on the Latent dimension page with
+    polls once a second, the finished figures came 1.0 s after the job's end without this wait
+    and 0.3-0.4 s with it."""
+    p, started = job.progress, job.started
+    if poll is None or p is None or p.eta_s is None or started is None:
+        return 0.0
+    # the estimate was made p.elapsed_s into the run, which began about when the job started
+    left = p.eta_s - max(0.0, time.time() - started - p.elapsed_s)
+    return min(END_WAIT_S, max(left, 0.0) + 0.25) if left <= poll else 0.0
 
 
 def _status_line(job: Job | None, manager: JobManager, train_label: str, warming: bool) -> None:
