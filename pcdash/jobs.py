@@ -133,14 +133,16 @@ class JobManager:
             return self._idle.wait_for(lambda: not (self._running or self._queue), timeout)
 
     def wait_quiet(self, seconds: float) -> None:
-        """Block until no job has trained or waited for ``seconds``."""
-        while True:
-            self.wait_idle()
-            with self._lock:
+        """Block until no job has trained or waited for ``seconds``: asleep on the condition a
+        job's end notifies while one trains or waits, else until the quiet time would be over
+        (then checked again: a job may have come and gone meanwhile)."""
+        with self._idle:
+            while True:
+                busy = self._running or self._queue
                 left = seconds - (time.time() - self._quiet_since)
-                if left <= 0 and not (self._running or self._queue):
+                if not busy and left <= 0:
                     return
-            time.sleep(min(max(left, 0.05), 1.0))
+                self._idle.wait(None if busy else left)
 
     def warm_up(
         self,
