@@ -358,3 +358,34 @@ def test_lambda_1_reconstructions_are_bounded_by_pca_with_as_many_components(def
     pca3 = pca_reconstruction_mse(data.x_train, data.x_test, 3)
     mse = _headline(default_sweep.frame)[1.0]["mse"]
     assert (mse >= 0.5 * pca3).all() and (mse <= pca3).all(), (mse.tolist(), pca3)
+
+
+def test_dead_units_from_the_snapshots_codes_equal_a_pass_over_the_test_split():
+    # digits has at most 37 test images a class: with 50 points a class the snapshot is the
+    # whole test split and its codes count the dead units; with 5 it is a subset and the test
+    # split gets its own pass. Same training (the snapshot does not touch it), same counts; the
+    # authors' initialisation leaves dead units here, and dims 2 and 8 train padded to 8.
+    from pcdash.experiments.cre_sweep import dead_units_of_codes
+
+    frames = {}
+    for per_class in (50, 5):
+        config = CREConfig(
+            lambdas=(0.0, 1.0),
+            latent_dims=(2, 8),
+            seeds=2,
+            epochs=2,
+            init="authors",
+            points_per_class=per_class,
+        )
+        out = run_cre_sweep(config)
+        test = out.frame[(out.frame["split"] == "test") & (out.frame["model"] == "cre")]
+        frames[per_class] = test.sort_values(["member", "epoch"])["dead_latent_units"].to_numpy()
+        whole = len(out.snapshot.x) == len(load_dataset("digits").x_test)
+        assert whole == (per_class == 50)
+    assert frames[50].max() >= 3 and frames[50].min() == 0  # something to count
+    np.testing.assert_array_equal(frames[50], frames[5])
+    # padding units (beyond a member's dim) never count, however zero they are
+    z = np.zeros((2, 4, 8))
+    z[0, :, 0] = z[1, 1, :3] = 1.0
+    np.testing.assert_array_equal(dead_units_of_codes(z, np.array([2, 8])), [1, 5])
+    np.testing.assert_array_equal(dead_units_of_codes(z), [7, 5])

@@ -119,6 +119,16 @@ def split_batches(x: np.ndarray, batch: int = DEAD_UNITS_BATCH) -> np.ndarray:
     return padded.reshape(n // batch, batch, *x.shape[1:])
 
 
+def dead_units_of_codes(z: np.ndarray, latent_dims: np.ndarray | None = None) -> np.ndarray:
+    """Each member's number of latent units that are zero for every example of ``z`` (member ×
+    example × unit; a member's units beyond its ``latent_dims``, padding, do not count): what
+    :func:`pcdash.cre.algorithm.dead_latent_units` counts, from codes already computed."""
+    dead = np.max(np.abs(z), axis=1) == 0
+    if latent_dims is not None:
+        dead &= np.arange(z.shape[-1])[None, :] < np.asarray(latent_dims)[:, None]
+    return dead.sum(axis=1)
+
+
 @dataclass
 class SnapshotHook:
     """After each epoch: the latent codes, reconstructions and predictions of the members
@@ -132,6 +142,9 @@ class SnapshotHook:
     # each member's dim(z) where members of several sizes train padded to the largest
     # (pcdash.cre.padded): its codes are cut back to its own units
     latent_dims: np.ndarray | None = None
+    # the snapshot's inputs are the whole test split (as on digits, whose classes have fewer
+    # test images than points_per_class): its codes count the dead units, with no second pass
+    snapshot_is_test: bool = False
 
     def __call__(self, carry, record) -> None:
         snap = self.snapshot
@@ -146,15 +159,17 @@ class SnapshotHook:
             snap.z[int(m)], snap.x_hat[int(m)], snap.pred[int(m)] = z_i, x_hat[i], pred[i]
             snap.epoch[int(m)] = record.epoch
         if self.x_test is not None and "test" in record.evals:
-            dead = np.asarray(
-                _dead_units_members(carry, jax.device_put(self.x_test), block), dtype=np.float32
-            )
-            record.evals["test"]["dead_latent_units"] = dead
+            if self.snapshot_is_test:
+                dead = dead_units_of_codes(z, self.latent_dims)
+            else:
+                dead = _dead_units_members(carry, jax.device_put(self.x_test), block)
+            record.evals["test"]["dead_latent_units"] = np.asarray(dead, dtype=np.float32)
 
     def part(self, positions: np.ndarray) -> SnapshotHook:
         snap = Snapshot(self.snapshot.x, self.snapshot.y)
         dims = None if self.latent_dims is None else np.asarray(self.latent_dims)[positions]
-        return SnapshotHook(snap, np.asarray(self.member_ids)[positions], self.x_test, dims)
+        ids = np.asarray(self.member_ids)[positions]
+        return SnapshotHook(snap, ids, self.x_test, dims, self.snapshot_is_test)
 
     def merge(self, part: SnapshotHook) -> None:
         for name in ("z", "x_hat", "pred", "epoch"):
@@ -220,6 +235,7 @@ def build_groups(
                     f"features; {config.dataset} has {data.input_dim}"
                 )
     x_test = split_batches(data.x_test) if len(data.x_test) else None
+    snapshot_is_test = len(snapshot.x) == len(data.x_test)  # (a subset of it, so all of it)
     seeds = np.arange(config.seeds)
     lams, lam_seeds = (
         a.ravel()
@@ -249,7 +265,9 @@ def build_groups(
                 init_carry = _padded_carry(config, data, bucket, seed) if padded else None
                 hp = {"lam": members["lam"].to_numpy()}
                 dims = members["latent_dim"].to_numpy() if padded else None
-                hook = SnapshotHook(snapshot, members["member"].to_numpy(), x_test, dims)
+                hook = SnapshotHook(
+                    snapshot, members["member"].to_numpy(), x_test, dims, snapshot_is_test
+                )
             else:  # λ does not matter: the frozen encoder gets no gradient
                 init_carry = _baseline_carry(config, data, kind, bucket, seed)
                 hp, hook = {"lam": np.full(len(members), 0.5)}, None
