@@ -142,6 +142,13 @@ def in_range(what: str, value: object, lo: float, hi: float) -> None:
     require(lo <= number(what, value) < hi, f"{what} must be in [{lo}, {hi}), got {value}")
 
 
+def int_at_least(what: str, value: object, lo: int) -> None:
+    """A whole number ``≥ lo``. Upper caps are :mod:`pcdash.limits`' (checked by ``validate``
+    after ``check``), so that ``--limits`` / ``$PCDASH_LIMITS`` can raise them."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Integral) and value >= lo
+    require(ok, f"{what} must be a whole number ≥ {lo}; got {value!r}")
+
+
 def int_in(what: str, value: object, lo: int, hi: int) -> None:
     """An integer with ``lo ≤ value ≤ hi``."""
     ok = (

@@ -183,7 +183,7 @@ CLI_CASES = [
         ],
         "by estimate",
     ),
-    (["sweep", "--batch-size", "0"], "batch size must be between 1 and 65536; got 0"),
+    (["sweep", "--batch-size", "0"], "batch size must be a whole number ≥ 1; got 0"),
     (["sweep", "--batch-size", "-5"], "batch size"),
     (["sweep", "--seeds", "0"], "seeds"),
     (["sweep", "--seeds", "1000"], "seeds"),
@@ -283,6 +283,29 @@ def test_the_dashboard_caps_come_from_pcdash_limits(monkeypatch):
     monkeypatch.setenv("PCDASH_LIMITS", "bogus")
     with pytest.raises(ConfigError, match="limits"):
         big.validate()
+
+
+@pytest.mark.parametrize(
+    "config, setting",
+    [
+        (CREConfig(seeds=101), "seeds=101"),
+        (CREConfig(epochs=1001), "epochs=1001"),
+        (CREConfig(batch_size=65537), "batch=65537"),
+        (PCNConfig(widths=(8193,)), "width=8193"),
+        (PCNConfig(depth=17), "depth=17"),
+        (PCNConfig(inference_steps=1001), "steps=1001"),
+        (PCNConfig(seeds=101), "seeds=101"),
+        (PCNConfig(widths=tuple(range(64, 64 + 33)), seeds=8), "members=1056"),
+    ],
+)
+def test_every_cap_of_a_sweep_is_a_limit_that_an_override_raises(config, setting):
+    # refused with the way to allow it, and allowed once that limit is raised (the configs'
+    # own checks hold only lower bounds: a cap of their own would refuse it still)
+    with pytest.raises(ConfigError, match=f"PCDASH_LIMITS={setting}"):
+        config.validate()
+    raised = limits.parse_limits(f"{setting},memory_gb=1e6,hours=1e6")
+    with limits.using(raised, hint="{}"):
+        assert config.validate() is config
 
 
 def test_estimates_grow_with_the_work_and_refuse_what_exceeds_the_budget():

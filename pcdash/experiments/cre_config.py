@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from pcdash import limits
-from pcdash.config import Config, choice, require
+from pcdash.config import Config, choice, int_at_least, require
 from pcdash.cre.base import LATENT_ACTIVATIONS
 from pcdash.cre.models import ARCHS, FIXED_LATENT, IMAGE_ONLY, INITS, latent_size
 from pcdash.data import DATASETS
@@ -75,12 +75,9 @@ class CREConfig(Config):
             len(set(self.latent_dims)) == len(self.latent_dims),
             "the latent-dimension list repeats a value",
         )
-        require(1 <= self.seeds <= 100, f"seeds must be between 1 and 100; got {self.seeds}")
-        require(1 <= self.epochs <= 1000, f"epochs must be between 1 and 1000; got {self.epochs}")
-        require(
-            1 <= self.batch_size <= 65536,
-            f"batch size must be between 1 and 65536; got {self.batch_size}",
-        )
+        int_at_least("seeds", self.seeds, 1)  # (the caps: pcdash.limits)
+        int_at_least("epochs", self.epochs, 1)
+        int_at_least("batch size", self.batch_size, 1)
         require(
             math.isfinite(self.lr) and 0.0 < self.lr <= 10.0,
             f"learning rate must be in (0, 10]; got {self.lr}",
