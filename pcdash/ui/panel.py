@@ -91,8 +91,8 @@ def job_panel(
     """Train/Stop buttons, a progress bar with ETA, and ``body(result, live)``: the finished
     result, or while the job trains the partial result its progress carries (same type).
 
-    While the job trains, only the progress bar polls (a fragment, every quarter second until
-    the first figures, then every second). When it sees the first epochs, new epochs at least
+    While the job trains, only the progress bar polls (a fragment: :func:`poll_interval`,
+    :func:`wait_for_news`). When it sees the first epochs, new epochs at least
     ``LIVE_REDRAW_S`` after the last drawing, or the end, it redraws the page: ``body`` runs a
     few times per sweep rather than twice a second, so building the figures, and the browser
     drawing them, leave the CPU to the training.
