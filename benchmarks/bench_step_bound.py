@@ -14,7 +14,12 @@ of the matmul even with nothing else between them, so issue 12's 60% for a digit
 cannot be reached with XLA:CPU's kernels at these shapes. Part 3 minus part 2 is what Adam's
 updates (memory traffic, no products) cost a step.
 
+``--shape mnist`` takes apart ``bench_reference.py``'s step instead (batch 512, 784 features, its
+11 members as one block: ``--members 11``). There part 2 bounds issue 12's 85% for MNIST-shaped
+sweeps: measured, forward and backward alone reach 83% of the matmul, the whole step 76%.
+
     python benchmarks/bench_step_bound.py [--members 4] [--rounds 5]
+    python benchmarks/bench_step_bound.py --shape mnist --members 11 --rounds 3
 """
 
 from __future__ import annotations
@@ -34,12 +39,15 @@ from common import dot_flops, interleaved, load, matmul_flops_per_s  # noqa: E40
 from pcdash.cre.algorithm import CREAlgorithm  # noqa: E402
 from pcdash.cre.losses import routed_loss  # noqa: E402
 
-BATCH, STEPS, FEATURES, CLASSES, LATENT = 16, 400, 64, 10, 3
+CLASSES, LATENT = 10, 3
+# --shape: (batch, features, scanned steps)
+SHAPES = {"digits": (16, 64, 400), "mnist": (512, 784, 12)}
 
 
-def programs(members: int):
+def programs(members: int, shape: str = "digits"):
     """The three parts as jitted functions of (carries, hp, xs, ys), and each one step's
     (per member) model FLOPs."""
+    BATCH, FEATURES, STEPS = SHAPES[shape]
     algo = CREAlgorithm("fc-medium", (FEATURES,), CLASSES, LATENT, init_scheme="active-latent")
     keys = jax.random.split(jax.random.PRNGKey(0), members)
     hp = {"lam": jnp.linspace(0.0, 1.0, members, dtype=jnp.float32)}
@@ -103,18 +111,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=4, help="members in the block")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--shape",
+        choices=tuple(SHAPES),
+        default="digits",
+        help="digits: the pages' step (batch 16); mnist: bench_reference's (batch 512, 784 "
+        "features; use --members 11, its block)",
+    )
     args = parser.parse_args()
-    fns, flops = programs(args.members)
+    fns, flops = programs(args.members, args.shape)
+    batch, features, steps = SHAPES[args.shape]
     for fn in fns.values():  # compile
         jax.block_until_ready(fn())
     mm_before = matmul_flops_per_s()
     best = interleaved(fns, args.rounds)
     mm = max(mm_before, matmul_flops_per_s())
-    member_steps = STEPS * args.members
+    member_steps = steps * args.members
     print(
-        f"FC-Medium CRE, digits shapes ({FEATURES} features, latent {LATENT}), batch {BATCH}, "
-        f"a block of {args.members} members × {STEPS} steps; float32 matmul {mm / 1e9:.0f} "
-        f"GFLOP/s, load {load():.1f}"
+        f"FC-Medium CRE, {args.shape} shapes ({features} features, latent {LATENT}), batch "
+        f"{batch}, a block of {args.members} members × {steps} steps; float32 matmul "
+        f"{mm / 1e9:.0f} GFLOP/s, load {load():.1f}"
     )
     print(f"{'part':24}{'µs/member-step':>16}{'MFLOP':>8}{'GFLOP/s':>10}{'of matmul':>11}")
     for name, seconds in best.items():
