@@ -373,5 +373,8 @@ def test_a_status_poll_wakes_when_the_first_results_come_and_when_the_job_ends()
     long = manager.submit("long", "long", runner)
     _wait(lambda: has_results(long))
     assert end_wait(long, 1.0) == 0.0 and timed(long, True, 1.0) < 0.1
+    # nor is one waiting in the queue (its page stays free for Stop)
+    queued = manager.submit("queued", "queued", runner)
+    assert queued.status == "queued" and timed(queued, False, 1.0) < 0.1
     release.set()
-    _wait(lambda: long.status == "done")
+    _wait(lambda: long.status == queued.status == "done")

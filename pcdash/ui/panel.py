@@ -94,7 +94,7 @@ def job_panel(
     While the job trains, only the progress bar polls (a fragment: :func:`poll_interval`,
     :func:`wait_for_news`). When it sees the first epochs, new epochs at least
     ``LIVE_REDRAW_S`` after the last drawing, or the end, it redraws the page: ``body`` runs a
-    few times per sweep rather than twice a second, so building the figures, and the browser
+    few times per sweep rather than at every poll, so building the figures, and the browser
     drawing them, leave the CPU to the training.
 
     ``placeholder``: before the first Train, an empty chart with this text where the figures
@@ -219,15 +219,14 @@ def job_panel(
 
 def poll_interval(drawn: bool, eta_s: float | None) -> float:
     """Seconds between two polls of a training job's status. Until the first figures are drawn,
-    once a second, each poll waiting up to :data:`FIRST_WAIT_S` for them (:func:`wait_for_news`):
-    the first chart shows the moment the first results come, with four times fewer polls than
-    polling every quarter second, which is what the first chart took before. Then about four
-    times over the time the job has left, between once a second and once every
-    :data:`MAX_POLL_S`: each poll costs the browser a redraw of the status, on a machine whose
-    cores the job uses (measured on the Latent dimension page's 17 s default, with Chromium on
-    the same 2 cores: 0.1 s of Chromium's CPU time a poll, 1.4 s per job at one poll a second),
-    and it is also when new figures are drawn; the job's end is waited for
-    (:func:`end_wait`)."""
+    once a second, each poll waiting up to :data:`FIRST_WAIT_S` for them (:func:`wait_for_news`),
+    so the first chart shows as soon as the first results come; before, polls came four times a
+    second to get close to that. Then about four times over the time the job has left, between
+    once a second and once every :data:`MAX_POLL_S`: each poll costs the browser a redraw of the
+    status, on a machine whose cores the job uses (measured on the Latent dimension page's 17 s
+    default, with Chromium on the same 2 cores: 0.1 s of Chromium's CPU time a poll, 1.4 s per
+    job at one poll a second), and it is also when new figures are drawn. Near the end a poll
+    waits for the end (:func:`end_wait`)."""
     if not drawn or eta_s is None:
         return 1.0
     return min(MAX_POLL_S, max(1.0, eta_s / 4))
@@ -244,7 +243,9 @@ def wait_for_news(job: Job, drawn: bool, poll: float | None) -> None:
     figures, its first results or its end, for at most :data:`FIRST_WAIT_S`; after them, its end
     when its estimate says it ends before the next poll (:func:`end_wait`). The script thread is
     held meanwhile (a click waits that long), so nothing is held while figures are shown and
-    the job has a while to go."""
+    the job has a while to go, nor while it waits in the queue."""
+    if job.status != "running":
+        return
     if not drawn:
         job.wait_for(lambda: not job.active or has_results(job), FIRST_WAIT_S)
         return
