@@ -145,7 +145,7 @@ def in_range(what: str, value: object, lo: float, hi: float) -> None:
 def int_at_least(what: str, value: object, lo: int) -> None:
     """A whole number ``≥ lo``. Upper caps are :mod:`pcdash.limits`' (checked by ``validate``
     after ``check``), so that ``--limits`` / ``$PCDASH_LIMITS`` can raise them."""
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Integral) and value >= lo
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Integral) and int(value) >= lo
     require(ok, f"{what} must be a whole number ≥ {lo}; got {value!r}")
 
 
