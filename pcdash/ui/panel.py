@@ -169,7 +169,7 @@ def job_panel(
         poll_interval(drawn, progress.eta_s if progress is not None else None) if running else None
     )
 
-    runs = [0]  # the fragment keeps this closure: its own reruns are the polls
+    runs = [0]  # the fragment keeps this closure: its reruns after the first are the polls
 
     @st.fragment(run_every=poll)
     def status():
@@ -181,7 +181,11 @@ def job_panel(
         with st.empty():
             _status_line(job, manager, train_label, warming)
         if running and job is not None:
-            if runs[0] > 1:  # a poll, not the page's own run (its figures below would wait)
+            # Before the first figures the page's own run waits too: nothing is drawn below yet,
+            # and the first results may be a fraction of a second away (the first poll is a
+            # whole poll_interval later). After them only the polls wait: the page's own run
+            # would hold its figures below.
+            if not drawn or runs[0] > 1:
                 wait_for_news(job, drawn, poll)
             p = job.progress
             new_epochs = p is not None and p.frame is not shown and len(p.frame)
