@@ -29,7 +29,8 @@ class ProjectionCRE(eqx.Module):
         """The baseline with ``cre``'s decoder and classifier as its heads. ``cre``'s encoder is
         dropped: it would never run, yet as a parameter it would get an all-zero gradient and
         Adam would still read and write it and its two moments every step (half an FC-Medium
-        CRE's parameters: measured, a baseline member's step cost 81% of a CRE member's)."""
+        CRE's parameters). Measured on the Latent dimension page's default, a baseline member's
+        training cost 81% of a CRE member's with the encoder kept, 61% without it."""
         return cls(components, mean, eqx.tree_at(lambda m: m.encoder, cre, None))
 
     def init_state(self) -> PyTree:
