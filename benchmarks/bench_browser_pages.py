@@ -8,6 +8,7 @@ as soon as the page shows). Printed beside the browser's times: the server's own
 job (start to done, from its log) and how long the page's warm-up took after the server
 started.
 
+    python benchmarks/bench_browser_pages.py --cache /tmp/cache       # every page
     python benchmarks/bench_browser_pages.py --cache /tmp/cache --pages tradeoff,pc_vs_bp
 """
 
@@ -108,7 +109,12 @@ def main() -> None:
     parser.add_argument(
         "--cache", required=True, help="compilation cache folder (PCDASH_CACHE_DIR)"
     )
-    parser.add_argument("--pages", default="tradeoff,latent_dim,energy,algorithms,pc_vs_bp")
+    parser.add_argument(
+        "--pages",
+        default=",".join(WARM_UP_LINE),
+        help="URL paths, comma-separated (the Home page's is empty); default: every page with a "
+        "Train button",
+    )
     parser.add_argument(
         "--no-wait",
         action="store_true",
@@ -137,12 +143,12 @@ def main() -> None:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(f"{url}/")  # serve() returned once the server accepts connections
                 first, again = time_page(page, path, url)
-                page.screenshot(path=f"/tmp/perf-browser-{path}.png", full_page=True)
+                page.screenshot(path=f"/tmp/perf-browser-{path or 'home'}.png", full_page=True)
                 browser.close()
             mm = min(mm, matmul_flops_per_s())
             jobs = server_seconds(log)
             print(
-                f"{path:14}{first:>11.1f}s{again:>9.1f}s"
+                f"{path or 'home':14}{first:>11.1f}s{again:>9.1f}s"
                 f"{' / '.join(f'{s:.1f}' for s in jobs[:2]) + ' s':>16}"
                 f"{warm:>8.1f}s{mm / 1e9:>16.0f}{load():>6.1f}",
                 flush=True,
@@ -150,7 +156,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(10)
-            shutil.copy(log, f"/tmp/perf-browser-{path}.log")  # the server log, kept
+            shutil.copy(log, f"/tmp/perf-browser-{path or 'home'}.log")  # the server log, kept
     shutil.rmtree(runs, ignore_errors=True)
 
 
