@@ -16,7 +16,8 @@ updates (memory traffic, no products) cost a step.
 
 ``--shape mnist`` takes apart ``bench_reference.py``'s step instead (batch 512, 784 features, its
 11 members as one block: ``--members 11``). There part 2 bounds issue 12's 85% for MNIST-shaped
-sweeps: measured, forward and backward alone reach 83% of the matmul, the whole step 76%.
+sweeps: measured over four runs, forward and backward alone reach 83–92% of the matmul, the
+whole step 76–89%.
 
     python benchmarks/bench_step_bound.py [--members 4] [--rounds 5]
     python benchmarks/bench_step_bound.py --shape mnist --members 11 --rounds 3
