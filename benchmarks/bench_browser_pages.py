@@ -133,6 +133,7 @@ def main() -> None:
         f"{'warm':>9}{'matmul GFLOP/s':>16}{'load':>6}"
     )
     for path in args.pages.split(","):
+        name = path or "home"  # (the Home page's path is empty)
         log = Path(runs) / f"server-{path}.log"
         server, url = serve(env, log, wait_s=60)
         try:
@@ -143,12 +144,12 @@ def main() -> None:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
                 page.goto(f"{url}/")  # serve() returned once the server accepts connections
                 first, again = time_page(page, path, url)
-                page.screenshot(path=f"/tmp/perf-browser-{path or 'home'}.png", full_page=True)
+                page.screenshot(path=f"/tmp/perf-browser-{name}.png", full_page=True)
                 browser.close()
             mm = min(mm, matmul_flops_per_s())
             jobs = server_seconds(log)
             print(
-                f"{path or 'home':14}{first:>11.1f}s{again:>9.1f}s"
+                f"{name:14}{first:>11.1f}s{again:>9.1f}s"
                 f"{' / '.join(f'{s:.1f}' for s in jobs[:2]) + ' s':>16}"
                 f"{warm:>8.1f}s{mm / 1e9:>16.0f}{load():>6.1f}",
                 flush=True,
@@ -156,7 +157,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(10)
-            shutil.copy(log, f"/tmp/perf-browser-{path or 'home'}.log")  # the server log, kept
+            shutil.copy(log, f"/tmp/perf-browser-{name}.log")  # the server log, kept
     shutil.rmtree(runs, ignore_errors=True)
 
 

@@ -69,6 +69,12 @@ class Job:
     def active(self) -> bool:
         return self.status in ("queued", "running")
 
+    @property
+    def has_results(self) -> bool:
+        """Whether its progress carries rows to draw (the first finished epoch's or later)."""
+        frame = getattr(self.progress, "frame", None)
+        return frame is not None and len(frame) > 0
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block until ``predicate()`` holds, checked now and whenever the job notifies (its
         first results, its end), for at most ``timeout`` seconds; returns the last check."""
@@ -363,13 +369,8 @@ class JobManager:
 
     def _train(self, job: Job, runner: Runner, on_done) -> None:
         def on_progress(p):
-            first = (
-                job.first_update_s is None
-                and getattr(p, "frame", None) is not None
-                and len(p.frame)
-            )
             job.progress = p
-            if first:
+            if job.first_update_s is None and job.has_results:
                 job.first_update_s = time.time() - job.submitted
                 _log(f"{job.label}: first results {job.first_update_s:.2f} s after submission")
                 job.notify()  # after the progress is set: a waiter checks it

@@ -339,7 +339,7 @@ def test_wait_idle_reports_a_busy_server_and_wakes_when_its_last_job_ends():
 def test_a_status_poll_wakes_when_the_first_results_come_and_when_the_job_ends():
     from types import SimpleNamespace
 
-    from pcdash.ui.panel import FIRST_WAIT_S, end_wait, has_results, wait_for_news
+    from pcdash.ui.panel import FIRST_WAIT_S, end_wait, wait_for_news
 
     manager = JobManager(max_running=1)
     report, release = threading.Event(), threading.Event()
@@ -362,7 +362,7 @@ def test_a_status_poll_wakes_when_the_first_results_come_and_when_the_job_ends()
     assert FIRST_WAIT_S - 0.05 <= timed(job, False, 1.0) < FIRST_WAIT_S + 0.5
     # the first results come 0.1 s into a poll: it returns then, not at its bound
     threading.Timer(0.1, report.set).start()
-    assert timed(job, False, 1.0) < FIRST_WAIT_S - 0.1 and has_results(job)
+    assert timed(job, False, 1.0) < FIRST_WAIT_S - 0.1 and job.has_results
     # figures drawn, the estimate says the end is near: the poll waits for it and wakes at it
     assert 0 < end_wait(job, 1.0) <= 1.0
     threading.Timer(0.1, release.set).start()
@@ -371,7 +371,7 @@ def test_a_status_poll_wakes_when_the_first_results_come_and_when_the_job_ends()
     eta[0] = 30.0
     release.clear()  # (the first results are still reported at once: report stays set)
     long = manager.submit("long", "long", runner)
-    _wait(lambda: has_results(long))
+    _wait(lambda: long.has_results)
     assert end_wait(long, 1.0) == 0.0 and timed(long, True, 1.0) < 0.1
     # nor is one waiting in the queue (its page stays free for Stop)
     queued = manager.submit("queued", "queued", runner)

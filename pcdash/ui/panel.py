@@ -236,11 +236,6 @@ def poll_interval(drawn: bool, eta_s: float | None) -> float:
     return min(MAX_POLL_S, max(1.0, eta_s / 4))
 
 
-def has_results(job: Job) -> bool:
-    p = job.progress
-    return p is not None and getattr(p, "frame", None) is not None and len(p.frame) > 0
-
-
 def wait_for_news(job: Job, drawn: bool, poll: float | None) -> None:
     """Hold a status poll of the running ``job`` until it has something new for the page, so
     that the page is redrawn the moment it does rather than up to a poll later: before the first
@@ -251,7 +246,7 @@ def wait_for_news(job: Job, drawn: bool, poll: float | None) -> None:
     if job.status != "running":
         return
     if not drawn:
-        job.wait_for(lambda: not job.active or has_results(job), FIRST_WAIT_S)
+        job.wait_for(lambda: not job.active or job.has_results, FIRST_WAIT_S)
         return
     wait = end_wait(job, poll)
     if wait:
