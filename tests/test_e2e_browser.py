@@ -3,6 +3,7 @@ tiny sweep from the Trade-off page, waits for it to finish and checks the charts
 Screenshots of every page go to ``artifacts/screenshots/``."""
 
 import subprocess
+import tempfile
 
 import pytest
 from browser_server import CHROMIUM, NO_CHROMIUM, ROOT, serve
@@ -37,7 +38,10 @@ def server():
     # as a user runs it: serve.py, warming up the default sweep's programs as the server starts
     SHOTS.mkdir(parents=True, exist_ok=True)
     SERVER_LOG.write_text("")
-    proc, url = serve({"PCDASH_WARMUP": "1"}, SERVER_LOG, wait_s=60)
+    # its own runs folder: a run that another test of this process saved under the same
+    # configuration (test_pages trains the Energy page's) would turn Train into Retrain
+    runs = tempfile.mkdtemp(prefix="pcdash-e2e-runs-")
+    proc, url = serve({"PCDASH_WARMUP": "1", "PCDASH_RUNS_DIR": runs}, SERVER_LOG, wait_s=60)
     yield url
     proc.terminate()
     try:
