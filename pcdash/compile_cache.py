@@ -3,11 +3,14 @@ on the compiled programs one process keeps in memory (:func:`release_programs`).
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 from pathlib import Path
 
 import jax
+
+from pcdash.files import sweep_temp_files, write_atomic
 
 _enabled: Path | None = None
 
@@ -23,11 +26,60 @@ def enable_compile_cache(path: str | os.PathLike | None = None) -> Path:
         / "jax"
     )
     root.mkdir(parents=True, exist_ok=True)
+    publish_entries_atomically()
+    sweep_temp_files(root)  # what writers killed mid-entry left behind
     jax.config.update("jax_compilation_cache_dir", str(root))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     _enabled = root
     return root
+
+
+# JAX (0.10) writes a cache entry in place (``Path.write_bytes``) and skips a key whose file
+# exists. A process killed while it writes an entry (a stopped server, a killed worker) leaves a
+# truncated file; every later process then fails to read it, warns, compiles the program again
+# and, since the file exists, never replaces it: the program is never cached again. A process
+# that reads an entry while another still writes it fails the same way. Entries are therefore
+# published the way pcdash writes its own files (:func:`pcdash.files.write_atomic`): written
+# beside the target and renamed over it, so a reader sees a whole entry or none. A write for a
+# key whose file exists (JAX writes only after it compiled: the read missed or failed) replaces
+# it, which mends a damaged entry on the next compile. The hook is on JAX's private cache class;
+# where that class is not as expected, JAX's own writes stay in place.
+def publish_entries_atomically() -> bool:
+    """Make JAX's persistent cache publish each entry atomically (see above). Idempotent;
+    returns whether the cache's writes are atomic now."""
+    try:
+        from jax._src import lru_cache
+    except ImportError:
+        return False
+    cls = getattr(lru_cache, "LRUCache", None)
+    put = getattr(cls, "put", None)
+    suffix = getattr(lru_cache, "_CACHE_SUFFIX", None)
+    if cls is None or put is None or not isinstance(suffix, str):
+        return False
+    if getattr(put, "_pcdash_atomic", False):
+        return True
+
+    @functools.wraps(put)
+    def put_atomically(self, key: str, value: bytes) -> None:
+        folder = getattr(self, "path", None)
+        if (
+            getattr(self, "eviction_enabled", True)
+            or not isinstance(folder, os.PathLike)
+            or "://" in os.fspath(folder)
+        ):  # a size-bounded cache (JAX locks it) or a remote one (gs://...): JAX's own write
+            return put(self, key, value)
+        if not key:
+            raise ValueError("key cannot be empty")
+
+        def write(fh) -> None:
+            fh.write(value)
+
+        write_atomic(Path(os.fspath(folder)) / f"{key}{suffix}", write, binary=True)
+
+    put_atomically._pcdash_atomic = True  # type: ignore[attr-defined]
+    cls.put = put_atomically
+    return True
 
 
 _CACHE_EVENTS = {
