@@ -285,6 +285,90 @@ def test_the_dashboard_caps_come_from_pcdash_limits(monkeypatch):
         big.validate()
 
 
+# Every size control of the pages and the cap (a field of pcdash.limits.Limits) it offers up to
+CONTROL_CAPS = {
+    "tradeoff": {"Seeds": "seeds", "Epochs": "epochs", "Batch size": "batch"},
+    "energy_dynamics": {
+        "Seeds": "seeds",
+        "Epochs": "epochs",
+        "Hidden layers": "depth",
+        "Inference steps T": "steps",
+        "Batch size": "batch",
+    },
+    "pc_algorithms": {
+        "Width": "width",
+        "Hidden layers": "depth",
+        "Seeds": "seeds",
+        "Epochs": "epochs",
+        "Inference steps T": "steps",
+        "Batch size": "batch",
+    },
+    "pc_vs_bp": {
+        "Width": "width",
+        "Hidden layers": "depth",
+        "Epochs": "epochs",
+        "Seeds": "seeds",
+        "Inference steps T (at most)": "steps",
+        "rc2: update the weights every k steps": "steps",
+        "Batch size": "batch",
+    },
+    "autoencoder": {
+        "Latent size": "latent_dim",
+        "Hidden width": "width",
+        "Epochs": "epochs",
+        "Inference steps T": "steps",
+        "Seeds": "seeds",
+        "Batch size": "batch",
+    },
+    "mcpc": {
+        "Epochs": "epochs",
+        "Sampling steps": "long_steps",
+        "Training inference steps": "steps",
+    },
+    "memory": {"Training steps": "long_steps", "Recall steps": "long_steps"},
+    "ood": {"Epochs": "epochs", "Test inference steps": "steps"},
+}
+ODD_CAPS = (
+    "seeds=37,epochs=777,depth=13,steps=555,batch=3333,width=2222,latent_dim=444,long_steps=11111"
+)
+
+
+@pytest.mark.parametrize("page", sorted(CONTROL_CAPS))
+def test_a_page_offers_each_size_up_to_the_cap_in_force(page, monkeypatch):
+    """The controls' largest values are the caps of pcdash.limits, $PCDASH_LIMITS included: the
+    dashboard neither refuses what the configuration and the CLI accept nor offers more."""
+    monkeypatch.setenv("PCDASH_LIMITS", ODD_CAPS)
+    caps = limits.current()
+    at = _page(page, {})
+    assert not at.exception, at.exception
+    offered = {n.label: n.max for n in at.number_input}
+    want = {label: getattr(caps, name) for label, name in CONTROL_CAPS[page].items()}
+    assert {label: offered.get(label) for label in want} == want
+
+
+def test_a_link_above_the_old_control_caps_but_within_the_limits_opens_as_sent():
+    """Energy dynamics' controls stopped at 200 epochs and T = 200 while the configuration
+    accepted 1000 of each: such a link lost its values to the defaults with a warning."""
+    at = _page("energy", {"pepochs": "300", "T": "500"})
+    assert not at.exception, at.exception
+    assert not [w for w in at.seen_warnings if "pepochs=" in w or "T=" in w], at.seen_warnings
+    values = {n.label: n.value for n in at.number_input}
+    assert values["Epochs"] == 300 and values["Inference steps T"] == 500
+
+
+def test_caps_lowered_below_a_default_refuse_it_in_words(monkeypatch):
+    """A server started with caps under a page's defaults: the page still opens, and says which
+    cap the default exceeds (a control whose default is above its largest value would raise)."""
+    monkeypatch.setenv("PCDASH_LIMITS", "epochs=1,seeds=1")
+    at = _page("tradeoff", {})
+    assert not at.exception, at.exception
+    errors = [_unescaped(e.value) for e in at.sidebar.error] + [
+        _unescaped(e.value) for e in at.error
+    ]
+    assert any("PCDASH_LIMITS=" in e for e in errors), errors
+    assert not [b for b in at.button if b.key == "tradeoff_train"]
+
+
 @pytest.mark.parametrize(
     "config, setting",
     [

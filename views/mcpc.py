@@ -51,7 +51,12 @@ else:
         "g_mc_preset": preset,
         "g_mc_data": data,
         "g_mc_epochs": state.number(
-            "Epochs", "g_mc_epochs", d0.epochs, min_value=1, max_value=200, container=c[2]
+            "Epochs",
+            "g_mc_epochs",
+            d0.epochs,
+            min_value=1,
+            max_value=state.cap("epochs"),
+            container=c[2],
         ),
         "g_mc_temp": state.number(
             "Noise σ²_mcpc",
@@ -79,7 +84,7 @@ else:
         "g_mc_steps",
         d0.sample_steps,
         min_value=1,
-        max_value=20000,
+        max_value=state.cap("long_steps"),
         container=c[0],
     )
     v["g_mc_m"] = state.number(
@@ -97,7 +102,7 @@ else:
         "g_mc_T",
         d0.train_steps,
         min_value=1,
-        max_value=5000,
+        max_value=state.cap("steps"),
         container=c[2],
     )
     state.sync_url(v)

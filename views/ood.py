@@ -43,10 +43,15 @@ v = {
 }
 if v["g_ood_preset"] == "quick":
     v["g_ood_epochs"] = state.number(
-        "Epochs", "g_ood_epochs", 10, min_value=1, max_value=200, container=c[3]
+        "Epochs", "g_ood_epochs", 10, min_value=1, max_value=state.cap("epochs"), container=c[3]
     )
     v["g_ood_T"] = state.number(
-        "Test inference steps", "g_ood_T", 50, min_value=1, max_value=1000, container=c[4]
+        "Test inference steps",
+        "g_ood_T",
+        50,
+        min_value=1,
+        max_value=state.cap("steps"),
+        container=c[4],
     )
 else:
     v["g_ood_paper_epochs"] = state.number(
@@ -54,7 +59,7 @@ else:
         "g_ood_paper_epochs",
         75,
         min_value=1,
-        max_value=2000,
+        max_value=state.cap("epochs"),
         container=c[3],
         help="the paper trains until the test error converges "
         "(early stopping at epoch 75 on MNIST)",

@@ -47,16 +47,21 @@ v["algs"] = state.text(
     help="comma-separated: " + ", ".join(ALGORITHMS) + "; each is its own compiled program",
 )
 v["awidth"] = state.number(
-    "Width", "awidth", DEFAULT.widths[0], min_value=1, max_value=4096, container=sb
+    "Width", "awidth", DEFAULT.widths[0], min_value=1, max_value=state.cap("width"), container=sb
 )
 v["adepth"] = state.number(
-    "Hidden layers", "adepth", DEFAULT.depth, min_value=1, max_value=8, container=sb
+    "Hidden layers",
+    "adepth",
+    DEFAULT.depth,
+    min_value=1,
+    max_value=state.cap("depth"),
+    container=sb,
 )
 v["aseeds"] = state.number(
-    "Seeds", "aseeds", DEFAULT.seeds, min_value=1, max_value=10, container=sb
+    "Seeds", "aseeds", DEFAULT.seeds, min_value=1, max_value=state.cap("seeds"), container=sb
 )
 v["aepochs"] = state.number(
-    "Epochs", "aepochs", DEFAULT.epochs, min_value=1, max_value=200, container=sb
+    "Epochs", "aepochs", DEFAULT.epochs, min_value=1, max_value=state.cap("epochs"), container=sb
 )
 with sb.expander("Inference and learning"):
     v["astate_lr"] = state.number(
@@ -69,7 +74,12 @@ with sb.expander("Inference and learning"):
         container=st,
     )
     v["aT"] = state.number(
-        "Inference steps T", "aT", DEFAULT.inference_steps, min_value=1, max_value=200, container=st
+        "Inference steps T",
+        "aT",
+        DEFAULT.inference_steps,
+        min_value=1,
+        max_value=state.cap("steps"),
+        container=st,
     )
     v["awlr"] = state.number(
         "Weight learning rate",
@@ -107,7 +117,12 @@ with sb.expander("Inference and learning"):
         help="random (the paper: seeded per member) or alternating PN, NN, PN, …",
     )
     v["abatch"] = state.number(
-        "Batch size", "abatch", DEFAULT.batch_size, min_value=1, max_value=4096, container=st
+        "Batch size",
+        "abatch",
+        DEFAULT.batch_size,
+        min_value=1,
+        max_value=state.cap("batch"),
+        container=st,
     )
 state.sync_url(v)
 state.report_bad_url_values()

@@ -42,11 +42,16 @@ from pcdash.ui.state import dataset_label
 # limits; the first four sit in the sidebar, the rest in its expander.
 FORMAT = {"fmt_str": "%.2g"}
 CONTROLS = [
-    ("cwidth", "width", "Width", dict(min_value=1, max_value=4096)),
-    ("cdepth", "depth", "Hidden layers", dict(min_value=1, max_value=8)),
-    ("cepochs", "epochs", "Epochs", dict(min_value=1, max_value=200)),
-    ("cseeds", "seeds", "Seeds", dict(min_value=1, max_value=10)),
-    ("cT", "inference_steps", "Inference steps T (at most)", dict(min_value=1, max_value=1000)),
+    ("cwidth", "width", "Width", dict(min_value=1, max_value=state.cap("width"))),
+    ("cdepth", "depth", "Hidden layers", dict(min_value=1, max_value=state.cap("depth"))),
+    ("cepochs", "epochs", "Epochs", dict(min_value=1, max_value=state.cap("epochs"))),
+    ("cseeds", "seeds", "Seeds", dict(min_value=1, max_value=state.cap("seeds"))),
+    (
+        "cT",
+        "inference_steps",
+        "Inference steps T (at most)",
+        dict(min_value=1, max_value=state.cap("steps")),
+    ),
     (
         "ctol",
         "inference_tol",
@@ -62,7 +67,7 @@ CONTROLS = [
         "ck",
         "relaxed_every",
         "rc2: update the weights every k steps",
-        dict(min_value=1, max_value=1000),
+        dict(min_value=1, max_value=state.cap("steps")),
     ),
     (
         "cprec",
@@ -102,7 +107,7 @@ CONTROLS = [
         "State learning rate γ",
         dict(min_value=1e-5, max_value=10.0, fmt_str="%.3g"),
     ),
-    ("cbatch", "batch_size", "Batch size", dict(min_value=1, max_value=4096)),
+    ("cbatch", "batch_size", "Batch size", dict(min_value=1, max_value=state.cap("batch"))),
 ]
 FIELDS = {"cdata": "dataset", "conds": "conditions"} | {c[0]: c[1] for c in CONTROLS}
 

@@ -65,10 +65,10 @@ def cre_sidebar(*, grids: bool = True) -> CREConfig | None:
             container=sb,
         )
     values["seeds"] = state.number(
-        "Seeds", "seeds", DEFAULT.seeds, min_value=1, max_value=20, container=sb
+        "Seeds", "seeds", DEFAULT.seeds, min_value=1, max_value=state.cap("seeds"), container=sb
     )
     values["epochs"] = state.number(
-        "Epochs", "epochs", DEFAULT.epochs, min_value=1, max_value=500, container=sb
+        "Epochs", "epochs", DEFAULT.epochs, min_value=1, max_value=state.cap("epochs"), container=sb
     )
     with sb.expander("Optimisation"):
         values["lr"] = state.number(
@@ -82,7 +82,12 @@ def cre_sidebar(*, grids: bool = True) -> CREConfig | None:
             container=st,
         )
         values["batch"] = state.number(
-            "Batch size", "batch", DEFAULT.batch_size, min_value=1, max_value=4096, container=st
+            "Batch size",
+            "batch",
+            DEFAULT.batch_size,
+            min_value=1,
+            max_value=state.cap("batch"),
+            container=st,
         )
         values["init"] = state.select(
             "Initialisation",

@@ -70,14 +70,24 @@ def pcn_sidebar(
         container=sb,
     )
     v["pseeds"] = state.number(
-        "Seeds", "pseeds", default.seeds, min_value=1, max_value=10, container=sb
+        "Seeds", "pseeds", default.seeds, min_value=1, max_value=state.cap("seeds"), container=sb
     )
     v["pepochs"] = state.number(
-        "Epochs", "pepochs", default.epochs, min_value=1, max_value=200, container=sb
+        "Epochs",
+        "pepochs",
+        default.epochs,
+        min_value=1,
+        max_value=state.cap("epochs"),
+        container=sb,
     )
     with sb.expander("Network and inference"):
         v["depth"] = state.number(
-            "Hidden layers", "depth", default.depth, min_value=1, max_value=8, container=st
+            "Hidden layers",
+            "depth",
+            default.depth,
+            min_value=1,
+            max_value=state.cap("depth"),
+            container=st,
         )
         v["act"] = state.select(
             "Activation",
@@ -92,7 +102,7 @@ def pcn_sidebar(
             "T",
             default.inference_steps,
             min_value=1,
-            max_value=200,
+            max_value=state.cap("steps"),
             container=st,
         )
         v["sopt"] = state.select(
@@ -124,7 +134,12 @@ def pcn_sidebar(
         )
         lrs = _weight_lr_controls(default, v, paper_lrs)
         v["pbatch"] = state.number(
-            "Batch size", "pbatch", default.batch_size, min_value=1, max_value=4096, container=st
+            "Batch size",
+            "pbatch",
+            default.batch_size,
+            min_value=1,
+            max_value=state.cap("batch"),
+            container=st,
         )
     state.sync_url(v)
     state.report_bad_url_values()

@@ -144,6 +144,16 @@ def select(
     )
 
 
+def cap(name: str) -> int:
+    """The cap in force on a size (a field of :class:`pcdash.limits.Limits`, with
+    ``$PCDASH_LIMITS``), for a control's largest value: the dashboard offers what the
+    configuration accepts and the command line runs, no less and no more. What the budget
+    refuses is then said in the configuration's own words."""
+    from pcdash.limits import current
+
+    return int(getattr(current(), name))
+
+
 def number(
     label: str,
     name: str,
@@ -156,6 +166,7 @@ def number(
     fmt_str: str | None = None,
     container=st,
 ):
+    max_value = max(max_value, default)  # caps lowered below a default: the config says no
     key = init_widget(
         name, default, parse=type(default), valid=lambda v: min_value <= v <= max_value
     )
