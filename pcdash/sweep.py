@@ -16,7 +16,7 @@ import functools
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Hashable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, Self, cast
@@ -195,6 +195,22 @@ class _SharedPartHook:
             self.group_hook.merge(self.part_hook)
 
 
+def compiled_ahead(keys: Sequence[Hashable | None], lanes: int, held: Container) -> list[int]:
+    """The training units (their program ``keys`` in order; ``None``: a key that cannot be
+    told) whose programs :func:`run_groups` compiles in the background: every unit with an
+    unknown key, and of each program not ``held`` by this process the first unit using it,
+    unless that unit starts at once (one of the first ``lanes``) and is the only starting unit
+    of that program, in which case it compiles itself on starting."""
+    starting = keys[:lanes]
+    todo = []
+    for u, key in enumerate(keys):
+        if key is None:
+            todo.append(u)
+        elif key not in held and keys.index(key) == u and (u >= lanes or starting.count(key) > 1):
+            todo.append(u)
+    return todo
+
+
 def run_groups(
     groups: list[Group],
     x_train: np.ndarray,
@@ -247,17 +263,7 @@ def run_groups(
     # start side by side wait for one compilation instead of each compiling it.
     keys = [_program_key(t, x_train, batch_size, eval_sets) for t in trainees]
     first_of = {u: keys.index(k) if k is not None else u for u, k in enumerate(keys)}
-    starting = set(range(lanes))
-    todo = [
-        u
-        for u in range(u_count)
-        if keys[u] is None
-        or (
-            keys[u] not in _COMPILED
-            and first_of[u] == u
-            and (u >= lanes or sum(1 for v in starting if keys[v] == keys[u]) > 1)
-        )
-    ]
+    todo = compiled_ahead(keys, lanes, _COMPILED)
     ahead = None
     if PRECOMPILE_AHEAD and todo:
         ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pcdash-precompile")

@@ -177,3 +177,26 @@ def test_a_group_cut_into_parts_gives_what_it_gives_whole():
     for m in snap1.z:
         np.testing.assert_allclose(snap2.z[m], snap1.z[m], rtol=1e-4, atol=1e-5)
         assert snap2.epoch[m] == snap1.epoch[m] == 2
+
+
+@pytest.mark.parametrize(
+    "keys, lanes, held, want",
+    [
+        # two lanes start a and b, each compiles its own; c waits: compiled ahead
+        (["a", "b", "c"], 2, set(), [2]),
+        # a program this process holds is not compiled again
+        (["a", "b", "c"], 2, {"c"}, []),
+        # two starting parts of one group share a: one compilation for both
+        (["a", "a", "b"], 2, set(), [0, 2]),
+        # a later unit of a starting program waits for that one's compilation
+        (["a", "b", "a", "b"], 2, set(), []),
+        # an unknown key is always compiled ahead, and never shared
+        ([None, "a", None], 2, set(), [0, 2]),
+        # one lane: everything after the first unit is ahead, once per program
+        (["a", "b", "b", "a"], 1, set(), [1]),
+    ],
+)
+def test_which_programs_compile_ahead(keys, lanes, held, want):
+    from pcdash.sweep import compiled_ahead
+
+    assert compiled_ahead(keys, lanes, held) == want
