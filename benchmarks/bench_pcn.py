@@ -9,6 +9,16 @@ measurements are interleaved over ``--rounds`` rounds and each keeps its fastest
 that load from other processes on a shared machine does not bias one side. The γ-grid
 comparison is repeated on a digits-sized MLP, where per-step work is small.
 
+Where a batch goes: timing T = 1 and T = 9 splits each library's batch into one inference step
+and the rest (the forward initialisation, the weight update, the library's own overhead), and the
+six matrix products of an inference step are timed alone, a bound for the step. Measured in
+two runs on 2026-11-30: pcdash 1.05× and 1.11× faster than PCX per epoch; an inference step
+takes pcdash 0.149–0.163 ms and PCX 0.119–0.139 ms (the products alone 0.105–0.110 ms), the rest
+of a batch pcdash 0.37 ms and PCX 0.72–0.79 ms (the engine scans the batches in one program;
+PCX calls a jitted step per batch). Tried on pcdash's step and not kept, each within 3–5%: no
+per-step energy record (the Energy page plots it), the inference loop unrolled, and a custom
+VJP that keeps XLA from transposing each weight matrix inside the loop (it does, under vmap).
+
 PCX is optional (``pip install pcx==0.6.3 --no-deps``); without it that comparison is skipped.
 
     python benchmarks/bench_pcn.py [--batches 36] [--rounds 5]
@@ -62,12 +72,12 @@ def random_data(setting: Setting = BENCH, seed: int = 0) -> tuple[np.ndarray, np
     return x, rng.integers(0, setting.sizes[-1], size=setting.n_samples).astype(np.int32)
 
 
-def algorithm(name: str = "pc-se", setting: Setting = BENCH) -> PCNAlgorithm:
+def algorithm(name: str = "pc-se", setting: Setting = BENCH, steps: int = T) -> PCNAlgorithm:
     return PCNAlgorithm(
         setting.sizes,
         algorithm=name,
         activation="gelu",
-        inference_steps=T,
+        inference_steps=steps,
         state_momentum=STATE_MOMENTUM,
         weight_decay=WEIGHT_DECAY,
     )
@@ -81,6 +91,7 @@ def pcdash_timer(
     *,
     name: str = "pc-se",
     setting: Setting = BENCH,
+    steps: int = T,
 ) -> Callable[[], float]:
     """Seconds per epoch of one engine call training ``len(gammas)`` members together.
 
@@ -90,7 +101,7 @@ def pcdash_timer(
     """
     n = len(gammas)
     hp = pcn_hyper(gammas, np.full(n, WEIGHT_LR), ["adamw"] * n)
-    algo = algorithm(name, setting)
+    algo = algorithm(name, setting, steps)
 
     def run() -> float:
         stamps: list[float] = []
@@ -112,7 +123,9 @@ def pcdash_timer(
     return run
 
 
-def pcx_timer(x: np.ndarray, y: np.ndarray, batches: int) -> Callable[[], float] | None:
+def pcx_timer(
+    x: np.ndarray, y: np.ndarray, batches: int, steps: int = T
+) -> Callable[[], float] | None:
     """The same training with PCX 0.6.3, written as in its MLP examples: one jitted
     ``train_on_batch`` per batch, called from a Python loop over pre-made device batches.
 
@@ -187,7 +200,7 @@ def pcx_timer(x: np.ndarray, y: np.ndarray, batches: int) -> Callable[[], float]
     def run(n: int = batches) -> float:
         t0 = time.perf_counter()
         for i in range(n):
-            train_on_batch(T, xs[i], ys[i], model=model, optim_w=optim_w, optim_h=optim_h)
+            train_on_batch(steps, xs[i], ys[i], model=model, optim_w=optim_w, optim_h=optim_h)
         jax.block_until_ready(model.layers[0].nn.weight.get())
         return (time.perf_counter() - t0) / n * BATCHES_PER_EPOCH
 
@@ -202,6 +215,57 @@ def fastest(timers: dict[str, Callable[[], float]], rounds: int) -> dict[str, fl
         for k, timer in timers.items():
             times[k].append(timer())
     return {k: min(v) for k, v in times.items()}
+
+
+def step_products_s(sizes: tuple[int, ...], batch: int, reps: int = 200, tries: int = 5) -> float:
+    """Seconds of the matrix products one inference step of a PC-SE MLP needs, each alone: for
+    every layer ``l ≥ 2`` its prediction ``f(h_{l−1}) W_lᵀ`` (``batch × d_{l−1}`` by
+    ``d_{l−1} × d_l``) and the product ``ε_l W_l`` that carries its error down (``batch × d_l``
+    by ``d_l × d_{l−1}``); ``μ_1`` comes from the clamped input and is computed once per batch.
+    Each product runs ``reps`` times on different inputs in one compiled loop; the fastest of
+    ``tries`` loops counts."""
+    rng = np.random.default_rng(0)
+    total = 0.0
+    for d_in, d_out in itertools.pairwise(sizes[1:]):
+        for k, n in ((d_in, d_out), (d_out, d_in)):
+            a = jnp.asarray(rng.standard_normal((reps, batch, k), dtype=np.float32))
+            w = jnp.asarray(rng.standard_normal((k, n), dtype=np.float32))
+            f = jax.jit(lambda a, w: jax.lax.map(lambda ai: ai @ w, a))
+            jax.block_until_ready(f(a, w))
+            best = np.inf
+            for _ in range(tries):
+                t0 = time.perf_counter()
+                jax.block_until_ready(f(a, w))
+                best = min(best, time.perf_counter() - t0)
+            total += best / reps
+    return total
+
+
+def inference_step_costs(x: np.ndarray, y: np.ndarray, batches: int, rounds: int) -> None:
+    """Where a PC-SE batch goes, pcdash and PCX alike: one inference step is the difference of
+    T = 9 and T = 1 over 8, the rest of the batch what T = 1 costs beyond one step; the step's
+    matrix products timed alone (:func:`step_products_s`) bound it from below."""
+    lo, hi = 1, 9
+    timers = {f"pc{t}": pcdash_timer(x, y, [STATE_LR], batches, steps=t) for t in (lo, hi)}
+    for t in (lo, hi):
+        pcx = pcx_timer(x, y, batches, steps=t)
+        if pcx is not None:
+            timers[f"pcx{t}"] = pcx
+    per_epoch = fastest(timers, rounds)
+    ms = {k: v / BATCHES_PER_EPOCH * 1e3 for k, v in per_epoch.items()}
+    products = step_products_s(SIZES, BATCH) * 1e3
+    print(f"\nwhere a PC-SE batch goes ({BENCH.describe()}; ms per batch, T = {lo} and {hi})")
+    for lib, key in (("pcdash", "pc"), ("PCX 0.6.3", "pcx")):
+        if f"{key}{lo}" not in ms:
+            continue
+        step = (ms[f"{key}{hi}"] - ms[f"{key}{lo}"]) / (hi - lo)
+        rest = ms[f"{key}{lo}"] - step
+        print(
+            f"  {lib:10s}: one inference step {step:6.3f} ms ({products / step:4.0%} of it the "
+            f"products alone), the rest of a batch {rest:6.3f} ms; at T = {T}: "
+            f"{rest + T * step:6.3f} ms"
+        )
+    print(f"  the {2 * (len(SIZES) - 2)} matrix products of a step, each alone: {products:6.3f} ms")
 
 
 def grid_vs_sequential(setting: Setting, batches: int, rounds: int) -> None:
@@ -267,6 +331,7 @@ def main() -> None:
             f"(pcdash {t['pcx'] / t['pc']:.2f}x faster)"
         )
 
+    inference_step_costs(x, y, b, args.rounds)
     grid_vs_sequential(BENCH, b, args.rounds)
     grid_vs_sequential(SMALL, 20, args.rounds)
     algorithms_vs_bp(b, args.rounds)
