@@ -27,58 +27,29 @@ v = {
     "g_ae_data": state.select(
         "Dataset", "g_ae_data", IMAGE_SETS, a0.dataset, format_func=dataset_label, container=c[0]
     ),
-    "g_ae_latent": state.number(
-        "Latent size",
-        "g_ae_latent",
-        a0.latent,
-        min_value=1,
-        max_value=state.cap("latent_dim"),
-        container=c[1],
+    "g_ae_latent": state.size(
+        "Latent size", "g_ae_latent", a0.latent, "latent_dim", container=c[1]
     ),
-    "g_ae_hidden": state.number(
-        "Hidden width",
-        "g_ae_hidden",
-        a0.hidden,
-        min_value=1,
-        max_value=state.cap("width"),
-        container=c[2],
-    ),
+    "g_ae_hidden": state.size("Hidden width", "g_ae_hidden", a0.hidden, "width", container=c[2]),
     "g_ae_state_lrs": state.text(
         "γ (comma-separated)",
         "g_ae_state_lrs",
         ",".join(f"{g:g}" for g in a0.state_lrs),
         container=c[3],
     ),
-    "g_ae_epochs": state.number(
-        "Epochs",
-        "g_ae_epochs",
-        a0.epochs,
-        min_value=1,
-        max_value=state.cap("epochs"),
-        container=c[4],
-    ),
+    "g_ae_epochs": state.size("Epochs", "g_ae_epochs", a0.epochs, "epochs", container=c[4]),
 }
 c = st.columns(5)
-v["g_ae_T"] = state.number(
+v["g_ae_T"] = state.size(
     "Inference steps T",
     "g_ae_T",
     a0.inference_steps,
-    min_value=1,
-    max_value=state.cap("steps"),
+    "steps",
     container=c[0],
     help="in training and at test, as in PCX",
 )
-v["g_ae_seeds"] = state.number(
-    "Seeds", "g_ae_seeds", a0.seeds, min_value=1, max_value=state.cap("seeds"), container=c[1]
-)
-v["g_ae_batch"] = state.number(
-    "Batch size",
-    "g_ae_batch",
-    a0.batch_size,
-    min_value=1,
-    max_value=state.cap("batch"),
-    container=c[2],
-)
+v["g_ae_seeds"] = state.size("Seeds", "g_ae_seeds", a0.seeds, "seeds", container=c[1])
+v["g_ae_batch"] = state.size("Batch size", "g_ae_batch", a0.batch_size, "batch", container=c[2])
 v["g_ae_m"] = state.number(
     "State momentum",
     "g_ae_m",

@@ -50,14 +50,7 @@ else:
     v = {
         "g_mc_preset": preset,
         "g_mc_data": data,
-        "g_mc_epochs": state.number(
-            "Epochs",
-            "g_mc_epochs",
-            d0.epochs,
-            min_value=1,
-            max_value=state.cap("epochs"),
-            container=c[2],
-        ),
+        "g_mc_epochs": state.size("Epochs", "g_mc_epochs", d0.epochs, "epochs", container=c[2]),
         "g_mc_temp": state.number(
             "Noise σ²_mcpc",
             "g_mc_temp",
@@ -79,13 +72,8 @@ else:
         ),
     }
     c = st.columns(5)
-    v["g_mc_steps"] = state.number(
-        "Sampling steps",
-        "g_mc_steps",
-        d0.sample_steps,
-        min_value=1,
-        max_value=state.cap("long_steps"),
-        container=c[0],
+    v["g_mc_steps"] = state.size(
+        "Sampling steps", "g_mc_steps", d0.sample_steps, "long_steps", container=c[0]
     )
     v["g_mc_m"] = state.number(
         "State momentum m",
@@ -97,13 +85,8 @@ else:
         container=c[1],
         help="0: first-order Langevin (Eq. 4); > 0: second order (Eq. 5–6)",
     )
-    v["g_mc_T"] = state.number(
-        "Training inference steps",
-        "g_mc_T",
-        d0.train_steps,
-        min_value=1,
-        max_value=state.cap("steps"),
-        container=c[2],
+    v["g_mc_T"] = state.size(
+        "Training inference steps", "g_mc_T", d0.train_steps, "steps", container=c[2]
     )
     state.sync_url(v)
     mc = checked(

@@ -23,22 +23,8 @@ c = st.columns(5)
 v = {
     "g_mem_ns": state.text("n images (comma-separated)", "g_mem_ns", "4,16,64", container=c[0]),
     "g_mem_widths": state.text("Widths (comma-separated)", "g_mem_widths", "32,64", container=c[1]),
-    "g_mem_steps": state.number(
-        "Training steps",
-        "g_mem_steps",
-        300,
-        min_value=1,
-        max_value=state.cap("long_steps"),
-        container=c[2],
-    ),
-    "g_mem_recall": state.number(
-        "Recall steps",
-        "g_mem_recall",
-        400,
-        min_value=1,
-        max_value=state.cap("long_steps"),
-        container=c[3],
-    ),
+    "g_mem_steps": state.size("Training steps", "g_mem_steps", 300, "long_steps", container=c[2]),
+    "g_mem_recall": state.size("Recall steps", "g_mem_recall", 400, "long_steps", container=c[3]),
     "g_mem_sigma": state.number(
         "Noise σ", "g_mem_sigma", 0.2, min_value=0.0, max_value=2.0, step=0.05, container=c[4]
     ),

@@ -42,24 +42,14 @@ v = {
     "g_ood_set": state.select("OOD set", "g_ood_set", ood_sets, "noise", container=c[2]),
 }
 if v["g_ood_preset"] == "quick":
-    v["g_ood_epochs"] = state.number(
-        "Epochs", "g_ood_epochs", 10, min_value=1, max_value=state.cap("epochs"), container=c[3]
-    )
-    v["g_ood_T"] = state.number(
-        "Test inference steps",
-        "g_ood_T",
-        50,
-        min_value=1,
-        max_value=state.cap("steps"),
-        container=c[4],
-    )
+    v["g_ood_epochs"] = state.size("Epochs", "g_ood_epochs", 10, "epochs", container=c[3])
+    v["g_ood_T"] = state.size("Test inference steps", "g_ood_T", 50, "steps", container=c[4])
 else:
-    v["g_ood_paper_epochs"] = state.number(
+    v["g_ood_paper_epochs"] = state.size(
         "Epochs",
         "g_ood_paper_epochs",
         75,
-        min_value=1,
-        max_value=state.cap("epochs"),
+        "epochs",
         container=c[3],
         help="the paper trains until the test error converges "
         "(early stopping at epoch 75 on MNIST)",

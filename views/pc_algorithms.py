@@ -46,23 +46,10 @@ v["algs"] = state.text(
     container=sb,
     help="comma-separated: " + ", ".join(ALGORITHMS) + "; each is its own compiled program",
 )
-v["awidth"] = state.number(
-    "Width", "awidth", DEFAULT.widths[0], min_value=1, max_value=state.cap("width"), container=sb
-)
-v["adepth"] = state.number(
-    "Hidden layers",
-    "adepth",
-    DEFAULT.depth,
-    min_value=1,
-    max_value=state.cap("depth"),
-    container=sb,
-)
-v["aseeds"] = state.number(
-    "Seeds", "aseeds", DEFAULT.seeds, min_value=1, max_value=state.cap("seeds"), container=sb
-)
-v["aepochs"] = state.number(
-    "Epochs", "aepochs", DEFAULT.epochs, min_value=1, max_value=state.cap("epochs"), container=sb
-)
+v["awidth"] = state.size("Width", "awidth", DEFAULT.widths[0], "width", container=sb)
+v["adepth"] = state.size("Hidden layers", "adepth", DEFAULT.depth, "depth", container=sb)
+v["aseeds"] = state.size("Seeds", "aseeds", DEFAULT.seeds, "seeds", container=sb)
+v["aepochs"] = state.size("Epochs", "aepochs", DEFAULT.epochs, "epochs", container=sb)
 with sb.expander("Inference and learning"):
     v["astate_lr"] = state.number(
         "State learning rate γ",
@@ -73,14 +60,7 @@ with sb.expander("Inference and learning"):
         fmt_str="%.4g",
         container=st,
     )
-    v["aT"] = state.number(
-        "Inference steps T",
-        "aT",
-        DEFAULT.inference_steps,
-        min_value=1,
-        max_value=state.cap("steps"),
-        container=st,
-    )
+    v["aT"] = state.size("Inference steps T", "aT", DEFAULT.inference_steps, "steps", container=st)
     v["awlr"] = state.number(
         "Weight learning rate",
         "awlr",
@@ -116,14 +96,7 @@ with sb.expander("Inference and learning"):
         container=st,
         help="random (the paper: seeded per member) or alternating PN, NN, PN, …",
     )
-    v["abatch"] = state.number(
-        "Batch size",
-        "abatch",
-        DEFAULT.batch_size,
-        min_value=1,
-        max_value=state.cap("batch"),
-        container=st,
-    )
+    v["abatch"] = state.size("Batch size", "abatch", DEFAULT.batch_size, "batch", container=st)
 state.sync_url(v)
 state.report_bad_url_values()
 settings_expander(PC_ALGORITHMS)

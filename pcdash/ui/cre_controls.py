@@ -64,12 +64,8 @@ def cre_sidebar(*, grids: bool = True) -> CREConfig | None:
             help="comma-separated values in [0, 1]",
             container=sb,
         )
-    values["seeds"] = state.number(
-        "Seeds", "seeds", DEFAULT.seeds, min_value=1, max_value=state.cap("seeds"), container=sb
-    )
-    values["epochs"] = state.number(
-        "Epochs", "epochs", DEFAULT.epochs, min_value=1, max_value=state.cap("epochs"), container=sb
-    )
+    values["seeds"] = state.size("Seeds", "seeds", DEFAULT.seeds, "seeds", container=sb)
+    values["epochs"] = state.size("Epochs", "epochs", DEFAULT.epochs, "epochs", container=sb)
     with sb.expander("Optimisation"):
         values["lr"] = state.number(
             "Learning rate (Adam)",
@@ -81,13 +77,8 @@ def cre_sidebar(*, grids: bool = True) -> CREConfig | None:
             step=1e-4,
             container=st,
         )
-        values["batch"] = state.number(
-            "Batch size",
-            "batch",
-            DEFAULT.batch_size,
-            min_value=1,
-            max_value=state.cap("batch"),
-            container=st,
+        values["batch"] = state.size(
+            "Batch size", "batch", DEFAULT.batch_size, "batch", container=st
         )
         values["init"] = state.select(
             "Initialisation",

@@ -69,26 +69,10 @@ def pcn_sidebar(
         help="comma-separated; each width is its own compiled program",
         container=sb,
     )
-    v["pseeds"] = state.number(
-        "Seeds", "pseeds", default.seeds, min_value=1, max_value=state.cap("seeds"), container=sb
-    )
-    v["pepochs"] = state.number(
-        "Epochs",
-        "pepochs",
-        default.epochs,
-        min_value=1,
-        max_value=state.cap("epochs"),
-        container=sb,
-    )
+    v["pseeds"] = state.size("Seeds", "pseeds", default.seeds, "seeds", container=sb)
+    v["pepochs"] = state.size("Epochs", "pepochs", default.epochs, "epochs", container=sb)
     with sb.expander("Network and inference"):
-        v["depth"] = state.number(
-            "Hidden layers",
-            "depth",
-            default.depth,
-            min_value=1,
-            max_value=state.cap("depth"),
-            container=st,
-        )
+        v["depth"] = state.size("Hidden layers", "depth", default.depth, "depth", container=st)
         v["act"] = state.select(
             "Activation",
             "act",
@@ -97,13 +81,8 @@ def pcn_sidebar(
             container=st,
             format_func=lambda a: ACTIVATION_NAMES.get(a, a),
         )
-        v["T"] = state.number(
-            "Inference steps T",
-            "T",
-            default.inference_steps,
-            min_value=1,
-            max_value=state.cap("steps"),
-            container=st,
+        v["T"] = state.size(
+            "Inference steps T", "T", default.inference_steps, "steps", container=st
         )
         v["sopt"] = state.select(
             "State optimiser",
@@ -133,14 +112,7 @@ def pcn_sidebar(
             help="momentum of the SGD state optimiser (PCX §5.1: none)",
         )
         lrs = _weight_lr_controls(default, v, paper_lrs)
-        v["pbatch"] = state.number(
-            "Batch size",
-            "pbatch",
-            default.batch_size,
-            min_value=1,
-            max_value=state.cap("batch"),
-            container=st,
-        )
+        v["pbatch"] = state.size("Batch size", "pbatch", default.batch_size, "batch", container=st)
     state.sync_url(v)
     state.report_bad_url_values()
     try:

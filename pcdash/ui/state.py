@@ -154,6 +154,16 @@ def cap(name: str) -> int:
     return int(getattr(current(), name))
 
 
+def size(
+    label: str, name: str, default: int, limit: str, *, help: str | None = None, container=st
+) -> int:
+    """A control for a whole-number size (seeds, epochs, widths, depth, steps, batch ...): from
+    1 up to :func:`cap` ``limit``."""
+    return number(
+        label, name, default, min_value=1, max_value=cap(limit), help=help, container=container
+    )
+
+
 def number(
     label: str,
     name: str,
