@@ -69,8 +69,8 @@ def _wait_idle(page, timeout=90_000):
     page.wait_for_timeout(300)
 
 
-def _open(browser, url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def _open(browser, url, width: int = 1400):
+    page = browser.new_page(viewport={"width": width, "height": 1000})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url)
@@ -148,4 +148,41 @@ def test_tiny_pcn_sweep_from_the_energy_page(server, browser):
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(SHOTS / "energy_trained.png"), full_page=True)
     page.close()
+    assert not errors, errors
+
+
+# Each chart's title (``text.gtitle``) whose box reaches past its chart's, in screen pixels
+_TITLE_OVERFLOWS = """() => {
+  const out = [];
+  document.querySelectorAll('.js-plotly-plot').forEach((plot) => {
+    const svg = plot.querySelector('svg.main-svg');
+    if (!svg) return;
+    const chart = svg.getBoundingClientRect();
+    plot.querySelectorAll('text.gtitle').forEach((t) => {
+      const r = t.getBoundingClientRect();
+      const over = Math.max(chart.left - r.left, r.right - chart.right, chart.top - r.top);
+      if (r.width > 0 && over > 1) out.push(t.textContent + ' (' + Math.round(over) + ' px)');
+    });
+  });
+  return out;
+}"""
+
+
+def test_chart_titles_fit_their_charts_on_a_laptop_window(server, browser):
+    """On a 1,100 px window two charts side by side are about 312 px wide: Plotly drew long
+    titles on one line and cut them at the chart's edge ("Pareto view: reconstruction error vs
+    accuracy (test, dim(z) = 3)" lost 240 px). Titles are wrapped to fit
+    (pcdash.ui.export.show_figure). The Trade-off page's four charts, after a tiny sweep."""
+    page, errors = _open(browser, f"{server}/tradeoff?lams=0,1&seeds=1&epochs=2&batch=128", 1100)
+    page.get_by_role("button", name="Train", exact=True).first.click()
+    _wait_text(page, "Trained in", 240_000, "tradeoff_titles")
+    _wait_idle(page)
+    page.wait_for_function(
+        "document.querySelectorAll('.js-plotly-plot text.gtitle').length >= 4", timeout=60_000
+    )
+    overflows = page.evaluate(_TITLE_OVERFLOWS)
+    if overflows:
+        page.screenshot(path=str(SHOTS / "tradeoff_titles_failed.png"), full_page=True)
+    page.close()
+    assert not overflows, overflows
     assert not errors, errors

@@ -391,3 +391,22 @@ def test_reconstruction_grid_tiles():
         np.zeros((6, 2)), np.arange(6) % 3, z=snap.z, x_hat={k: np.zeros((6, 2)) for k in snap.z}
     )
     assert annotation(reconstruction_grid(toy, members_of(frame)), "no-data")
+
+
+def test_titles_wrap_at_spaces_into_lines_that_fit_and_wrapping_twice_changes_nothing():
+    from pcdash.figures.style import TITLE_CHARS, wrap_text, wrap_title
+
+    title = "Pareto view: reconstruction error vs accuracy (test, dim(z) = 3)"
+    wrapped = wrap_text(title)
+    lines = wrapped.split("<br>")
+    assert len(lines) == 3 and all(len(line) <= TITLE_CHARS for line in lines)
+    assert " ".join(lines) == title  # only spaces became line breaks
+    assert wrap_text(wrapped) == wrapped
+    assert wrap_text("a<br>" + "b " * 40).startswith("a<br>")  # existing breaks kept
+    assert wrap_text("x" * 50) == "x" * 50  # a word longer than a line stays whole
+
+    short = wrap_title(go.Figure(layout=dict(title="Short title")))
+    assert short.layout.title.text == "Short title" and short.layout.title.automargin is None
+    long = wrap_title(go.Figure(layout=dict(title=title)))
+    assert long.layout.title.text == wrapped
+    assert long.layout.title.automargin and long.layout.title.yanchor == "top"

@@ -61,6 +61,7 @@ if mem is not None:
                     rows[rows["corruption"] == kind] if rows is not None else None,
                     f"memory_{kind}_table",
                     f"g_mem_heat_{kind}",
+                    title_chars=22,  # two fifths of the page: about 250 px on a 1,100 px window
                 )
             with b:
                 width = max(mem.widths)

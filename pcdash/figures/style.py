@@ -55,6 +55,47 @@ def rgba(color: str, alpha: float) -> str:
     return f"rgba({r}, {g}, {b}, {alpha})"
 
 
+# Characters of a title line that fit a chart in one of two columns on an 1,100 px wide window:
+# 312 px less the title's 16 px inset, at 9-10 px a character of Plotly's 17 px title font
+# (measured in Chromium: 51 characters overflowed such a chart by 150 px, and lines of 33
+# characters by up to 14 px).
+TITLE_CHARS = 30
+
+
+def wrap_text(text: str, width: int = TITLE_CHARS) -> str:
+    """``text`` with each of its lines (``<br>``-separated) broken at spaces into lines of at most
+    ``width`` characters where the words allow; markup tags count as characters. Wrapping a
+    wrapped text changes nothing."""
+    out = []
+    for part in text.split("<br>"):
+        line = ""
+        for word in part.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                out.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        out.append(line)
+    return "<br>".join(out)
+
+
+def wrap_title(fig: go.Figure, width: int = TITLE_CHARS) -> go.Figure:
+    """``fig`` with its title wrapped (:func:`wrap_text`; Plotly draws a title on one line, cut
+    at the chart's edge). A title of several lines hangs from the figure's top, its first line
+    24 px down (measured in Chromium: at 12 px the first line's top was cut by 4 px), and the
+    top margin grows to hold it. Returns ``fig``, changed in place."""
+    title = fig.layout.title.text
+    if title:
+        wrapped = wrap_text(title, width)
+        if wrapped != title:
+            fig.update_layout(
+                title=dict(
+                    text=wrapped, automargin=True, yref="container", y=1, yanchor="top", pad_t=24
+                )
+            )
+    return fig
+
+
 def style(fig: go.Figure, title: str, **layout) -> go.Figure:
     """The shared template and ``title`` (none when empty) on ``fig``, with ``layout``."""
     fig.update_layout(template=TEMPLATE_OBJ, title=title or None, **layout)

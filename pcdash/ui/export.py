@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from pcdash.figures.style import TITLE_CHARS, wrap_title
 from pcdash.ui import state
 
 EXPORT_FORMATS = ("png", "svg")
@@ -46,14 +47,26 @@ def export_format_control() -> None:
     state.sync_url({"img": fmt})
 
 
-def show_figure(fig: go.Figure, data: pd.DataFrame | None, name: str, *, key: str, **kwargs) -> Any:
-    """A chart whose toolbar saves it as PNG or SVG, with its data as CSV below it."""
+def show_figure(
+    fig: go.Figure,
+    data: pd.DataFrame | None,
+    name: str,
+    *,
+    key: str,
+    title_chars: int = TITLE_CHARS,
+    **kwargs,
+) -> Any:
+    """A chart whose toolbar saves it as PNG or SVG, with its data as CSV below it. Its title is
+    wrapped at ``title_chars`` characters a line (:func:`~pcdash.figures.style.wrap_title`; the
+    default fits a chart in one of two columns), since Plotly cuts a title at the chart's edge."""
     fmt = st.session_state.get("w_img", "png")
     config = {
         "displaylogo": False,
         "toImageButtonOptions": {"format": fmt, "scale": 2, "filename": name},
     }
-    event = st.plotly_chart(fig, config=config, key=key, theme=None, **kwargs)
+    event = st.plotly_chart(
+        wrap_title(fig, title_chars), config=config, key=key, theme=None, **kwargs
+    )
     if data is not None and len(data):
         csv = memo(("csv", key), data, lambda: data.to_csv(index=False).encode())
         st.download_button(

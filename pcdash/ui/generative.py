@@ -12,6 +12,7 @@ import streamlit as st
 from pcdash.data import dataset_available
 from pcdash.errors import PcdashError
 from pcdash.figures.generative import training_curves
+from pcdash.figures.style import TITLE_CHARS
 from pcdash.paper.pages import TABS
 from pcdash.ui import state
 from pcdash.ui.export import memo, show_figure
@@ -38,9 +39,21 @@ def curves(
     show_figure(fig, result.frame, name, key=name)
 
 
-def figure(config, tag: str, result, build: Callable[[], Any], data, name: str, key: str) -> None:
-    """A figure of ``result``, built once per result and configuration."""
-    show_figure(memo((config.key(), tag), result, build), data, name, key=key)
+def figure(
+    config,
+    tag: str,
+    result,
+    build: Callable[[], Any],
+    data,
+    name: str,
+    key: str,
+    title_chars: int = TITLE_CHARS,
+) -> None:
+    """A figure of ``result``, built once per result and configuration (``title_chars``: see
+    :func:`~pcdash.ui.export.show_figure`)."""
+    show_figure(
+        memo((config.key(), tag), result, build), data, name, key=key, title_chars=title_chars
+    )
 
 
 def paper_notes(part: str) -> None:
